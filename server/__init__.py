@@ -1,0 +1,1 @@
+"""Timetrail: a self-hosted time tracker for teams that work in Salesforce."""

@@ -1,0 +1,7 @@
+"""`python -m server` is the same program as `timetrail`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,285 @@
+"""Accounts, users, sign-in and bearer tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import clock, security
+from .errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidCredentialsError,
+    InvalidRequestError,
+    NotFoundError,
+    TooManyRequestsError,
+    UnauthorizedError,
+)
+from .ids import new_id
+from .paging import Page
+from .store import Doc, DuplicateKeyError, Store
+
+log = logging.getLogger(__name__)
+
+ADMINISTRATOR = "administrator"
+USER = "user"
+ACCOUNT_ROLES = (ADMINISTRATOR, USER)
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+# Failed sign-ins: after FREE_FAILURES within WINDOW, each further failure locks the email out
+# for a doubling delay, capped at MAX_LOCK.
+FREE_FAILURES = 5
+WINDOW = dt.timedelta(minutes=15)
+FIRST_LOCK = dt.timedelta(seconds=30)
+MAX_LOCK = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, resolved from the bearer token."""
+
+    user_id: str
+    account_id: str
+    role: str
+    email: str
+    name: str
+    token_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMINISTRATOR
+
+
+def normalize_email(value: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise InvalidRequestError("email is not a valid email address.")
+    return email
+
+
+def validate_password(password: str) -> str:
+    if len(password) < 8:
+        raise InvalidRequestError("password must be at least 8 characters.")
+    if len(password) > 1024:
+        raise InvalidRequestError("password must be at most 1024 characters.")
+    return password
+
+
+def user_view(doc: Doc) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "email": doc["email"],
+        "name": doc["name"],
+        "role": doc["role"],
+        "active": doc["active"],
+    }
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # Accounts -----------------------------------------------------------------------------
+
+    async def has_accounts(self) -> bool:
+        return await self._store.accounts.find_one({}) is not None
+
+    async def create_account(
+        self, account_name: str, email: str, name: str, password: str
+    ) -> tuple[Doc, Doc, str]:
+        """A new, isolated account with its first administrator; returns a token for them."""
+        account_name = account_name.strip()
+        if not account_name:
+            raise InvalidRequestError("account name must not be empty.")
+        email = normalize_email(email)
+        validate_password(password)
+        if await self._store.users.find_one({"email": email}) is not None:
+            raise ConflictError(f"{email} is already in use.", code="email_taken")
+        account: Doc = {"_id": new_id(), "name": account_name, "created_at": clock.now()}
+        await self._store.accounts.insert_one(account)
+        user = await self._insert_user(account["_id"], email, name, password, ADMINISTRATOR)
+        token = await self._issue_token(user)
+        return account, user, token
+
+    # Sign-in -------------------------------------------------------------------------------
+
+    async def login(self, email: str, password: str) -> tuple[str, Doc]:
+        key = email.strip().lower()
+        now = clock.now()
+        attempts = await self._store.login_attempts.find_one({"_id": key})
+        if attempts and attempts.get("locked_until") and attempts["locked_until"] > now:
+            wait = int((attempts["locked_until"] - now).total_seconds()) + 1
+            raise TooManyRequestsError(
+                f"Too many failed sign-ins for this email. Try again in {wait} seconds.",
+                retry_after=wait,
+            )
+        user = await self._store.users.find_one({"email": key})
+        ok = await security.verify_password(user["password_hash"] if user else None, password)
+        if not ok or user is None or not user["active"]:
+            await self._record_failure(key, now, attempts)
+            raise InvalidCredentialsError("The email or password is not correct.")
+        if attempts:
+            await self._store.login_attempts.delete_one({"_id": key})
+        token = await self._issue_token(user)
+        return token, user
+
+    async def _record_failure(self, key: str, now: dt.datetime, attempts: Doc | None) -> None:
+        if attempts is None or attempts["window_start"] < now - WINDOW:
+            await self._store.login_attempts.update_one(
+                {"_id": key},
+                {"$set": {"failures": 1, "window_start": now, "locked_until": None}},
+                upsert=True,
+            )
+            return
+        doc = await self._store.login_attempts.find_one_and_update(
+            {"_id": key}, {"$inc": {"failures": 1}}
+        )
+        failures = int(doc["failures"]) if doc else 1
+        if failures >= FREE_FAILURES:
+            lock = min(FIRST_LOCK * 2 ** (failures - FREE_FAILURES), MAX_LOCK)
+            await self._store.login_attempts.update_one(
+                {"_id": key}, {"$set": {"locked_until": now + lock}}
+            )
+            log.warning("Sign-in for %s locked for %s after %d failures", key, lock, failures)
+
+    async def _issue_token(self, user: Doc) -> str:
+        token = security.new_token()
+        await self._store.tokens.insert_one(
+            {
+                "_id": security.token_hash(token),
+                "user_id": user["_id"],
+                "account_id": user["account_id"],
+                "created_at": clock.now(),
+            }
+        )
+        return token
+
+    async def authenticate(self, token: str) -> Caller:
+        digest = security.token_hash(token)
+        record = await self._store.tokens.find_one({"_id": digest})
+        if record is None:
+            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+        user = await self._store.users.find_one({"_id": record["user_id"]})
+        if user is None or not user["active"]:
+            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+        return Caller(
+            user_id=user["_id"],
+            account_id=user["account_id"],
+            role=user["role"],
+            email=user["email"],
+            name=user["name"],
+            token_hash=digest,
+        )
+
+    async def logout(self, caller: Caller) -> None:
+        await self._store.tokens.delete_one({"_id": caller.token_hash})
+
+    async def me(self, caller: Caller) -> dict[str, Any]:
+        account = await self._store.accounts.find_one({"_id": caller.account_id})
+        return {
+            "id": caller.user_id,
+            "email": caller.email,
+            "name": caller.name,
+            "role": caller.role,
+            "account": {"id": caller.account_id, "name": account["name"] if account else ""},
+        }
+
+    # Users ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def require_admin(caller: Caller) -> None:
+        if not caller.is_admin:
+            raise ForbiddenError("Only administrators can do this.")
+
+    async def get_user(self, caller: Caller, user_id: str) -> Doc:
+        user = await self._store.users.find_one({"_id": user_id, "account_id": caller.account_id})
+        if user is None:
+            raise NotFoundError("No such user.")
+        return user
+
+    async def users_by_id(self, account_id: str, user_ids: list[str]) -> dict[str, Doc]:
+        if not user_ids:
+            return {}
+        docs = await self._store.users.find({"_id": {"$in": user_ids}, "account_id": account_id})
+        return {d["_id"]: d for d in docs}
+
+    async def list_users(self, caller: Caller, page: Page) -> tuple[list[Doc], str | None]:
+        self.require_admin(caller)
+        docs = await self._store.users.find(
+            {"account_id": caller.account_id},
+            sort=[("email", 1)],
+            skip=page.offset,
+            limit=page.limit + 1,
+        )
+        return docs[: page.limit], page.next_cursor(
+            min(len(docs), page.limit), len(docs) > page.limit
+        )
+
+    async def create_user(
+        self, caller: Caller, email: str, name: str, password: str, role: str
+    ) -> Doc:
+        self.require_admin(caller)
+        email = normalize_email(email)
+        validate_password(password)
+        return await self._insert_user(caller.account_id, email, name, password, role)
+
+    async def _insert_user(
+        self, account_id: str, email: str, name: str, password: str, role: str
+    ) -> Doc:
+        name = name.strip()
+        if not name:
+            raise InvalidRequestError("name must not be empty.")
+        user = {
+            "_id": new_id(),
+            "account_id": account_id,
+            "email": email,
+            "name": name,
+            "role": role,
+            "active": True,
+            "password_hash": await security.hash_password(password),
+            "created_at": clock.now(),
+        }
+        try:
+            await self._store.users.insert_one(user)
+        except DuplicateKeyError:
+            raise ConflictError(f"{email} is already in use.", code="email_taken") from None
+        return user
+
+    async def update_user(self, caller: Caller, user_id: str, changes: dict[str, Any]) -> Doc:
+        self.require_admin(caller)
+        user = await self.get_user(caller, user_id)
+        demoted = changes.get("role") == USER and user["role"] == ADMINISTRATOR
+        deactivated = changes.get("active") is False and user["active"]
+        if (demoted or deactivated) and user["role"] == ADMINISTRATOR:
+            await self._refuse_last_admin(caller.account_id, user_id)
+        updates = {k: v for k, v in changes.items() if k in ("name", "role", "active")}
+        if not updates:
+            return user
+        doc = await self._store.users.find_one_and_update(
+            {"_id": user_id, "account_id": caller.account_id}, {"$set": updates}
+        )
+        if doc is None:
+            raise NotFoundError("No such user.")
+        if deactivated:
+            await self._store.tokens.delete_many({"user_id": user_id})
+        return doc
+
+    async def _refuse_last_admin(self, account_id: str, user_id: str) -> None:
+        others = await self._store.users.count(
+            {
+                "account_id": account_id,
+                "role": ADMINISTRATOR,
+                "active": True,
+                "_id": {"$ne": user_id},
+            }
+        )
+        if others == 0:
+            raise ConflictError(
+                "This is the account's last active administrator; make another user an "
+                "administrator first.",
+                code="last_administrator",
+            )

@@ -1,0 +1,48 @@
+"""The one place that builds the application (used by `timetrail serve` and by every test)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from . import openapi
+from .appkeys import OPENAPI, SERVICES, SETTINGS, STORE_FACTORY
+from .middlewares import errors_to_json
+from .routes import ALL
+from .routes.registry import Endpoint
+from .services import Services
+from .settings import Settings
+from .store import Store, open_store
+from .validation import MAX_BODY_BYTES
+
+log = logging.getLogger(__name__)
+
+
+def endpoints() -> list[Endpoint]:
+    return [e for table in ALL for e in table.endpoints]
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = await app[STORE_FACTORY]()
+    app[SERVICES] = Services.build(app[SETTINGS], store)
+    log.info("Store ready (%s)", store.backend)
+    yield
+    await store.close()
+
+
+def create_app(
+    settings: Settings, store_factory: Callable[[], Awaitable[Store]] | None = None
+) -> web.Application:
+    app = web.Application(middlewares=[errors_to_json], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[STORE_FACTORY] = store_factory or (
+        lambda: open_store(settings.mongodb_uri, settings.data_dir)
+    )
+    app.cleanup_ctx.append(_store_ctx)
+    all_endpoints = endpoints()
+    for endpoint in all_endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, endpoint.aiohttp_handler())
+    app[OPENAPI] = openapi.build(all_endpoints)
+    return app

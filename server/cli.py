@@ -1,0 +1,113 @@
+"""The `timetrail` command line: serve, init, account create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .accounts import Accounts
+from .app import create_app
+from .errors import ApiError
+from .settings import Settings, SettingsError
+from .store import StoreError, open_store
+
+log = logging.getLogger("timetrail")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="timetrail", description="Timetrail: time tracking for teams that work in Salesforce."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="start the server")
+    serve.add_argument("--host", help="listen address (default TIMETRAIL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default TIMETRAIL_PORT or 8080)")
+
+    def account_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--account", required=True, help="the organisation's name")
+        p.add_argument("--email", required=True, help="the administrator's email")
+        p.add_argument("--name", required=True, help="the administrator's name")
+        p.add_argument("--password", help="the administrator's password (prompted if absent)")
+
+    account_arguments(
+        commands.add_parser("init", help="create the first account and its administrator")
+    )
+    account = commands.add_parser("account", help="manage accounts")
+    account_commands = account.add_subparsers(dest="account_command", required=True)
+    account_arguments(account_commands.add_parser("create", help="add a further, isolated account"))
+    return parser
+
+
+def _password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Administrator password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise SystemExit("The passwords differ.")
+    return first
+
+
+async def _create_account(settings: Settings, args: argparse.Namespace, first: bool) -> int:
+    store = await open_store(settings.mongodb_uri, settings.data_dir)
+    try:
+        accounts = Accounts(store)
+        if first and await accounts.has_accounts():
+            print(
+                "This store already has an account; `timetrail init` only sets up an empty one. "
+                "Use `timetrail account create` to add another account.",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            account, user, token = await accounts.create_account(
+                args.account, args.email, args.name, _password(args.password)
+            )
+        except ApiError as error:
+            print(f"Error: {error.message}", file=sys.stderr)
+            return 1
+    finally:
+        await store.close()
+    print(f"Created account {account['name']!r} ({account['_id']})")
+    print(f"Administrator: {user['email']} ({user['_id']})")
+    print("Token (shown once; use it as 'Authorization: Bearer <token>'):")
+    print(token)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "serve":
+            settings = settings.with_listen(args.host, args.port)
+            web.run_app(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                access_log=None,
+            )
+            return 0
+        if args.command == "init":
+            return asyncio.run(_create_account(settings, args, first=True))
+        if args.command == "account":
+            return asyncio.run(_create_account(settings, args, first=False))
+    except StoreError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    raise AssertionError(args.command)  # pragma: no cover

@@ -1,0 +1,38 @@
+"""Time: stored as UTC, exchanged as ISO 8601 with an offset, entries at whole seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .errors import InvalidRequestError
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: object, field: str) -> dt.datetime:
+    """An ISO 8601 time with an offset (or `Z`), or a bare date meaning midnight UTC."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"{field} must be an ISO 8601 time such as 2026-01-31T09:00:00Z.")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        else:
+            parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise InvalidRequestError(
+            f"{field} is not a valid ISO 8601 time (for example 2026-01-31T09:00:00Z)."
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequestError(f"{field} must include a UTC offset, for example Z or +01:00.")
+    if not 1970 <= parsed.year <= 9000:
+        raise InvalidRequestError(f"{field} is out of range.")
+    return parsed.astimezone(dt.UTC).replace(microsecond=0)

@@ -1,0 +1,282 @@
+"""The OpenAPI 3.1 document, built from the same endpoint records the app registers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import ApiError
+from .routes.registry import Endpoint
+from .validation import object_schema
+
+_PARAM = re.compile(r"{(\w+)}")
+
+_ERROR_TEXT = {
+    400: "invalid_request: the body or query is malformed; the message names the field",
+    401: "unauthorized (invalid_credentials at sign-in)",
+    403: "forbidden",
+    404: "not_found (also for other accounts' objects)",
+    409: "conflict; the code names it (email_taken, task_archived, no_running_timer, "
+    "imported_structure_locked, task_has_entries, timer_running, last_administrator, "
+    "user_inactive)",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests (see Retry-After)",
+}
+
+_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(name)},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    }
+
+
+TASK_REF = {
+    "type": ["object", "null"],
+    "properties": {
+        "id": _ID,
+        "name": {"type": "string"},
+        "path": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Health": {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "store": {"type": "string"}},
+    },
+    "User": {
+        "type": "object",
+        "required": ["id", "email", "name", "role", "active"],
+        "properties": {
+            "id": _ID,
+            "email": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"enum": ["administrator", "user"]},
+            "active": {"type": "boolean"},
+        },
+    },
+    "UserList": _list_of("User"),
+    "Login": {
+        "type": "object",
+        "required": ["token", "user"],
+        "properties": {"token": {"type": "string"}, "user": _ref("User")},
+    },
+    "Me": {
+        "type": "object",
+        "properties": {
+            "id": _ID,
+            "email": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"enum": ["administrator", "user"]},
+            "account": {
+                "type": "object",
+                "properties": {"id": _ID, "name": {"type": "string"}},
+            },
+        },
+    },
+    "Task": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "parent_id",
+            "path",
+            "kind",
+            "archived",
+            "locked",
+            "source",
+            "my_role",
+        ],
+        "properties": {
+            "id": _ID,
+            "name": {"type": "string"},
+            "parent_id": {"type": ["string", "null"]},
+            "path": {"type": "array", "items": {"type": "string"}},
+            "kind": {"enum": ["project", "task"]},
+            "archived": {"type": "boolean"},
+            "locked": {"type": "boolean"},
+            "source": {
+                "type": ["object", "null"],
+                "properties": {
+                    "system": {"const": "salesforce"},
+                    "object": {"enum": ["Opportunity", "Case", "Task"]},
+                    "id": {"type": "string", "minLength": 18, "maxLength": 18},
+                    "url": {"type": ["string", "null"]},
+                },
+            },
+            "my_role": {"enum": ["manager", "regular", "guest", None]},
+        },
+    },
+    "TaskList": _list_of("Task"),
+    "Member": {
+        "type": "object",
+        "properties": {
+            "user": {
+                "type": "object",
+                "properties": {"id": _ID, "email": {"type": "string"}, "name": {"type": "string"}},
+            },
+            "role": {"enum": ["manager", "regular", "guest"]},
+            "inherited_from": {"type": ["string", "null"]},
+        },
+    },
+    "MemberList": {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": _ref("Member")}},
+    },
+    "Entry": {
+        "type": "object",
+        "required": [
+            "id",
+            "user_id",
+            "task_id",
+            "task",
+            "start",
+            "end",
+            "duration",
+            "note",
+            "source",
+        ],
+        "properties": {
+            "id": _ID,
+            "user_id": _ID,
+            "task_id": {"type": ["string", "null"]},
+            "task": TASK_REF,
+            "start": _TIME,
+            "end": _NULLABLE_TIME,
+            "duration": {"type": "integer", "description": "Seconds; counts up while running"},
+            "note": {"type": "string"},
+            "source": {"enum": ["extension", "tui", "api"]},
+        },
+    },
+    "EntryList": _list_of("Entry"),
+    "Timer": {
+        "type": "object",
+        "required": ["running"],
+        "properties": {"running": {"type": "boolean"}, "entry": _ref("Entry")},
+    },
+    "TimerStarted": {
+        "type": "object",
+        "properties": {
+            "entry": _ref("Entry"),
+            "stopped": {"oneOf": [_ref("Entry"), {"type": "null"}]},
+        },
+    },
+    "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
+    "Summary": {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "object"},
+                        "seconds": {"type": "integer"},
+                        "entries": {"type": "integer"},
+                    },
+                },
+            },
+            "total_seconds": {"type": "integer"},
+        },
+    },
+}
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": endpoint.handler.__name__,
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+    }
+    if not endpoint.auth:
+        op["security"] = []
+    params: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _ID if name.endswith("id") else {"type": "string"},
+        }
+        for name in _PARAM.findall(endpoint.path)
+    ]
+    for name, field in (endpoint.query or {}).items():
+        params.append(
+            {"name": name, "in": "query", "required": field.required, "schema": field.schema()}
+        )
+    if params:
+        op["parameters"] = params
+    if endpoint.body is not None:
+        op["requestBody"] = {
+            "required": any(f.required for f in endpoint.body.values()),
+            "content": {"application/json": {"schema": object_schema(endpoint.body)}},
+        }
+    responses: dict[str, Any] = {}
+    for status, schema in endpoint.responses.items():
+        response: dict[str, Any] = {"description": "OK" if status < 300 else "See body"}
+        if schema is not None:
+            content = {"application/json": {"schema": _ref(schema)}}
+            if schema == "Summary":
+                content["text/csv"] = {"schema": {"type": "string"}}
+            response["content"] = content
+        responses[str(status)] = response
+    statuses = set(endpoint.errors)
+    if endpoint.auth:
+        statuses.add(401)
+    if endpoint.admin:
+        statuses.add(403)
+    if endpoint.body is not None or endpoint.query:
+        statuses.update((400, 413) if endpoint.body is not None else (400,))
+    for status in sorted(statuses):
+        responses[str(status)] = {
+            "description": _ERROR_TEXT.get(status, ApiError.code),
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    op["responses"] = responses
+    return op
+
+
+def build(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Timetrail API",
+            "version": "1",
+            "description": "Time tracking for teams that work in Salesforce.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
+    }

@@ -1,0 +1,17 @@
+"""One module per API resource; `ALL` is every endpoint table, registered by `server.app`."""
+
+from __future__ import annotations
+
+from . import auth, docs, entries, health, reports, tasks, timer, users
+from .registry import Routes
+
+ALL: tuple[Routes, ...] = (
+    health.routes,
+    auth.routes,
+    users.routes,
+    tasks.routes,
+    timer.routes,
+    entries.routes,
+    reports.routes,
+    docs.routes,
+)

@@ -1,0 +1,40 @@
+"""Sign-in, sign-out and the caller's own profile."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..accounts import user_view
+from ..validation import Field
+from .registry import Call, Routes, json, no_content
+
+routes = Routes("auth")
+
+LOGIN = {
+    "email": Field("string", required=True, min_length=1, max_length=254),
+    "password": Field("string", required=True, min_length=1, max_length=1024),
+}
+
+
+@routes.post(
+    "/api/v1/auth/login",
+    "Sign in with email and password; returns a bearer token",
+    auth=False,
+    body=LOGIN,
+    responses={200: "Login"},
+    errors=(400, 401, 429),
+)
+async def login(call: Call) -> web.StreamResponse:
+    token, user = await call.services.accounts.login(call.body["email"], call.body["password"])
+    return json({"token": token, "user": user_view(user)})
+
+
+@routes.post("/api/v1/auth/logout", "Revoke the calling token", responses={204: None})
+async def logout(call: Call) -> web.StreamResponse:
+    await call.services.accounts.logout(call.caller)
+    return no_content()
+
+
+@routes.get("/api/v1/me", "The signed-in user and their account", responses={200: "Me"})
+async def get_me(call: Call) -> web.StreamResponse:
+    return json(await call.services.accounts.me(call.caller))

@@ -1,0 +1,99 @@
+"""Time entries: list, add, edit and delete."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import paging
+from ..paging import Page
+from ..tracking import SOURCES
+from ..validation import Field
+from .registry import Call, Routes, json, no_content
+
+routes = Routes("entries")
+
+LIST = {
+    "from": Field("time", description="Entries starting at or after"),
+    "to": Field("time", description="Entries starting before"),
+    "user_id": Field("id", description="Another user's entries (managers and administrators)"),
+    "task_id": Field("id"),
+    **paging.QUERY,
+}
+DURATION = Field("integer", minimum=1, maximum=24 * 3600, description="Seconds, instead of end")
+CREATE = {
+    "task_id": Field("id", nullable=True),
+    "start": Field("time", required=True),
+    "end": Field("time"),
+    "duration": DURATION,
+    "note": Field("string", max_length=2000),
+    "source": Field("enum", choices=SOURCES, default="api"),
+}
+UPDATE = {
+    "task_id": Field("id", nullable=True),
+    "start": Field("time"),
+    "end": Field("time"),
+    "duration": DURATION,
+    "note": Field("string", max_length=2000),
+}
+
+
+@routes.get(
+    "/api/v1/entries",
+    "Time entries, newest first",
+    query=LIST,
+    responses={200: "EntryList"},
+    errors=(400, 403, 404),
+)
+async def list_entries(call: Call) -> web.StreamResponse:
+    q, tracking = call.query, call.services.tracking
+    page = Page.from_query(q)
+    docs, more = await tracking.list_entries(
+        call.caller, q["user_id"], q["task_id"], q["from"], q["to"], page.offset, page.limit
+    )
+    return json(
+        {
+            "items": await tracking.views(call.caller.account_id, docs),
+            "next_cursor": page.next_cursor(len(docs), more),
+        }
+    )
+
+
+@routes.post(
+    "/api/v1/entries",
+    "Add an entry by hand",
+    body=CREATE,
+    responses={201: "Entry"},
+    errors=(400, 403, 404, 409),
+)
+async def create_entry(call: Call) -> web.StreamResponse:
+    tracking = call.services.tracking
+    entry = await tracking.create_entry(call.caller, call.body, call.body.get("source", "api"))
+    return json(await tracking.view(call.caller.account_id, entry), status=201)
+
+
+@routes.get("/api/v1/entries/{id}", "One entry", responses={200: "Entry"}, errors=(400, 404))
+async def get_entry(call: Call) -> web.StreamResponse:
+    tracking = call.services.tracking
+    entry = await tracking.get_entry(call.caller, call.path_id())
+    return json(await tracking.view(call.caller.account_id, entry))
+
+
+@routes.patch(
+    "/api/v1/entries/{id}",
+    "Edit an entry",
+    body=UPDATE,
+    responses={200: "Entry"},
+    errors=(400, 403, 404, 409),
+)
+async def update_entry(call: Call) -> web.StreamResponse:
+    tracking = call.services.tracking
+    entry = await tracking.update_entry(call.caller, call.path_id(), call.body)
+    return json(await tracking.view(call.caller.account_id, entry))
+
+
+@routes.delete(
+    "/api/v1/entries/{id}", "Delete an entry", responses={204: None}, errors=(400, 404, 409)
+)
+async def delete_entry(call: Call) -> web.StreamResponse:
+    await call.services.tracking.delete_entry(call.caller, call.path_id())
+    return no_content()

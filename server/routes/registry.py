@@ -1,0 +1,118 @@
+"""Endpoint declarations: path, method, validation specs and documentation in one record.
+
+Route modules declare endpoints with a `Routes` table; `server.app` registers every table, and
+`server.openapi` documents the very same records, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..accounts import Caller
+from ..appkeys import SERVICES
+from ..errors import ForbiddenError, UnauthorizedError
+from ..ids import parse_id
+from ..services import Services
+from ..validation import Spec, read_body, read_query
+
+Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: the validated body and query, the caller and the services."""
+
+    request: web.Request
+    services: Services
+    body: dict[str, Any]
+    query: dict[str, Any]
+    _caller: Caller | None
+
+    @property
+    def caller(self) -> Caller:
+        assert self._caller is not None, "endpoint declared without auth"
+        return self._caller
+
+    def path_id(self, name: str = "id") -> str:
+        return parse_id(self.request.match_info[name], name)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: Spec | None = None
+    query: Spec | None = None
+    auth: bool = True
+    admin: bool = False
+    # status → component schema name (or None for no body), documented in OpenAPI.
+    responses: Mapping[int, str | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+
+    def aiohttp_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            services = request.app[SERVICES]
+            caller = await authenticate(request, services) if self.auth else None
+            if self.admin and caller is not None and not caller.is_admin:
+                raise ForbiddenError("Only administrators can do this.")
+            query = read_query(request, self.query or {})
+            body = await read_body(request, self.body) if self.body is not None else {}
+            return await self.handler(Call(request, services, body, query, caller))
+
+        handle.__name__ = self.handler.__name__
+        return handle
+
+
+async def authenticate(request: web.Request, services: Services) -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("Send a bearer token: Authorization: Bearer <token>.")
+    return await services.accounts.authenticate(token.strip())
+
+
+class Routes:
+    """The endpoints of one API resource."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self, method: str, path: str, summary: str, **options: Any
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, **options))
+            return handler
+
+        return register
+
+    def get(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, summary, **options)
+
+    def post(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, summary, **options)
+
+    def put(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, summary, **options)
+
+    def patch(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, summary, **options)
+
+    def delete(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, summary, **options)
+
+
+def json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)

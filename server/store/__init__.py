@@ -1,0 +1,203 @@
+"""The database seam. Every other module reaches the data through a `Store`.
+
+Three backends stand behind one interface:
+- MongoDB through PyMongo's `AsyncMongoClient` (`TIMETRAIL_MONGODB_URI` set); stateless servers
+  may run side by side on it.
+- The embedded store (the default): litemongo, a pymongo-compatible engine persisting to SQLite
+  files in the data directory. One server process at a time; a second is refused.
+- mongomock-motor, in memory, for tests.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from . import collections as names
+from .adapters import (
+    Collection,
+    Doc,
+    DriverCollection,
+    DuplicateKeyError,
+    StoreError,
+    ThreadedCollection,
+    UpdateOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "timetrail"
+
+
+class StoreLockedError(StoreError):
+    """Another process has the embedded store open."""
+
+
+class Store:
+    """The collections, named in one place, over one backend."""
+
+    def __init__(
+        self,
+        backend: str,
+        make: Any,
+        *,
+        ping: Any,
+        close: Any,
+    ) -> None:
+        self.backend = backend
+        self._ping = ping
+        self._close = close
+        self.accounts: Collection = make(names.ACCOUNTS)
+        self.users: Collection = make(names.USERS)
+        self.tokens: Collection = make(names.TOKENS)
+        self.login_attempts: Collection = make(names.LOGIN_ATTEMPTS)
+        self.tasks: Collection = make(names.TASKS)
+        self.memberships: Collection = make(names.MEMBERSHIPS)
+        self.timers: Collection = make(names.TIMERS)
+        self.entries: Collection = make(names.ENTRIES)
+
+    def collection(self, name: str) -> Collection:
+        coll: Collection = getattr(self, name)
+        return coll
+
+    async def ensure_indexes(self) -> None:
+        for spec in names.INDEXES:
+            await self.collection(spec.collection).create_index(spec)
+
+    async def ping(self) -> None:
+        await self._ping()
+
+    async def close(self) -> None:
+        await self._close()
+
+
+async def open_mongodb(uri: str, *, database: str | None = None) -> Store:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="timetrail"
+    )
+    db = client.get_database(database) if database else client.get_default_database(DATABASE_NAME)
+
+    async def ping() -> None:
+        await client.admin.command("ping")
+
+    async def close() -> None:
+        await client.close()
+
+    store = Store(
+        "mongodb",
+        lambda name: DriverCollection(db[name], naive_dates=False),
+        ping=ping,
+        close=close,
+    )
+    await store.ensure_indexes()
+    return store
+
+
+async def open_mongomock() -> Store:
+    """An in-memory store for tests (mongomock-motor)."""
+    from mongomock_motor import AsyncMongoMockClient
+
+    client: Any = AsyncMongoMockClient()
+    db = client[DATABASE_NAME]
+
+    async def ping() -> None:
+        await db.command("ping")
+
+    async def close() -> None:
+        client.close()
+
+    store = Store(
+        "mongomock",
+        lambda name: DriverCollection(db[name], naive_dates=True),
+        ping=ping,
+        close=close,
+    )
+    await store.ensure_indexes()
+    return store
+
+
+def _lock_data_dir(path: Path) -> IO[str]:
+    path.mkdir(parents=True, exist_ok=True)
+    lock_path = path / "store.lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreLockedError(
+            f"The embedded store in {path} is already open by {holder}. Only one Timetrail server "
+            "may use an embedded store: stop the other server, or set TIMETRAIL_MONGODB_URI to "
+            "run several servers on one MongoDB."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+async def open_embedded(data_dir: Path) -> Store:
+    """The default store: litemongo (SQLite files) under `data_dir/store`, one process only."""
+    import litemongo
+
+    lock = _lock_data_dir(data_dir)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
+    try:
+        client: Any = executor.submit(
+            lambda: litemongo.MongoClient(str(data_dir / "store"), DATABASE_NAME, tz_aware=False)
+        ).result()
+    except Exception:
+        executor.shutdown()
+        lock.close()
+        raise
+    db = client[DATABASE_NAME]
+
+    async def ping() -> None:
+        return None
+
+    async def close() -> None:
+        executor.submit(client.close).result()
+        executor.shutdown()
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        lock.close()
+
+    store = Store(
+        "embedded",
+        lambda name: ThreadedCollection(db[name], executor),
+        ping=ping,
+        close=close,
+    )
+    await store.ensure_indexes()
+    return store
+
+
+async def open_store(mongodb_uri: str | None, data_dir: Path) -> Store:
+    if mongodb_uri:
+        log.info("Using MongoDB")
+        return await open_mongodb(mongodb_uri)
+    log.info("Using the embedded store in %s", data_dir)
+    return await open_embedded(data_dir)
+
+
+__all__ = [
+    "Collection",
+    "Doc",
+    "DuplicateKeyError",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "UpdateOutcome",
+    "names",
+    "open_embedded",
+    "open_mongodb",
+    "open_mongomock",
+    "open_store",
+]

@@ -1,0 +1,389 @@
+"""Collection adapters: one small async interface over every backend.
+
+The domain modules only see `Collection`. Two implementations exist:
+- `DriverCollection` wraps an async driver collection: PyMongo's `AsyncMongoClient` (production
+  MongoDB) or mongomock-motor (tests). Their differences are handled here and nowhere else.
+- `ThreadedCollection` wraps a synchronous, pymongo-compatible collection (the embedded litemongo
+  engine) and runs every call on the store's single dedicated thread, which also makes each
+  operation atomic with respect to every other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pymongo
+import pymongo.errors
+from pymongo import ReturnDocument
+
+from .collections import IndexSpec
+
+Doc = dict[str, Any]
+Filter = Mapping[str, Any]
+Sort = Sequence[tuple[str, int]]
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The store could not be opened or reached."""
+
+
+class DuplicateKeyError(StoreError):
+    """A unique index (or `_id`) refused a write."""
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    matched: int
+    modified: int
+    upserted_id: Any | None
+
+
+def _naive(value: Any) -> Any:
+    """Mongomock-based engines compare datetimes as Python does: keep them all naive UTC."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _naive(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_naive(v) for v in value]
+    return value
+
+
+def _aware(value: Any) -> Any:
+    """Every datetime the domain sees is timezone-aware UTC, as with `tz_aware=True`."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+    if isinstance(value, dict):
+        return {k: _aware(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_aware(v) for v in value]
+    return value
+
+
+class Collection:
+    """The async interface every domain module uses."""
+
+    name: str
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        raise NotImplementedError
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Doc]:
+        raise NotImplementedError
+
+    async def insert_one(self, doc: Doc) -> None:
+        raise NotImplementedError
+
+    async def insert_many(self, docs: Sequence[Doc]) -> None:
+        raise NotImplementedError
+
+    async def update_one(
+        self, filter: Filter, update: Any, *, upsert: bool = False
+    ) -> UpdateOutcome:
+        raise NotImplementedError
+
+    async def update_many(self, filter: Filter, update: Any) -> int:
+        raise NotImplementedError
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Any,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Doc | None:
+        raise NotImplementedError
+
+    async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        raise NotImplementedError
+
+    async def delete_one(self, filter: Filter) -> int:
+        raise NotImplementedError
+
+    async def delete_many(self, filter: Filter) -> int:
+        raise NotImplementedError
+
+    async def count(self, filter: Filter) -> int:
+        raise NotImplementedError
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        raise NotImplementedError
+
+
+def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+    if spec.partial is not None:
+        kwargs["partialFilterExpression"] = spec.partial
+    return kwargs
+
+
+def _return_document(return_new: bool) -> bool:
+    return bool(ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE)
+
+
+class DriverCollection(Collection):
+    """PyMongo's async collection, or mongomock-motor's (`naive_dates=True`)."""
+
+    def __init__(self, collection: Any, *, naive_dates: bool) -> None:
+        self._c = collection
+        self.name = collection.name
+        self._in: Callable[[Any], Any] = _naive if naive_dates else (lambda v: v)
+        self._out: Callable[[Any], Any] = _aware if naive_dates else (lambda v: v)
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        doc = await self._c.find_one(
+            self._in(filter), projection, sort=list(sort) if sort else None
+        )
+        return self._out(doc) if doc is not None else None
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Doc]:
+        cursor = self._c.find(self._in(filter), projection)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        # mongomock-motor's to_list ignores its length; the limit above bounds both backends.
+        docs = await cursor.to_list(None)
+        return [self._out(d) for d in docs]
+
+    async def insert_one(self, doc: Doc) -> None:
+        try:
+            await self._c.insert_one(self._in(doc))
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+
+    async def insert_many(self, docs: Sequence[Doc]) -> None:
+        if not docs:
+            return
+        try:
+            await self._c.insert_many([self._in(d) for d in docs], ordered=True)
+        except pymongo.errors.BulkWriteError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+
+    async def update_one(
+        self, filter: Filter, update: Any, *, upsert: bool = False
+    ) -> UpdateOutcome:
+        try:
+            r = await self._c.update_one(self._in(filter), self._in(update), upsert=upsert)
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+        return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
+
+    async def update_many(self, filter: Filter, update: Any) -> int:
+        r = await self._c.update_many(self._in(filter), self._in(update))
+        return int(r.matched_count)
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Any,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Doc | None:
+        try:
+            doc = await self._c.find_one_and_update(
+                self._in(filter),
+                self._in(update),
+                upsert=upsert,
+                return_document=_return_document(return_new),
+                sort=list(sort) if sort else None,
+            )
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+        return self._out(doc) if doc is not None else None
+
+    async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        doc = await self._c.find_one_and_delete(self._in(filter))
+        return self._out(doc) if doc is not None else None
+
+    async def delete_one(self, filter: Filter) -> int:
+        r = await self._c.delete_one(self._in(filter))
+        return int(r.deleted_count)
+
+    async def delete_many(self, filter: Filter) -> int:
+        r = await self._c.delete_many(self._in(filter))
+        return int(r.deleted_count)
+
+    async def count(self, filter: Filter) -> int:
+        return int(await self._c.count_documents(self._in(filter)))
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        await self._c.create_index(list(spec.keys), **_index_kwargs(spec))
+
+
+class ThreadedCollection(Collection):
+    """A synchronous pymongo-compatible collection, driven from one dedicated thread."""
+
+    def __init__(self, collection: Any, executor: ThreadPoolExecutor) -> None:
+        self._c = collection
+        self._executor = executor
+        self.name = collection.name
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+        except pymongo.errors.BulkWriteError as exc:
+            raise DuplicateKeyError(str(exc)) from exc
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        f = _naive(filter)
+        doc = await self._run(
+            lambda: self._c.find_one(f, projection, sort=list(sort) if sort else None)
+        )
+        return _aware(doc) if doc is not None else None
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Doc]:
+        f = _naive(filter)
+
+        def run() -> list[Doc]:
+            cursor = self._c.find(f, projection)
+            if sort:
+                cursor = cursor.sort(list(sort))
+            if skip:
+                cursor = cursor.skip(skip)
+            if limit:
+                cursor = cursor.limit(limit)
+            return list(cursor)
+
+        return [_aware(d) for d in await self._run(run)]
+
+    async def insert_one(self, doc: Doc) -> None:
+        d = _naive(doc)
+        await self._run(lambda: self._c.insert_one(d))
+
+    async def insert_many(self, docs: Sequence[Doc]) -> None:
+        if not docs:
+            return
+        ds = [_naive(d) for d in docs]
+        await self._run(lambda: self._c.insert_many(ds, ordered=True))
+
+    async def update_one(
+        self, filter: Filter, update: Any, *, upsert: bool = False
+    ) -> UpdateOutcome:
+        f, u = _naive(filter), _naive(update)
+        r = await self._run(lambda: self._c.update_one(f, u, upsert=upsert))
+        return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
+
+    async def update_many(self, filter: Filter, update: Any) -> int:
+        f, u = _naive(filter), _naive(update)
+        r = await self._run(lambda: self._c.update_many(f, u))
+        return int(r.matched_count)
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Any,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Doc | None:
+        f, u = _naive(filter), _naive(update)
+        doc = await self._run(
+            lambda: self._c.find_one_and_update(
+                f,
+                u,
+                upsert=upsert,
+                return_document=_return_document(return_new),
+                sort=list(sort) if sort else None,
+            )
+        )
+        return _aware(doc) if doc is not None else None
+
+    async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        f = _naive(filter)
+        doc = await self._run(lambda: self._c.find_one_and_delete(f))
+        return _aware(doc) if doc is not None else None
+
+    async def delete_one(self, filter: Filter) -> int:
+        f = _naive(filter)
+        r = await self._run(lambda: self._c.delete_one(f))
+        return int(r.deleted_count)
+
+    async def delete_many(self, filter: Filter) -> int:
+        f = _naive(filter)
+        r = await self._run(lambda: self._c.delete_many(f))
+        return int(r.deleted_count)
+
+    async def count(self, filter: Filter) -> int:
+        f = _naive(filter)
+        return int(await self._run(lambda: self._c.count_documents(f)))
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        kwargs = _index_kwargs(spec)
+        await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs))
+
+
+__all__ = [
+    "Collection",
+    "Doc",
+    "DriverCollection",
+    "DuplicateKeyError",
+    "StoreError",
+    "ThreadedCollection",
+    "UpdateOutcome",
+    "pymongo",
+]

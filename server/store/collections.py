@@ -1,0 +1,55 @@
+"""The one place that names the collections and declares their indexes.
+
+Hot lookups go by `_id` (tokens by hash, timers by user, memberships by task and user) so they are
+a key lookup on every backend; the secondary indexes below serve the remaining equality queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+ACCOUNTS: Final = "accounts"
+USERS: Final = "users"
+TOKENS: Final = "tokens"
+LOGIN_ATTEMPTS: Final = "login_attempts"
+TASKS: Final = "tasks"
+MEMBERSHIPS: Final = "memberships"
+TIMERS: Final = "timers"
+ENTRIES: Final = "entries"
+
+ALL: Final = (ACCOUNTS, USERS, TOKENS, LOGIN_ATTEMPTS, TASKS, MEMBERSHIPS, TIMERS, ENTRIES)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    collection: str
+    keys: tuple[tuple[str, int], ...]
+    name: str
+    unique: bool = False
+    partial: dict[str, Any] | None = None
+
+
+INDEXES: Final[tuple[IndexSpec, ...]] = (
+    # Sign-in is by email alone, so an email is unique across the whole server.
+    IndexSpec(USERS, (("email", 1),), "email_unique", unique=True),
+    IndexSpec(USERS, (("account_id", 1), ("email", 1)), "account_users"),
+    IndexSpec(TOKENS, (("user_id", 1),), "tokens_by_user"),
+    IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
+    IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
+    IndexSpec(TASKS, (("account_id", 1), ("search_prefixes", 1)), "tasks_by_word_prefix"),
+    # An imported record maps to exactly one task per account, forever.
+    IndexSpec(
+        TASKS,
+        (("account_id", 1), ("source_key", 1)),
+        "tasks_source_unique",
+        unique=True,
+        partial={"source_key": {"$exists": True}},
+    ),
+    IndexSpec(MEMBERSHIPS, (("account_id", 1), ("user_id", 1)), "memberships_by_user"),
+    IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
+    IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("start", 1)), "entries_by_start"),
+)

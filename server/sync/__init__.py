@@ -1,0 +1,1 @@
+"""The Salesforce integration (OAuth, client, sync engine). Arrives with the integration issues."""

@@ -1,0 +1,538 @@
+"""The project tree: tasks with parent and ancestors, project roles, visibility and search.
+
+Each task stores `ancestors` (ids, root first) and `path` (their names), so a subtree is one
+indexed query (`ancestors: id`) and a permission check needs only the task and the caller's
+assignments. A user's role on a node is the nearest assignment on the node or above it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from . import clock
+from .accounts import Accounts, Caller
+from .errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from .ids import new_id
+from .paging import Page
+from .salesforce_ids import to_18
+from .store import Doc, DuplicateKeyError, Store
+
+log = logging.getLogger(__name__)
+
+MANAGER = "manager"
+REGULAR = "regular"
+GUEST = "guest"
+PROJECT_ROLES = (MANAGER, REGULAR, GUEST)
+TRACKING_ROLES = (MANAGER, REGULAR)
+
+MAX_DEPTH = 20
+# Word prefixes are indexed up to this length; longer query words are checked after the lookup.
+PREFIX_CHARS = 24
+MAX_WORDS = 40
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def search_prefixes(name: str) -> list[str]:
+    prefixes: set[str] = set()
+    for word in words_of(name)[:MAX_WORDS]:
+        for end in range(1, min(len(word), PREFIX_CHARS) + 1):
+            prefixes.add(word[:end])
+    return sorted(prefixes)
+
+
+def match_score(name: str, query_words: list[str]) -> float | None:
+    """How well `name` matches: every query word must start a word of the name.
+
+    Best first: exact words over prefixes, matches early in the name, then shorter names.
+    """
+    name_words = words_of(name)
+    score = 0.0
+    for q in query_words:
+        best = None
+        for position, word in enumerate(name_words):
+            if word.startswith(q):
+                value = (3.0 if word == q else 2.0) - position * 0.01
+                if best is None or value > best:
+                    best = value
+        if best is None:
+            return None
+        score += best
+    if name_words and query_words and name_words[0].startswith(query_words[0]):
+        score += 1.0
+    return score
+
+
+@dataclass(frozen=True)
+class Source:
+    system: str
+    object: str
+    id: str
+    url: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.system}:{self.id}"
+
+
+class Assignments:
+    """A user's direct role assignments in one account, keyed by task id."""
+
+    def __init__(self, caller: Caller, roles: dict[str, str]) -> None:
+        self.caller = caller
+        self.roles = roles
+
+    def nearest(self, task: Doc) -> tuple[str | None, str | None]:
+        """(role, the task id it is assigned on) of the nearest assignment, or (None, None)."""
+        for task_id in (task["_id"], *reversed(task["ancestors"])):
+            role = self.roles.get(task_id)
+            if role is not None:
+                return role, task_id
+        return None, None
+
+    def role(self, task: Doc) -> str | None:
+        return self.nearest(task)[0]
+
+    def can_see(self, task: Doc) -> bool:
+        return self.caller.is_admin or self.role(task) is not None
+
+    def can_track(self, task: Doc) -> bool:
+        return self.caller.is_admin or self.role(task) in TRACKING_ROLES
+
+    def can_manage(self, task: Doc) -> bool:
+        return self.caller.is_admin or self.role(task) == MANAGER
+
+
+def task_view(task: Doc, assignments: Assignments) -> dict[str, Any]:
+    source = task.get("source")
+    return {
+        "id": task["_id"],
+        "name": task["name"],
+        "parent_id": task["parent_id"],
+        "path": list(task["path"]),
+        "kind": task["kind"],
+        "archived": task["archived"],
+        "locked": task["locked"],
+        "source": dict(source) if source else None,
+        "my_role": assignments.role(task),
+    }
+
+
+def task_ref(task: Doc | None) -> dict[str, Any] | None:
+    if task is None:
+        return None
+    return {"id": task["_id"], "name": task["name"], "path": list(task["path"])}
+
+
+class Tree:
+    def __init__(self, store: Store, accounts: Accounts) -> None:
+        self._store = store
+        self._accounts = accounts
+
+    # Reading -----------------------------------------------------------------------------
+
+    async def assignments(self, caller: Caller) -> Assignments:
+        docs = await self._store.memberships.find(
+            {"account_id": caller.account_id, "user_id": caller.user_id},
+            projection={"task_id": 1, "role": 1},
+        )
+        return Assignments(caller, {d["task_id"]: d["role"] for d in docs})
+
+    async def _load(self, account_id: str, task_id: str) -> Doc | None:
+        return await self._store.tasks.find_one({"_id": task_id, "account_id": account_id})
+
+    async def tasks_by_id(self, account_id: str, task_ids: Iterable[str]) -> dict[str, Doc]:
+        ids = sorted(set(task_ids))
+        if not ids:
+            return {}
+        docs = await self._store.tasks.find({"_id": {"$in": ids}, "account_id": account_id})
+        return {d["_id"]: d for d in docs}
+
+    async def visible_task(self, caller: Caller, task_id: str) -> tuple[Doc, Assignments]:
+        """The task if the caller may see it; otherwise 404, as if it did not exist."""
+        task = await self._load(caller.account_id, task_id)
+        assignments = await self.assignments(caller)
+        if task is None or not assignments.can_see(task):
+            raise NotFoundError("No such task.")
+        return task, assignments
+
+    async def trackable_task(self, caller: Caller, task_id: str) -> Doc:
+        """A task the caller may start a timer on now (403 / 404 / 409 `task_archived`)."""
+        task = await self._load(caller.account_id, task_id)
+        if task is None:
+            raise NotFoundError("No such task.")
+        assignments = await self.assignments(caller)
+        if not assignments.can_track(task):
+            raise ForbiddenError("You cannot track time on this task.")
+        if task["archived"]:
+            raise ConflictError(
+                "This task is archived and takes no new timers.", code="task_archived"
+            )
+        return task
+
+    async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
+        task, assignments = await self.visible_task(caller, task_id)
+        return task_view(task, assignments)
+
+    async def children(
+        self, caller: Caller, task_id: str, include_archived: bool, page: Page
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        task, assignments = await self.visible_task(caller, task_id)
+        query: dict[str, Any] = {"account_id": caller.account_id, "parent_id": task["_id"]}
+        docs = await self._store.tasks.find(query)
+        docs = [
+            d for d in docs if (include_archived or not d["archived"]) and assignments.can_see(d)
+        ]
+        docs.sort(key=lambda d: (d["name"].casefold(), d["_id"]))
+        chunk, cursor = page.slice(docs)
+        return [task_view(d, assignments) for d in chunk], cursor
+
+    async def search(
+        self,
+        caller: Caller,
+        q: str | None,
+        include_archived: bool,
+        trackable: bool,
+        page: Page,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        assignments = await self.assignments(caller)
+        query_words = words_of(q or "")[:MAX_WORDS]
+        candidates = await self._candidates(caller, assignments, query_words)
+        allowed = assignments.can_track if trackable else assignments.can_see
+        scored: list[tuple[float, Doc]] = []
+        for task in candidates:
+            if task["archived"] and not include_archived:
+                continue
+            if not allowed(task):
+                continue
+            score = match_score(task["name"], query_words) if query_words else 0.0
+            if score is None:
+                continue
+            scored.append((score, task))
+        scored.sort(
+            key=lambda st: (
+                -st[0],
+                len(st[1]["name"]) if query_words else 0,
+                [p.casefold() for p in st[1]["path"]],
+                st[1]["name"].casefold(),
+                st[1]["_id"],
+            )
+        )
+        chunk, cursor = page.slice(scored)
+        return [task_view(task, assignments) for _, task in chunk], cursor
+
+    async def _candidates(
+        self, caller: Caller, assignments: Assignments, query_words: list[str]
+    ) -> list[Doc]:
+        account = {"account_id": caller.account_id}
+        if query_words:
+            # Equality on the indexed prefix array: an index lookup on every backend.
+            conditions: list[dict[str, Any]] = [account] + [
+                {"search_prefixes": w[:PREFIX_CHARS]} for w in query_words
+            ]
+            return await self._store.tasks.find({"$and": conditions})
+        if caller.is_admin:
+            return await self._store.tasks.find(account)
+        roots = sorted(assignments.roles)
+        if not roots:
+            return []
+        by_id = await self._store.tasks.find({**account, "_id": {"$in": roots}})
+        below = await self._store.tasks.find({**account, "ancestors": {"$in": roots}})
+        seen: dict[str, Doc] = {d["_id"]: d for d in by_id}
+        for d in below:
+            seen.setdefault(d["_id"], d)
+        return list(seen.values())
+
+    async def by_source(self, caller: Caller, system: str, record_id: str) -> dict[str, Any]:
+        full = to_18(record_id)
+        if full is None:
+            raise InvalidRequestError("id is not a 15- or 18-character Salesforce record id.")
+        task = await self._store.tasks.find_one(
+            {"account_id": caller.account_id, "source_key": f"{system}:{full}"}
+        )
+        assignments = await self.assignments(caller)
+        if task is None or not assignments.can_see(task):
+            raise NotFoundError("No task was imported for this record.")
+        return task_view(task, assignments)
+
+    # Writing -----------------------------------------------------------------------------
+
+    def _new_task(
+        self,
+        account_id: str,
+        name: str,
+        parent: Doc | None,
+        *,
+        locked: bool,
+        source: Source | None = None,
+    ) -> Doc:
+        now = clock.now()
+        ancestors = [*parent["ancestors"], parent["_id"]] if parent else []
+        if len(ancestors) >= MAX_DEPTH:
+            raise InvalidRequestError(f"parent_id: tasks nest at most {MAX_DEPTH} levels deep.")
+        doc: Doc = {
+            "_id": new_id(),
+            "account_id": account_id,
+            "name": name,
+            "parent_id": parent["_id"] if parent else None,
+            "ancestors": ancestors,
+            "path": [*parent["path"], parent["name"]] if parent else [],
+            "kind": "task" if parent else "project",
+            "archived": False,
+            "locked": locked,
+            "source": None,
+            "search_prefixes": search_prefixes(name),
+            "created_at": now,
+            "updated_at": now,
+        }
+        if source is not None:
+            doc["source"] = {
+                "system": source.system,
+                "object": source.object,
+                "id": source.id,
+                "url": source.url,
+            }
+            doc["source_key"] = source.key
+        return doc
+
+    async def create_task(self, caller: Caller, name: str, parent_id: str | None) -> dict[str, Any]:
+        parent = None
+        assignments = await self.assignments(caller)
+        if parent_id is not None:
+            parent = await self._load(caller.account_id, parent_id)
+            if parent is None or not assignments.can_see(parent):
+                raise NotFoundError("parent_id: no such task.")
+            if not assignments.can_manage(parent):
+                raise ForbiddenError("Only managers of the parent task can add tasks to it.")
+            if parent["locked"]:
+                raise ConflictError(
+                    "Imported tasks come from Salesforce; their structure cannot be changed here.",
+                    code="imported_structure_locked",
+                )
+            if parent["archived"]:
+                raise ConflictError("The parent task is archived.", code="task_archived")
+        task = self._new_task(caller.account_id, name, parent, locked=False)
+        await self._store.tasks.insert_one(task)
+        if parent is None:
+            # Whoever creates a project manages it.
+            await self._assign(caller.account_id, task, caller.user_id, MANAGER)
+            assignments.roles[task["_id"]] = MANAGER
+        return task_view(task, assignments)
+
+    async def create_imported_task(
+        self, account_id: str, parent_id: str | None, name: str, source: Source | None
+    ) -> Doc:
+        """A locked task, as the Salesforce import creates them (matched by source id)."""
+        parent = await self._load(account_id, parent_id) if parent_id else None
+        if parent_id and parent is None:
+            raise NotFoundError("parent_id: no such task.")
+        task = self._new_task(account_id, name, parent, locked=True, source=source)
+        try:
+            await self._store.tasks.insert_one(task)
+        except DuplicateKeyError:
+            raise ConflictError(
+                "A task was already imported for this record.", code="source_taken"
+            ) from None
+        return task
+
+    async def set_archived(self, account_id: str, task_id: str, archived: bool) -> None:
+        await self._store.tasks.update_one(
+            {"_id": task_id, "account_id": account_id},
+            {"$set": {"archived": archived, "updated_at": clock.now()}},
+        )
+
+    async def _editable(self, caller: Caller, task_id: str) -> tuple[Doc, Assignments]:
+        task, assignments = await self.visible_task(caller, task_id)
+        if not assignments.can_manage(task):
+            raise ForbiddenError("Only administrators and managers of this task can change it.")
+        if task["locked"]:
+            raise ConflictError(
+                "Imported tasks come from Salesforce; rename, move and delete are not possible.",
+                code="imported_structure_locked",
+            )
+        return task, assignments
+
+    async def update_task(
+        self, caller: Caller, task_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        task, assignments = await self._editable(caller, task_id)
+        if "parent_id" in changes and changes["parent_id"] != task["parent_id"]:
+            task = await self._move(caller, task, changes["parent_id"], assignments)
+        if "name" in changes and changes["name"] != task["name"]:
+            task = await self._rename(task, changes["name"])
+        if "archived" in changes and changes["archived"] != task["archived"]:
+            await self.set_archived(caller.account_id, task["_id"], changes["archived"])
+            task = {**task, "archived": changes["archived"]}
+        return task_view(task, assignments)
+
+    async def _rename(self, task: Doc, name: str) -> Doc:
+        depth = len(task["ancestors"])
+        await self._store.tasks.update_one(
+            {"_id": task["_id"]},
+            {
+                "$set": {
+                    "name": name,
+                    "search_prefixes": search_prefixes(name),
+                    "updated_at": clock.now(),
+                }
+            },
+        )
+        # Descendants keep the names of their ancestors in `path`, at the same position.
+        await self._store.tasks.update_many(
+            {"ancestors": task["_id"]}, {"$set": {f"path.{depth}": name}}
+        )
+        return {**task, "name": name}
+
+    async def _move(
+        self, caller: Caller, task: Doc, parent_id: str | None, assignments: Assignments
+    ) -> Doc:
+        parent = None
+        if parent_id is not None:
+            parent = await self._load(caller.account_id, parent_id)
+            if parent is None or not assignments.can_see(parent):
+                raise NotFoundError("parent_id: no such task.")
+            if parent["_id"] == task["_id"] or task["_id"] in parent["ancestors"]:
+                raise InvalidRequestError("parent_id: a task cannot move below itself.")
+            if not assignments.can_manage(parent):
+                raise ForbiddenError("Only managers of the new parent can move tasks into it.")
+            if parent["locked"]:
+                raise ConflictError(
+                    "Imported tasks come from Salesforce; their structure cannot be changed here.",
+                    code="imported_structure_locked",
+                )
+        new_ancestors = [*parent["ancestors"], parent["_id"]] if parent else []
+        new_path = [*parent["path"], parent["name"]] if parent else []
+        old_depth = len(task["ancestors"])
+        subtree = await self._store.tasks.find({"ancestors": task["_id"]})
+        deepest = max((len(d["ancestors"]) for d in subtree), default=old_depth)
+        if len(new_ancestors) + (deepest - old_depth) >= MAX_DEPTH:
+            raise InvalidRequestError(f"parent_id: tasks nest at most {MAX_DEPTH} levels deep.")
+        moved = {
+            **task,
+            "parent_id": parent["_id"] if parent else None,
+            "ancestors": new_ancestors,
+            "path": new_path,
+            "kind": "task" if parent else "project",
+        }
+        await self._store.tasks.update_one(
+            {"_id": task["_id"]},
+            {
+                "$set": {k: moved[k] for k in ("parent_id", "ancestors", "path", "kind")}
+                | {"updated_at": clock.now()}
+            },
+        )
+        for doc in [moved, *subtree]:
+            if doc is not moved:
+                tail = doc["ancestors"][old_depth:]
+                ancestors = [*new_ancestors, *tail]
+                path = [*new_path, *doc["path"][old_depth:]]
+                await self._store.tasks.update_one(
+                    {"_id": doc["_id"]}, {"$set": {"ancestors": ancestors, "path": path}}
+                )
+            else:
+                ancestors = new_ancestors
+            await self._store.memberships.update_many(
+                {"task_id": doc["_id"]}, {"$set": {"path_ids": [*ancestors, doc["_id"]]}}
+            )
+        return moved
+
+    async def delete_task(self, caller: Caller, task_id: str) -> None:
+        task, _ = await self._editable(caller, task_id)
+        subtree_ids = [task["_id"]] + [
+            d["_id"]
+            for d in await self._store.tasks.find({"ancestors": task["_id"]}, projection={"_id": 1})
+        ]
+        if await self._store.entries.find_one(
+            {"account_id": caller.account_id, "task_id": {"$in": subtree_ids}}
+        ):
+            raise ConflictError(
+                "Time was tracked on this task or below it; archive it instead of deleting "
+                "(PATCH archived=true) so that the time stays in reports.",
+                code="task_has_entries",
+            )
+        await self._store.memberships.delete_many({"path_ids": task["_id"]})
+        await self._store.tasks.delete_many({"_id": {"$in": subtree_ids}})
+
+    # Roles -------------------------------------------------------------------------------
+
+    async def _assign(self, account_id: str, task: Doc, user_id: str, role: str) -> None:
+        await self._store.memberships.update_one(
+            {"_id": f"{task['_id']}:{user_id}"},
+            {
+                "$set": {
+                    "account_id": account_id,
+                    "task_id": task["_id"],
+                    "user_id": user_id,
+                    "role": role,
+                    "path_ids": [*task["ancestors"], task["_id"]],
+                    "updated_at": clock.now(),
+                }
+            },
+            upsert=True,
+        )
+
+    async def _managed(self, caller: Caller, task_id: str) -> Doc:
+        task, assignments = await self.visible_task(caller, task_id)
+        if not assignments.can_manage(task):
+            raise ForbiddenError("Only administrators and managers of this task edit its members.")
+        return task
+
+    async def members(self, caller: Caller, task_id: str) -> list[dict[str, Any]]:
+        task, assignments = await self.visible_task(caller, task_id)
+        if not assignments.can_manage(task):
+            raise ForbiddenError("Only administrators and managers of this task see its members.")
+        chain = [task["_id"], *reversed(task["ancestors"])]
+        docs = await self._store.memberships.find(
+            {"account_id": caller.account_id, "task_id": {"$in": chain}}
+        )
+        nearest: dict[str, Doc] = {}
+        for doc in sorted(docs, key=lambda d: chain.index(d["task_id"])):
+            nearest.setdefault(doc["user_id"], doc)
+        users = await self._accounts.users_by_id(caller.account_id, sorted(nearest))
+        items = []
+        for user_id, doc in nearest.items():
+            user = users.get(user_id)
+            if user is None or not user["active"]:
+                continue
+            items.append(
+                {
+                    "user": {"id": user["_id"], "email": user["email"], "name": user["name"]},
+                    "role": doc["role"],
+                    "inherited_from": None if doc["task_id"] == task["_id"] else doc["task_id"],
+                }
+            )
+        items.sort(key=lambda i: i["user"]["email"])
+        return items
+
+    async def set_member(self, caller: Caller, task_id: str, user_id: str, role: str) -> None:
+        task = await self._managed(caller, task_id)
+        user = await self._accounts.get_user(caller, user_id)
+        if not user["active"]:
+            raise ConflictError("This user is deactivated.", code="user_inactive")
+        await self._assign(caller.account_id, task, user_id, role)
+
+    async def remove_member(
+        self, caller: Caller, task_id: str, user_id: str, subtree: bool
+    ) -> None:
+        task = await self._managed(caller, task_id)
+        await self._accounts.get_user(caller, user_id)
+        if subtree:
+            await self._store.memberships.delete_many(
+                {"account_id": caller.account_id, "user_id": user_id, "path_ids": task["_id"]}
+            )
+        else:
+            await self._store.memberships.delete_one({"_id": f"{task['_id']}:{user_id}"})

@@ -1,0 +1,1 @@
+"""The admin console (Textual). Arrives with the admin console issue."""
