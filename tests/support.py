@@ -1,0 +1,142 @@
+"""Test support: an HTTP client signed in as one user, and a world with one account."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from server.appkeys import SERVICES
+from server.services import Services
+from server.tree import Source
+
+PASSWORD = "correct horse battery"
+
+AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: Any
+
+    @property
+    def code(self) -> str | None:
+        if isinstance(self.body, dict) and "error" in self.body:
+            return str(self.body["error"]["code"])
+        return None
+
+
+class Api:
+    """An HTTP client signed in as one user (or anonymous)."""
+
+    def __init__(self, client: TestClient[Any, Any], token: str | None = None, user: Any = None):
+        self.client = client
+        self.token = token
+        self.user = user or {}
+
+    @property
+    def id(self) -> str:
+        return str(self.user["id"])
+
+    async def request(
+        self, method: str, path: str, json: Any = None, *, raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None, **params: Any,
+    ) -> Response:
+        all_headers = dict(headers or {})
+        if self.token:
+            all_headers.setdefault("Authorization", f"Bearer {self.token}")
+        kwargs: dict[str, Any] = {"headers": all_headers}
+        if params:
+            kwargs["params"] = {k: str(v).lower() if isinstance(v, bool) else v
+                                for k, v in params.items() if v is not None}
+        if raw is not None:
+            kwargs["data"] = raw
+            all_headers.setdefault("Content-Type", "application/json")
+        elif json is not None:
+            kwargs["json"] = json
+        async with self.client.request(method, path, **kwargs) as resp:
+            if resp.content_type == "application/json":
+                body: Any = await resp.json()
+            else:
+                body = await resp.text()
+            return Response(resp.status, body, resp.headers)
+
+    async def get(self, path: str, **params: Any) -> Response:
+        return await self.request("GET", path, **params)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> Response:
+        return await self.request("POST", path, json, **kw)
+
+    async def put(self, path: str, json: Any = None, **kw: Any) -> Response:
+        return await self.request("PUT", path, json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> Response:
+        return await self.request("PATCH", path, json, **kw)
+
+    async def delete(self, path: str, **params: Any) -> Response:
+        return await self.request("DELETE", path, **params)
+
+    # Conveniences used by many tests ------------------------------------------------------
+
+    async def create_task(self, name: str, parent_id: str | None = None) -> dict[str, Any]:
+        r = await self.post("/api/v1/tasks", {"name": name, "parent_id": parent_id})
+        assert r.status == 201, r.body
+        return dict(r.body)
+
+    async def add_user(self, email: str, role: str = "user", name: str | None = None) -> Api:
+        r = await self.post(
+            "/api/v1/users",
+            {"email": email, "name": name or email.split("@", maxsplit=1)[0], "password": PASSWORD,
+             "role": role},
+        )
+        assert r.status == 201, r.body
+        return await sign_in(self.client, email)
+
+    async def assign(self, task_id: str, user: Api, role: str) -> None:
+        r = await self.put(f"/api/v1/tasks/{task_id}/members/{user.id}", {"role": role})
+        assert r.status == 200, r.body
+
+
+async def sign_in(client: TestClient[Any, Any], email: str, password: str = PASSWORD) -> Api:
+    anonymous = Api(client)
+    r = await anonymous.post("/api/v1/auth/login", {"email": email, "password": password})
+    assert r.status == 200, r.body
+    return Api(client, r.body["token"], r.body["user"])
+
+
+@dataclass
+class World:
+    """A running app with one account and its administrator signed in."""
+
+    client: TestClient[Any, Any]
+    admin: Api
+
+    @property
+    def services(self) -> Services:
+        return self.client.server.app[SERVICES]
+
+    async def new_account(self, name: str, email: str) -> Api:
+        await self.services.accounts.create_account(name, email, "Admin", PASSWORD)
+        return await sign_in(self.client, email)
+
+    async def imported_task(
+        self, account_api: Api, parent_id: str | None, name: str, object_: str | None = None,
+        sf_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A locked task as the Salesforce import creates it."""
+        me = await account_api.get("/api/v1/me")
+        source = (
+            Source("salesforce", object_, sf_id, f"https://acme.my.salesforce.com/{sf_id}")
+            if object_ and sf_id else None
+        )
+        doc = await self.services.tree.create_imported_task(
+            me.body["account"]["id"], parent_id, name, source
+        )
+        return {"id": doc["_id"], **doc}
+
+

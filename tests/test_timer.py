@@ -1,0 +1,111 @@
+"""The timer: one running timer per user, held by the server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from support import World
+
+
+async def test_start_stop_records_an_entry(world: World) -> None:
+    task = await world.admin.create_task("Website")
+    r = await world.admin.post("/api/v1/timer/start", {"task_id": task["id"], "note": "kickoff"})
+    assert r.status == 201
+    assert r.body["stopped"] is None
+    entry = r.body["entry"]
+    assert entry["end"] is None and entry["task"]["name"] == "Website"
+
+    running = await world.admin.get("/api/v1/timer")
+    assert running.body["running"] is True
+    assert running.body["entry"]["id"] == entry["id"]
+
+    stopped = await world.admin.post("/api/v1/timer/stop")
+    assert stopped.status == 200
+    assert stopped.body["entry"]["id"] == entry["id"]
+    assert stopped.body["entry"]["end"] is not None
+    assert (await world.admin.get("/api/v1/timer")).body == {"running": False}
+
+    again = await world.admin.post("/api/v1/timer/stop")
+    assert (again.status, again.code) == (409, "no_running_timer")
+
+
+async def test_start_while_running_stops_the_old_one_at_the_same_instant(world: World) -> None:
+    a = await world.admin.create_task("A")
+    b = await world.admin.create_task("B")
+    first = await world.admin.post(
+        "/api/v1/timer/start", {"task_id": a["id"], "started_at": "2026-01-05T09:00:00Z"}
+    )
+    second = await world.admin.post(
+        "/api/v1/timer/start", {"task_id": b["id"], "started_at": "2026-01-05T10:30:00+01:00"}
+    )
+    assert second.status == 201
+    assert second.body["stopped"]["id"] == first.body["entry"]["id"]
+    assert second.body["stopped"]["end"] == second.body["entry"]["start"] == "2026-01-05T09:30:00Z"
+    assert second.body["stopped"]["duration"] == 30 * 60
+
+
+async def test_fifty_concurrent_starts_leave_exactly_one_running_entry(world: World) -> None:
+    task = await world.admin.create_task("Busy")
+    results = await asyncio.gather(
+        *[world.admin.post("/api/v1/timer/start", {"task_id": task["id"]}) for _ in range(50)]
+    )
+    assert all(r.status == 201 for r in results)
+    entries = await world.admin.get("/api/v1/entries", limit=500)
+    assert len(entries.body["items"]) == 50
+    running = [e for e in entries.body["items"] if e["end"] is None]
+    assert len(running) == 1
+    timer = await world.admin.get("/api/v1/timer")
+    assert timer.body["entry"]["id"] == running[0]["id"]
+    stopped_ids = [r.body["stopped"]["id"] for r in results if r.body["stopped"]]
+    assert len(stopped_ids) == len(set(stopped_ids)) == 49
+
+
+async def test_timer_on_no_task(world: World) -> None:
+    r = await world.admin.post("/api/v1/timer/start", {})
+    assert r.status == 201 and r.body["entry"]["task"] is None
+
+
+async def test_archived_task_refuses_a_timer_but_its_time_still_counts(world: World) -> None:
+    task = await world.admin.create_task("Old client")
+    await world.admin.post(
+        "/api/v1/entries",
+        {"task_id": task["id"], "start": "2026-02-01T09:00:00Z", "end": "2026-02-01T11:00:00Z"},
+    )
+    archived = await world.admin.patch(f"/api/v1/tasks/{task['id']}", {"archived": True})
+    assert archived.body["archived"] is True
+
+    r = await world.admin.post("/api/v1/timer/start", {"task_id": task["id"]})
+    assert (r.status, r.code) == (409, "task_archived")
+
+    report = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-02-01", "to": "2026-02-02"}
+    )
+    assert report.body["total_seconds"] == 7200
+    assert report.body["items"][0]["key"]["archived"] is True
+
+
+async def test_a_timer_keeps_running_when_its_task_is_archived(world: World) -> None:
+    task = await world.admin.create_task("Closing")
+    await world.admin.post("/api/v1/timer/start", {"task_id": task["id"]})
+    await world.admin.patch(f"/api/v1/tasks/{task['id']}", {"archived": True})
+    assert (await world.admin.get("/api/v1/timer")).body["running"] is True
+    assert (await world.admin.post("/api/v1/timer/stop")).status == 200
+
+
+async def test_start_in_the_future_or_before_the_running_timer_is_refused(world: World) -> None:
+    r = await world.admin.post("/api/v1/timer/start", {"started_at": "2999-01-01T00:00:00Z"})
+    assert (r.status, r.code) == (400, "invalid_request")
+    assert "started_at" in r.body["error"]["message"]
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-03-01T10:00:00Z"})
+    r = await world.admin.post("/api/v1/timer/start", {"started_at": "2026-03-01T09:00:00Z"})
+    assert (r.status, r.code) == (400, "invalid_request")
+
+
+async def test_deactivating_a_user_stops_their_timer_and_keeps_entries(world: World) -> None:
+    bob = await world.admin.add_user("bob@acme.test")
+    await bob.post("/api/v1/timer/start", {})
+    assert (await world.admin.delete(f"/api/v1/users/{bob.id}")).status == 204
+    assert (await bob.get("/api/v1/timer")).status == 401
+    entries = await world.admin.get("/api/v1/entries", user_id=bob.id)
+    assert len(entries.body["items"]) == 1
+    assert entries.body["items"][0]["end"] is not None
