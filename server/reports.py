@@ -159,7 +159,7 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
                 [
                     g.key["project_id"] or "",
                     g.key["name"] or "(no task)",
-                    g.key["archived"],
+                    _bool(g.key["archived"]),
                     g.seconds,
                     _hours(g.seconds),
                     g.entries,
@@ -173,7 +173,7 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
                     g.key["task_id"] or "",
                     " / ".join(g.key["path"]),
                     g.key["name"] or "(no task)",
-                    g.key["archived"],
+                    _bool(g.key["archived"]),
                     g.seconds,
                     _hours(g.seconds),
                     g.entries,
@@ -189,3 +189,7 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
 
 def _hours(seconds: int) -> str:
     return f"{seconds / 3600:.2f}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"

@@ -27,6 +27,7 @@ async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClien
 
 @pytest.fixture
 async def world(client: TestClient[Any, Any]) -> World:
-    services = client.server.app[SERVICES]
+    assert client.app is not None
+    services = client.app[SERVICES]
     await services.accounts.create_account("Acme", "admin@acme.test", "Ada Admin", PASSWORD)
     return World(client, await sign_in(client, "admin@acme.test"))

@@ -118,7 +118,10 @@ class World:
 
     @property
     def services(self) -> Services:
-        return self.client.server.app[SERVICES]
+        app = self.client.app
+        assert app is not None
+        services: Services = app[SERVICES]
+        return services
 
     async def new_account(self, name: str, email: str) -> Api:
         await self.services.accounts.create_account(name, email, "Admin", PASSWORD)

@@ -1,0 +1,82 @@
+"""Summary reports: totals per task, project and user, as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from support import Api, World
+
+
+async def _entry(api: Api, task_id: str | None, start: str, seconds: int) -> None:
+    r = await api.post("/api/v1/entries", {"task_id": task_id, "start": start, "duration": seconds})
+    assert r.status == 201, r.body
+
+
+async def _setup(world: World) -> tuple[Api, dict[str, str]]:
+    web = await world.admin.create_task("Website")
+    design = await world.admin.create_task("Design", web["id"])
+    build = await world.admin.create_task("Build", web["id"])
+    ops = await world.admin.create_task("Operations")
+    bob = await world.admin.add_user("bob@acme.test", name="Bob")
+    await world.admin.assign(web["id"], bob, "regular")
+    await _entry(world.admin, design["id"], "2026-06-01T09:00:00Z", 3600)
+    await _entry(world.admin, ops["id"], "2026-06-01T11:00:00Z", 1800)
+    await _entry(bob, build["id"], "2026-06-02T09:00:00Z", 7200)
+    await _entry(bob, design["id"], "2026-06-03T09:00:00Z", 600)
+    await _entry(bob, None, "2026-06-03T12:00:00Z", 60)
+    return bob, {"web": web["id"], "design": design["id"], "build": build["id"], "ops": ops["id"]}
+
+
+RANGE = {"from": "2026-06-01", "to": "2026-07-01"}
+
+
+async def test_summary_by_task(world: World) -> None:
+    _, ids = await _setup(world)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="task")
+    assert r.status == 200
+    seconds = {(i["key"]["task_id"]): i["seconds"] for i in r.body["items"]}
+    assert seconds == {ids["build"]: 7200, ids["design"]: 4200, ids["ops"]: 1800, None: 60}
+    assert r.body["total_seconds"] == 7200 + 4200 + 1800 + 60
+    assert r.body["items"][0]["key"]["path"] == ["Website"]
+
+
+async def test_summary_by_project_and_by_user(world: World) -> None:
+    await _setup(world)
+    by_project = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="project")
+    totals = {i["key"]["name"]: i["seconds"] for i in by_project.body["items"]}
+    assert totals == {"Website": 11400, "Operations": 1800, None: 60}
+    by_user = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="user")
+    per_user = {i["key"]["email"]: (i["seconds"], i["entries"]) for i in by_user.body["items"]}
+    assert per_user == {"bob@acme.test": (7860, 3), "admin@acme.test": (5400, 2)}
+
+
+async def test_a_regular_user_sees_only_their_own_time(world: World) -> None:
+    bob, _ = await _setup(world)
+    r = await bob.get("/api/v1/reports/summary", **RANGE, group_by="user")
+    assert [i["key"]["email"] for i in r.body["items"]] == ["bob@acme.test"]
+    assert r.body["total_seconds"] == 7860
+
+
+async def test_entries_crossing_the_range_count_in_part(world: World) -> None:
+    await _entry(world.admin, None, "2026-06-30T23:00:00Z", 7200)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE)
+    assert r.body["total_seconds"] == 3600
+
+
+async def test_csv_report(world: World) -> None:
+    await _setup(world)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="project", format="csv")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.body)))
+    assert rows[0] == ["project_id", "project", "archived", "seconds", "hours", "entries"]
+    assert rows[1][1:] == ["Website", "false", "11400", "3.17", "3"]
+    assert rows[-1][0] == "total" and rows[-1][3] == "13260"
+
+
+async def test_range_must_be_ordered(world: World) -> None:
+    r = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-07-01", "to": "2026-06-01"}
+    )
+    assert (r.status, r.code) == (400, "invalid_request")
