@@ -41,6 +41,8 @@ MAX_WORDS = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
+# Lists without a search query come in name order (case-insensitive), then by id.
+SORT_ORDER = (("sort_name", 1), ("_id", 1))
 
 
 def words_of(text: str) -> list[str]:
@@ -192,13 +194,20 @@ class Tree:
         self, caller: Caller, task_id: str, include_archived: bool, page: Page
     ) -> tuple[list[dict[str, Any]], str | None]:
         task, assignments = await self.visible_task(caller, task_id)
+        # Whoever sees a task sees everything below it, so the store can page directly.
         query: dict[str, Any] = {"account_id": caller.account_id, "parent_id": task["_id"]}
-        docs = await self._store.tasks.find(query)
-        docs = [
-            d for d in docs if (include_archived or not d["archived"]) and assignments.can_see(d)
-        ]
-        docs.sort(key=lambda d: (d["name"].casefold(), d["_id"]))
-        chunk, cursor = page.slice(docs)
+        if not include_archived:
+            query["archived"] = False
+        return await self._db_page(query, assignments, page)
+
+    async def _db_page(
+        self, query: dict[str, Any], assignments: Assignments, page: Page
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        docs = await self._store.tasks.find(
+            query, sort=SORT_ORDER, skip=page.offset, limit=page.limit + 1
+        )
+        chunk = docs[: page.limit]
+        cursor = page.next_cursor(len(chunk), len(docs) > page.limit)
         return [task_view(d, assignments) for d in chunk], cursor
 
     async def search(
@@ -211,6 +220,12 @@ class Tree:
     ) -> tuple[list[dict[str, Any]], str | None]:
         assignments = await self.assignments(caller)
         query_words = words_of(q or "")[:MAX_WORDS]
+        if not query_words and caller.is_admin:
+            # Administrators see and track everything: the store pages in name order.
+            query: dict[str, Any] = {"account_id": caller.account_id}
+            if not include_archived:
+                query["archived"] = False
+            return await self._db_page(query, assignments, page)
         candidates = await self._candidates(caller, assignments, query_words)
         allowed = assignments.can_track if trackable else assignments.can_see
         scored: list[tuple[float, Doc]] = []
@@ -227,8 +242,7 @@ class Tree:
             key=lambda st: (
                 -st[0],
                 len(st[1]["name"]) if query_words else 0,
-                [p.casefold() for p in st[1]["path"]],
-                st[1]["name"].casefold(),
+                st[1]["sort_name"],
                 st[1]["_id"],
             )
         )
@@ -245,8 +259,6 @@ class Tree:
                 {"search_prefixes": w[:PREFIX_CHARS]} for w in query_words
             ]
             return await self._store.tasks.find({"$and": conditions})
-        if caller.is_admin:
-            return await self._store.tasks.find(account)
         roots = sorted(assignments.roles)
         if not roots:
             return []
@@ -296,6 +308,7 @@ class Tree:
             "locked": locked,
             "source": None,
             "search_prefixes": search_prefixes(name),
+            "sort_name": name.casefold(),
             "created_at": now,
             "updated_at": now,
         }
@@ -387,6 +400,7 @@ class Tree:
                 "$set": {
                     "name": name,
                     "search_prefixes": search_prefixes(name),
+                    "sort_name": name.casefold(),
                     "updated_at": clock.now(),
                 }
             },
