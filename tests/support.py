@@ -44,16 +44,25 @@ class Api:
         return str(self.user["id"])
 
     async def request(
-        self, method: str, path: str, json: Any = None, *, raw: bytes | str | None = None,
-        headers: dict[str, str] | None = None, **params: Any,
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        **params: Any,
     ) -> Response:
         all_headers = dict(headers or {})
         if self.token:
             all_headers.setdefault("Authorization", f"Bearer {self.token}")
         kwargs: dict[str, Any] = {"headers": all_headers}
         if params:
-            kwargs["params"] = {k: str(v).lower() if isinstance(v, bool) else v
-                                for k, v in params.items() if v is not None}
+            kwargs["params"] = {
+                k: str(v).lower() if isinstance(v, bool) else v
+                for k, v in params.items()
+                if v is not None
+            }
         if raw is not None:
             kwargs["data"] = raw
             all_headers.setdefault("Content-Type", "application/json")
@@ -91,8 +100,12 @@ class Api:
     async def add_user(self, email: str, role: str = "user", name: str | None = None) -> Api:
         r = await self.post(
             "/api/v1/users",
-            {"email": email, "name": name or email.split("@", maxsplit=1)[0], "password": PASSWORD,
-             "role": role},
+            {
+                "email": email,
+                "name": name or email.split("@", maxsplit=1)[0],
+                "password": PASSWORD,
+                "role": role,
+            },
         )
         assert r.status == 201, r.body
         return await sign_in(self.client, email)
@@ -128,18 +141,21 @@ class World:
         return await sign_in(self.client, email)
 
     async def imported_task(
-        self, account_api: Api, parent_id: str | None, name: str, object_: str | None = None,
+        self,
+        account_api: Api,
+        parent_id: str | None,
+        name: str,
+        object_: str | None = None,
         sf_id: str | None = None,
     ) -> dict[str, Any]:
         """A locked task as the Salesforce import creates it."""
         me = await account_api.get("/api/v1/me")
         source = (
             Source("salesforce", object_, sf_id, f"https://acme.my.salesforce.com/{sf_id}")
-            if object_ and sf_id else None
+            if object_ and sf_id
+            else None
         )
         doc = await self.services.tree.create_imported_task(
             me.body["account"]["id"], parent_id, name, source
         )
         return {"id": doc["_id"], **doc}
-
-
