@@ -30,8 +30,8 @@ ACCOUNT_ROLES = (ADMINISTRATOR, USER)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
-# Failed sign-ins: after FREE_FAILURES within WINDOW, each further failure locks the email out
-# for a doubling delay, capped at MAX_LOCK.
+# Failed sign-ins: the FREE_FAILURES-th failure within WINDOW, and each one after it, locks the
+# email out for a doubling delay (FIRST_LOCK, then twice that, …), capped at MAX_LOCK.
 FREE_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
 FIRST_LOCK = dt.timedelta(seconds=30)
@@ -99,9 +99,19 @@ class Accounts:
         validate_password(password)
         if await self._store.users.find_one({"email": email}) is not None:
             raise ConflictError(f"{email} is already in use.", code="email_taken")
-        account: Doc = {"_id": new_id(), "name": account_name, "created_at": clock.now()}
+        account_id = new_id()
+        # The user first: the unique email index decides a race between two creations, and
+        # the loser leaves nothing behind.
+        user = await self._insert_user(account_id, email, name, password, ADMINISTRATOR)
+        account: Doc = {
+            "_id": account_id,
+            "name": account_name,
+            # The active administrators, kept here so that "never remove the last one" is a
+            # single atomic update on this document.
+            "admins": [user["_id"]],
+            "created_at": clock.now(),
+        }
         await self._store.accounts.insert_one(account)
-        user = await self._insert_user(account["_id"], email, name, password, ADMINISTRATOR)
         token = await self._issue_token(user)
         return account, user, token
 
@@ -225,7 +235,12 @@ class Accounts:
         self.require_admin(caller)
         email = normalize_email(email)
         validate_password(password)
-        return await self._insert_user(caller.account_id, email, name, password, role)
+        user = await self._insert_user(caller.account_id, email, name, password, role)
+        if role == ADMINISTRATOR:
+            await self._store.accounts.update_one(
+                {"_id": caller.account_id}, {"$addToSet": {"admins": user["_id"]}}
+            )
+        return user
 
     async def _insert_user(
         self, account_id: str, email: str, name: str, password: str, role: str
@@ -252,10 +267,12 @@ class Accounts:
     async def update_user(self, caller: Caller, user_id: str, changes: dict[str, Any]) -> Doc:
         self.require_admin(caller)
         user = await self.get_user(caller, user_id)
-        demoted = changes.get("role") == USER and user["role"] == ADMINISTRATOR
-        deactivated = changes.get("active") is False and user["active"]
-        if (demoted or deactivated) and user["role"] == ADMINISTRATOR:
-            await self._refuse_last_admin(caller.account_id, user_id)
+        was_admin = user["role"] == ADMINISTRATOR and user["active"]
+        role = changes.get("role", user["role"])
+        active = changes.get("active", user["active"])
+        is_admin = role == ADMINISTRATOR and active
+        if was_admin and not is_admin:
+            await self._release_admin(caller.account_id, user_id)
         updates = {k: v for k, v in changes.items() if k in ("name", "role", "active")}
         if not updates:
             return user
@@ -264,20 +281,24 @@ class Accounts:
         )
         if doc is None:
             raise NotFoundError("No such user.")
-        if deactivated:
+        if is_admin and not was_admin:
+            await self._store.accounts.update_one(
+                {"_id": caller.account_id}, {"$addToSet": {"admins": user_id}}
+            )
+        if user["active"] and not active:
             await self._store.tokens.delete_many({"user_id": user_id})
         return doc
 
-    async def _refuse_last_admin(self, account_id: str, user_id: str) -> None:
-        others = await self._store.users.count(
-            {
-                "account_id": account_id,
-                "role": ADMINISTRATOR,
-                "active": True,
-                "_id": {"$ne": user_id},
-            }
+    async def _release_admin(self, account_id: str, user_id: str) -> None:
+        """Take the user off the account's administrators, unless they are the last one.
+
+        One conditional update decides it, so two administrators demoting each other at once
+        cannot both succeed."""
+        released = await self._store.accounts.find_one_and_update(
+            {"_id": account_id, "admins": user_id, "admins.1": {"$exists": True}},
+            {"$pull": {"admins": user_id}},
         )
-        if others == 0:
+        if released is None:
             raise ConflictError(
                 "This is the account's last active administrator; make another user an "
                 "administrator first.",

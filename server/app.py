@@ -43,6 +43,10 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     all_endpoints = endpoints()
     for endpoint in all_endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, endpoint.aiohttp_handler())
+        handler = endpoint.aiohttp_handler()
+        if endpoint.method == "GET":
+            app.router.add_get(endpoint.path, handler)  # and HEAD
+        else:
+            app.router.add_route(endpoint.method, endpoint.path, handler)
     app[OPENAPI] = openapi.build(all_endpoints)
     return app

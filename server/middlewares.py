@@ -51,7 +51,10 @@ async def errors_to_json(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http(exc))
+        response = error_response(_from_http(exc))
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (StoreError, pymongo.errors.ConnectionFailure) as exc:
         log.error("Store unavailable during %s %s: %s", request.method, request.path, exc)
         return error_response(StoreUnavailableError("The database is not reachable right now."))

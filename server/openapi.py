@@ -250,6 +250,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         statuses.add(401)
     if endpoint.admin:
         statuses.add(403)
+    if _PARAM.search(endpoint.path):
+        statuses.add(400)  # a malformed id in the path
     if endpoint.body is not None or endpoint.query:
         statuses.update((400, 413) if endpoint.body is not None else (400,))
     for status in sorted(statuses):

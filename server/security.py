@@ -15,6 +15,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the Argon2 parameters (the test suite uses cheap ones to stay fast)."""
+    global _hasher, _DUMMY_HASH  # noqa: PLW0603 - one process-wide policy
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 

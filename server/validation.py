@@ -71,6 +71,10 @@ class Field:
         if not isinstance(value, str):
             raise InvalidRequestError(f"{name} must be a string.")
         text: str = value.strip()
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequestError(f"{name} is not valid Unicode text.") from None
         if len(text) < self.min_length:
             raise InvalidRequestError(
                 f"{name} must not be empty."
@@ -162,6 +166,8 @@ async def read_body(request: web.Request, spec: Spec) -> dict[str, Any]:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise InvalidRequestError("The request body is not valid JSON.") from None
+        except RecursionError:
+            raise InvalidRequestError("The request body is JSON nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
     unknown = sorted(set(data) - set(spec))

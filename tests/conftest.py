@@ -7,12 +7,20 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 from support import PASSWORD, AiohttpClient, World, sign_in
 
+from server import security
 from server.app import create_app
 from server.appkeys import SERVICES
 from server.settings import Settings
 from server.store import open_mongomock
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> None:
+    """Argon2 with its production cost takes ~0.1 s a hash; tests hash hundreds of passwords."""
+    security.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
 
 
 @pytest.fixture
@@ -25,9 +33,24 @@ async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClien
     return await aiohttp_client(create_app(settings, store_factory=open_mongomock))
 
 
-@pytest.fixture
-async def world(client: TestClient[Any, Any]) -> World:
+async def _acme(client: TestClient[Any, Any]) -> World:
+    """One account, "Acme", with its administrator signed in."""
     assert client.app is not None
     services = client.app[SERVICES]
     await services.accounts.create_account("Acme", "admin@acme.test", "Ada Admin", PASSWORD)
     return World(client, await sign_in(client, "admin@acme.test"))
+
+
+@pytest.fixture
+async def world(client: TestClient[Any, Any]) -> World:
+    return await _acme(client)
+
+
+@pytest.fixture(params=["mongomock", "embedded"])
+async def any_world(
+    request: pytest.FixtureRequest, aiohttp_client: AiohttpClient, settings: Settings
+) -> World:
+    """The world on each backend. mongomock never yields between the steps of a request, so
+    races only show on the embedded store, where every store call is a thread hop."""
+    factory = open_mongomock if request.param == "mongomock" else None
+    return await _acme(await aiohttp_client(create_app(settings, store_factory=factory)))

@@ -1,0 +1,472 @@
+"""One contract for every store backend: what the domain relies on, checked through `Store`.
+
+The same tests run on mongomock (tests), the embedded store (the default) and, when
+TIMETRAIL_TEST_MONGODB_URI names a server, real MongoDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.store import (
+    DuplicateKeyError,
+    Store,
+    open_embedded,
+    open_mongodb,
+    open_mongomock,
+)
+
+MONGODB_URI = os.environ.get("TIMETRAIL_TEST_MONGODB_URI", "")
+
+BACKENDS = [
+    "mongomock",
+    "embedded",
+    pytest.param(
+        "mongodb",
+        marks=pytest.mark.skipif(
+            not MONGODB_URI,
+            reason="set TIMETRAIL_TEST_MONGODB_URI to a MongoDB server to run the contract on it",
+        ),
+    ),
+]
+
+UTC = dt.UTC
+PARIS_WINTER = dt.timezone(dt.timedelta(hours=1))
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    backend: str = request.param
+    if backend == "mongomock":
+        opened = await open_mongomock()
+        yield opened
+        await opened.close()
+    elif backend == "embedded":
+        opened = await open_embedded(tmp_path / "data")
+        yield opened
+        await opened.close()
+    else:
+        from pymongo import AsyncMongoClient
+
+        database = f"timetrail_test_{uuid.uuid4().hex}"
+        opened = await open_mongodb(MONGODB_URI, database=database)
+        try:
+            yield opened
+        finally:
+            await opened.close()
+            admin: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URI)
+            try:
+                await admin.drop_database(database)
+            finally:
+                await admin.close()
+
+
+def _entry(n: int, **fields: Any) -> dict[str, Any]:
+    return {"_id": f"e{n:03d}", "account_id": "acc", "n": n, **fields}
+
+
+# Reading --------------------------------------------------------------------------------------
+
+
+async def test_inserted_documents_are_found_by_equality(store: Store) -> None:
+    await store.entries.insert_many([_entry(1, user_id="u1"), _entry(2, user_id="u2")])
+    await store.entries.insert_one(_entry(3, user_id="u1"))
+
+    found = await store.entries.find({"user_id": "u1"}, sort=[("n", 1)])
+
+    assert [d["_id"] for d in found] == ["e001", "e003"]
+    assert await store.entries.find_one({"_id": "e002"}) == _entry(2, user_id="u2")
+    assert await store.entries.find_one({"_id": "missing"}) is None
+
+
+async def test_find_sorts_then_skips_then_limits(store: Store) -> None:
+    await store.entries.insert_many([_entry(n) for n in (4, 1, 9, 7, 3, 8, 2, 6, 5, 0)])
+
+    page = await store.entries.find({}, sort=[("n", -1)], skip=2, limit=3)
+
+    assert [d["n"] for d in page] == [7, 6, 5]
+
+
+async def test_find_sorts_on_two_keys(store: Store) -> None:
+    await store.entries.insert_many(
+        [_entry(1, day=2), _entry(2, day=1), _entry(3, day=2), _entry(4, day=1)]
+    )
+
+    found = await store.entries.find({}, sort=[("day", 1), ("n", -1)])
+
+    assert [d["n"] for d in found] == [4, 2, 3, 1]
+
+
+async def test_find_one_honours_sort(store: Store) -> None:
+    await store.entries.insert_many([_entry(n) for n in (2, 5, 1)])
+
+    newest = await store.entries.find_one({}, sort=[("n", -1)])
+
+    assert newest is not None and newest["n"] == 5
+
+
+async def test_projection_returns_only_the_asked_fields(store: Store) -> None:
+    await store.entries.insert_one(_entry(1, user_id="u1", note="secret"))
+
+    found = await store.entries.find({}, projection={"user_id": 1})
+
+    assert found == [{"_id": "e001", "user_id": "u1"}]
+
+
+async def test_in_matches_any_of_the_values(store: Store) -> None:
+    await store.entries.insert_many([_entry(n) for n in range(6)])
+
+    found = await store.entries.find({"_id": {"$in": ["e001", "e004", "nope"]}}, sort=[("n", 1)])
+
+    assert [d["n"] for d in found] == [1, 4]
+
+
+async def test_and_requires_every_condition(store: Store) -> None:
+    await store.tasks.insert_many(
+        [
+            {"_id": "t1", "account_id": "a", "search_prefixes": ["w", "we", "web"]},
+            {"_id": "t2", "account_id": "a", "search_prefixes": ["w", "we", "web", "s", "si"]},
+            {"_id": "t3", "account_id": "b", "search_prefixes": ["w", "we", "web", "s", "si"]},
+        ]
+    )
+
+    found = await store.tasks.find(
+        {"$and": [{"account_id": "a"}, {"search_prefixes": "web"}, {"search_prefixes": "si"}]}
+    )
+
+    assert [d["_id"] for d in found] == ["t2"]
+
+
+async def test_equality_on_an_array_field_matches_any_element(store: Store) -> None:
+    await store.tasks.insert_many(
+        [
+            {"_id": "root", "ancestors": []},
+            {"_id": "child", "ancestors": ["root"]},
+            {"_id": "grandchild", "ancestors": ["root", "child"]},
+            {"_id": "other", "ancestors": ["elsewhere"]},
+        ]
+    )
+
+    below_root = await store.tasks.find({"ancestors": "root"}, sort=[("_id", 1)])
+    below_child = await store.tasks.find({"ancestors": "child"})
+
+    assert [d["_id"] for d in below_root] == ["child", "grandchild"]
+    assert [d["_id"] for d in below_child] == ["grandchild"]
+
+
+async def test_count_counts_matching_documents(store: Store) -> None:
+    await store.entries.insert_many([_entry(n, even=n % 2 == 0) for n in range(7)])
+
+    assert await store.entries.count({"even": True}) == 4
+    assert await store.entries.count({}) == 7
+    assert await store.entries.count({"even": "neither"}) == 0
+
+
+# Writing --------------------------------------------------------------------------------------
+
+
+async def test_insert_of_an_existing_id_is_refused(store: Store) -> None:
+    await store.entries.insert_one(_entry(1))
+
+    with pytest.raises(DuplicateKeyError):
+        await store.entries.insert_one(_entry(1, note="again"))
+
+
+async def test_upsert_with_set_on_insert_writes_only_on_insert(store: Store) -> None:
+    first = await store.entries.update_one(
+        {"_id": "e001"},
+        {"$setOnInsert": {"note": "original"}, "$set": {"seen": 1}},
+        upsert=True,
+    )
+    second = await store.entries.update_one(
+        {"_id": "e001"},
+        {"$setOnInsert": {"note": "replacement"}, "$set": {"seen": 2}},
+        upsert=True,
+    )
+
+    assert (first.matched, first.upserted_id) == (0, "e001")
+    assert (second.matched, second.modified, second.upserted_id) == (1, 1, None)
+    assert await store.entries.find_one({"_id": "e001"}) == {
+        "_id": "e001",
+        "note": "original",
+        "seen": 2,
+    }
+
+
+async def test_update_one_without_upsert_leaves_a_missing_document_missing(store: Store) -> None:
+    outcome = await store.entries.update_one({"_id": "ghost"}, {"$set": {"note": "x"}})
+
+    assert (outcome.matched, outcome.modified, outcome.upserted_id) == (0, 0, None)
+    assert await store.entries.count({}) == 0
+
+
+async def test_update_many_changes_every_match_and_reports_the_count(store: Store) -> None:
+    await store.entries.insert_many([_entry(n, user_id="u1" if n < 3 else "u2") for n in range(5)])
+
+    changed = await store.entries.update_many({"user_id": "u1"}, {"$set": {"note": "bulk"}})
+
+    assert changed == 3
+    assert await store.entries.count({"note": "bulk"}) == 3
+
+
+async def test_find_one_and_update_returns_the_document_before(store: Store) -> None:
+    await store.login_attempts.insert_one({"_id": "x@y.test", "failures": 1})
+
+    before = await store.login_attempts.find_one_and_update(
+        {"_id": "x@y.test"}, {"$inc": {"failures": 1}}, return_new=False
+    )
+
+    assert before == {"_id": "x@y.test", "failures": 1}
+    assert await store.login_attempts.find_one({"_id": "x@y.test"}) == {
+        "_id": "x@y.test",
+        "failures": 2,
+    }
+
+
+async def test_find_one_and_update_returns_the_document_after(store: Store) -> None:
+    await store.login_attempts.insert_one({"_id": "x@y.test", "failures": 1})
+
+    after = await store.login_attempts.find_one_and_update(
+        {"_id": "x@y.test"}, {"$inc": {"failures": 1}}
+    )
+
+    assert after == {"_id": "x@y.test", "failures": 2}
+
+
+async def test_find_one_and_update_without_a_match_returns_none(store: Store) -> None:
+    result = await store.login_attempts.find_one_and_update(
+        {"_id": "nobody"}, {"$set": {"failures": 1}}
+    )
+
+    assert result is None
+    assert await store.login_attempts.count({}) == 0
+
+
+async def test_find_one_and_update_upsert_returns_none_before_and_the_new_doc_after(
+    store: Store,
+) -> None:
+    before = await store.timers.find_one_and_update(
+        {"_id": "u1"}, {"$set": {"entry": {"_id": "a"}}}, upsert=True, return_new=False
+    )
+    after = await store.timers.find_one_and_update(
+        {"_id": "u2"}, {"$set": {"entry": {"_id": "b"}}}, upsert=True
+    )
+
+    assert before is None
+    assert after == {"_id": "u2", "entry": {"_id": "b"}}
+
+
+async def test_find_one_and_update_with_sort_changes_the_first_in_that_order(
+    store: Store,
+) -> None:
+    await store.entries.insert_many([_entry(n) for n in (3, 1, 2)])
+
+    changed = await store.entries.find_one_and_update(
+        {}, {"$set": {"picked": True}}, sort=[("n", 1)]
+    )
+
+    assert changed is not None and changed["n"] == 1
+    assert [d["n"] for d in await store.entries.find({"picked": True})] == [1]
+
+
+async def test_find_one_and_delete_returns_the_removed_document(store: Store) -> None:
+    await store.entries.insert_many([_entry(1), _entry(2)])
+
+    removed = await store.entries.find_one_and_delete({"_id": "e001"})
+
+    assert removed == _entry(1)
+    assert await store.entries.find_one({"_id": "e001"}) is None
+    assert await store.entries.find_one_and_delete({"_id": "e001"}) is None
+    assert await store.entries.count({}) == 1
+
+
+async def test_delete_one_removes_one_and_reports_it(store: Store) -> None:
+    await store.entries.insert_many([_entry(1, user_id="u1"), _entry(2, user_id="u1")])
+
+    assert await store.entries.delete_one({"user_id": "u1"}) == 1
+    assert await store.entries.delete_one({"user_id": "nobody"}) == 0
+    assert await store.entries.count({"user_id": "u1"}) == 1
+
+
+async def test_delete_many_removes_every_match_and_reports_the_count(store: Store) -> None:
+    await store.tokens.insert_many(
+        [{"_id": f"h{n}", "user_id": "u1" if n < 4 else "u2"} for n in range(6)]
+    )
+
+    deleted = await store.tokens.delete_many({"user_id": "u1"})
+
+    assert deleted == 4
+    assert [d["_id"] for d in await store.tokens.find({}, sort=[("_id", 1)])] == ["h4", "h5"]
+
+
+async def test_set_of_an_array_element_by_position(store: Store) -> None:
+    await store.tasks.insert_many(
+        [
+            {"_id": "t1", "ancestors": ["p", "q"], "path": ["Clients", "Acme", "Website"]},
+            {"_id": "t2", "ancestors": ["p", "q", "r"], "path": ["Clients", "Acme", "Web", "UX"]},
+            {"_id": "t3", "ancestors": ["z"], "path": ["Internal"]},
+        ]
+    )
+
+    changed = await store.tasks.update_many({"ancestors": "q"}, {"$set": {"path.1": "Acme Corp"}})
+
+    assert changed == 2
+    docs = {d["_id"]: d["path"] for d in await store.tasks.find({})}
+    assert docs == {
+        "t1": ["Clients", "Acme Corp", "Website"],
+        "t2": ["Clients", "Acme Corp", "Web", "UX"],
+        "t3": ["Internal"],
+    }
+
+
+# Time -----------------------------------------------------------------------------------------
+
+
+async def test_an_aware_datetime_comes_back_aware_and_in_utc(store: Store) -> None:
+    start = dt.datetime(2026, 1, 5, 10, 30, tzinfo=PARIS_WINTER)
+    await store.entries.insert_one(_entry(1, start=start, nested={"at": [start]}))
+
+    doc = await store.entries.find_one({"_id": "e001"})
+
+    assert doc is not None
+    for value in (doc["start"], doc["nested"]["at"][0]):
+        assert value == dt.datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+        assert value.utcoffset() == dt.timedelta(0)
+
+
+async def test_range_queries_compare_instants_whatever_the_offset(store: Store) -> None:
+    base = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    await store.entries.insert_many(
+        [_entry(n, start=base + dt.timedelta(hours=n)) for n in range(-3, 4)]
+    )
+    # 13:00+01:00 is 12:00Z; 16:00+02:00 is 14:00Z.
+    low = dt.datetime(2026, 3, 1, 13, 0, tzinfo=PARIS_WINTER)
+    high = dt.datetime(2026, 3, 1, 16, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+    found = await store.entries.find({"start": {"$gte": low, "$lt": high}}, sort=[("start", 1)])
+
+    assert [d["n"] for d in found] == [0, 1]
+
+
+async def test_sorting_by_time_orders_instants(store: Store) -> None:
+    # Written with different offsets: sorted by the instant, not by the wall-clock text.
+    await store.entries.insert_many(
+        [
+            _entry(1, start=dt.datetime(2026, 1, 1, 10, 0, tzinfo=PARIS_WINTER)),  # 09:00Z
+            _entry(2, start=dt.datetime(2026, 1, 1, 9, 30, tzinfo=UTC)),  # 09:30Z
+            _entry(
+                3, start=dt.datetime(2026, 1, 1, 5, 0, tzinfo=dt.timezone(-dt.timedelta(hours=5)))
+            ),
+        ]
+    )
+
+    found = await store.entries.find({}, sort=[("start", 1)])
+
+    assert [d["n"] for d in found] == [1, 2, 3]
+
+
+async def test_updates_and_filters_with_datetimes_use_utc(store: Store) -> None:
+    start = dt.datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+    await store.entries.insert_one(_entry(1, start=start, end=None))
+
+    end = dt.datetime(2026, 2, 1, 12, 0, tzinfo=PARIS_WINTER)  # 11:00Z
+    done = await store.entries.find_one_and_update(
+        {"_id": "e001", "end": None, "start": {"$lte": end}}, {"$set": {"end": end}}
+    )
+
+    assert done is not None
+    assert done["end"] == dt.datetime(2026, 2, 1, 11, 0, tzinfo=UTC)
+    assert done["end"] - done["start"] == dt.timedelta(hours=2)
+
+
+# Indexes ----------------------------------------------------------------------------------------
+
+
+async def test_unique_email_index_refuses_a_second_user_with_the_same_email(store: Store) -> None:
+    await store.users.insert_one({"_id": "u1", "account_id": "a", "email": "ada@acme.test"})
+
+    with pytest.raises(DuplicateKeyError):
+        await store.users.insert_one({"_id": "u2", "account_id": "b", "email": "ada@acme.test"})
+    assert await store.users.count({"email": "ada@acme.test"}) == 1
+
+
+async def test_unique_email_index_refuses_an_update_onto_a_taken_email(store: Store) -> None:
+    await store.users.insert_many(
+        [
+            {"_id": "u1", "account_id": "a", "email": "ada@acme.test"},
+            {"_id": "u2", "account_id": "a", "email": "bob@acme.test"},
+        ]
+    )
+
+    with pytest.raises(DuplicateKeyError):
+        await store.users.update_one({"_id": "u2"}, {"$set": {"email": "ada@acme.test"}})
+    bob = await store.users.find_one({"_id": "u2"})
+    assert bob is not None and bob["email"] == "bob@acme.test"
+
+
+async def test_source_key_is_unique_within_an_account(store: Store) -> None:
+    await store.tasks.insert_one({"_id": "t1", "account_id": "a", "source_key": "salesforce:X1"})
+
+    with pytest.raises(DuplicateKeyError):
+        await store.tasks.insert_one(
+            {"_id": "t2", "account_id": "a", "source_key": "salesforce:X1"}
+        )
+    assert await store.tasks.count({"source_key": "salesforce:X1"}) == 1
+
+
+async def test_many_tasks_without_source_key_are_allowed(store: Store) -> None:
+    await store.tasks.insert_many(
+        [{"_id": f"t{n}", "account_id": "a", "name": f"Manual {n}"} for n in range(5)]
+    )
+    await store.tasks.insert_one({"_id": "t5", "account_id": "a", "name": "Manual 5"})
+
+    assert await store.tasks.count({"account_id": "a"}) == 6
+
+
+async def test_the_same_source_key_is_allowed_in_two_accounts(store: Store) -> None:
+    await store.tasks.insert_one({"_id": "t1", "account_id": "a", "source_key": "salesforce:X1"})
+    await store.tasks.insert_one({"_id": "t2", "account_id": "b", "source_key": "salesforce:X1"})
+
+    assert await store.tasks.count({"source_key": "salesforce:X1"}) == 2
+
+
+async def test_ensure_indexes_can_run_again_on_an_open_store(store: Store) -> None:
+    await store.users.insert_one({"_id": "u1", "account_id": "a", "email": "ada@acme.test"})
+
+    await store.ensure_indexes()
+
+    with pytest.raises(DuplicateKeyError):
+        await store.users.insert_one({"_id": "u2", "account_id": "a", "email": "ada@acme.test"})
+
+
+# Atomicity --------------------------------------------------------------------------------------
+
+
+async def test_concurrent_swaps_each_see_a_distinct_predecessor(store: Store) -> None:
+    async def swap(n: int) -> str | None:
+        previous = await store.timers.find_one_and_update(
+            {"_id": "u1"},
+            {"$set": {"account_id": "a", "entry": {"_id": f"entry-{n}"}}},
+            upsert=True,
+            return_new=False,
+        )
+        return None if previous is None else str(previous["entry"]["_id"])
+
+    seen = await asyncio.gather(*[swap(n) for n in range(50)])
+
+    predecessors = [p for p in seen if p is not None]
+    assert seen.count(None) == 1
+    assert len(set(predecessors)) == len(predecessors) == 49
+    final = await store.timers.find_one({"_id": "u1"})
+    assert final is not None
+    # The chain of swaps is complete: every entry but the last was replaced exactly once.
+    assert set(predecessors) | {final["entry"]["_id"]} == {f"entry-{n}" for n in range(50)}
+    assert await store.timers.count({}) == 1
