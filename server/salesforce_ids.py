@@ -5,18 +5,10 @@ from __future__ import annotations
 import re
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?")
+_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?")
 
 
-def to_18(record_id: str) -> str | None:
-    """The 18-character id for a 15- or 18-character one, or None if it is not a record id.
-
-    The suffix encodes, for each 5-character chunk, which characters are upper case; an
-    18-character id whose suffix does not match its body is not a valid id.
-    """
-    if not _ID.fullmatch(record_id):
-        return None
-    body = record_id[:15]
+def _suffix(body: str) -> str:
     suffix = ""
     for chunk in range(3):
         bits = 0
@@ -24,6 +16,33 @@ def to_18(record_id: str) -> str | None:
             if "A" <= char <= "Z":
                 bits |= 1 << position
         suffix += _ALPHABET[bits]
-    if len(record_id) == 18 and record_id[15:] != suffix:
+    return suffix
+
+
+def to_18(record_id: str) -> str | None:
+    """The 18-character id for a 15- or 18-character one, or None if it is not a record id.
+
+    The suffix encodes, for each 5-character chunk, which characters are upper case. That is what
+    makes 18-character ids safe in case-insensitive places, so an 18-character id whose letters
+    lost their case (`0065g00000xyzabaav`) is restored from its suffix; one whose suffix does not
+    match its body is not a valid id.
+    """
+    if not _ID.fullmatch(record_id):
         return None
-    return body + suffix
+    if len(record_id) == 15:
+        return record_id + _suffix(record_id)
+    suffix = record_id[15:].upper()
+    body = list(record_id[:15])
+    if record_id[:15] != record_id[:15].upper() and record_id[:15] != record_id[:15].lower():
+        # Mixed case: the case is meaningful as given.
+        restored = "".join(body)
+    else:
+        for chunk in range(3):
+            bits = _ALPHABET.index(suffix[chunk])
+            for position in range(5):
+                i = chunk * 5 + position
+                body[i] = body[i].upper() if bits & (1 << position) else body[i].lower()
+        restored = "".join(body)
+    if _suffix(restored) != suffix:
+        return None
+    return restored + suffix

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,14 @@ class Assignments:
         return self.caller.is_admin or self.role(task) == MANAGER
 
 
-def task_view(task: Doc, assignments: Assignments) -> dict[str, Any]:
+def is_archived(task: Doc, archived_above: Collection[str]) -> bool:
+    """Archived itself, or below an archived task (archiving a project archives its tasks)."""
+    return bool(task["archived"]) or any(a in archived_above for a in task["ancestors"])
+
+
+def task_view(
+    task: Doc, assignments: Assignments, archived_above: Collection[str] = frozenset()
+) -> dict[str, Any]:
     source = task.get("source")
     return {
         "id": task["_id"],
@@ -127,7 +134,7 @@ def task_view(task: Doc, assignments: Assignments) -> dict[str, Any]:
         "parent_id": task["parent_id"],
         "path": list(task["path"]),
         "kind": task["kind"],
-        "archived": task["archived"],
+        "archived": is_archived(task, archived_above),
         "locked": task["locked"],
         "source": dict(source) if source else None,
         "my_role": assignments.role(task),
@@ -164,6 +171,17 @@ class Tree:
         docs = await self._store.tasks.find({"_id": {"$in": ids}, "account_id": account_id})
         return {d["_id"]: d for d in docs}
 
+    async def archived_above(self, account_id: str, tasks: Iterable[Doc]) -> set[str]:
+        """Which of these tasks' ancestors are archived (one query over the distinct ones)."""
+        ancestors = sorted({a for t in tasks for a in t["ancestors"]})
+        if not ancestors:
+            return set()
+        docs = await self._store.tasks.find(
+            {"_id": {"$in": ancestors}, "account_id": account_id, "archived": True},
+            projection={"_id": 1},
+        )
+        return {d["_id"] for d in docs}
+
     async def visible_task(self, caller: Caller, task_id: str) -> tuple[Doc, Assignments]:
         """The task if the caller may see it; otherwise 404, as if it did not exist."""
         task = await self._load(caller.account_id, task_id)
@@ -180,7 +198,7 @@ class Tree:
         assignments = await self.assignments(caller)
         if not assignments.can_track(task):
             raise ForbiddenError("You cannot track time on this task.")
-        if task["archived"]:
+        if is_archived(task, await self.archived_above(caller.account_id, [task])):
             raise ConflictError(
                 "This task is archived and takes no new timers.", code="task_archived"
             )
@@ -188,7 +206,7 @@ class Tree:
 
     async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
         task, assignments = await self.visible_task(caller, task_id)
-        return task_view(task, assignments)
+        return task_view(task, assignments, await self.archived_above(caller.account_id, [task]))
 
     async def children(
         self, caller: Caller, task_id: str, include_archived: bool, page: Page
@@ -197,18 +215,29 @@ class Tree:
         # Whoever sees a task sees everything below it, so the store can page directly.
         query: dict[str, Any] = {"account_id": caller.account_id, "parent_id": task["_id"]}
         if not include_archived:
+            if is_archived(task, await self.archived_above(caller.account_id, [task])):
+                return [], None
             query["archived"] = False
-        return await self._db_page(query, assignments, page)
+        return await self._db_page(caller, query, assignments, page, include_archived)
 
     async def _db_page(
-        self, query: dict[str, Any], assignments: Assignments, page: Page
+        self,
+        caller: Caller,
+        query: dict[str, Any],
+        assignments: Assignments,
+        page: Page,
+        include_archived: bool,
     ) -> tuple[list[dict[str, Any]], str | None]:
         docs = await self._store.tasks.find(
             query, sort=SORT_ORDER, skip=page.offset, limit=page.limit + 1
         )
         chunk = docs[: page.limit]
         cursor = page.next_cursor(len(chunk), len(docs) > page.limit)
-        return [task_view(d, assignments) for d in chunk], cursor
+        above = await self.archived_above(caller.account_id, chunk)
+        if not include_archived:
+            # Tasks below an archived project: a page may come out short; the cursor goes on.
+            chunk = [d for d in chunk if not is_archived(d, above)]
+        return [task_view(d, assignments, above) for d in chunk], cursor
 
     async def search(
         self,
@@ -225,12 +254,13 @@ class Tree:
             query: dict[str, Any] = {"account_id": caller.account_id}
             if not include_archived:
                 query["archived"] = False
-            return await self._db_page(query, assignments, page)
+            return await self._db_page(caller, query, assignments, page, include_archived)
         candidates = await self._candidates(caller, assignments, query_words)
+        above = await self.archived_above(caller.account_id, candidates)
         allowed = assignments.can_track if trackable else assignments.can_see
         scored: list[tuple[float, Doc]] = []
         for task in candidates:
-            if task["archived"] and not include_archived:
+            if not include_archived and is_archived(task, above):
                 continue
             if not allowed(task):
                 continue
@@ -247,7 +277,7 @@ class Tree:
             )
         )
         chunk, cursor = page.slice(scored)
-        return [task_view(task, assignments) for _, task in chunk], cursor
+        return [task_view(task, assignments, above) for _, task in chunk], cursor
 
     async def _candidates(
         self, caller: Caller, assignments: Assignments, query_words: list[str]
@@ -279,7 +309,7 @@ class Tree:
         assignments = await self.assignments(caller)
         if task is None or not assignments.can_see(task):
             raise NotFoundError("No task was imported for this record.")
-        return task_view(task, assignments)
+        return task_view(task, assignments, await self.archived_above(caller.account_id, [task]))
 
     # Writing -----------------------------------------------------------------------------
 
@@ -336,7 +366,7 @@ class Tree:
                     "Imported tasks come from Salesforce; their structure cannot be changed here.",
                     code="imported_structure_locked",
                 )
-            if parent["archived"]:
+            if is_archived(parent, await self.archived_above(caller.account_id, [parent])):
                 raise ConflictError("The parent task is archived.", code="task_archived")
         task = self._new_task(caller.account_id, name, parent, locked=False)
         await self._store.tasks.insert_one(task)
@@ -414,6 +444,12 @@ class Tree:
     async def _move(
         self, caller: Caller, task: Doc, parent_id: str | None, assignments: Assignments
     ) -> Doc:
+        # Moving takes a task out of one place and into another: it needs the right to manage
+        # both (a manager of a task alone may not pull it out of a project they only visit).
+        if task["parent_id"] is not None:
+            old_parent = await self._load(caller.account_id, task["parent_id"])
+            if old_parent is None or not assignments.can_manage(old_parent):
+                raise ForbiddenError("Only managers of the current parent can move this task.")
         parent = None
         if parent_id is not None:
             parent = await self._load(caller.account_id, parent_id)
@@ -428,6 +464,8 @@ class Tree:
                     "Imported tasks come from Salesforce; their structure cannot be changed here.",
                     code="imported_structure_locked",
                 )
+            if is_archived(parent, await self.archived_above(caller.account_id, [parent])):
+                raise ConflictError("The new parent task is archived.", code="task_archived")
         new_ancestors = [*parent["ancestors"], parent["_id"]] if parent else []
         new_path = [*parent["path"], parent["name"]] if parent else []
         old_depth = len(task["ancestors"])
