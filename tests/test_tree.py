@@ -525,6 +525,7 @@ async def test_a_manager_of_a_task_cannot_pull_it_out_of_a_project_they_only_vis
 
 async def test_by_source_accepts_an_18_character_id_that_lost_its_case(world: World) -> None:
     imp = await imported_world(world)
+    assert OPPORTUNITY_18 is not None
     for variant in (OPPORTUNITY_18.lower(), OPPORTUNITY_18.upper()):
         r = await world.admin.get("/api/v1/tasks/by-source", system="salesforce", id=variant)
         assert (r.status, r.body["id"]) == (200, imp.opportunity["id"]), variant
