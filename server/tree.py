@@ -7,6 +7,7 @@ assignments. A user's role on a node is the nearest assignment on the node or ab
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from collections.abc import Collection, Iterable
@@ -25,6 +26,7 @@ from .ids import new_id
 from .paging import Page
 from .salesforce_ids import to_18
 from .store import Doc, DuplicateKeyError, Store
+from .tree_index import TreeIndex
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ MAX_WORDS = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
-# Lists without a search query come in name order (case-insensitive), then by id.
-SORT_ORDER = (("sort_name", 1), ("_id", 1))
 
 
 def words_of(text: str) -> list[str]:
@@ -57,12 +57,11 @@ def search_prefixes(name: str) -> list[str]:
     return sorted(prefixes)
 
 
-def match_score(name: str, query_words: list[str]) -> float | None:
-    """How well `name` matches: every query word must start a word of the name.
+def match_score(name_words: list[str], query_words: list[str]) -> float | None:
+    """How well a name (its words, in order) matches: every query word must start one of them.
 
     Best first: exact words over prefixes, matches early in the name, then shorter names.
     """
-    name_words = words_of(name)
     score = 0.0
     for q in query_words:
         best = None
@@ -121,7 +120,9 @@ class Assignments:
 
 def is_archived(task: Doc, archived_above: Collection[str]) -> bool:
     """Archived itself, or below an archived task (archiving a project archives its tasks)."""
-    return bool(task["archived"]) or any(a in archived_above for a in task["ancestors"])
+    if task["archived"]:
+        return True
+    return bool(archived_above) and any(a in archived_above for a in task["ancestors"])
 
 
 def task_view(
@@ -151,6 +152,7 @@ class Tree:
     def __init__(self, store: Store, accounts: Accounts) -> None:
         self._store = store
         self._accounts = accounts
+        self._index = TreeIndex(store)
 
     # Reading -----------------------------------------------------------------------------
 
@@ -172,15 +174,11 @@ class Tree:
         return {d["_id"]: d for d in docs}
 
     async def archived_above(self, account_id: str, tasks: Iterable[Doc]) -> set[str]:
-        """Which of these tasks' ancestors are archived (one query over the distinct ones)."""
-        ancestors = sorted({a for t in tasks for a in t["ancestors"]})
-        if not ancestors:
+        """Which of these tasks' ancestors are archived."""
+        tasks = list(tasks)
+        if not any(t["ancestors"] for t in tasks):
             return set()
-        docs = await self._store.tasks.find(
-            {"_id": {"$in": ancestors}, "account_id": account_id, "archived": True},
-            projection={"_id": 1},
-        )
-        return {d["_id"] for d in docs}
+        return (await self._index.get(account_id)).archived_ids(tasks)
 
     async def visible_task(self, caller: Caller, task_id: str) -> tuple[Doc, Assignments]:
         """The task if the caller may see it; otherwise 404, as if it did not exist."""
@@ -212,31 +210,19 @@ class Tree:
         self, caller: Caller, task_id: str, include_archived: bool, page: Page
     ) -> tuple[list[dict[str, Any]], str | None]:
         task, assignments = await self.visible_task(caller, task_id)
-        # Whoever sees a task sees everything below it, so the store can page directly.
-        query: dict[str, Any] = {"account_id": caller.account_id, "parent_id": task["_id"]}
+        index = await self._index.get(caller.account_id)
+        # The archived tasks among the children's ancestors: the task's and the task itself.
+        above = index.archived_ids([task])
+        if task["archived"]:
+            above.add(task["_id"])
+        if above and not include_archived:
+            return [], None
+        # Whoever sees a task sees everything below it: no visibility filter is needed.
+        docs = [index.tasks[i] for i in index.children.get(task["_id"], ())]
         if not include_archived:
-            if is_archived(task, await self.archived_above(caller.account_id, [task])):
-                return [], None
-            query["archived"] = False
-        return await self._db_page(caller, query, assignments, page, include_archived)
-
-    async def _db_page(
-        self,
-        caller: Caller,
-        query: dict[str, Any],
-        assignments: Assignments,
-        page: Page,
-        include_archived: bool,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        docs = await self._store.tasks.find(
-            query, sort=SORT_ORDER, skip=page.offset, limit=page.limit + 1
-        )
-        chunk = docs[: page.limit]
-        cursor = page.next_cursor(len(chunk), len(docs) > page.limit)
-        above = await self.archived_above(caller.account_id, chunk)
-        if not include_archived:
-            # Tasks below an archived project: a page may come out short; the cursor goes on.
-            chunk = [d for d in chunk if not is_archived(d, above)]
+            docs = [d for d in docs if not d["archived"]]
+        docs.sort(key=lambda d: (d["sort_name"], d["_id"]))
+        chunk, cursor = page.slice(docs)
         return [task_view(d, assignments, above) for d in chunk], cursor
 
     async def search(
@@ -248,56 +234,37 @@ class Tree:
         page: Page,
     ) -> tuple[list[dict[str, Any]], str | None]:
         assignments = await self.assignments(caller)
+        index = await self._index.get(caller.account_id)
         query_words = words_of(q or "")[:MAX_WORDS]
-        if not query_words and caller.is_admin:
-            # Administrators see and track everything: the store pages in name order.
-            query: dict[str, Any] = {"account_id": caller.account_id}
-            if not include_archived:
-                query["archived"] = False
-            return await self._db_page(caller, query, assignments, page, include_archived)
-        candidates = await self._candidates(caller, assignments, query_words)
-        above = await self.archived_above(caller.account_id, candidates)
+        if query_words:
+            candidates = index.matching(query_words)
+        elif caller.is_admin:
+            candidates = list(index.tasks.values())
+        else:
+            roots = set(assignments.roles)
+            candidates = [
+                t
+                for t in index.tasks.values()
+                if t["_id"] in roots or not roots.isdisjoint(t["ancestors"])
+            ]
+        above = index.archived_ids(candidates)
         allowed = assignments.can_track if trackable else assignments.can_see
-        scored: list[tuple[float, Doc]] = []
+        ranked: list[tuple[float, int, str, str, Doc]] = []
         for task in candidates:
             if not include_archived and is_archived(task, above):
                 continue
             if not allowed(task):
                 continue
-            score = match_score(task["name"], query_words) if query_words else 0.0
+            score = match_score(index.name_words[task["_id"]], query_words) if query_words else 0.0
             if score is None:
                 continue
-            scored.append((score, task))
-        scored.sort(
-            key=lambda st: (
-                -st[0],
-                len(st[1]["name"]) if query_words else 0,
-                st[1]["sort_name"],
-                st[1]["_id"],
-            )
-        )
-        chunk, cursor = page.slice(scored)
-        return [task_view(task, assignments, above) for _, task in chunk], cursor
-
-    async def _candidates(
-        self, caller: Caller, assignments: Assignments, query_words: list[str]
-    ) -> list[Doc]:
-        account = {"account_id": caller.account_id}
-        if query_words:
-            # Equality on the indexed prefix array: an index lookup on every backend.
-            conditions: list[dict[str, Any]] = [account] + [
-                {"search_prefixes": w[:PREFIX_CHARS]} for w in query_words
-            ]
-            return await self._store.tasks.find({"$and": conditions})
-        roots = sorted(assignments.roles)
-        if not roots:
-            return []
-        by_id = await self._store.tasks.find({**account, "_id": {"$in": roots}})
-        below = await self._store.tasks.find({**account, "ancestors": {"$in": roots}})
-        seen: dict[str, Doc] = {d["_id"]: d for d in by_id}
-        for d in below:
-            seen.setdefault(d["_id"], d)
-        return list(seen.values())
+            length = len(task["name"]) if query_words else 0
+            ranked.append((-score, length, task["sort_name"], task["_id"], task))
+        # Only the requested page is ordered in full.
+        top = heapq.nsmallest(page.offset + page.limit, ranked, key=lambda r: r[:4])
+        chunk = [r[4] for r in top[page.offset :]]
+        cursor = page.next_cursor(len(chunk), page.offset + page.limit < len(ranked))
+        return [task_view(task, assignments, above) for task in chunk], cursor
 
     async def by_source(self, caller: Caller, system: str, record_id: str) -> dict[str, Any]:
         full = to_18(record_id)
@@ -370,6 +337,7 @@ class Tree:
                 raise ConflictError("The parent task is archived.", code="task_archived")
         task = self._new_task(caller.account_id, name, parent, locked=False)
         await self._store.tasks.insert_one(task)
+        await self._index.changed(caller.account_id, put=[task])
         if parent is None:
             # Whoever creates a project manages it.
             await self._assign(caller.account_id, task, caller.user_id, MANAGER)
@@ -390,13 +358,16 @@ class Tree:
             raise ConflictError(
                 "A task was already imported for this record.", code="source_taken"
             ) from None
+        await self._index.changed(account_id, put=[task])
         return task
 
     async def set_archived(self, account_id: str, task_id: str, archived: bool) -> None:
-        await self._store.tasks.update_one(
+        doc = await self._store.tasks.find_one_and_update(
             {"_id": task_id, "account_id": account_id},
             {"$set": {"archived": archived, "updated_at": clock.now()}},
         )
+        if doc is not None:
+            await self._index.changed(account_id, put=[doc])
 
     async def _editable(self, caller: Caller, task_id: str) -> tuple[Doc, Assignments]:
         task, assignments = await self.visible_task(caller, task_id)
@@ -439,6 +410,7 @@ class Tree:
         await self._store.tasks.update_many(
             {"ancestors": task["_id"]}, {"$set": {f"path.{depth}": name}}
         )
+        await self._index.changed(task["account_id"])
         return {**task, "name": name}
 
     async def _move(
@@ -500,6 +472,7 @@ class Tree:
             await self._store.memberships.update_many(
                 {"task_id": doc["_id"]}, {"$set": {"path_ids": [*ancestors, doc["_id"]]}}
             )
+        await self._index.changed(caller.account_id)
         return moved
 
     async def delete_task(self, caller: Caller, task_id: str) -> None:
@@ -518,6 +491,7 @@ class Tree:
             )
         await self._store.memberships.delete_many({"path_ids": task["_id"]})
         await self._store.tasks.delete_many({"_id": {"$in": subtree_ids}})
+        await self._index.changed(caller.account_id, removed=subtree_ids)
 
     # Roles -------------------------------------------------------------------------------
 

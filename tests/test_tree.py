@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support import Api, Response, World
+from support import PASSWORD, AiohttpClient, Api, Response, World, sign_in
 
+from server.app import create_app
+from server.appkeys import SERVICES
 from server.salesforce_ids import to_18
+from server.settings import Settings
+from server.store import Store, open_mongomock
 
 OPPORTUNITY_15 = "0065g00000AbCdE"
 OPPORTUNITY_18 = to_18(OPPORTUNITY_15)
@@ -529,3 +533,27 @@ async def test_by_source_accepts_an_18_character_id_that_lost_its_case(world: Wo
     for variant in (OPPORTUNITY_18.lower(), OPPORTUNITY_18.upper()):
         r = await world.admin.get("/api/v1/tasks/by-source", system="salesforce", id=variant)
         assert (r.status, r.body["id"]) == (200, imp.opportunity["id"]), variant
+
+
+async def test_two_servers_on_one_database_see_each_others_tree_changes(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    """Servers on one MongoDB keep their own search index; they must never serve a stale one."""
+    store = await open_mongomock()
+
+    async def shared() -> Store:
+        return store
+
+    first = await aiohttp_client(create_app(settings, store_factory=shared))
+    second = await aiohttp_client(create_app(settings, store_factory=shared))
+    assert first.app is not None
+    await first.app[SERVICES].accounts.create_account("Acme", "admin@acme.test", "Ada", PASSWORD)
+    one, two = await sign_in(first, "admin@acme.test"), await sign_in(second, "admin@acme.test")
+
+    assert item_names(await two.get("/api/v1/tasks", q="apollo")) == []
+    project = await one.create_task("Apollo launch")
+    assert item_names(await two.get("/api/v1/tasks", q="apollo")) == ["Apollo launch"]
+    await one.patch(f"/api/v1/tasks/{project['id']}", {"name": "Artemis launch"})
+    assert item_names(await two.get("/api/v1/tasks", q="apollo")) == []
+    await two.patch(f"/api/v1/tasks/{project['id']}", {"archived": True})
+    assert item_names(await one.get("/api/v1/tasks", q="artemis")) == []

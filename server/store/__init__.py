@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,10 +22,11 @@ from .adapters import (
     Doc,
     DriverCollection,
     DuplicateKeyError,
+    EmbeddedCollection,
     StoreError,
-    ThreadedCollection,
     UpdateOutcome,
 )
+from .cache import CachedCollection
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +145,14 @@ def _lock_data_dir(path: Path) -> IO[str]:
 
 
 async def open_embedded(data_dir: Path) -> Store:
-    """The default store: litemongo (SQLite files) under `data_dir/store`, one process only."""
+    """The default store: litemongo (SQLite files) under `data_dir/store`, one process only,
+    used from the thread that opens it."""
     import litemongo
 
     lock = _lock_data_dir(data_dir)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
     try:
-        client: Any = executor.submit(
-            lambda: litemongo.MongoClient(str(data_dir / "store"), DATABASE_NAME, tz_aware=False)
-        ).result()
+        client: Any = litemongo.MongoClient(str(data_dir / "store"), DATABASE_NAME, tz_aware=False)
     except Exception:
-        executor.shutdown()
         lock.close()
         raise
     db = client[DATABASE_NAME]
@@ -164,14 +161,13 @@ async def open_embedded(data_dir: Path) -> Store:
         return None
 
     async def close() -> None:
-        executor.submit(client.close).result()
-        executor.shutdown()
+        client.close()
         fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
         lock.close()
 
     store = Store(
         "embedded",
-        lambda name: ThreadedCollection(db[name], executor),
+        lambda name: CachedCollection(EmbeddedCollection(db[name])),
         ping=ping,
         close=close,
     )

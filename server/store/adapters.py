@@ -3,17 +3,17 @@
 The domain modules only see `Collection`. Two implementations exist:
 - `DriverCollection` wraps an async driver collection: PyMongo's `AsyncMongoClient` (production
   MongoDB) or mongomock-motor (tests). Their differences are handled here and nowhere else.
-- `ThreadedCollection` wraps a synchronous, pymongo-compatible collection (the embedded litemongo
-  engine) and runs every call on the store's single dedicated thread, which also makes each
-  operation atomic with respect to every other one.
+- `EmbeddedCollection` wraps a synchronous, pymongo-compatible collection (the embedded litemongo
+  engine) and runs every call on the event loop's own thread. The engine may only ever be used
+  from one thread, its key lookups and writes take tens of microseconds (less than handing the
+  call to a worker thread and back, which was measured at ~0.3 ms a call here), and a call that
+  never awaits is atomic with respect to every other request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -257,18 +257,16 @@ class DriverCollection(Collection):
         await self._c.create_index(list(spec.keys), **_index_kwargs(spec))
 
 
-class ThreadedCollection(Collection):
-    """A synchronous pymongo-compatible collection, driven from one dedicated thread."""
+class EmbeddedCollection(Collection):
+    """A synchronous pymongo-compatible collection, called on the event loop's thread."""
 
-    def __init__(self, collection: Any, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, collection: Any) -> None:
         self._c = collection
-        self._executor = executor
         self.name = collection.name
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return fn()
         except pymongo.errors.DuplicateKeyError as exc:
             raise DuplicateKeyError(str(exc)) from exc
         except pymongo.errors.BulkWriteError as exc:
@@ -382,8 +380,8 @@ __all__ = [
     "Doc",
     "DriverCollection",
     "DuplicateKeyError",
+    "EmbeddedCollection",
     "StoreError",
-    "ThreadedCollection",
     "UpdateOutcome",
     "pymongo",
 ]

@@ -1,0 +1,229 @@
+"""An identity-map cache for the embedded store.
+
+Only one process may open an embedded store (the data dir is locked), and every write goes
+through this process, so documents read by `_id` can be kept in memory and stay exact: each
+write drops what it may have changed before and after it runs, and a read that raced a write
+never fills the cache (a generation counter tells). Reads by `_id` — tokens, users, timers,
+entries, tasks — then cost no trip to the store thread at all.
+
+MongoDB deployments may run several processes, so they are never cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
+from .collections import IndexSpec
+
+_SCALARS = (str, int, float, bool, type(None))
+_MISSING = object()
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a stored document (dicts, lists and immutable scalars), much cheaper than
+    `copy.deepcopy`; callers may change what they get without touching the cache."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, _SCALARS)
+
+
+def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
+    """(the `_id` value or `{"$in": [...]}`, the other plain equality conditions), or None when
+    the filter is anything else."""
+    if "_id" not in filter:
+        return None
+    rest = []
+    for field, value in filter.items():
+        if field == "_id":
+            continue
+        if field.startswith("$") or "." in field or not _plain(value):
+            return None
+        rest.append((field, value))
+    key = filter["_id"]
+    if _plain(key):
+        return key, rest
+    if isinstance(key, Mapping) and set(key) == {"$in"} and all(_plain(v) for v in key["$in"]):
+        return key, rest
+    return None
+
+
+def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool:
+    for field, value in rest:
+        if field not in doc:
+            if value is not None:
+                return False
+            continue
+        actual = doc[field]
+        # MongoDB's equality never equates booleans and numbers; keep it so.
+        if actual != value or isinstance(actual, bool) != isinstance(value, bool):
+            return False
+    return True
+
+
+class CachedCollection(Collection):
+    def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self._max = max_documents
+        self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
+        self._generation = 0
+
+    # Cache bookkeeping --------------------------------------------------------------------
+
+    def _get(self, key: Any) -> Any:
+        doc = self._docs.get(key, _MISSING)
+        if doc is not _MISSING:
+            self._docs.move_to_end(key)
+        return doc
+
+    def _put(self, key: Any, doc: Doc | None, generation: int) -> None:
+        if generation != self._generation:
+            return  # a write ran meanwhile: what we read may already be stale
+        self._docs[key] = _copy(doc)
+        self._docs.move_to_end(key)
+        while len(self._docs) > self._max:
+            self._docs.popitem(last=False)
+
+    def _forget(self, filter: Filter | None) -> None:
+        """Drop what a write with this filter may change: the documents it names by `_id`,
+        or everything when it names none."""
+        self._generation += 1
+        key = filter.get("_id", _MISSING) if filter is not None else _MISSING
+        if _plain(key):
+            self._docs.pop(key, None)
+        elif isinstance(key, Mapping) and set(key) == {"$in"}:
+            for k in key["$in"]:
+                self._docs.pop(k, None)
+        else:
+            self._docs.clear()
+
+    async def _write(self, filter: Filter | None, run: Any) -> Any:
+        self._forget(filter)
+        try:
+            return await run
+        finally:
+            self._forget(filter)
+
+    # Reads --------------------------------------------------------------------------------
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        plan = _key_and_rest(filter) if sort is None and projection is None else None
+        if plan is None or isinstance(plan[0], Mapping):
+            return await self._inner.find_one(filter, sort=sort, projection=projection)
+        key, rest = plan
+        cached = self._get(key)
+        if cached is _MISSING:
+            generation = self._generation
+            cached = await self._inner.find_one({"_id": key})
+            self._put(key, cached, generation)
+        if cached is None or not _matches(cached, rest):
+            return None
+        copied: Doc = _copy(cached)
+        return copied
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Doc]:
+        plan = _key_and_rest(filter)
+        if plan is None or sort or skip or limit or projection is not None:
+            return await self._inner.find(
+                filter, sort=sort, skip=skip, limit=limit, projection=projection
+            )
+        key, rest = plan
+        keys = list(dict.fromkeys(key["$in"] if isinstance(key, Mapping) else [key]))
+        found: dict[Any, Doc | None] = {}
+        missing = []
+        for k in keys:
+            cached = self._get(k)
+            if cached is _MISSING:
+                missing.append(k)
+            else:
+                found[k] = cached
+        if missing:
+            generation = self._generation
+            docs = await self._inner.find({"_id": {"$in": missing}})
+            fetched = {d["_id"]: d for d in docs}
+            for k in missing:
+                found[k] = fetched.get(k)
+                self._put(k, fetched.get(k), generation)
+        return [_copy(doc) for k in keys if (doc := found[k]) is not None and _matches(doc, rest)]
+
+    async def count(self, filter: Filter) -> int:
+        return await self._inner.count(filter)
+
+    # Writes -------------------------------------------------------------------------------
+
+    async def insert_one(self, doc: Doc) -> None:
+        await self._write(
+            {"_id": doc["_id"]} if "_id" in doc else None, self._inner.insert_one(doc)
+        )
+
+    async def insert_many(self, docs: Sequence[Doc]) -> None:
+        ids = [d["_id"] for d in docs if "_id" in d]
+        key = {"_id": {"$in": ids}} if len(ids) == len(docs) else None
+        await self._write(key, self._inner.insert_many(docs))
+
+    async def update_one(
+        self, filter: Filter, update: Any, *, upsert: bool = False
+    ) -> UpdateOutcome:
+        outcome: UpdateOutcome = await self._write(
+            filter, self._inner.update_one(filter, update, upsert=upsert)
+        )
+        return outcome
+
+    async def update_many(self, filter: Filter, update: Any) -> int:
+        matched: int = await self._write(filter, self._inner.update_many(filter, update))
+        return matched
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Any,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Doc | None:
+        doc: Doc | None = await self._write(
+            filter,
+            self._inner.find_one_and_update(
+                filter, update, upsert=upsert, return_new=return_new, sort=sort
+            ),
+        )
+        return doc
+
+    async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        doc: Doc | None = await self._write(filter, self._inner.find_one_and_delete(filter))
+        return doc
+
+    async def delete_one(self, filter: Filter) -> int:
+        deleted: int = await self._write(filter, self._inner.delete_one(filter))
+        return deleted
+
+    async def delete_many(self, filter: Filter) -> int:
+        deleted: int = await self._write(filter, self._inner.delete_many(filter))
+        return deleted
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        await self._inner.create_index(spec)
