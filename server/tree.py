@@ -37,8 +37,6 @@ PROJECT_ROLES = (MANAGER, REGULAR, GUEST)
 TRACKING_ROLES = (MANAGER, REGULAR)
 
 MAX_DEPTH = 20
-# Word prefixes are indexed up to this length; longer query words are checked after the lookup.
-PREFIX_CHARS = 24
 MAX_WORDS = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -47,14 +45,6 @@ SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
-
-
-def search_prefixes(name: str) -> list[str]:
-    prefixes: set[str] = set()
-    for word in words_of(name)[:MAX_WORDS]:
-        for end in range(1, min(len(word), PREFIX_CHARS) + 1):
-            prefixes.add(word[:end])
-    return sorted(prefixes)
 
 
 def match_score(name_words: list[str], query_words: list[str]) -> float | None:
@@ -304,7 +294,6 @@ class Tree:
             "archived": False,
             "locked": locked,
             "source": None,
-            "search_prefixes": search_prefixes(name),
             "sort_name": name.casefold(),
             "created_at": now,
             "updated_at": now,
@@ -400,7 +389,6 @@ class Tree:
             {
                 "$set": {
                     "name": name,
-                    "search_prefixes": search_prefixes(name),
                     "sort_name": name.casefold(),
                     "updated_at": clock.now(),
                 }

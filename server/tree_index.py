@@ -23,9 +23,6 @@ from .store import Doc, Store
 
 log = logging.getLogger(__name__)
 
-# The stored prefix array serves the engines' own indexes (MongoDB); it is not kept in memory.
-NOT_KEPT = frozenset({"search_prefixes"})
-
 
 def words_of_name(name: str) -> list[str]:
     """The words of a name, in order (one definition of a word, shared with the scoring)."""
@@ -113,9 +110,7 @@ class TreeIndex:
         index = self._accounts.get(account_id)
         if index is not None and index.version == version:
             return index
-        docs = await self._store.tasks.find(
-            {"account_id": account_id}, projection=dict.fromkeys(NOT_KEPT, 0)
-        )
+        docs = await self._store.tasks.find({"account_id": account_id})
         index = AccountIndex.build(version, docs)
         log.debug("Loaded the tree index of %s: %d tasks", account_id, len(docs))
         # A change may have landed while loading; the next reader sees a newer version.
@@ -141,7 +136,7 @@ class TreeIndex:
             for task_id in removed:
                 index.remove(task_id)
             for doc in put:
-                index.put({k: v for k, v in doc.items() if k not in NOT_KEPT})
+                index.put(doc)
             index.version = new_version
         else:
             del self._accounts[account_id]

@@ -38,7 +38,6 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1), ("sort_name", 1)), "tasks_by_parent"),
     IndexSpec(TASKS, (("account_id", 1), ("sort_name", 1)), "tasks_by_name"),
     IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
-    IndexSpec(TASKS, (("account_id", 1), ("search_prefixes", 1)), "tasks_by_word_prefix"),
     # An imported record maps to exactly one task per account, forever.
     IndexSpec(
         TASKS,
