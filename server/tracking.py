@@ -152,13 +152,17 @@ class Tracking:
     async def _complete(self, entry: Doc, end: dt.datetime) -> Doc:
         """End a running entry at `end`; idempotent, and first writer wins."""
         end = max(end, entry["start"])
-        # If the start that created it never wrote it, write it now (already ended).
+        running = {"_id": entry["_id"], "end": None}
+        done = await self._store.entries.find_one_and_update(running, {"$set": {"end": end}})
+        if done is not None:
+            return done  # the common case: one write
+        # Already ended by someone else, or never written because the start that made it was
+        # interrupted: write it now, already ended (a no-op if it exists), then end it in case
+        # the interrupted start wrote it in between.
         await self._store.entries.update_one(
             {"_id": entry["_id"]}, {"$setOnInsert": {**entry, "end": end}}, upsert=True
         )
-        done = await self._store.entries.find_one_and_update(
-            {"_id": entry["_id"], "end": None}, {"$set": {"end": end}}
-        )
+        done = await self._store.entries.find_one_and_update(running, {"$set": {"end": end}})
         if done is None:
             done = await self._store.entries.find_one({"_id": entry["_id"]})
         assert done is not None

@@ -46,7 +46,7 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
         unique=True,
         partial={"source_key": {"$exists": True}},
     ),
-    IndexSpec(MEMBERSHIPS, (("account_id", 1), ("user_id", 1)), "memberships_by_user"),
+    IndexSpec(MEMBERSHIPS, (("user_id", 1), ("task_id", 1)), "memberships_by_user"),
     IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
     IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
     IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
