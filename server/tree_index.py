@@ -38,6 +38,7 @@ class AccountIndex:
     words: list[tuple[str, str]] = field(default_factory=list)
     children: dict[str | None, set[str]] = field(default_factory=dict)
     name_words: dict[str, list[str]] = field(default_factory=dict)
+    archived: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, version: int, docs: Iterable[Doc]) -> AccountIndex:
@@ -48,6 +49,8 @@ class AccountIndex:
             index.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
             words = index.name_words[doc["_id"]] = words_of_name(doc["name"])
             pairs.extend((w, doc["_id"]) for w in set(words))
+            if doc["archived"]:
+                index.archived.add(doc["_id"])
         pairs.sort()
         index.words = pairs
         return index
@@ -59,12 +62,15 @@ class AccountIndex:
         words = self.name_words[doc["_id"]] = words_of_name(doc["name"])
         for w in set(words):
             bisect.insort(self.words, (w, doc["_id"]))
+        if doc["archived"]:
+            self.archived.add(doc["_id"])
 
     def remove(self, task_id: str) -> None:
         old = self.tasks.pop(task_id, None)
         if old is None:
             return
         self.children.get(old["parent_id"], set()).discard(task_id)
+        self.archived.discard(task_id)
         for w in set(self.name_words.pop(task_id, ())):
             i = bisect.bisect_left(self.words, (w, task_id))
             if i < len(self.words) and self.words[i] == (w, task_id):
@@ -87,11 +93,7 @@ class AccountIndex:
 
     def archived_ids(self, tasks: Iterable[Doc]) -> set[str]:
         """Which of these tasks' ancestors are archived."""
-        return {
-            a
-            for a in {a for t in tasks for a in t["ancestors"]}
-            if a in self.tasks and self.tasks[a]["archived"]
-        }
+        return {a for t in tasks for a in t["ancestors"] if a in self.archived}
 
 
 class TreeIndex:
