@@ -80,3 +80,15 @@ async def test_range_must_be_ordered(world: World) -> None:
         "/api/v1/reports/summary", **{"from": "2026-07-01", "to": "2026-06-01"}
     )
     assert (r.status, r.code) == (400, "invalid_request")
+
+
+async def test_a_range_longer_than_ten_years_is_refused(world: World) -> None:
+    r = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2000-01-01", "to": "2026-01-01"}
+    )
+    assert (r.status, r.code) == (400, "invalid_request")
+    assert "ten years" in r.body["error"]["message"]
+    ok = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2020-01-01", "to": "2027-01-01"}
+    )
+    assert ok.status == 200
