@@ -3,8 +3,14 @@
 One running timer per user. The `timers` collection holds, under `_id = user_id`, the running
 entry; starting swaps it atomically (`find_one_and_update`, returning the old one), so however many
 starts race, each sees exactly one predecessor and stops it at its own start instant. The entry
-itself lives in `entries` from the moment it starts; writes are ordered and idempotent so that a
-crash between two of them is healed by the next start or stop.
+itself lives in `entries` from the moment it starts. Every write is idempotent, and a server that
+dies between two of them leaves nothing running twice and loses no entry:
+- died after the swap, before writing the new entry: the timer document holds a full copy, which
+  `GET /timer` shows and stopping (or the next start) writes, already ended;
+- died before ending the old entry: the timer document names it (`seen_running_id`), and the
+  next start ends it at the instant the interrupted one began;
+- died after ending an entry, before releasing the timer: the timer then names an ended entry,
+  which reads as "not running".
 """
 
 from __future__ import annotations
@@ -106,11 +112,15 @@ class Tracking:
             "source": source,
             "created_at": now,
         }
+        timer = {
+            "account_id": caller.account_id,
+            "entry": entry,
+            # What ran before, as this request saw it: if this request dies between the swap and
+            # ending it, whoever swaps this timer out ends it too.
+            "seen_running_id": current["_id"] if current else None,
+        }
         previous = await self._store.timers.find_one_and_update(
-            {"_id": caller.user_id},
-            {"$set": {"account_id": caller.account_id, "entry": entry}},
-            upsert=True,
-            return_new=False,
+            {"_id": caller.user_id}, {"$set": timer}, upsert=True, return_new=False
         )
         await self._store.entries.update_one(
             {"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True
@@ -118,6 +128,12 @@ class Tracking:
         stopped = None
         if previous is not None:
             stopped = await self._complete(previous["entry"], start)
+            if previous.get("seen_running_id"):
+                # A no-op unless the request that started `previous` died before ending it.
+                await self._store.entries.update_one(
+                    {"_id": previous["seen_running_id"], "end": None},
+                    {"$set": {"end": previous["entry"]["start"]}},
+                )
         return entry, stopped
 
     async def stop(self, caller: Caller, stopped_at: dt.datetime | None) -> Doc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from support import World
+
+from server.clock import parse_time
 
 
 async def test_start_stop_records_an_entry(world: World) -> None:
@@ -110,3 +113,65 @@ async def test_deactivating_a_user_stops_their_timer_and_keeps_entries(world: Wo
     entries = await world.admin.get("/api/v1/entries", user_id=bob.id)
     assert len(entries.body["items"]) == 1
     assert entries.body["items"][0]["end"] is not None
+
+
+class Crash(Exception):
+    pass
+
+
+async def test_a_start_that_dies_midway_is_healed_by_the_next_one(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server killed between swapping the timer and ending the old entry must not leave two
+    running entries behind."""
+    world = any_world
+    await world.admin.post(
+        "/api/v1/timer/start", {"note": "first", "started_at": "2026-01-05T09:00:00Z"}
+    )
+    tracking = world.services.tracking
+    caller = await world.services.accounts.authenticate(str(world.admin.token))
+
+    async def die(*args: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(tracking, "_complete", die)
+        with pytest.raises(Crash):
+            second_at = parse_time("2026-01-05T10:00:00Z", "")
+            await tracking.start(caller, None, "second", second_at, "api")
+
+    third = await world.admin.post(
+        "/api/v1/timer/start", {"note": "third", "started_at": "2026-01-05T11:00:00Z"}
+    )
+    assert third.status == 201
+    entries = (await world.admin.get("/api/v1/entries")).body["items"]
+    assert [e["note"] for e in entries] == ["third", "second", "first"]
+    assert [e["note"] for e in entries if e["end"] is None] == ["third"]
+    assert entries[2]["end"] == "2026-01-05T10:00:00Z"  # ended when "second" started
+    assert entries[1]["end"] == "2026-01-05T11:00:00Z"
+
+
+async def test_a_start_that_dies_before_writing_its_entry_loses_nothing(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = any_world
+    tracking = world.services.tracking
+    caller = await world.services.accounts.authenticate(str(world.admin.token))
+    entries_collection = world.services.store.entries
+    original = entries_collection.update_one
+
+    async def die(*args: object, **kwargs: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(entries_collection, "update_one", die)
+        with pytest.raises(Crash):
+            await tracking.start(caller, None, "interrupted", None, "api")
+    assert entries_collection.update_one == original
+
+    timer = await world.admin.get("/api/v1/timer")
+    assert timer.body["running"] is True and timer.body["entry"]["note"] == "interrupted"
+    stopped = await world.admin.post("/api/v1/timer/stop")
+    assert stopped.status == 200 and stopped.body["entry"]["note"] == "interrupted"
+    entries = (await world.admin.get("/api/v1/entries")).body["items"]
+    assert [(e["note"], e["end"] is not None) for e in entries] == [("interrupted", True)]
