@@ -53,6 +53,17 @@ class Caller:
     def is_admin(self) -> bool:
         return self.role == ADMINISTRATOR
 
+    @classmethod
+    def of(cls, user: Doc, token_hash: str) -> Caller:
+        return cls(
+            user_id=user["_id"],
+            account_id=user["account_id"],
+            role=user["role"],
+            email=user["email"],
+            name=user["name"],
+            token_hash=token_hash,
+        )
+
 
 def normalize_email(value: str) -> str:
     email = value.strip().lower()
@@ -176,14 +187,7 @@ class Accounts:
         user = await self._store.users.find_one({"_id": record["user_id"]})
         if user is None or not user["active"]:
             raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
-        return Caller(
-            user_id=user["_id"],
-            account_id=user["account_id"],
-            role=user["role"],
-            email=user["email"],
-            name=user["name"],
-            token_hash=digest,
-        )
+        return Caller.of(user, digest)
 
     async def logout(self, caller: Caller) -> None:
         await self._store.tokens.delete_one({"_id": caller.token_hash})

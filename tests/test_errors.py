@@ -921,14 +921,7 @@ async def test_two_administrators_demoting_each_other_at_once_leave_one(tmp_path
 
 
 def as_caller(user: Doc) -> Caller:
-    return Caller(
-        user_id=user["_id"],
-        account_id=user["account_id"],
-        role=user["role"],
-        email=user["email"],
-        name=user["name"],
-        token_hash="unused",
-    )
+    return Caller.of(user, token_hash="unused")
 
 
 @pytest.mark.parametrize(
