@@ -336,14 +336,21 @@ class Tracking:
         user_id: str | None,
     ) -> list[Doc]:
         """Entries overlapping [from, to) that the caller may see in a report."""
+        # Ended entries by their end (a timer may have run for days), running ones through the
+        # `timers` collection, which holds one document per running timer.
         query: dict[str, Any] = {
             "account_id": caller.account_id,
-            # Entries are at most 24 hours long; running timers are found through `timers`.
-            "start": {"$gte": start_from - MAX_ENTRY, "$lt": start_to},
+            "end": {"$gt": start_from},
+            "start": {"$lt": start_to},
         }
+        timers_query: dict[str, Any] = {"account_id": caller.account_id}
         if user_id is not None:
-            query["user_id"] = user_id
+            query["user_id"] = timers_query["_id"] = user_id
         docs = await self._store.entries.find(query)
+        running_ids = [t["entry"]["_id"] for t in await self._store.timers.find(timers_query)]
+        if running_ids:
+            running = await self._store.entries.find({"_id": {"$in": running_ids}})
+            docs += [e for e in running if e["end"] is None and e["start"] < start_to]
         if caller.is_admin:
             return docs
         if user_id is not None and user_id != caller.user_id:

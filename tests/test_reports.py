@@ -92,3 +92,20 @@ async def test_a_range_longer_than_ten_years_is_refused(world: World) -> None:
         "/api/v1/reports/summary", **{"from": "2020-01-01", "to": "2027-01-01"}
     )
     assert ok.status == 200
+
+
+async def test_a_timer_that_ran_for_days_counts_on_each_day(world: World) -> None:
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-06-05T17:00:00Z"})
+    await world.admin.post("/api/v1/timer/stop", {"stopped_at": "2026-06-08T09:00:00Z"})
+    monday = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-08", "to": "2026-06-09"}
+    )
+    assert monday.body["total_seconds"] == 9 * 3600
+
+
+async def test_a_running_timer_counts_up_to_now(world: World) -> None:
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-01-01T00:00:00Z"})
+    r = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-03-01", "to": "2026-03-02"}
+    )
+    assert r.body["total_seconds"] == 24 * 3600

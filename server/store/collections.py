@@ -51,5 +51,6 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
     IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
     IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
-    IndexSpec(ENTRIES, (("account_id", 1), ("start", 1)), "entries_by_start"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
+    IndexSpec(TIMERS, (("account_id", 1),), "timers_by_account"),
 )
