@@ -220,9 +220,14 @@ class Tracking:
         if task_id is not None:
             await self._tree.visible_task(caller, task_id)
             query["task_id"] = task_id
-        docs = await self._store.entries.find(query, sort=[("start", -1), ("_id", -1)])
-        if managed is not None:
-            docs = await self._within(caller, docs)
+        newest_first = [("start", -1), ("_id", -1)]
+        if managed is None:
+            # Everything the query matches may be shown: the store pages.
+            docs = await self._store.entries.find(
+                query, sort=newest_first, skip=offset, limit=limit + 1
+            )
+            return docs[:limit], len(docs) > limit
+        docs = await self._within(caller, await self._store.entries.find(query, sort=newest_first))
         return docs[offset : offset + limit], len(docs) > offset + limit
 
     async def _within(self, caller: Caller, entries: list[Doc]) -> list[Doc]:
