@@ -4,7 +4,7 @@ Only one process may open an embedded store (the data dir is locked), and every 
 through this process, so documents read by `_id` can be kept in memory and stay exact: each
 write drops what it may have changed before and after it runs, and a read that raced a write
 never fills the cache (a generation counter tells). Reads by `_id` — tokens, users, timers,
-entries, tasks — then cost no trip to the store thread at all.
+entries, tasks — then cost no call into the engine at all.
 
 MongoDB deployments may run several processes, so they are never cached.
 """
