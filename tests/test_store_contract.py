@@ -470,3 +470,27 @@ async def test_concurrent_swaps_each_see_a_distinct_predecessor(store: Store) ->
     # The chain of swaps is complete: every entry but the last was replaced exactly once.
     assert set(predecessors) | {final["entry"]["_id"]} == {f"entry-{n}" for n in range(50)}
     assert await store.timers.count({}) == 1
+
+
+async def test_a_document_read_by_id_reflects_every_later_write(store: Store) -> None:
+    """Reads by `_id` may be served from memory (the embedded store's cache); no write may
+    leave them stale, whatever its filter."""
+    await store.entries.insert_many([_entry(n, user_id="u1") for n in range(3)])
+    first = (await store.entries.find({"user_id": "u1"}, sort=[("_id", 1)]))[0]["_id"]
+    cached = await store.entries.find_one({"_id": first})
+    assert cached is not None and "note" not in cached
+
+    await store.entries.update_many({"user_id": "u1"}, {"$set": {"note": "bulk"}})
+    assert (await store.entries.find_one({"_id": first}))["note"] == "bulk"  # type: ignore[index]
+    assert [d["note"] for d in await store.entries.find({"_id": {"$in": [first]}})] == ["bulk"]
+
+    await store.entries.update_one({"user_id": "u1", "_id": first}, {"$set": {"note": "one"}})
+    assert await store.entries.find_one({"_id": first, "note": "bulk"}) is None
+    assert await store.entries.find_one({"_id": first, "note": "one"}) is not None
+
+    await store.entries.delete_many({"user_id": "u1"})
+    assert await store.entries.find_one({"_id": first}) is None
+
+    await store.entries.insert_one({**_entry(9, user_id="u2"), "_id": first})
+    again = await store.entries.find_one({"_id": first})
+    assert again is not None and again["user_id"] == "u2"
