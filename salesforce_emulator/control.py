@@ -1,0 +1,229 @@
+"""The control API under ``/__control/``: JSON, no authentication, for tests, benchmarks and the
+demo. Each endpoint is a thin call into the ``Emulator``.
+
+| method and path | body | what it does |
+| --- | --- | --- |
+| GET /__control/state | | org, users, record counts, API usage, pending failures |
+| POST /__control/reset | ``{"seed", "api_disabled_user"}`` (seed: demo, empty, counts) | new org |
+| GET /__control/api-calls | | ``{"api_calls", "limit"}`` |
+| PUT /__control/api-limit | ``{"limit", "used"?}`` | set the daily limit (and usage) |
+| PUT /__control/api-access | ``{"enabled", "username"?}`` | API access of the org or a user |
+| POST /__control/records/{Type} | field values | create a record |
+| GET, PATCH /__control/records/{id} | field values | read or change a record |
+| POST /__control/records/{id}/{action} | ``{"status"?}`` | close, reopen, delete, undelete, purge |
+| POST /__control/tokens/expire | | expire every access token |
+| POST /__control/tokens/revoke | ``{"username"?}`` | revoke refresh and access tokens |
+| POST /__control/failures | ``{"mode", "count", "seconds"?, "scope"?}`` | inject failures |
+| DELETE /__control/failures | | drop pending failures |
+| POST /__control/authorization/next | ``{"deny": true}`` or ``{"username"}`` | the next authorize |
+| POST /__control/clock | ``{"advance_seconds"}`` | move the emulator's clock |
+| PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
+
+Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities``,
+``api_disabled_user``, ``random_seed``, ``history_days``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .appkeys import EMULATOR
+from .emulator import Emulator
+from .faults import FaultMode, FaultScope
+from .org import Record, RecordError
+from .schema import to_json
+from .seeding import SeedSpec
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ControlError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@web.middleware
+async def control_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/__control/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except (ControlError, RecordError) as error:
+        return web.json_response({"error": str(error)}, status=error.status)
+    except (ValueError, TypeError, KeyError) as error:
+        return web.json_response({"error": f"bad request: {error}"}, status=400)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ControlError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    return body
+
+
+def _emulator(request: web.Request) -> Emulator:
+    return request.app[EMULATOR]
+
+
+def record_json(emulator: Emulator, record: Record) -> dict[str, Any]:
+    type_name = emulator.org.type_of(record)
+    out: dict[str, Any] = {"attributes": {"type": type_name}}
+    out.update({name: to_json(value) for name, value in record.items()})
+    return out
+
+
+async def get_state(request: web.Request) -> web.Response:
+    return web.json_response(_emulator(request).state())
+
+
+async def reset(request: web.Request) -> web.Response:
+    body = await _body(request)
+    seed = body.get("seed", "demo")
+    if isinstance(seed, dict):
+        seed = SeedSpec(**seed)
+    elif seed not in ("demo", "empty"):
+        raise ControlError("seed is 'demo', 'empty' or an object of counts")
+    emulator = _emulator(request)
+    emulator.reset(seed, api_disabled_user=bool(body.get("api_disabled_user", False)))
+    return web.json_response(emulator.state())
+
+
+async def get_api_calls(request: web.Request) -> web.Response:
+    org = _emulator(request).org
+    return web.json_response({"api_calls": org.api_calls, "limit": org.daily_api_limit})
+
+
+async def put_api_limit(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    used = body.get("used")
+    emulator.set_api_limit(int(body["limit"]), None if used is None else int(used))
+    return await get_api_calls(request)
+
+
+async def put_api_access(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    emulator.set_api_enabled(bool(body["enabled"]), body.get("username"))
+    return web.json_response(emulator.state())
+
+
+async def create_record(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    record = emulator.org.insert(request.match_info["type"], await _body(request))
+    return web.json_response(record_json(emulator, record), status=201)
+
+
+async def get_record(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    return web.json_response(record_json(emulator, emulator.org.require(request.match_info["id"])))
+
+
+async def change_record(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    record = emulator.org.update(request.match_info["id"], await _body(request))
+    return web.json_response(record_json(emulator, record))
+
+
+async def act_on_record(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    org = emulator.org
+    record_id, action = request.match_info["id"], request.match_info["action"]
+    status = (await _body(request)).get("status")
+    if action == "purge":
+        org.purge(record_id)
+        return web.Response(status=204)
+    actions = {
+        "close": lambda: org.close(record_id, status),
+        "reopen": lambda: org.reopen(record_id, status),
+        "delete": lambda: org.delete(record_id),
+        "undelete": lambda: org.undelete(record_id),
+    }
+    if action not in actions:
+        raise ControlError(f"unknown action {action}", 404)
+    return web.json_response(record_json(emulator, actions[action]()))
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    return web.json_response({"expired": _emulator(request).expire_access_tokens()})
+
+
+async def revoke_tokens(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return web.json_response({"revoked": _emulator(request).revoke_tokens(body.get("username"))})
+
+
+async def add_failures(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    try:
+        mode = FaultMode(body.get("mode", "unavailable"))
+        scope = FaultScope(body.get("scope", "rest"))
+    except ValueError as error:
+        raise ControlError(str(error)) from None
+    count = int(body.get("count", 1))
+    emulator.inject_failures(mode, count, seconds=float(body.get("seconds", 0)), scope=scope)
+    return web.json_response({"pending": len(emulator.faults)})
+
+
+async def clear_failures(request: web.Request) -> web.Response:
+    _emulator(request).faults.clear()
+    return web.json_response({"pending": 0})
+
+
+async def next_authorization(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    if body.get("deny"):
+        emulator.deny_next_authorization()
+    elif body.get("username"):
+        emulator.authorize_next_as(str(body["username"]))
+    else:
+        raise ControlError('give {"deny": true} or {"username": "…"}')
+    return web.Response(status=204)
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    emulator.advance_clock(float(body["advance_seconds"]))
+    return web.json_response({"now": emulator.state()["now"]})
+
+
+async def put_connected_app(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    uris = body.get("redirect_uris", [])
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise ControlError("redirect_uris is a list of URLs")
+    emulator.app.redirect_uris = uris
+    return web.json_response({"client_id": emulator.app.client_id, "redirect_uris": uris})
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/__control/state", get_state)
+    router.add_post("/__control/reset", reset)
+    router.add_get("/__control/api-calls", get_api_calls)
+    router.add_put("/__control/api-limit", put_api_limit)
+    router.add_put("/__control/api-access", put_api_access)
+    router.add_post("/__control/records/{type:[A-Za-z]+}", create_record)
+    router.add_get("/__control/records/{id:[A-Za-z0-9]{15,18}}", get_record)
+    router.add_patch("/__control/records/{id:[A-Za-z0-9]{15,18}}", change_record)
+    router.add_post("/__control/records/{id:[A-Za-z0-9]{15,18}}/{action}", act_on_record)
+    router.add_post("/__control/tokens/expire", expire_tokens)
+    router.add_post("/__control/tokens/revoke", revoke_tokens)
+    router.add_post("/__control/failures", add_failures)
+    router.add_delete("/__control/failures", clear_failures)
+    router.add_post("/__control/authorization/next", next_authorization)
+    router.add_post("/__control/clock", advance_clock)
+    router.add_put("/__control/connected-app", put_connected_app)

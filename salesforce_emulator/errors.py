@@ -1,0 +1,79 @@
+"""Errors the emulator answers with, in Salesforce's shapes.
+
+REST errors are a JSON list, ``[{"message": "…", "errorCode": "…"}]``; OAuth errors are
+``{"error": "…", "error_description": "…"}``. Each carries its HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SalesforceError(Exception):
+    """A REST API error."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(f"{error_code}: {message}")
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+    def body(self) -> list[dict[str, Any]]:
+        return [{"message": self.message, "errorCode": self.error_code}]
+
+
+def invalid_session() -> SalesforceError:
+    return SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+
+def api_disabled_for_org() -> SalesforceError:
+    return SalesforceError(
+        403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner"
+    )
+
+
+def api_currently_disabled() -> SalesforceError:
+    return SalesforceError(403, "API_CURRENTLY_DISABLED", "API is disabled for this User")
+
+
+def request_limit_exceeded() -> SalesforceError:
+    return SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+
+
+def not_found() -> SalesforceError:
+    return SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def server_unavailable() -> SalesforceError:
+    return SalesforceError(
+        503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable. Please try again later."
+    )
+
+
+def malformed_query(message: str) -> SalesforceError:
+    return SalesforceError(400, "MALFORMED_QUERY", message)
+
+
+def invalid_replication_date(message: str) -> SalesforceError:
+    return SalesforceError(400, "INVALID_REPLICATION_DATE", message)
+
+
+class OAuthError(Exception):
+    """An error of the OAuth endpoints (token, revoke)."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def expired_token() -> OAuthError:
+    return OAuthError("invalid_grant", "expired access/refresh token")
+
+
+def authentication_failure() -> OAuthError:
+    return OAuthError("invalid_grant", "authentication failure")

@@ -1,0 +1,167 @@
+"""Serving the emulator over HTTPS in the running event loop.
+
+Two sites, as Salesforce has two hosts: the login host ``https://localhost:<port>`` (OAuth,
+identity) and the instance host ``https://127.0.0.1:<port>`` (REST, the token's
+``instance_url``). Both names resolve on any machine without configuration and both are in the
+one certificate the throwaway CA issues; the login site also listens on ``::1`` when it can, for
+systems where ``localhost`` resolves to IPv6 first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import create_instance_app, create_login_app
+from .emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, Seed
+from .tls import EmulatorTls
+
+logger = logging.getLogger(__name__)
+
+CA_FILE_NAME = "salesforce-emulator-ca.pem"
+
+
+@dataclass
+class RunningEmulator:
+    emulator: Emulator
+    login_url: str
+    instance_url: str
+    ca_file: Path
+    tls: EmulatorTls
+
+    @property
+    def client_id(self) -> str:
+        return self.emulator.app.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.emulator.app.client_secret
+
+    @property
+    def api_calls(self) -> int:
+        return self.emulator.api_calls
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.login_url}/services/oauth2/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.login_url}/services/oauth2/token"
+
+    @property
+    def revoke_url(self) -> str:
+        return f"{self.login_url}/services/oauth2/revoke"
+
+    @property
+    def control_url(self) -> str:
+        return f"{self.instance_url}/__control"
+
+
+def _listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _login_sockets(port: int) -> list[socket.socket]:
+    sockets = [_listen("127.0.0.1", port, socket.AF_INET)]
+    with contextlib.suppress(OSError):
+        sockets.append(_listen("::1", sockets[0].getsockname()[1], socket.AF_INET6))
+    return sockets
+
+
+def _runner(app: web.Application, access_log: bool) -> web.AppRunner:
+    if access_log:
+        return web.AppRunner(app, shutdown_timeout=1)
+    return web.AppRunner(app, access_log=None, shutdown_timeout=1)
+
+
+async def _stop(runner: web.AppRunner) -> None:
+    """Stop serving. Connections still open afterwards (a TLS close waits for the client's
+    reply, which an idle client never sends) are cut, so none outlives the event loop."""
+    server = runner.server
+    transports = [h.transport for h in (server.connections if server else []) if h.transport]
+    await runner.cleanup()
+    for transport in transports:
+        transport.abort()
+    if transports:
+        await asyncio.sleep(0)  # let the aborted transports close their sockets
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(
+    directory: Path | None = None,
+    *,
+    seed: Seed = "demo",
+    api_disabled_user: bool = False,
+    emulator: Emulator | None = None,
+    ca_file: Path | None = None,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    redirect_uris: list[str] | None = None,
+    login_port: int = 0,
+    instance_port: int = 0,
+    access_log: bool = False,
+) -> AsyncIterator[RunningEmulator]:
+    """Serve an emulator (a new one, seeded, unless given) on both hosts until the block ends.
+
+    The CA certificate is written to ``ca_file``, or to ``directory/salesforce-emulator-ca.pem``.
+    Ports 0 pick free ones.
+    """
+    if ca_file is None:
+        if directory is None:
+            raise ValueError("give a directory or a ca_file for the CA certificate")
+        ca_file = directory / CA_FILE_NAME
+    if emulator is None:
+        emulator = Emulator(
+            seed,
+            api_disabled_user=api_disabled_user,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uris=redirect_uris,
+        )
+    tls = EmulatorTls()
+    tls.write_ca(ca_file)
+    context = tls.server_context()
+    login_sockets = _login_sockets(login_port)
+    try:
+        instance_socket = _listen("127.0.0.1", instance_port, socket.AF_INET)
+    except OSError:
+        for sock in login_sockets:
+            sock.close()
+        raise
+    emulator.login_url = f"https://localhost:{login_sockets[0].getsockname()[1]}"
+    emulator.instance_url = f"https://127.0.0.1:{instance_socket.getsockname()[1]}"
+    runners = [
+        _runner(create_login_app(emulator), access_log),
+        _runner(create_instance_app(emulator), access_log),
+    ]
+    try:
+        for runner, sockets in zip(runners, (login_sockets, [instance_socket]), strict=True):
+            await runner.setup()
+            for sock in sockets:
+                await web.SockSite(runner, sock, ssl_context=context).start()
+        logger.info(
+            "Salesforce emulator: login %s, instance %s", emulator.login_url, emulator.instance_url
+        )
+        yield RunningEmulator(emulator, emulator.login_url, emulator.instance_url, ca_file, tls)
+    finally:
+        for runner in runners:
+            await _stop(runner)
+        for sock in [*login_sockets, instance_socket]:
+            sock.close()

@@ -1,0 +1,995 @@
+"""The Salesforce emulator, driven by the real clients (authlib over httpx, simple-salesforce over
+requests) through real HTTPS, plus its pure parts (ids, SOQL, the org's record rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import signal
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import requests  # noqa: TID251 - simple-salesforce runs on a requests.Session
+import trustme
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+
+from salesforce_emulator import Emulator, RunningEmulator, SeedSpec, running_emulator
+from salesforce_emulator.ids import IdFactory, to_18
+from salesforce_emulator.org import RecordError
+from salesforce_emulator.schema import format_datetime
+from salesforce_emulator.seeding import NO_API_USERNAME
+from salesforce_emulator.soql import SoqlError, prepare
+from server.salesforce_ids import to_18 as server_to_18
+
+REDIRECT_URI = "http://127.0.0.1:9/oauth/salesforce/callback"
+VERSION = "66.0"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def blocking(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """simple-salesforce is synchronous; the emulator serves from this test's event loop."""
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+@pytest.fixture
+async def emu(tmp_path: Path) -> AsyncIterator[RunningEmulator]:
+    async with running_emulator(tmp_path, seed="demo", api_disabled_user=True) as running:
+        yield running
+
+
+@pytest.fixture
+def ssl_context(emu: RunningEmulator) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(emu.ca_file))
+
+
+@pytest.fixture
+def requests_session(emu: RunningEmulator) -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.trust_env = False  # or REQUESTS_CA_BUNDLE would replace `verify`
+    session.verify = str(emu.ca_file)
+    yield session
+    session.close()
+
+
+def connect(
+    emu: RunningEmulator, session: requests.Session, username: str | None = None
+) -> Salesforce:
+    tokens = emu.emulator.issue_tokens(username)
+    return Salesforce(
+        instance_url=tokens["instance_url"],
+        session_id=tokens["access_token"],
+        session=session,
+        version=VERSION,
+    )
+
+
+@pytest.fixture
+def sf(emu: RunningEmulator, requests_session: requests.Session) -> Salesforce:
+    return connect(emu, requests_session)
+
+
+async def rest(sf: Salesforce, path: str, **kwargs: Any) -> Any:
+    """A REST call by path (simple-salesforce's ``restful``), which must answer a body."""
+    body = await blocking(sf.restful, path, **kwargs)
+    assert body is not None
+    return body
+
+
+def error_code(error: SalesforceError) -> str:
+    content: Any = error.content
+    return str(content[0]["errorCode"])
+
+
+def oauth_client(emu: RunningEmulator, context: ssl.SSLContext) -> AsyncOAuth2Client:
+    return AsyncOAuth2Client(
+        emu.client_id,
+        emu.client_secret,
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        verify=context,
+        trust_env=False,
+    )
+
+
+async def authorize(
+    emu: RunningEmulator,
+    client: AsyncOAuth2Client,
+    context: ssl.SSLContext,
+    verifier: str,
+    **params: str,
+) -> dict[str, list[str]]:
+    """Visit the authorize URL as a browser would, stopping at the redirect to the app."""
+    url, _state = client.create_authorization_url(
+        emu.authorize_url, code_verifier=verifier, **params
+    )
+    async with httpx.AsyncClient(verify=context, trust_env=False) as browser:
+        response = await browser.get(url, follow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    return parse_qs(urlsplit(location).query)
+
+
+async def code_for(
+    emu: RunningEmulator, client: AsyncOAuth2Client, context: ssl.SSLContext, verifier: str
+) -> str:
+    return (await authorize(emu, client, context, verifier))["code"][0]
+
+
+# --- ids -------------------------------------------------------------------------------
+
+
+def test_new_ids_have_the_key_prefix_and_the_case_suffix() -> None:
+    factory = IdFactory()
+    ids = {name: factory.new(name) for name in ("Opportunity", "Case", "Task", "Account", "User")}
+    assert {name: value[:3] for name, value in ids.items()} == {
+        "Opportunity": "006",
+        "Case": "500",
+        "Task": "00T",
+        "Account": "001",
+        "User": "005",
+    }
+    for value in ids.values():
+        assert len(value) == 18
+        assert server_to_18(value[:15]) == value
+        assert to_18(value[:15]) == value
+        assert to_18(value.lower()) == value  # the suffix restores the letters' case
+    assert len({factory.new("Opportunity") for _ in range(1000)}) == 1000
+
+
+def test_an_id_whose_suffix_does_not_match_is_no_id() -> None:
+    value = IdFactory().new("Case")
+    assert to_18(value[:15] + "AAA" if value[15:] != "AAA" else value[:15] + "BBB") is None
+    assert to_18("not an id") is None
+
+
+# --- the OAuth 2.0 web-server flow ---------------------------------------------------------
+
+
+async def test_the_web_server_flow_with_pkce_gives_tokens_and_an_identity(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        answer = await authorize(emu, client, ssl_context, verifier, state="state-123")
+        assert answer["state"] == ["state-123"]
+        token = await client.fetch_token(
+            emu.token_url, code=answer["code"][0], code_verifier=verifier
+        )
+        response = await client.get(token["id"])
+
+    user = emu.emulator.default_user
+    assert token["token_type"] == "Bearer"
+    assert token["instance_url"] == emu.instance_url
+    assert token["instance_url"].startswith("https://127.0.0.1:")
+    assert token["id"] == f"{emu.login_url}/id/{emu.emulator.org.id}/{user['Id']}"
+    assert emu.login_url.startswith("https://localhost:")
+    assert token["refresh_token"]
+    assert set(token["scope"].split()) == {"api", "refresh_token", "id"}
+    assert "expires_in" not in token
+    expected = hmac.new(
+        emu.client_secret.encode(), (token["id"] + token["issued_at"]).encode(), hashlib.sha256
+    ).digest()
+    assert base64.b64decode(token["signature"]) == expected
+    assert abs(int(token["issued_at"]) / 1000 - time.time()) < 60
+
+    assert response.status_code == 200
+    identity = response.json()
+    assert identity["user_id"] == user["Id"]
+    assert identity["organization_id"] == emu.emulator.org.id
+    assert identity["username"] == user["Username"]
+    assert identity["email"] == user["Email"]
+    assert identity["display_name"] == user["Name"]
+
+
+async def test_a_wrong_pkce_verifier_is_refused(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = await code_for(emu, client, ssl_context, verifier)
+        with pytest.raises(OAuthError) as refused:
+            await client.fetch_token(emu.token_url, code=code, code_verifier=generate_token(64))
+    assert refused.value.error == "invalid_grant"
+    assert refused.value.description == "authentication failure"
+
+
+async def test_an_authorization_code_works_once(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = await code_for(emu, client, ssl_context, verifier)
+        await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+        with pytest.raises(OAuthError) as refused:
+            await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+    assert refused.value.error == "invalid_grant"
+
+
+async def test_a_refresh_gives_a_new_access_token_and_no_refresh_token(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, requests_session: requests.Session
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = await code_for(emu, client, ssl_context, verifier)
+        first = dict(await client.fetch_token(emu.token_url, code=code, code_verifier=verifier))
+        emu.emulator.expire_access_tokens()
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        response = await http.post(
+            emu.token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": first["refresh_token"],
+                "client_id": emu.client_id,
+                "client_secret": emu.client_secret,
+            },
+        )
+    assert response.status_code == 200
+    refreshed = response.json()
+    assert "refresh_token" not in refreshed
+    assert refreshed["access_token"] != first["access_token"]
+    sf = Salesforce(
+        instance_url=refreshed["instance_url"],
+        session_id=refreshed["access_token"],
+        session=requests_session,
+        version=VERSION,
+    )
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_a_revoked_refresh_token_no_longer_refreshes_nor_its_access_tokens_work(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, requests_session: requests.Session
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = await code_for(emu, client, ssl_context, verifier)
+        token = dict(await client.fetch_token(emu.token_url, code=code, code_verifier=verifier))
+        revoked = await client.revoke_token(emu.revoke_url, token=token["refresh_token"])
+        assert revoked.status_code == 200
+        with pytest.raises(OAuthError) as refused:
+            await client.refresh_token(emu.token_url, refresh_token=token["refresh_token"])
+    assert refused.value.error == "invalid_grant"
+    assert refused.value.description == "expired access/refresh token"
+    sf = Salesforce(
+        instance_url=token["instance_url"],
+        session_id=token["access_token"],
+        session=requests_session,
+        version=VERSION,
+    )
+    with pytest.raises(SalesforceExpiredSession) as expired:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert error_code(expired.value) == "INVALID_SESSION_ID"
+
+
+async def test_client_credentials_are_checked_in_the_body_and_with_basic_auth(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        wrong_secret = await http.post(
+            emu.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": "x"},
+            auth=(emu.client_id, "not-the-secret"),
+        )
+        unknown_grant = await http.post(
+            emu.token_url,
+            data={"grant_type": "password", "client_id": emu.client_id},
+        )
+        refresh = emu.emulator.issue_tokens()["refresh_token"]
+        basic = await http.post(
+            emu.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": refresh},
+            auth=(emu.client_id, emu.client_secret),
+        )
+    assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (400, "invalid_client")
+    assert (unknown_grant.status_code, unknown_grant.json()["error"]) == (
+        400,
+        "unsupported_grant_type",
+    )
+    assert basic.status_code == 200
+    assert basic.json()["access_token"]
+
+
+async def test_a_denied_authorization_redirects_with_access_denied(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    emu.emulator.deny_next_authorization()
+    async with oauth_client(emu, ssl_context) as client:
+        answer = await authorize(emu, client, ssl_context, generate_token(64), state="s1")
+        again = await authorize(emu, client, ssl_context, generate_token(64), state="s2")
+    assert answer == {
+        "error": ["access_denied"],
+        "error_description": ["end-user denied authorization"],
+        "state": ["s1"],
+    }
+    assert "code" in again  # only the next authorization is denied
+
+
+async def test_login_hint_or_the_control_api_choose_who_signs_in(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = (await authorize(emu, client, ssl_context, verifier, login_hint=NO_API_USERNAME))[
+            "code"
+        ][0]
+        hinted = await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+        emu.emulator.authorize_next_as("sam.seller@acme-demo.example")
+        code = await code_for(emu, client, ssl_context, verifier)
+        chosen = await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+    assert hinted["id"].endswith(emu.emulator.user(NO_API_USERNAME)["Id"])
+    assert chosen["id"].endswith(emu.emulator.user("sam.seller@acme-demo.example")["Id"])
+
+
+async def test_the_authorize_page_refuses_an_unknown_client_or_callback(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, tmp_path: Path
+) -> None:
+    emu.emulator.app.redirect_uris = [REDIRECT_URI]
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as browser:
+        unknown_client = await browser.get(
+            emu.authorize_url,
+            params={"response_type": "code", "client_id": "nope", "redirect_uri": REDIRECT_URI},
+        )
+        other_callback = await browser.get(
+            emu.authorize_url,
+            params={
+                "response_type": "code",
+                "client_id": emu.client_id,
+                "redirect_uri": "https://evil.example/cb",
+            },
+        )
+    assert unknown_client.status_code == 400
+    assert "invalid_client_id" in unknown_client.text
+    assert other_callback.status_code == 400
+    assert "redirect_uri_mismatch" in other_callback.text
+
+
+async def test_the_identity_url_refuses_a_bad_token(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    tokens = emu.emulator.issue_tokens()
+    emu.emulator.expire_access_tokens()
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        response = await http.get(
+            tokens["id"], headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+    assert (response.status_code, response.text) == (403, "Bad_OAuth_Token")
+
+
+# --- REST: sessions, limits, access ------------------------------------------------------
+
+
+async def test_an_expired_access_token_answers_401_invalid_session_id(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    await blocking(sf.query, "SELECT Id FROM Account")
+    emu.emulator.expire_access_tokens()
+    with pytest.raises(SalesforceExpiredSession) as expired:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert expired.value.status == 401
+    assert error_code(expired.value) == "INVALID_SESSION_ID"
+
+
+async def test_an_access_token_expires_after_the_session_timeout(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.advance_clock(emu.emulator.org.session_timeout.total_seconds() + 1)
+    with pytest.raises(SalesforceExpiredSession):
+        await blocking(sf.query, "SELECT Id FROM Account")
+
+
+async def test_every_rest_answer_carries_the_api_usage(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    tokens = emu.emulator.issue_tokens()
+    async with httpx.AsyncClient(
+        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+        ok = await http.get("/query", params={"q": "SELECT Id FROM Case"})
+        missing = await http.get("/sobjects/Case/500000000000000AAA")
+        unauthenticated = await http.get("/limits", headers={"Authorization": "Bearer nope"})
+    assert ok.headers["Sforce-Limit-Info"] == "api-usage=1/100000"
+    assert (missing.status_code, missing.json()[0]["errorCode"]) == (404, "NOT_FOUND")
+    assert missing.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
+    assert emu.api_calls == 2
+
+
+async def test_a_user_without_api_access_is_refused_403_api_currently_disabled(
+    emu: RunningEmulator, requests_session: requests.Session
+) -> None:
+    sf = connect(emu, requests_session, NO_API_USERNAME)
+    with pytest.raises(SalesforceRefusedRequest) as refused:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert refused.value.status == 403
+    content: Any = refused.value.content
+    assert content == [
+        {"message": "API is disabled for this User", "errorCode": "API_CURRENTLY_DISABLED"}
+    ]
+
+
+async def test_an_org_without_api_access_is_refused_403_api_disabled_for_org(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_api_enabled(False)
+    with pytest.raises(SalesforceRefusedRequest) as refused:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert error_code(refused.value) == "API_DISABLED_FOR_ORG"
+    emu.emulator.set_api_enabled(True)
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_the_daily_limit_used_up_answers_403_request_limit_exceeded(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_api_limit(10, used=9)
+    await blocking(sf.query, "SELECT Id FROM Account")
+    assert sf.api_usage["api-usage"] == (10, 10)
+    with pytest.raises(SalesforceRefusedRequest) as refused:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert error_code(refused.value) == "REQUEST_LIMIT_EXCEEDED"
+    assert emu.api_calls == 10
+
+
+# --- REST: injected failures --------------------------------------------------------------
+
+
+async def test_injected_outages_answer_503_for_the_next_calls_then_recover(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.inject_failures("unavailable", 2)
+    for _ in range(2):
+        with pytest.raises(SalesforceGeneralError) as outage:
+            await blocking(sf.query, "SELECT Id FROM Account")
+        assert outage.value.status == 503
+        assert error_code(outage.value) == "SERVER_UNAVAILABLE"
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+    assert emu.api_calls == 1
+
+
+async def test_a_dropped_connection_gives_no_answer_then_calls_recover(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    await blocking(sf.query, "SELECT Id FROM Account")  # a kept-alive connection gets cut too
+    emu.emulator.inject_failures("drop", 2)
+    for _ in range(2):
+        with pytest.raises(requests.ConnectionError):
+            await blocking(sf.query, "SELECT Id FROM Account")
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_an_injected_delay_slows_the_next_call(emu: RunningEmulator, sf: Salesforce) -> None:
+    emu.emulator.inject_failures("delay", 1, seconds=0.3)
+    started = time.perf_counter()
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+    assert time.perf_counter() - started >= 0.3
+
+
+async def test_an_injected_token_endpoint_outage(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    emu.emulator.inject_failures("unavailable", 1, scope="oauth")
+    refresh = emu.emulator.issue_tokens()["refresh_token"]
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_id": emu.client_id,
+        "client_secret": emu.client_secret,
+    }
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        down = await http.post(emu.token_url, data=form)
+        up = await http.post(emu.token_url, data=form)
+    assert (down.status_code, up.status_code) == (503, 200)
+
+
+# --- REST: queries -------------------------------------------------------------------------
+
+
+async def test_query_all_reads_4500_opportunities_in_three_pages(
+    tmp_path: Path, requests_session: requests.Session
+) -> None:
+    async with running_emulator(tmp_path, seed=SeedSpec(opportunities=4500)) as big:
+        requests_session.verify = str(big.ca_file)
+        sf = connect(big, requests_session)
+        first = await blocking(sf.query, "SELECT Id, Name FROM Opportunity")
+        result = await blocking(sf.query_all, "SELECT Id, Name, StageName FROM Opportunity")
+        calls = big.api_calls
+    assert (first["totalSize"], first["done"], len(first["records"])) == (4500, False, 2000)
+    assert first["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/01g")
+    assert first["nextRecordsUrl"].endswith("-2000")
+    assert len(result["records"]) == 4500
+    assert len({r["Id"] for r in result["records"]}) == 4500
+    assert result["records"][0]["attributes"]["type"] == "Opportunity"
+    assert calls == 1 + 3
+
+
+async def test_query_all_with_deleted_records_shows_them_with_is_deleted(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    victim = next(r for r in org.rows("Opportunity") if not r["IsClosed"])
+    org.delete(victim["Id"])
+    live = await blocking(sf.query_all, "SELECT Id, IsDeleted FROM Opportunity")
+    everything = await blocking(
+        sf.query_all, "SELECT Id, IsDeleted FROM Opportunity", include_deleted=True
+    )
+    assert victim["Id"] not in {r["Id"] for r in live["records"]}
+    deleted = [r for r in everything["records"] if r["Id"] == victim["Id"]]
+    assert deleted and deleted[0]["IsDeleted"] is True
+    assert len(everything["records"]) == len(live["records"]) + 1
+    org.purge(victim["Id"])
+    purged = await blocking(sf.query_all, "SELECT Id FROM Opportunity", include_deleted=True)
+    assert victim["Id"] not in {r["Id"] for r in purged["records"]}
+
+
+async def test_later_query_all_pages_follow_next_records_url_and_keep_deleted_rows(
+    tmp_path: Path, requests_session: requests.Session
+) -> None:
+    async with running_emulator(tmp_path, seed=SeedSpec(opportunities=2100)) as big:
+        requests_session.verify = str(big.ca_file)
+        rows = list(big.emulator.org.rows("Opportunity"))
+        big.emulator.org.delete(rows[-1]["Id"])  # lands on the second page
+        sf = connect(big, requests_session)
+        result = await blocking(
+            sf.query_all, "SELECT Id, IsDeleted FROM Opportunity", include_deleted=True
+        )
+    assert len(result["records"]) == 2100
+    assert result["records"][-1] == {
+        "attributes": {
+            "type": "Opportunity",
+            "url": f"/services/data/v{VERSION}/sobjects/Opportunity/{rows[-1]['Id']}",
+        },
+        "Id": rows[-1]["Id"],
+        "IsDeleted": True,
+    }
+
+
+async def test_soql_filters_on_system_modstamp_in_lists_and_or_order_and_limit(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    changed = org.update(next(iter(org.rows("Opportunity")))["Id"], {"Amount": 1.0})
+    since = before.strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = await blocking(sf.query, f"SELECT Id FROM Opportunity WHERE SystemModstamp > {since}")
+    assert [r["Id"] for r in recent["records"]] == [changed["Id"]]
+    with_offset = before.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    again = await blocking(
+        sf.query, f"SELECT Id FROM Opportunity WHERE SystemModstamp >= {with_offset}"
+    )
+    assert again["totalSize"] == 1
+
+    closed = await blocking(
+        sf.query,
+        "SELECT Name, StageName, IsClosed, IsWon FROM Opportunity "
+        "WHERE StageName IN ('Closed Won', 'Closed Lost', 'Closed - Duplicate') "
+        "AND (IsWon = false OR Amount > 50000) ORDER BY Name DESC LIMIT 2",
+    )
+    assert [(r["Name"], r["StageName"], r["IsWon"]) for r in closed["records"]] == [
+        ("Umbrella - lab integration", "Closed Lost", False),
+        ("Initech - office expansion", "Closed - Duplicate", False),
+    ]
+    assert closed["totalSize"] == 2
+
+    with_parent = await blocking(
+        sf.query,
+        "SELECT Subject, What.Name, What.Type FROM Task "
+        "WHERE WhatId IN (SELECT_ME) ORDER BY Subject LIMIT 1".replace(
+            "SELECT_ME", f"'{changed['Id'][:15]}'"
+        ),
+    )
+    task = with_parent["records"][0]
+    assert task["What"]["Name"] == changed["Name"]
+    assert task["What"]["Type"] == "Opportunity"
+    assert task["What"]["attributes"]["type"] == "Name"
+
+
+async def test_malformed_soql_raises_malformed_query(sf: Salesforce) -> None:
+    for text in (
+        "SELECT Id FROM Opportunity WHERE",
+        "SELECT Id FROM Opportunity WHERE IsWon = true AND IsClosed = true OR Amount > 5",
+        "SELECT Id, FROM Opportunity",
+        "SELECT Id FROM Opportunity LIMIT ten",
+    ):
+        with pytest.raises(SalesforceMalformedRequest) as malformed:
+            await blocking(sf.query, text)
+        assert malformed.value.status == 400
+        assert error_code(malformed.value) == "MALFORMED_QUERY", text
+
+
+async def test_unknown_fields_and_objects_are_invalid_field_and_invalid_type(
+    sf: Salesforce,
+) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as field:
+        await blocking(sf.query, "SELECT Id, Colour FROM Opportunity")
+    with pytest.raises(SalesforceMalformedRequest) as sobject:
+        await blocking(sf.query, "SELECT Id FROM Invoice__c")
+    assert error_code(field.value) == "INVALID_FIELD"
+    assert error_code(sobject.value) == "INVALID_TYPE"
+
+
+# --- REST: replication ----------------------------------------------------------------------
+
+
+def soql_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+async def test_updated_and_deleted_list_changes_in_whole_minutes(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    start = emu.emulator.clock.now() - timedelta(minutes=1)
+    case = next(iter(org.rows("Case")))
+    org.close(case["Id"])
+    task = next(iter(org.rows("Task")))
+    org.delete(task["Id"])
+    emu.emulator.advance_clock(120)
+    end = emu.emulator.clock.now()
+    params = {"start": soql_time(start), "end": soql_time(end)}
+
+    updated = await rest(sf, "sobjects/Case/updated/", params=params)
+    deleted = await rest(sf, "sobjects/Task/deleted/", params=params)
+
+    assert updated["ids"] == [case["Id"]]
+    assert updated["latestDateCovered"] == format_datetime(end.replace(second=0, microsecond=0))
+    assert [d["id"] for d in deleted["deletedRecords"]] == [task["Id"]]
+    assert deleted["deletedRecords"][0]["deletedDate"].endswith("+0000")
+    assert "earliestDateAvailable" in deleted
+
+
+async def test_replication_windows_older_than_allowed_are_invalid_replication_date(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    now = emu.emulator.clock.now()
+    too_old_for_updated = {"start": soql_time(now - timedelta(days=31)), "end": soql_time(now)}
+    too_old_for_deleted = {"start": soql_time(now - timedelta(days=16)), "end": soql_time(now)}
+    fine_for_updated = {"start": soql_time(now - timedelta(days=29)), "end": soql_time(now)}
+    for path, params in (
+        ("sobjects/Opportunity/updated/", too_old_for_updated),
+        ("sobjects/Opportunity/deleted/", too_old_for_deleted),
+    ):
+        with pytest.raises(SalesforceMalformedRequest) as invalid:
+            await rest(sf, path, params=params)
+        assert error_code(invalid.value) == "INVALID_REPLICATION_DATE"
+    result = await rest(sf, "sobjects/Opportunity/updated/", params=fine_for_updated)
+    assert len(result["ids"]) == 12
+
+
+async def test_a_purged_record_stays_in_deleted_until_the_log_forgets_it(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    start = emu.emulator.clock.now() - timedelta(minutes=1)
+    account = next(iter(org.rows("Account")))
+    org.purge(account["Id"])
+    emu.emulator.advance_clock(60)
+    params = {"start": soql_time(start), "end": soql_time(emu.emulator.clock.now())}
+    deleted = await rest(sf, "sobjects/Account/deleted/", params=params)
+    assert [d["id"] for d in deleted["deletedRecords"]] == [account["Id"]]
+    emu.emulator.advance_clock(16 * 86400)
+    assert org.deleted_records("Account", start, emu.emulator.clock.now()) == []
+
+
+# --- REST: composite -----------------------------------------------------------------------
+
+
+async def test_composite_batch_runs_several_queries_for_one_api_call(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    body = {
+        "batchRequests": [
+            {"method": "GET", "url": f"v{VERSION}/query?q=SELECT+Id+FROM+Opportunity"},
+            {"method": "GET", "url": f"v{VERSION}/query?q=SELECT+Id+FROM+Case+WHERE+IsClosed=true"},
+            {"method": "GET", "url": f"v{VERSION}/query?q=SELECT+Nope+FROM+Case"},
+        ]
+    }
+    result = await rest(sf, "composite/batch", method="POST", json=body)
+    assert result["hasErrors"] is True
+    assert [r["statusCode"] for r in result["results"]] == [200, 200, 400]
+    assert result["results"][0]["result"]["totalSize"] == 12
+    assert result["results"][1]["result"]["totalSize"] == 2
+    assert result["results"][2]["result"][0]["errorCode"] == "INVALID_FIELD"
+    assert emu.api_calls == 1
+
+
+async def test_composite_subrequests_can_use_earlier_answers(sf: Salesforce) -> None:
+    body = {
+        "compositeRequest": [
+            {
+                "method": "GET",
+                "url": f"/services/data/v{VERSION}/query?q=SELECT+Id+FROM+Account+ORDER+BY+Name",
+                "referenceId": "accounts",
+            },
+            {
+                "method": "GET",
+                "url": f"/services/data/v{VERSION}/sobjects/Account/@{{accounts.records[0].Id}}",
+                "referenceId": "first",
+            },
+        ]
+    }
+    result = await rest(sf, "composite", method="POST", json=body)
+    first = result["compositeResponse"][1]
+    assert first["httpStatusCode"] == 200
+    assert first["body"]["Name"] == "Acme Corporation"
+
+
+# --- TLS trust -----------------------------------------------------------------------------
+
+
+async def test_trust_holds_with_an_unrelated_requests_ca_bundle_in_the_environment(
+    emu: RunningEmulator,
+    requests_session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unrelated = tmp_path / "unrelated-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(unrelated))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(unrelated))
+    sf = connect(emu, requests_session)
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+    # What trust_env=False protects from: the variable silently replaces `verify`.
+    naive = requests.Session()
+    naive.verify = str(emu.ca_file)
+    try:
+        with pytest.raises(requests.exceptions.SSLError):
+            await blocking(naive.get, f"{emu.instance_url}/services/data/")
+    finally:
+        naive.close()
+
+
+# --- the control API over HTTP ----------------------------------------------------------------
+
+
+async def test_the_control_api_drives_the_org_over_http(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=emu.control_url, verify=ssl_context, trust_env=False
+    ) as control:
+        reset = await control.post(
+            "/reset",
+            json={"seed": {"opportunities": 30, "cases": 5, "activities": 40}},
+        )
+        assert reset.status_code == 200
+        assert reset.json()["counts"]["Opportunity"] == {"live": 30, "stored": 30}
+
+        created = await control.post(
+            "/records/Opportunity",
+            json={"Name": "Big deal", "StageName": "Prospecting", "CloseDate": "2027-01-31"},
+        )
+        assert created.status_code == 201
+        opportunity = created.json()
+        assert opportunity["IsClosed"] is False
+        closed = await control.post(
+            f"/records/{opportunity['Id']}/close", json={"status": "Closed - Duplicate"}
+        )
+        assert (closed.json()["IsClosed"], closed.json()["IsWon"]) == (True, False)
+        reopened = await control.post(f"/records/{opportunity['Id']}/reopen", json={})
+        assert reopened.json()["StageName"] == "Negotiation/Review"
+        renamed = await control.patch(f"/records/{opportunity['Id']}", json={"Name": "Bigger"})
+        assert renamed.json()["Name"] == "Bigger"
+        assert renamed.json()["SystemModstamp"] >= opportunity["SystemModstamp"]
+        deleted = await control.post(f"/records/{opportunity['Id']}/delete")
+        assert deleted.json()["IsDeleted"] is True
+        undeleted = await control.post(f"/records/{opportunity['Id']}/undelete")
+        assert undeleted.json()["IsDeleted"] is False
+        purged = await control.post(f"/records/{opportunity['Id']}/purge")
+        assert purged.status_code == 204
+        gone = await control.get(f"/records/{opportunity['Id']}")
+        assert gone.status_code == 404
+        bad = await control.post("/records/Opportunity", json={"Colour": "red"})
+        assert bad.status_code == 400
+
+        assert (await control.put("/api-limit", json={"limit": 50, "used": 7})).json() == {
+            "api_calls": 7,
+            "limit": 50,
+        }
+        failures = await control.post("/failures", json={"mode": "drop", "count": 3})
+        assert failures.json() == {"pending": 3}
+        assert (await control.delete("/failures")).json() == {"pending": 0}
+        assert (await control.post("/authorization/next", json={"deny": True})).status_code == 204
+        assert emu.emulator.next_authorization is not None
+        off = await control.put(
+            "/api-access", json={"enabled": False, "username": "admin@acme-demo.example"}
+        )
+        assert off.json()["users"][0]["api_enabled"] is False
+        expired = await control.post("/tokens/expire")
+        assert expired.json() == {"expired": 0}
+        state = await control.get("/state")
+        assert state.json()["org"]["api_calls"] == 7
+
+
+# --- the org's record rules (in memory) -------------------------------------------------------
+
+
+def test_opportunity_stages_decide_is_closed_and_is_won() -> None:
+    org = Emulator("empty").org
+    opportunity = org.insert("Opportunity", {"Name": "Deal", "StageName": "Prospecting"})
+    assert (opportunity["IsClosed"], opportunity["IsWon"]) == (False, False)
+    won = org.close(opportunity["Id"])
+    assert (won["StageName"], won["IsClosed"], won["IsWon"]) == ("Closed Won", True, True)
+    duplicate = org.update(opportunity["Id"], {"stagename": "Closed - Duplicate"})
+    assert (duplicate["IsClosed"], duplicate["IsWon"]) == (True, False)
+    with pytest.raises(RecordError):
+        org.update(opportunity["Id"], {"StageName": "Maybe"})
+    with pytest.raises(RecordError):
+        org.update(opportunity["Id"], {"IsClosed": False})
+
+
+def test_deleting_a_record_takes_its_activities_and_undelete_brings_them_back() -> None:
+    org = Emulator("empty").org
+    case = org.insert("Case", {"Subject": "Broken"})
+    tasks = [org.insert("Task", {"Subject": f"Call {i}", "WhatId": case["Id"]}) for i in range(2)]
+    org.delete(case["Id"])
+    assert all(org.require(t["Id"])["IsDeleted"] for t in tasks)
+    org.undelete(case["Id"])
+    assert not any(org.require(t["Id"])["IsDeleted"] for t in tasks)
+    closed = org.close(tasks[0]["Id"])
+    assert (closed["Status"], closed["IsClosed"]) == ("Completed", True)
+    assert closed["CompletedDateTime"] is not None
+
+
+def test_generated_orgs_are_the_same_for_the_same_seed() -> None:
+    spec = SeedSpec(opportunities=50, cases=20, activities=100)
+    first, second = Emulator(spec).org, Emulator(spec).org
+    names = [[r["Name"] for r in org.rows("Opportunity")] for org in (first, second)]
+    assert names[0] == names[1]
+    stages = {r["StageName"] for r in first.rows("Opportunity")}
+    assert "Closed - Duplicate" in stages or len(stages) > 3
+
+
+def test_the_demo_org_has_a_custom_closed_stage_cases_and_activities() -> None:
+    org = Emulator("demo").org
+    opportunities = list(org.rows("Opportunity"))
+    assert len(opportunities) == 12
+    duplicate = [o for o in opportunities if o["StageName"] == "Closed - Duplicate"]
+    assert duplicate and duplicate[0]["IsClosed"] and not duplicate[0]["IsWon"]
+    assert len(list(org.rows("Case"))) == 8
+    assert all(t["WhatId"] for t in org.rows("Task"))
+    assert len(list(org.rows("Task"))) == 30
+
+
+# --- SOQL (pure) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("SELECT FROM Case", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Case WHERE Subject = 'unterminated", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Case ORDER Subject", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Case WHERE IsClosed > true", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id FROM Case WHERE CreatedDate > 2026-01-01", "INVALID_FIELD"),
+        ("SELECT Id FROM Case WHERE Description = 'x'", "INVALID_FIELD"),
+        ("SELECT Id FROM Case WHERE Id = '123'", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id, Id FROM Case", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Case OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
+    ],
+)
+def test_soql_errors(text: str, code: str) -> None:
+    with pytest.raises(SoqlError) as error:
+        prepare(text, datetime.now(UTC))
+    assert error.value.error_code == code
+
+
+def test_soql_literals_and_operators() -> None:
+    org = Emulator("demo").org
+    now = datetime.now(UTC)
+
+    def names(text: str) -> list[str]:
+        query = prepare(text, now)
+        rows = (r for r in org.rows(query.sobject.name) if not r["IsDeleted"])
+        return [str(r.get("Name") or r.get("Subject")) for r in query.run(rows, org.get)]
+
+    assert names("SELECT Name FROM Account WHERE Name LIKE 'g%' ") == ["Globex Industries"]
+    assert names("select name from account where NOT Name < 'S' order by name asc") == [
+        "Stark Logistics",
+        "Umbrella Health",
+    ]
+    assert names("SELECT Name FROM Account WHERE Name IN ('initech', 'ACME CORPORATION')") == [
+        "Acme Corporation",
+        "Initech",
+    ]
+    assert len(names("SELECT Id FROM Task WHERE CreatedDate = LAST_N_DAYS:30")) == 30
+    assert names("SELECT Id FROM Task WHERE CreatedDate > TODAY") == []
+    assert len(names("SELECT Id FROM Opportunity WHERE CloseDate < 2000-01-01")) == 0
+    assert len(names("SELECT Id FROM Opportunity WHERE Account.Name = 'Initech'")) == 2
+    assert len(names("SELECT Id FROM Opportunity WHERE AccountId != null")) == 12
+    first_two = names("SELECT Name FROM Opportunity ORDER BY Amount DESC NULLS LAST LIMIT 2")
+    assert first_two == ["Acme - plant rollout phase 2", "Stark - fleet tracking"]
+    assert names("SELECT Name FROM Opportunity ORDER BY Amount DESC LIMIT 1 OFFSET 1") == [
+        "Stark - fleet tracking"
+    ]
+    count = prepare("SELECT COUNT() FROM Case WHERE IsClosed = false", now)
+    assert count.count_only
+
+
+# --- the standalone emulator ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_the_standalone_emulator_serves_until_signalled(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "salesforce_emulator",
+        "--seed",
+        "demo",
+        "--ca-file",
+        str(ca_file),
+        "--client-id",
+        "cli-client",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    try:
+        lines: list[str] = []
+        while not lines or "Ctrl-C stops it." not in lines[-1]:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+            assert line, "".join(lines)
+            lines.append(line.decode())
+        printed = dict(
+            line.strip().split(":", 1) for line in lines if line.startswith("  ") and ":" in line
+        )
+        login_url = printed["login URL"].strip()
+        assert login_url.startswith("https://localhost:")
+        assert printed["instance URL"].strip().startswith("https://127.0.0.1:")
+        assert printed["client id"].strip() == "cli-client"
+        assert Path(printed["CA bundle"].strip()) == ca_file
+
+        context = ssl.create_default_context(cafile=str(ca_file))
+        async with httpx.AsyncClient(verify=context, trust_env=False) as browser:
+            response = await browser.get(
+                f"{login_url}/services/oauth2/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": "cli-client",
+                    "redirect_uri": REDIRECT_URI,
+                    "state": "xyz",
+                },
+            )
+        assert response.status_code == 302
+        assert "code=" in response.headers["Location"]
+
+        process.send_signal(stop_signal)
+        rest = await asyncio.wait_for(process.stdout.read(), timeout=20)
+        assert await asyncio.wait_for(process.wait(), timeout=20) == 0
+        assert "stopped" in rest.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
