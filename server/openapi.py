@@ -188,6 +188,52 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
+    "Integration": {
+        "type": "object",
+        "required": ["status", "reason", "owner", "org", "selection", "message"],
+        "properties": {
+            "status": {
+                "enum": [
+                    "not_connected",
+                    "authorizing",
+                    "active",
+                    "needs_reauth",
+                    "error",
+                    "unlinked",
+                ]
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "description": "owner_left, refresh_refused, api_disabled, access_denied, "
+                "authorization_expired, token_error, unreachable, …",
+            },
+            "owner": {"oneOf": [_ref("User"), {"type": "null"}]},
+            "org": {
+                "type": ["object", "null"],
+                "properties": {
+                    "org_id": {"type": "string"},
+                    "user_id": {"type": "string"},
+                    "username": {"type": "string"},
+                    "instance_url": {"type": "string"},
+                },
+            },
+            "selection": {"type": "object"},
+            "project_id": {"type": ["string", "null"]},
+            "last_run": {"type": ["object", "null"]},
+            "next_run_at": _NULLABLE_TIME,
+            "api_usage": {
+                "type": ["object", "null"],
+                "properties": {"used": {"type": "integer"}, "limit": {"type": "integer"}},
+            },
+            "message": {"type": ["string", "null"]},
+            "connected_at": _NULLABLE_TIME,
+        },
+    },
+    "Authorization": {
+        "type": "object",
+        "required": ["authorize_url", "expires_at"],
+        "properties": {"authorize_url": {"type": "string"}, "expires_at": _TIME},
+    },
     "Summary": {
         "type": "object",
         "properties": {

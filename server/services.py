@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .accounts import Accounts
+from .keys import Cipher, load_secret_key
 from .reports import Reports
 from .settings import Settings
 from .store import Store
+from .sync.integration import Integrations
+from .sync.oauth import ConnectedApp, SalesforceOAuth
+from .sync.tls import Trust
 from .tracking import Tracking
 from .tree import Tree
+
+CALLBACK_PATH = "/oauth/salesforce/callback"
 
 
 @dataclass(frozen=True)
@@ -20,12 +26,30 @@ class Services:
     tree: Tree
     tracking: Tracking
     reports: Reports
+    integrations: Integrations
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
         accounts = Accounts(store)
         tree = Tree(store, accounts)
         tracking = Tracking(store, tree)
+        trust = Trust.build(settings.salesforce_ca_bundle, settings.data_dir)
+        oauth = None
+        if settings.salesforce_client_id and settings.salesforce_client_secret:
+            app = ConnectedApp(
+                client_id=settings.salesforce_client_id,
+                client_secret=settings.salesforce_client_secret,
+                login_url=settings.salesforce_login_url,
+                redirect_uri=settings.public_url + CALLBACK_PATH,
+            )
+            oauth = SalesforceOAuth(app, trust)
+        integrations = Integrations(
+            store,
+            oauth,
+            Cipher(load_secret_key(settings.secret_key, settings.data_dir)),
+            trust,
+            settings.salesforce_api_version,
+        )
         return cls(
             settings=settings,
             store=store,
@@ -33,4 +57,5 @@ class Services:
             tree=tree,
             tracking=tracking,
             reports=Reports(accounts, tree, tracking),
+            integrations=integrations,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -740,7 +741,7 @@ async def test_every_documented_operation_exists_in_the_router(client: Client) -
     assert documented - router_operations(client) == set()
 
 
-async def test_openapi_marks_exactly_login_openapi_and_health_as_public(
+async def test_openapi_marks_exactly_login_openapi_health_and_oauth_callback_as_public(
     client: Client,
 ) -> None:
     doc = (await Api(client).get("/api/v1/openapi.json")).body
@@ -756,6 +757,8 @@ async def test_openapi_marks_exactly_login_openapi_and_health_as_public(
         ("POST", LOGIN),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/healthz"),
+        # The admin's browser, sent back by Salesforce; the single-use state authenticates it.
+        ("GET", "/oauth/salesforce/callback"),
     }
 
 
@@ -940,3 +943,9 @@ async def test_creating_a_user_with_an_invalid_field_is_400_naming_it(
 
     expect_error(r, 400, "invalid_request", field)
     assert len((await world.admin.get("/api/v1/users")).body["items"]) == 1
+
+
+async def test_every_schema_the_openapi_document_refers_to_exists(client: Client) -> None:
+    doc = (await Api(client).get("/api/v1/openapi.json")).body
+    refs = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
+    assert refs and refs <= set(doc["components"]["schemas"])

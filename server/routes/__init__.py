@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import auth, docs, entries, health, reports, tasks, timer, users
+from . import auth, docs, entries, health, integrations, reports, tasks, timer, users
 from .registry import Routes
 
 ALL: tuple[Routes, ...] = (
@@ -13,5 +13,6 @@ ALL: tuple[Routes, ...] = (
     timer.routes,
     entries.routes,
     reports.routes,
+    integrations.routes,
     docs.routes,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import paging
-from ..accounts import ACCOUNT_ROLES, user_view
+from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, user_view
 from ..paging import Page
 from ..validation import Field
 from .registry import Call, Routes, json, no_content
@@ -72,6 +72,8 @@ async def get_user(call: Call) -> web.StreamResponse:
 async def update_user(call: Call) -> web.StreamResponse:
     s = call.services
     user = await s.accounts.update_user(call.caller, call.path_id(), call.body)
+    if not user["active"] or user["role"] != ADMINISTRATOR:
+        await s.integrations.owner_left(call.caller.account_id, user["_id"], user["name"])
     if call.body.get("active") is False:
         await s.tracking.stop_if_running(call.caller.account_id, user["_id"])
     return json(user_view(user))
@@ -87,5 +89,6 @@ async def update_user(call: Call) -> web.StreamResponse:
 async def deactivate_user(call: Call) -> web.StreamResponse:
     s = call.services
     user = await s.accounts.update_user(call.caller, call.path_id(), {"active": False})
+    await s.integrations.owner_left(call.caller.account_id, user["_id"], user["name"])
     await s.tracking.stop_if_running(call.caller.account_id, user["_id"])
     return no_content()

@@ -59,6 +59,8 @@ class Store:
         self.memberships: Collection = make(names.MEMBERSHIPS)
         self.timers: Collection = make(names.TIMERS)
         self.entries: Collection = make(names.ENTRIES)
+        self.integrations: Collection = make(names.INTEGRATIONS)
+        self.oauth_states: Collection = make(names.OAUTH_STATES)
 
     def collection(self, name: str) -> Collection:
         coll: Collection = getattr(self, name)

@@ -17,8 +17,21 @@ TASKS: Final = "tasks"
 MEMBERSHIPS: Final = "memberships"
 TIMERS: Final = "timers"
 ENTRIES: Final = "entries"
+INTEGRATIONS: Final = "integrations"
+OAUTH_STATES: Final = "oauth_states"
 
-ALL: Final = (ACCOUNTS, USERS, TOKENS, LOGIN_ATTEMPTS, TASKS, MEMBERSHIPS, TIMERS, ENTRIES)
+ALL: Final = (
+    ACCOUNTS,
+    USERS,
+    TOKENS,
+    LOGIN_ATTEMPTS,
+    TASKS,
+    MEMBERSHIPS,
+    TIMERS,
+    ENTRIES,
+    INTEGRATIONS,
+    OAUTH_STATES,
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,57 @@
+"""The server's secret key and what it protects (Salesforce tokens at rest).
+
+`TIMETRAIL_SECRET_KEY` wins; otherwise a key is generated once into the data dir with owner-only
+permissions. Servers that share one MongoDB must share the key: set the variable on all of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "secret.key"
+
+
+def load_secret_key(configured: str | None, data_dir: Path) -> str:
+    if configured:
+        return configured
+    path = data_dir / KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.info("Generated a secret key in %s", path)
+    return key
+
+
+class Cipher:
+    """Authenticated encryption (Fernet) under a key derived from the server's secret."""
+
+    def __init__(self, secret: str) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"timetrail salesforce tokens"
+        ).derive(secret.encode())
+        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+
+    def encrypt(self, plain: str) -> str:
+        return self._fernet.encrypt(plain.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError(
+                "Stored Salesforce tokens cannot be decrypted: TIMETRAIL_SECRET_KEY changed"
+            ) from None

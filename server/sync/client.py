@@ -1,0 +1,135 @@
+"""Salesforce's REST API through simple-salesforce, run off the event loop.
+
+The one place that calls Salesforce's REST API, and the one classifier of its failures:
+- `SessionExpired` (401 `INVALID_SESSION_ID`): refresh the access token and retry once;
+- `ApiDisabled` (403 `API_DISABLED_FOR_ORG` / `API_CURRENTLY_DISABLED`): the admin must act;
+- `LimitExceeded` (403 `REQUEST_LIMIT_EXCEEDED`): wait for the org's daily limit;
+- `Unavailable` (5xx, timeouts, dropped connections): retry later;
+- anything else is a `SalesforceError` with Salesforce's own code and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError as LibraryError
+
+from .tls import Trust
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TIMEOUT_SECONDS = 30
+
+
+class SalesforceError(Exception):
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class SessionExpired(SalesforceError):
+    pass
+
+
+class ApiDisabled(SalesforceError):
+    pass
+
+
+class LimitExceeded(SalesforceError):
+    pass
+
+
+class Unavailable(SalesforceError):
+    pass
+
+
+API_DISABLED_CODES = ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED")
+
+
+def classify(exc: Exception) -> SalesforceError:
+    """One decision for every failure: what it is, in Salesforce's own words."""
+    if isinstance(exc, SalesforceError):
+        return exc
+    if isinstance(exc, LibraryError):
+        status = exc.status
+        code, message = _first_error(exc.content)
+        if status == 401:
+            return SessionExpired(code or "INVALID_SESSION_ID", message, status)
+        if code in API_DISABLED_CODES:
+            return ApiDisabled(code, message, status)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            return LimitExceeded(code, message, status)
+        if status >= 500:
+            return Unavailable(code or "SERVER_ERROR", message or f"HTTP {status}", status)
+        return SalesforceError(code or "ERROR", message or f"HTTP {status}", status)
+    if isinstance(exc, requests.RequestException):
+        return Unavailable("UNREACHABLE", f"Salesforce could not be reached: {exc}")
+    raise exc
+
+
+def _first_error(content: Any) -> tuple[str, str]:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    if isinstance(content, dict):
+        return str(content.get("errorCode", "")), str(content.get("message", ""))
+    return "", str(content or "")
+
+
+@dataclass
+class ApiUsage:
+    used: int
+    limit: int
+
+
+class _Session(requests.Session):
+    """A session whose trust comes only from Timetrail's settings, with a default timeout."""
+
+    def __init__(self, trust: Trust) -> None:
+        super().__init__()
+        self.trust_env = False  # REQUESTS_CA_BUNDLE and proxies in the environment do not apply
+        self.verify = trust.bundle
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", TIMEOUT_SECONDS)
+        kwargs["verify"] = self.verify
+        return super().request(method, url, *args, **kwargs)
+
+
+class SalesforceClient:
+    def __init__(self, instance_url: str, access_token: str, api_version: str, trust: Trust):
+        self._sf = Salesforce(
+            instance_url=instance_url,
+            session_id=access_token,
+            version=api_version,
+            session=_Session(trust),
+        )
+        self.api_usage: ApiUsage | None = None
+
+    async def _run(self, fn: Callable[[Salesforce], T]) -> T:
+        try:
+            result = await asyncio.to_thread(fn, self._sf)
+        except Exception as exc:
+            raise classify(exc) from exc
+        finally:
+            usage = self._sf.api_usage.get("api-usage")
+            if usage is not None:
+                self.api_usage = ApiUsage(int(usage.used), int(usage.total))
+        return result
+
+    async def query(self, soql: str) -> dict[str, Any]:
+        """The first page of a query: `records`, `done`, `nextRecordsUrl`."""
+        result: dict[str, Any] = await self._run(lambda sf: dict(sf.query(soql)))
+        return result
+
+    async def check_api_access(self) -> None:
+        """One cheap REST call: raises `ApiDisabled` when the user's profile has no API access."""
+        await self.query("SELECT Id FROM Opportunity LIMIT 1")
