@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .accounts import Accounts
 from .app import create_app
+from .demo import run_demo
 from .errors import ApiError
 from .settings import Settings, SettingsError
 from .store import StoreError, open_store
@@ -39,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     account_arguments(
         commands.add_parser("init", help="create the first account and its administrator")
     )
+    demo = commands.add_parser(
+        "demo", help="the server and a local Salesforce emulator with a sample org, wired together"
+    )
+    demo.add_argument("--host", help="listen address (default TIMETRAIL_HOST or 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="listen port (default TIMETRAIL_PORT or 8080)")
+    demo.add_argument("--login-port", type=int, default=8443, help="the emulator's login host")
+    demo.add_argument("--instance-port", type=int, default=9443, help="the emulator's instance")
+
     account = commands.add_parser("account", help="manage accounts")
     account_commands = account.add_subparsers(dest="account_command", required=True)
     account_arguments(account_commands.add_parser("create", help="add a further, isolated account"))
@@ -88,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # A line per outgoing HTTP request is noise at INFO.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -103,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 access_log=None,
             )
             return 0
+        if args.command == "demo":
+            settings = settings.with_listen(args.host, args.port)
+            return asyncio.run(run_demo(settings, args.login_port, args.instance_port))
         if args.command == "init":
             return asyncio.run(_create_account(settings, args, first=True))
         if args.command == "account":

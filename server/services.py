@@ -40,7 +40,7 @@ class Services:
                 client_id=settings.salesforce_client_id,
                 client_secret=settings.salesforce_client_secret,
                 login_url=settings.salesforce_login_url,
-                redirect_uri=settings.public_url + CALLBACK_PATH,
+                redirect_uri=settings.base_url + CALLBACK_PATH,
             )
             oauth = SalesforceOAuth(app, trust)
         integrations = Integrations(

@@ -22,7 +22,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("timetrail")))
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = "http://127.0.0.1:8080"
+    # Unset: derived from the listen address (see `base_url`).
+    public_url: str | None = None
     secret_key: str | None = None
     salesforce_client_id: str | None = None
     salesforce_client_secret: str | None = None
@@ -62,7 +63,7 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else defaults.data_dir,
             host=get("HOST") or defaults.host,
             port=port,
-            public_url=(get("PUBLIC_URL") or defaults.public_url).rstrip("/"),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
             secret_key=get("SECRET_KEY"),
             salesforce_client_id=get("SALESFORCE_CLIENT_ID"),
             salesforce_client_secret=get("SALESFORCE_CLIENT_SECRET"),
@@ -73,6 +74,11 @@ class Settings:
                 "SYNC_INTERVAL_SECONDS", defaults.sync_interval_seconds, 1
             ),
         )
+
+    @property
+    def base_url(self) -> str:
+        """The server's public base URL: `TIMETRAIL_PUBLIC_URL`, or where it listens."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def with_listen(self, host: str | None, port: int | None) -> Settings:
         """Command-line flags win over the environment."""
