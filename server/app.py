@@ -26,9 +26,10 @@ def endpoints() -> list[Endpoint]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await app[STORE_FACTORY]()
-    app[SERVICES] = Services.build(app[SETTINGS], store)
+    services = app[SERVICES] = Services.build(app[SETTINGS], store)
     log.info("Store ready (%s)", store.backend)
     yield
+    await services.syncs.close()
     await store.close()
 
 

@@ -229,6 +229,36 @@ SCHEMAS: dict[str, Any] = {
             "connected_at": _NULLABLE_TIME,
         },
     },
+    "Run": {
+        "type": "object",
+        "required": [
+            "id",
+            "trigger",
+            "status",
+            "started_at",
+            "finished_at",
+            "counts",
+            "api_calls",
+            "error",
+        ],
+        "properties": {
+            "id": _ID,
+            "trigger": {"enum": ["schedule", "force", "connect", "selection"]},
+            "status": {"enum": ["running", "succeeded", "failed"]},
+            "started_at": _TIME,
+            "finished_at": _NULLABLE_TIME,
+            "counts": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "integer"} for k in ("created", "updated", "archived", "restored")
+                },
+            },
+            "api_calls": {"type": "integer"},
+            "error": {"type": ["string", "null"]},
+        },
+    },
+    "RunList": _list_of("Run"),
+    "RunStarted": {"type": "object", "properties": {"run": _ref("Run")}},
     "Authorization": {
         "type": "object",
         "required": ["authorize_url", "expires_at"],

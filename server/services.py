@@ -11,6 +11,7 @@ from .settings import Settings
 from .store import Store
 from .sync.integration import Integrations
 from .sync.oauth import ConnectedApp, SalesforceOAuth
+from .sync.runs import Syncs
 from .sync.tls import Trust
 from .tracking import Tracking
 from .tree import Tree
@@ -27,6 +28,7 @@ class Services:
     tracking: Tracking
     reports: Reports
     integrations: Integrations
+    syncs: Syncs
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -50,6 +52,12 @@ class Services:
             trust,
             settings.salesforce_api_version,
         )
+        syncs = Syncs(store, tree, integrations)
+
+        async def first_import(account_id: str) -> None:
+            await syncs.start(account_id, "connect")
+
+        integrations.on_connected = first_import
         return cls(
             settings=settings,
             store=store,
@@ -58,4 +66,5 @@ class Services:
             tracking=tracking,
             reports=Reports(accounts, tree, tracking),
             integrations=integrations,
+            syncs=syncs,
         )

@@ -336,6 +336,29 @@ class Tree:
             assignments.roles[task["_id"]] = MANAGER
         return task_view(task, assignments)
 
+    def imported_task_doc(
+        self,
+        account_id: str,
+        name: str,
+        parent: Doc | None,
+        source: Source | None,
+        structure_key: str | None = None,
+    ) -> Doc:
+        """A locked task document as the Salesforce import writes it (not yet stored). Records
+        are matched by their source id; the project and folders by a `structure_key`."""
+        doc = self._new_task(account_id, name, parent, locked=True, source=source)
+        if structure_key is not None:
+            doc["source_key"] = structure_key
+        return doc
+
+    async def imports_written(self, account_id: str) -> None:
+        """The import wrote tasks directly: this process's index reloads, others' see the
+        new version."""
+        await self._index.changed(account_id)
+
+    async def assign(self, account_id: str, task: Doc, user_id: str, role: str) -> None:
+        await self._assign(account_id, task, user_id, role)
+
     async def create_imported_task(
         self, account_id: str, parent_id: str | None, name: str, source: Source | None
     ) -> Doc:

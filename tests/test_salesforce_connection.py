@@ -6,115 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import certifi
 import httpx2
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from support import PASSWORD, Api, World, sign_in
+from sf_support import (
+    INTEGRATION,
+    AiohttpClient,
+    AiohttpServer,
+    Connected,
+    account_id,
+    connected_world,
+)
+from support import World
 
-from salesforce_emulator.runner import RunningEmulator, running_emulator
-from server.app import create_app
-from server.appkeys import SERVICES
 from server.services import CALLBACK_PATH
-from server.settings import Settings
-from server.store import open_mongomock
 from server.sync.client import SalesforceClient
 from server.sync.oauth import OAuthFailure
-
-INTEGRATION = "/api/v1/integrations/salesforce"
-AiohttpServer = Callable[..., Awaitable[TestServer]]
-AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Connected:
-    world: World
-    emu: RunningEmulator
-    browser: httpx2.AsyncClient
-
-    @property
-    def admin(self) -> Api:
-        return self.world.admin
-
-    async def authorize(self) -> httpx2.Response:
-        """Ask for an authorization URL, then let the browser follow it to the callback."""
-        r = await self.admin.post(f"{INTEGRATION}/connect")
-        assert r.status == 200, r.body
-        return await self.browser.get(r.body["authorize_url"])
-
-    async def status(self) -> dict[str, Any]:
-        r = await self.admin.get(INTEGRATION)
-        assert r.status == 200, r.body
-        return dict(r.body)
-
-    async def refresh_is_refused(self, refresh_token: str) -> bool:
-        """Whether Salesforce now refuses this refresh token (it was revoked)."""
-        answer = await self.browser.post(
-            self.emu.token_url,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": self.emu.client_id,
-                "client_secret": self.emu.client_secret,
-            },
-        )
-        return answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
-
-    async def raw(self) -> dict[str, Any]:
-        account = (await self.admin.get("/api/v1/me")).body["account"]["id"]
-        doc = await self.world.services.store.integrations.find_one({"_id": account})
-        assert doc is not None
-        return doc
 
 
 @pytest.fixture
 async def sf(
     tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
 ) -> AsyncIterator[Connected]:
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    async with running_emulator(
-        tmp_path, seed="demo", redirect_uris=[public_url + CALLBACK_PATH]
-    ) as emu:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            public_url=public_url,
-            salesforce_client_id=emu.client_id,
-            salesforce_client_secret=emu.client_secret,
-            salesforce_login_url=emu.login_url,
-            salesforce_ca_bundle=emu.ca_file,
-        )
-        server = await aiohttp_server(create_app(settings, store_factory=open_mongomock), port=port)
-        client: TestClient[Any, Any] = await aiohttp_client(server)
-        assert client.app is not None
-        await client.app[SERVICES].accounts.create_account(
-            "Acme", "admin@acme.test", "Ada Admin", PASSWORD
-        )
-        world = World(client, await sign_in(client, "admin@acme.test"))
-        async with httpx2.AsyncClient(
-            verify=ssl.create_default_context(cafile=str(emu.ca_file)),
-            follow_redirects=True,
-            trust_env=False,
-        ) as browser:
-            yield Connected(world, emu, browser)
-
-
-async def account_id(api: Api) -> str:
-    return str((await api.get("/api/v1/me")).body["account"]["id"])
+    async with connected_world(tmp_path, aiohttp_server, aiohttp_client) as connected:
+        yield connected
 
 
 # Enabling -----------------------------------------------------------------------------------

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiohttp import web
 
 from ..services import CALLBACK_PATH
+from ..sync.engine import run_view
 from ..validation import Field
 from .registry import Call, Routes, json
 
 routes = Routes("integrations")
 
 BASE = "/api/v1/integrations/salesforce"
+RUNS = {"limit": Field("integer", minimum=1, maximum=500, default=20)}
 CALLBACK = {
     "code": Field("string", max_length=2000),
     "state": Field("string", max_length=200),
@@ -21,9 +24,15 @@ CALLBACK = {
 }
 
 
+async def _status(call: Call) -> dict[str, Any]:
+    body = await call.services.integrations.status(call.caller)
+    body["last_run"] = await call.services.syncs.last_run(call.caller.account_id)
+    return body
+
+
 @routes.get(BASE, "The integration's status", admin=True, responses={200: "Integration"})
 async def get_integration(call: Call) -> web.StreamResponse:
-    return json(await call.services.integrations.status(call.caller))
+    return json(await _status(call))
 
 
 @routes.post(
@@ -44,7 +53,35 @@ async def connect_integration(call: Call) -> web.StreamResponse:
     responses={200: "Integration"},
 )
 async def unlink_integration(call: Call) -> web.StreamResponse:
-    return json(await call.services.integrations.unlink(call.caller))
+    await call.services.integrations.unlink(call.caller)
+    return json(await _status(call))
+
+
+@routes.post(
+    f"{BASE}/sync",
+    "Force a sync now (or get the one running)",
+    admin=True,
+    responses={202: "RunStarted"},
+    errors=(409,),
+)
+async def force_sync(call: Call) -> web.StreamResponse:
+    run = await call.services.syncs.start(call.caller.account_id, "force")
+    return json({"run": run_view(run)}, status=202)
+
+
+@routes.get(
+    f"{BASE}/runs", "Sync runs, newest first", admin=True, query=RUNS, responses={200: "RunList"}
+)
+async def list_runs(call: Call) -> web.StreamResponse:
+    items = await call.services.syncs.runs(call.caller, call.query["limit"])
+    return json({"items": items, "next_cursor": None})
+
+
+@routes.get(
+    f"{BASE}/runs/{{id}}", "One sync run", admin=True, responses={200: "Run"}, errors=(400, 404)
+)
+async def get_run(call: Call) -> web.StreamResponse:
+    return json(await call.services.syncs.run(call.caller, call.path_id()))
 
 
 @routes.get(

@@ -53,6 +53,7 @@ async def create_user(call: Call) -> web.StreamResponse:
     user = await call.services.accounts.create_user(
         call.caller, b["email"], b["name"], b["password"], b.get("role", "user")
     )
+    await call.services.syncs.user_joined(call.caller.account_id, user["_id"])
     return json(user_view(user), status=201)
 
 

@@ -61,6 +61,8 @@ class Store:
         self.entries: Collection = make(names.ENTRIES)
         self.integrations: Collection = make(names.INTEGRATIONS)
         self.oauth_states: Collection = make(names.OAUTH_STATES)
+        self.sync_runs: Collection = make(names.SYNC_RUNS)
+        self.sync_leases: Collection = make(names.SYNC_LEASES)
 
     def collection(self, name: str) -> Collection:
         coll: Collection = getattr(self, name)

@@ -19,6 +19,8 @@ TIMERS: Final = "timers"
 ENTRIES: Final = "entries"
 INTEGRATIONS: Final = "integrations"
 OAUTH_STATES: Final = "oauth_states"
+SYNC_RUNS: Final = "sync_runs"
+SYNC_LEASES: Final = "sync_leases"
 
 ALL: Final = (
     ACCOUNTS,
@@ -31,6 +33,8 @@ ALL: Final = (
     ENTRIES,
     INTEGRATIONS,
     OAUTH_STATES,
+    SYNC_RUNS,
+    SYNC_LEASES,
 )
 
 
@@ -65,5 +69,6 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
     IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
     IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
+    IndexSpec(SYNC_RUNS, (("account_id", 1), ("started_at", -1)), "runs_by_account"),
     IndexSpec(TIMERS, (("account_id", 1),), "timers_by_account"),
 )

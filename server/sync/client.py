@@ -11,6 +11,7 @@ The one place that calls Salesforce's REST API, and the one classifier of its fa
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,13 +107,18 @@ class _Session(requests.Session):
 
 class SalesforceClient:
     def __init__(self, instance_url: str, access_token: str, api_version: str, trust: Trust):
+        self._session = _Session(trust)
         self._sf = Salesforce(
             instance_url=instance_url,
             session_id=access_token,
             version=api_version,
-            session=_Session(trust),
+            session=self._session,
         )
         self.api_usage: ApiUsage | None = None
+
+    def close(self) -> None:
+        """Close the pooled connections now rather than whenever the collector runs."""
+        self._session.close()
 
     async def _run(self, fn: Callable[[Salesforce], T]) -> T:
         try:
@@ -129,6 +135,34 @@ class SalesforceClient:
         """The first page of a query: `records`, `done`, `nextRecordsUrl`."""
         result: dict[str, Any] = await self._run(lambda sf: dict(sf.query(soql)))
         return result
+
+    async def query_page(self, soql: str, *, include_deleted: bool) -> dict[str, Any]:
+        """The first page of a query (`queryAll` with `include_deleted`)."""
+        result: dict[str, Any] = await self._run(
+            lambda sf: dict(sf.query(soql, include_deleted=include_deleted))
+        )
+        return result
+
+    async def next_page(self, url: str) -> dict[str, Any]:
+        """The page a `nextRecordsUrl` points to (queryAll's later pages live under /query/
+        and keep including deleted rows)."""
+        result: dict[str, Any] = await self._run(
+            lambda sf: dict(sf.query_more(url, identifier_is_url=True))
+        )
+        return result
+
+    async def deleted(
+        self, sobject: str, start: dt.datetime, end: dt.datetime
+    ) -> tuple[list[str], str]:
+        """Records of `sobject` deleted between start and end (purged ones included), and the
+        `latestDateCovered` where the next window should start."""
+
+        def run(sf: Salesforce) -> tuple[list[str], str]:
+            answer = getattr(sf, sobject).deleted(start, end)
+            ids = [str(r["id"]) for r in answer.get("deletedRecords", [])]
+            return ids, str(answer["latestDateCovered"])
+
+        return await self._run(run)
 
     async def check_api_access(self) -> None:
         """One cheap REST call: raises `ApiDisabled` when the user's profile has no API access."""

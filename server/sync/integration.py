@@ -76,6 +76,8 @@ class Integrations:
         self._cipher = cipher
         self._trust = trust
         self._api_version = api_version
+        # Called once a connection is made (the first import starts at once).
+        self.on_connected: Callable[[str], Awaitable[None]] | None = None
 
     # Reading ------------------------------------------------------------------------------
 
@@ -241,6 +243,8 @@ class Integrations:
             return await self._failed(
                 account_id, "salesforce_error", f"Salesforce answered {exc.code}: {exc.message}"
             )
+        finally:
+            client.close()
         if tokens.refresh_token is None:
             return await self._failed(
                 account_id,
@@ -274,6 +278,8 @@ class Integrations:
         if replaced:
             # Re-enabled: the previous grant is of no further use, so it should not stay valid.
             await self._revoke_quietly(self._cipher.decrypt(replaced["refresh"]))
+        if self.on_connected is not None:
+            await self.on_connected(account_id)
         log.info("Account %s connected to Salesforce org %s", account_id, org["org_id"])
         return Outcome(
             True,
@@ -360,6 +366,7 @@ class Integrations:
         except SessionExpired:
             log.info("Salesforce session of %s expired; refreshing", account_id)
         finally:
+            client.close()
             await self._record_usage(account_id, client)
         try:
             fresh = await oauth.refresh(self._cipher.decrypt(tokens["refresh"]))
@@ -380,6 +387,7 @@ class Integrations:
         try:
             return await fn(client)
         finally:
+            client.close()
             await self._record_usage(account_id, client)
 
     async def _store_access_token(self, account_id: str, old: str, fresh: Tokens) -> None:

@@ -1,0 +1,233 @@
+"""Writes imported Salesforce records into an account's tree, page by page.
+
+Every node is matched by its Salesforce id (`source_key`) forever: re-syncs, re-enabling and
+selection changes update, archive or restore nodes, never duplicate them. The `Salesforce`
+project and its `Opportunities` / `Cases` folders are matched by structural keys the same way.
+Archiving never touches time entries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import clock
+from ..store import Doc, Store
+from ..tree import REGULAR, Source, Tree
+from .objects import RECORDS, SyncedObject
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "salesforce"
+PROJECT_NAME = "Salesforce"
+PROJECT_KEY = "salesforce:structure:project"
+
+
+def folder_key(sobject: str) -> str:
+    return f"salesforce:structure:{sobject}"
+
+
+def record_key(record_id: str) -> str:
+    return f"{SYSTEM}:{record_id}"
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    archived: int = 0
+    restored: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "archived": self.archived,
+            "restored": self.restored,
+        }
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One Salesforce record as the tree needs it (a pure mapping of the API's record)."""
+
+    object: str
+    id: str
+    name: str
+    archived: bool
+    parent_id: str | None  # the Salesforce id of the record it belongs to (activities)
+    url: str
+
+
+def map_record(obj: SyncedObject, record: Mapping[str, Any], instance_url: str) -> Imported:
+    parent = record.get(obj.parent_field) if obj.parent_field else None
+    return Imported(
+        object=obj.sobject,
+        id=str(record["Id"]),
+        name=obj.name(record)[:300],
+        archived=obj.archived(record),
+        parent_id=str(parent) if parent else None,
+        url=f"{instance_url}/{record['Id']}",
+    )
+
+
+@dataclass
+class Structure:
+    project: Doc
+    folders: dict[str, Doc] = field(default_factory=dict)
+    created_project: bool = False
+
+
+class Importer:
+    def __init__(self, store: Store, tree: Tree, account_id: str) -> None:
+        self._store = store
+        self._tree = tree
+        self._account_id = account_id
+        self.counts = Counts()
+
+    async def _structural(self, key: str, name: str, parent: Doc | None) -> tuple[Doc, bool]:
+        existing = await self._store.tasks.find_one(
+            {"account_id": self._account_id, "source_key": key}
+        )
+        if existing is not None:
+            return existing, False
+        doc = self._tree.imported_task_doc(self._account_id, name, parent, None, key)
+        await self._store.tasks.update_one(
+            {"account_id": self._account_id, "source_key": key},
+            {"$setOnInsert": doc},
+            upsert=True,
+        )
+        stored = await self._store.tasks.find_one(
+            {"account_id": self._account_id, "source_key": key}
+        )
+        assert stored is not None
+        return stored, stored["_id"] == doc["_id"]
+
+    async def ensure_structure(self) -> Structure:
+        project, created = await self._structural(PROJECT_KEY, PROJECT_NAME, None)
+        structure = Structure(project, created_project=created)
+        for obj in RECORDS:
+            assert obj.folder is not None
+            folder, _ = await self._structural(folder_key(obj.sobject), obj.folder, project)
+            structure.folders[obj.sobject] = folder
+        if created:
+            await self.assign_everyone(project)
+        return structure
+
+    async def assign_everyone(self, project: Doc) -> None:
+        """At the first import every active user becomes `regular` on the project."""
+        users = await self._store.users.find({"account_id": self._account_id, "active": True})
+        for user in users:
+            await self._tree.assign(self._account_id, project, user["_id"], REGULAR)
+
+    async def apply(self, items: Sequence[Imported], parents: Mapping[str, Doc]) -> set[str]:
+        """Write one page of records. `parents` maps a record's parent Salesforce id (or, for
+        top-level records, its object name) to the task it goes below. Returns the keys seen."""
+        keys = [record_key(i.id) for i in items]
+        existing = {
+            d["source_key"]: d
+            for d in await self._store.tasks.find(
+                {"account_id": self._account_id, "source_key": {"$in": keys}}
+            )
+        }
+        inserts: list[Doc] = []
+        for item in items:
+            parent = parents.get(item.parent_id or item.object)
+            doc = existing.get(record_key(item.id))
+            if doc is None:
+                if parent is None:
+                    continue  # an activity on a record that is not imported
+                source = Source(SYSTEM, item.object, item.id, item.url)
+                new = self._tree.imported_task_doc(self._account_id, item.name, parent, source)
+                new["archived"] = item.archived
+                inserts.append(new)
+                self.counts.created += 1
+                if item.archived:
+                    self.counts.archived += 1
+                continue
+            await self._update(doc, item, parent)
+        if inserts:
+            await self._store.tasks.insert_many(inserts)
+        return set(keys)
+
+    async def _update(self, doc: Doc, item: Imported, parent: Doc | None) -> None:
+        changes: dict[str, Any] = {}
+        # An activity whose record is no longer imported is archived where it is.
+        archived = item.archived or parent is None
+        if doc["archived"] != archived:
+            changes["archived"] = archived
+            if archived:
+                self.counts.archived += 1
+            else:
+                self.counts.restored += 1
+        moved = parent is not None and doc["parent_id"] != parent["_id"]
+        renamed = doc["name"] != item.name
+        if renamed:
+            changes.update(name=item.name, sort_name=item.name.casefold())
+        if moved:
+            assert parent is not None
+            changes.update(
+                parent_id=parent["_id"],
+                ancestors=[*parent["ancestors"], parent["_id"]],
+                path=[*parent["path"], parent["name"]],
+            )
+        if not changes:
+            return
+        if renamed or moved:
+            self.counts.updated += 1
+        changes["updated_at"] = clock.now()
+        await self._store.tasks.update_one({"_id": doc["_id"]}, {"$set": changes})
+        if moved:
+            ancestors = changes["ancestors"]
+            await self._store.memberships.update_many(
+                {"task_id": doc["_id"]}, {"$set": {"path_ids": [*ancestors, doc["_id"]]}}
+            )
+        if renamed:
+            # Below a renamed record (its activities) the path shows the new name.
+            depth = len(doc["ancestors"]) if not moved else len(changes["ancestors"])
+            await self._store.tasks.update_many(
+                {"ancestors": doc["_id"]}, {"$set": {f"path.{depth}": item.name}}
+            )
+
+    async def archive_missing(self, sobject: str, seen: set[str]) -> None:
+        """After a full read of an object: its imported tasks Salesforce no longer returns
+        (purged, or outside the selection) are archived."""
+        docs = await self._store.tasks.find(
+            {"account_id": self._account_id, "source.object": sobject, "archived": False},
+            projection={"_id": 1, "source_key": 1},
+        )
+        gone = [d["_id"] for d in docs if d["source_key"] not in seen]
+        if gone:
+            await self._store.tasks.update_many(
+                {"_id": {"$in": gone}}, {"$set": {"archived": True, "updated_at": clock.now()}}
+            )
+            self.counts.archived += len(gone)
+
+    async def archive_ids(self, record_ids: Sequence[str]) -> None:
+        """Records Salesforce reports deleted (purged ones included)."""
+        if not record_ids:
+            return
+        keys = [record_key(i) for i in record_ids]
+        docs = await self._store.tasks.find(
+            {"account_id": self._account_id, "source_key": {"$in": keys}, "archived": False},
+            projection={"_id": 1},
+        )
+        if docs:
+            await self._store.tasks.update_many(
+                {"_id": {"$in": [d["_id"] for d in docs]}},
+                {"$set": {"archived": True, "updated_at": clock.now()}},
+            )
+            self.counts.archived += len(docs)
+
+    async def parents_for_activities(self, what_ids: set[str]) -> dict[str, Doc]:
+        if not what_ids:
+            return {}
+        docs = await self._store.tasks.find(
+            {
+                "account_id": self._account_id,
+                "source_key": {"$in": [record_key(i) for i in sorted(what_ids)]},
+            }
+        )
+        return {d["source"]["id"]: d for d in docs}

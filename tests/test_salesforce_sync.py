@@ -1,0 +1,322 @@
+"""Importing and syncing the Salesforce project tree, against the emulator over real HTTPS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sf_support import (
+    INTEGRATION,
+    AiohttpClient,
+    AiohttpServer,
+    Connected,
+    account_id,
+    connected_world,
+)
+
+from salesforce_emulator.seeding import SeedSpec
+from server import clock
+from server.sync.importer import record_key
+
+
+@pytest.fixture
+async def sf(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> AsyncIterator[Connected]:
+    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
+    ) as connected:
+        connected.world.services.syncs.retry_delays = (0.01, 0.01)
+        yield connected
+
+
+async def connect_and_import(sf: Connected) -> dict[str, Any]:
+    page = await sf.authorize()
+    assert page.status_code == 200, page.text
+    await sf.world.services.syncs.wait()
+    return await last_run(sf)
+
+
+async def sync(sf: Connected) -> dict[str, Any]:
+    r = await sf.admin.post(f"{INTEGRATION}/sync")
+    assert r.status == 202, r.body
+    await sf.world.services.syncs.wait()
+    return await last_run(sf)
+
+
+async def last_run(sf: Connected) -> dict[str, Any]:
+    runs = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+    assert runs, "no run recorded"
+    return dict(runs[0])
+
+
+async def task_for(sf: Connected, record_id: str) -> dict[str, Any]:
+    r = await sf.admin.get("/api/v1/tasks/by-source", system="salesforce", id=record_id)
+    assert r.status == 200, r.body
+    return dict(r.body)
+
+
+async def imported_count(sf: Connected) -> int:
+    account = await account_id(sf.admin)
+    return await sf.world.services.store.tasks.count(
+        {"account_id": account, "source_key": {"$regex": "^salesforce:[^s]"}}
+    )
+
+
+def records(sf: Connected, sobject: str) -> list[dict[str, Any]]:
+    """The org's open records of a type (neither closed nor deleted), oldest first."""
+    return [
+        dict(r)
+        for r in sf.emu.emulator.org.rows(sobject)
+        if not r.get("IsClosed") and not r.get("IsDeleted")
+    ]
+
+
+# The first import --------------------------------------------------------------------------
+
+
+async def test_connecting_imports_the_tree_at_once(sf: Connected) -> None:
+    opp = sf.emu.emulator.org.insert(
+        "Opportunity",
+        {"Name": "Acme Renewal", "StageName": "Prospecting", "CloseDate": "2026-12-01"},
+    )
+    sf.emu.emulator.org.insert(
+        "Task", {"Subject": "Call Alice", "WhatId": opp["Id"], "Status": "Not Started"}
+    )
+
+    run = await connect_and_import(sf)
+
+    assert (run["trigger"], run["status"]) == ("connect", "succeeded")
+    every = sum(1 for t in ("Opportunity", "Case") for _ in sf.emu.emulator.org.rows(t))
+    assert run["counts"]["created"] == every + 1
+    assert run["api_calls"] >= 3
+    task = await task_for(sf, opp["Id"])
+    assert task["path"] == ["Salesforce", "Opportunities"]
+    assert task["locked"] is True
+    assert task["source"] == {
+        "system": "salesforce",
+        "object": "Opportunity",
+        "id": opp["Id"],
+        "url": f"{sf.emu.instance_url}/{opp['Id']}",
+    }
+    children = (await sf.admin.get(f"/api/v1/tasks/{task['id']}/children")).body["items"]
+    assert [c["name"] for c in children] == ["Call Alice"]
+    assert children[0]["path"] == ["Salesforce", "Opportunities", "Acme Renewal"]
+    project_id = (await sf.admin.get(INTEGRATION)).body["project_id"]
+    project = (await sf.admin.get(f"/api/v1/tasks/{project_id}")).body
+    assert (project["name"], project["kind"], project["locked"]) == ("Salesforce", "project", True)
+    folders = (await sf.admin.get(f"/api/v1/tasks/{project_id}/children")).body["items"]
+    assert [f["name"] for f in folders] == ["Cases", "Opportunities"]
+    case = records(sf, "Case")[0]
+    assert (await task_for(sf, case["Id"]))["name"] == f"{case['CaseNumber']}: {case['Subject']}"
+
+
+async def test_every_user_becomes_regular_on_the_project_and_so_do_later_ones(
+    sf: Connected,
+) -> None:
+    bob = await sf.admin.add_user("bob@acme.test")
+    await connect_and_import(sf)
+    opp = records(sf, "Opportunity")[0]
+    task = await task_for(sf, opp["Id"])
+    assert (await bob.get(f"/api/v1/tasks/{task['id']}")).body["my_role"] == "regular"
+    assert (await bob.post("/api/v1/timer/start", {"task_id": task["id"]})).status == 201
+
+    carl = await sf.admin.add_user("carl@acme.test")
+    assert (await carl.get(f"/api/v1/tasks/{task['id']}")).body["my_role"] == "regular"
+
+
+async def test_syncing_again_duplicates_nothing(sf: Connected) -> None:
+    await connect_and_import(sf)
+    before = await imported_count(sf)
+    run = await sync(sf)
+    assert run["status"] == "succeeded" and run["trigger"] == "force"
+    assert run["counts"] == {"created": 0, "updated": 0, "archived": 0, "restored": 0}
+    assert await imported_count(sf) == before
+
+
+async def test_4500_opportunities_arrive_over_three_pages(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> None:
+    spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=0, activities=0)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
+    ) as sf:
+        calls_before = sf.emu.api_calls
+        run = await connect_and_import(sf)
+        assert run["status"] == "succeeded", run
+        assert run["counts"]["created"] == 4500
+        assert await imported_count(sf) == 4500
+        # 3 pages of opportunities, 1 of cases, 1 of activities, and the API-access check.
+        assert sf.emu.api_calls - calls_before == 3 + 1 + 1 + 1
+        found = await sf.admin.get("/api/v1/tasks", q=records(sf, "Opportunity")[-1]["Name"])
+        assert found.body["items"]
+
+
+# Archiving rules ---------------------------------------------------------------------------
+
+
+async def test_closed_won_archives_but_a_custom_closed_stage_stays_active(sf: Connected) -> None:
+    await connect_and_import(sf)
+    won, custom = records(sf, "Opportunity")[:2]
+    sf.emu.emulator.org.close(won["Id"], "Closed Won")
+    sf.emu.emulator.org.close(custom["Id"], "Closed - Duplicate")
+
+    run = await sync(sf)
+
+    assert run["counts"]["archived"] == 1
+    assert (await task_for(sf, won["Id"]))["archived"] is True
+    assert (await task_for(sf, custom["Id"]))["archived"] is False
+
+
+async def test_a_closed_case_is_archived_and_restored_when_reopened(sf: Connected) -> None:
+    await connect_and_import(sf)
+    case = records(sf, "Case")[0]
+    sf.emu.emulator.org.close(case["Id"])
+    assert (await sync(sf))["counts"]["archived"] == 1
+    task = await task_for(sf, case["Id"])
+    assert task["archived"] is True
+    refused = await sf.admin.post("/api/v1/timer/start", {"task_id": task["id"]})
+    assert (refused.status, refused.code) == (409, "task_archived")
+
+    sf.emu.emulator.org.reopen(case["Id"])
+    assert (await sync(sf))["counts"]["restored"] == 1
+    assert (await task_for(sf, case["Id"]))["archived"] is False
+
+
+async def test_deleted_undeleted_and_purged_records(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await connect_and_import(sf)
+    first, second = records(sf, "Opportunity")[:2]
+    org = sf.emu.emulator.org
+    org.delete(first["Id"])
+    await sync(sf)
+    assert (await task_for(sf, first["Id"]))["archived"] is True
+    org.undelete(first["Id"])
+    await sync(sf)
+    assert (await task_for(sf, first["Id"]))["archived"] is False
+
+    org.delete(second["Id"])
+    org.purge(second["Id"])
+    # `…/deleted` counts whole minutes: let two pass, on both sides.
+    sf.emu.emulator.advance_clock(120)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + dt.timedelta(minutes=2))
+    await sync(sf)
+    assert (await task_for(sf, second["Id"]))["archived"] is True
+
+
+async def test_archiving_keeps_entries_and_a_running_timer(sf: Connected) -> None:
+    await connect_and_import(sf)
+    opp = records(sf, "Opportunity")[0]
+    task = await task_for(sf, opp["Id"])
+    await sf.admin.post(
+        "/api/v1/entries", {"task_id": task["id"], "start": "2026-03-02T09:00:00Z", "duration": 900}
+    )
+    await sf.admin.post("/api/v1/timer/start", {"task_id": task["id"]})
+    sf.emu.emulator.org.close(opp["Id"], "Closed Lost")
+    await sync(sf)
+    assert (await sf.admin.get("/api/v1/timer")).body["running"] is True
+    report = await sf.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-03-01", "to": "2026-03-03"}
+    )
+    assert report.body["total_seconds"] == 900
+
+
+# Activities ---------------------------------------------------------------------------------
+
+
+async def test_an_activity_moving_to_another_opportunity_moves_its_subtask(sf: Connected) -> None:
+    org = sf.emu.emulator.org
+    one, two = records(sf, "Opportunity")[:2]
+    activity = org.insert(
+        "Task", {"Subject": "Send quote", "WhatId": one["Id"], "Status": "Not Started"}
+    )
+    await connect_and_import(sf)
+    subtask = await task_for(sf, activity["Id"])
+    assert subtask["parent_id"] == (await task_for(sf, one["Id"]))["id"]
+
+    org.update(activity["Id"], {"WhatId": two["Id"]})
+    run = await sync(sf)
+
+    moved = await task_for(sf, activity["Id"])
+    assert moved["id"] == subtask["id"]
+    assert moved["parent_id"] == (await task_for(sf, two["Id"]))["id"]
+    assert moved["path"] == ["Salesforce", "Opportunities", two["Name"]]
+    assert run["counts"]["updated"] == 1
+
+
+async def test_a_completed_activity_is_archived(sf: Connected) -> None:
+    org = sf.emu.emulator.org
+    opp = records(sf, "Opportunity")[0]
+    activity = org.insert("Task", {"Subject": "Demo", "WhatId": opp["Id"], "Status": "Not Started"})
+    await connect_and_import(sf)
+    org.close(activity["Id"])
+    await sync(sf)
+    assert (await task_for(sf, activity["Id"]))["archived"] is True
+
+
+# Roles survive syncs ------------------------------------------------------------------------
+
+
+async def test_a_manual_unassignment_survives_ten_syncs(sf: Connected) -> None:
+    bob = await sf.admin.add_user("bob@acme.test")
+    await connect_and_import(sf)
+    project_id = (await sf.admin.get(INTEGRATION)).body["project_id"]
+    removed = await sf.admin.delete(f"/api/v1/tasks/{project_id}/members/{bob.id}", scope="subtree")
+    assert removed.status == 204
+    for _ in range(10):
+        assert (await sync(sf))["status"] == "succeeded"
+    assert (await bob.get("/api/v1/tasks")).body["items"] == []
+    assert (await bob.get(f"/api/v1/tasks/{project_id}")).status == 404
+
+
+# Runs and failures --------------------------------------------------------------------------
+
+
+async def test_a_force_sync_while_one_runs_returns_the_running_one(sf: Connected) -> None:
+    await connect_and_import(sf)
+    sf.emu.emulator.inject_failures("delay", 1, seconds=0.5)
+    first = await sf.admin.post(f"{INTEGRATION}/sync")
+    second = await sf.admin.post(f"{INTEGRATION}/sync")
+    assert first.status == second.status == 202
+    assert second.body["run"]["id"] == first.body["run"]["id"]
+    assert second.body["run"]["status"] == "running"
+    await sf.world.services.syncs.wait()
+
+
+async def test_outages_are_retried_then_recorded_and_the_next_run_completes(
+    sf: Connected,
+) -> None:
+    await connect_and_import(sf)
+    new = sf.emu.emulator.org.insert(
+        "Opportunity", {"Name": "Late Deal", "StageName": "Prospecting", "CloseDate": "2026-12-01"}
+    )
+    sf.emu.emulator.inject_failures("unavailable", 2)
+    assert (await sync(sf))["status"] == "succeeded"  # two 503s, retried
+    sf.emu.emulator.org.update(new["Id"], {"Name": "Later Deal"})
+    sf.emu.emulator.inject_failures("drop", 10)
+    failed = await sync(sf)
+    assert failed["status"] == "failed" and "unavailable" in failed["error"].lower()
+    sf.emu.emulator.faults.clear()
+    assert (await sync(sf))["status"] == "succeeded"
+    assert (await task_for(sf, new["Id"]))["name"] == "Later Deal"
+
+
+async def test_sync_needs_a_connection(sf: Connected) -> None:
+    r = await sf.admin.post(f"{INTEGRATION}/sync")
+    assert (r.status, r.code) == (409, "not_connected")
+
+
+async def test_the_record_key_of_an_imported_task_is_its_18_character_id(sf: Connected) -> None:
+    await connect_and_import(sf)
+    opp = records(sf, "Opportunity")[0]
+    account = await account_id(sf.admin)
+    doc = await sf.world.services.store.tasks.find_one(
+        {"account_id": account, "source_key": record_key(opp["Id"])}
+    )
+    assert doc is not None and len(opp["Id"]) == 18
