@@ -28,7 +28,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await app[STORE_FACTORY]()
     services = app[SERVICES] = Services.build(app[SETTINGS], store)
     log.info("Store ready (%s)", store.backend)
+    services.scheduler.start()
     yield
+    services.scheduler.shutdown()
     await services.syncs.close()
     await store.close()
 

@@ -12,6 +12,7 @@ from .store import Store
 from .sync.integration import Integrations
 from .sync.oauth import ConnectedApp, SalesforceOAuth
 from .sync.runs import Syncs
+from .sync.scheduler import SyncScheduler
 from .sync.tls import Trust
 from .tracking import Tracking
 from .tree import Tree
@@ -29,6 +30,7 @@ class Services:
     reports: Reports
     integrations: Integrations
     syncs: Syncs
+    scheduler: SyncScheduler
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -67,4 +69,5 @@ class Services:
             reports=Reports(accounts, tree, tracking),
             integrations=integrations,
             syncs=syncs,
+            scheduler=SyncScheduler(store, syncs, settings.sync_interval_seconds),
         )

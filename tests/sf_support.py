@@ -83,6 +83,7 @@ async def connected_world(
     aiohttp_client: AiohttpClient,
     seed: Seed = "demo",
     embedded: bool = False,
+    sync_interval_seconds: int = 3600,
 ) -> AsyncIterator[Connected]:
     """With `embedded`, on the embedded store (in tmp_path) rather than mongomock, whose unique
     checks scan every document (too slow for thousands of imports)."""
@@ -98,6 +99,7 @@ async def connected_world(
             salesforce_client_secret=emu.client_secret,
             salesforce_login_url=emu.login_url,
             salesforce_ca_bundle=emu.ca_file,
+            sync_interval_seconds=sync_interval_seconds,
         )
         server = await aiohttp_server(
             create_app(settings, store_factory=None if embedded else open_mongomock), port=port

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,8 @@ from sf_support import (
 
 from salesforce_emulator.seeding import SeedSpec
 from server import clock
-from server.sync.importer import record_key
+from server.sync.importer import Importer, record_key
+from server.sync.runs import Syncs
 
 
 @pytest.fixture
@@ -320,3 +322,92 @@ async def test_the_record_key_of_an_imported_task_is_its_18_character_id(sf: Con
         {"account_id": account, "source_key": record_key(opp["Id"])}
     )
     assert doc is not None and len(opp["Id"]) == 18
+
+
+async def test_active_integrations_sync_on_schedule(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> None:
+    spec = SeedSpec(users=1, accounts=1, opportunities=3, cases=0, activities=0)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, sync_interval_seconds=1
+    ) as sf:
+        await connect_and_import(sf)
+        status = (await sf.admin.get(INTEGRATION)).body
+        assert status["next_run_at"] is not None
+        for _ in range(60):
+            runs = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+            if any(r["trigger"] == "schedule" for r in runs):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no scheduled run within 6 seconds")
+        await sf.world.services.syncs.wait()
+
+
+async def test_two_server_processes_never_sync_one_account_at_once(sf: Connected) -> None:
+    await connect_and_import(sf)
+    services = sf.world.services
+    # A second process on the same database: its own Syncs over the same store.
+    other = Syncs(services.store, services.tree, services.integrations)
+    sf.emu.emulator.inject_failures("delay", 1, seconds=0.3)
+    account = await account_id(sf.admin)
+    mine, theirs = await asyncio.gather(
+        services.syncs.start(account, "force"), other.start(account, "schedule")
+    )
+    assert mine["_id"] == theirs["_id"]
+    await services.syncs.wait()
+    await other.wait()
+    runs = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]  # the import and one more
+
+
+async def test_a_crash_between_pages_then_a_clean_run_gives_exactly_the_emulators_tree(
+    tmp_path: Path,
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = SeedSpec(users=1, accounts=5, opportunities=4100, cases=10, activities=300)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
+    ) as sf:
+        real_apply = Importer.apply
+        pages = 0
+
+        async def apply_then_die(self: Importer, *args: Any, **kwargs: Any) -> set[str]:
+            nonlocal pages
+            pages += 1
+            if pages == 2:
+                raise asyncio.CancelledError  # the process is killed mid-import
+            return await real_apply(self, *args, **kwargs)
+
+        with monkeypatch.context() as m:
+            m.setattr(Importer, "apply", apply_then_die)
+            crashed = await connect_and_import(sf)
+        assert (crashed["status"], crashed["error"]) == ("failed", "interrupted")
+        assert 0 < await imported_count(sf) < 4100
+
+        assert (await sync(sf))["status"] == "succeeded"
+
+        org = sf.emu.emulator.org
+        expected = {
+            record_key(r["Id"])
+            for t in ("Opportunity", "Case", "Task")
+            for r in org.rows(t)
+            if t != "Task" or org.type_of(org.require(r["WhatId"])) in ("Opportunity", "Case")
+        }
+        account = await account_id(sf.admin)
+        docs = await sf.world.services.store.tasks.find(
+            {"account_id": account, "source": {"$ne": None}}, projection={"source_key": 1}
+        )
+        keys = [d["source_key"] for d in docs]
+        assert len(keys) == len(set(keys))  # no duplicates
+        assert set(keys) == expected
+
+
+async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connected) -> None:
+    await connect_and_import(sf)
+    sf.emu.emulator.set_api_limit(limit=1, used=1)
+    run = await sync(sf)
+    assert run["status"] == "failed"
+    assert "REQUEST_LIMIT_EXCEEDED" in run["error"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import clock
 from ..services import CALLBACK_PATH
 from ..sync.engine import run_view
 from ..validation import Field
@@ -27,6 +28,8 @@ CALLBACK = {
 async def _status(call: Call) -> dict[str, Any]:
     body = await call.services.integrations.status(call.caller)
     body["last_run"] = await call.services.syncs.last_run(call.caller.account_id)
+    if body["status"] == "active":
+        body["next_run_at"] = clock.iso(call.services.scheduler.next_run_at())
     return body
 
 

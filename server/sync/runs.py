@@ -107,9 +107,12 @@ class Syncs:
     async def _execute(self, run: Doc) -> None:
         account_id = run["account_id"]
         sync = SyncRun(self._store, self._tree, self._integrations, account_id, self.retry_delays)
-        status, error = "succeeded", None
+        # Until it returns, the run is a failure: cancelled (shutdown) counts as interrupted.
+        status: str = "failed"
+        error: str | None = "interrupted"
         try:
             await sync.execute()
+            status, error = "succeeded", None
         except (SalesforceError, OAuthFailure, ConflictError) as exc:
             status, error = "failed", _describe(exc)
             log.warning("Sync of %s failed: %s", account_id, error)
