@@ -76,3 +76,8 @@ class TooManyRequestsError(ApiError):
 class StoreUnavailableError(ApiError):
     status = 503
     code = "store_unavailable"
+
+
+class SalesforceUnavailableError(ApiError):
+    status = 502
+    code = "salesforce_unavailable"

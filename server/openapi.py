@@ -258,6 +258,32 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "RunList": _list_of("Run"),
+    "CatalogPage": {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "object": {"enum": ["Opportunity", "Case"]},
+                        "closed": {"type": "boolean"},
+                        "selected": {"type": "boolean"},
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Selection": {
+        "type": "object",
+        "properties": {
+            "objects": {"type": "object"},
+            "activities": {"type": "boolean"},
+        },
+    },
     "RunStarted": {"type": "object", "properties": {"run": _ref("Run")}},
     "Authorization": {
         "type": "object",

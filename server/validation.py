@@ -14,7 +14,7 @@ from .clock import parse_time
 from .errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from .ids import parse_id
 
-Kind = Literal["string", "integer", "boolean", "id", "time", "enum", "string_list"]
+Kind = Literal["string", "integer", "boolean", "id", "time", "enum", "string_list", "object"]
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -61,6 +61,11 @@ class Field:
                 return parse_id(value, name)
             case "time":
                 return parse_time(value, name)
+            case "object":
+                # A nested structure: the domain validates its parts, naming them.
+                if not isinstance(value, dict):
+                    raise InvalidRequestError(f"{name} must be an object.")
+                return value
             case "string_list":
                 if not isinstance(value, list):
                     raise InvalidRequestError(f"{name} must be a list of strings.")
@@ -125,6 +130,8 @@ class Field:
                 base = {"type": "string", "format": "date-time"}
             case "string_list":
                 base = {"type": "array", "items": {"type": "string"}}
+            case "object":
+                base = {"type": "object"}
         if self.nullable:
             base["type"] = [base["type"], "null"]
             if "enum" in base:

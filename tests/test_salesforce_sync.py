@@ -411,3 +411,107 @@ async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connect
     run = await sync(sf)
     assert run["status"] == "failed"
     assert "REQUEST_LIMIT_EXCEEDED" in run["error"]
+
+
+# Selection and the catalog ------------------------------------------------------------------
+
+
+async def select(sf: Connected, body: dict[str, Any]) -> dict[str, Any]:
+    r = await sf.admin.put(f"{INTEGRATION}/selection", body)
+    assert r.status == 200, r.body
+    await sf.world.services.syncs.wait()
+    return await last_run(sf)
+
+
+async def test_selecting_two_opportunities_archives_the_others_and_all_restores_them(
+    sf: Connected,
+) -> None:
+    await connect_and_import(sf)
+    opps = records(sf, "Opportunity")
+    chosen = [opps[0]["Id"], opps[1]["Id"][:15]]  # a 15-character id is fine too
+
+    run = await select(
+        sf,
+        {
+            "objects": {"Opportunity": {"enabled": True, "mode": "selected", "ids": chosen}},
+            "activities": True,
+        },
+    )
+
+    assert run["trigger"] == "selection" and run["status"] == "succeeded"
+    assert run["counts"]["archived"] == len(opps) - 2
+    assert (await task_for(sf, opps[0]["Id"]))["archived"] is False
+    assert (await task_for(sf, opps[1]["Id"]))["archived"] is False
+    assert (await task_for(sf, opps[2]["Id"]))["archived"] is True
+    assert (await task_for(sf, records(sf, "Case")[0]["Id"]))["archived"] is False
+    trackable = (await sf.admin.get("/api/v1/tasks", q=opps[2]["Name"], trackable=True)).body
+    assert opps[2]["Id"] not in [t["source"] and t["source"]["id"] for t in trackable["items"]]
+
+    before = await imported_count(sf)
+    back = await select(
+        sf, {"objects": {"Opportunity": {"enabled": True, "mode": "all"}}, "activities": True}
+    )
+    assert back["counts"]["restored"] == len(opps) - 2
+    assert (await task_for(sf, opps[2]["Id"]))["archived"] is False
+    assert await imported_count(sf) == before  # restored, never duplicated
+
+
+async def test_turning_a_type_off_archives_it_and_on_restores_it(sf: Connected) -> None:
+    await connect_and_import(sf)
+    case = records(sf, "Case")[0]
+    await select(sf, {"objects": {"Case": {"enabled": False}}, "activities": True})
+    assert (await task_for(sf, case["Id"]))["archived"] is True
+    await select(sf, {"objects": {"Case": {"enabled": True}}, "activities": True})
+    assert (await task_for(sf, case["Id"]))["archived"] is False
+
+
+async def test_a_malformed_selection_is_refused_naming_the_field(sf: Connected) -> None:
+    cases = [
+        ({"objects": {"Lead": {"enabled": True}}, "activities": True}, "objects.Lead"),
+        ({"objects": {"Case": {"mode": "some"}}, "activities": True}, "objects.Case.mode"),
+        (
+            {"objects": {"Case": {"mode": "selected", "ids": ["nope"]}}, "activities": True},
+            "objects.Case.ids[0]",
+        ),
+        ({"objects": {}, "activities": "yes"}, "activities"),
+    ]
+    for body, field in cases:
+        r = await sf.admin.put(f"{INTEGRATION}/selection", body)
+        assert (r.status, r.code) == (400, "invalid_request"), body
+        assert field in r.body["error"]["message"]
+
+
+async def test_the_catalog_lists_live_items_searchable_paged_and_marked(sf: Connected) -> None:
+    await connect_and_import(sf)
+    opps = records(sf, "Opportunity")
+    await select(
+        sf,
+        {
+            "objects": {
+                "Opportunity": {"enabled": True, "mode": "selected", "ids": [opps[0]["Id"]]}
+            },
+            "activities": True,
+        },
+    )
+    page = await sf.admin.get(f"{INTEGRATION}/catalog", object="Opportunity")
+    assert page.status == 200
+    every = list(sf.emu.emulator.org.rows("Opportunity"))
+    assert len(page.body["items"]) == min(len(every), 50)
+    marked = {i["id"]: i["selected"] for i in page.body["items"]}
+    assert marked[opps[0]["Id"]] is True and marked[opps[1]["Id"]] is False
+
+    word = opps[1]["Name"].split()[0]
+    found = await sf.admin.get(f"{INTEGRATION}/catalog", object="Opportunity", q=word)
+    assert found.body["items"] and all(
+        word.lower() in i["name"].lower() for i in found.body["items"]
+    )
+
+    small = await sf.admin.get(f"{INTEGRATION}/catalog", object="Case", q="'; DROP")
+    assert small.status == 200 and small.body["items"] == []
+
+
+async def test_the_catalog_says_when_salesforce_is_down(sf: Connected) -> None:
+    await connect_and_import(sf)
+    sf.emu.emulator.inject_failures("unavailable", 1)
+    r = await sf.admin.get(f"{INTEGRATION}/catalog", object="Case")
+    assert (r.status, r.code) == (502, "salesforce_unavailable")

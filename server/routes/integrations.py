@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any
 
 from aiohttp import web
 
 from .. import clock
+from ..errors import ConflictError
+from ..paging import decode_cursor, encode_cursor
 from ..services import CALLBACK_PATH
+from ..sync.catalog import catalog
 from ..sync.engine import run_view
 from ..validation import Field
 from .registry import Call, Routes, json
@@ -17,6 +21,19 @@ routes = Routes("integrations")
 
 BASE = "/api/v1/integrations/salesforce"
 RUNS = {"limit": Field("integer", minimum=1, maximum=500, default=20)}
+CATALOG = {
+    "object": Field("enum", required=True, choices=("Opportunity", "Case")),
+    "q": Field("string", max_length=200, description="Words in the name (Cases: the subject)"),
+    "cursor": Field("string", max_length=200),
+}
+SELECTION = {
+    "objects": Field(
+        "object",
+        required=True,
+        description="{Opportunity: {enabled, mode: all|selected, ids: []}, Case: {…}}",
+    ),
+    "activities": Field("boolean", required=True),
+}
 CALLBACK = {
     "code": Field("string", max_length=2000),
     "state": Field("string", max_length=200),
@@ -117,3 +134,41 @@ def _page(title: str, message: str, ok: bool) -> str:
         f"padding:0 1em}}h1{{color:{colour};font-size:1.4em}}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
     )
+
+
+@routes.get(
+    f"{BASE}/catalog",
+    "Salesforce items live, searchable and paged, with the selection marked",
+    admin=True,
+    query=CATALOG,
+    responses={200: "CatalogPage"},
+    errors=(409, 502),
+)
+async def get_catalog(call: Call) -> web.StreamResponse:
+    q = call.query
+    offset = decode_cursor(q["cursor"])
+    page = await catalog(
+        call.services.integrations, call.caller.account_id, q["object"], q["q"], offset
+    )
+    more = page.pop("has_more")
+    page["next_cursor"] = encode_cursor(offset + len(page["items"])) if more else None
+    return json(page)
+
+
+@routes.put(
+    f"{BASE}/selection",
+    "Choose what is imported; a sync starts (unselected items are archived, never deleted)",
+    admin=True,
+    body=SELECTION,
+    responses={200: "Selection"},
+    errors=(400,),
+)
+async def put_selection(call: Call) -> web.StreamResponse:
+    s = call.services
+    selection, changed = await s.integrations.set_selection(
+        call.caller, call.body["objects"], call.body["activities"]
+    )
+    if changed:
+        with contextlib.suppress(ConflictError):  # not connected: it applies at the next sync
+            await s.syncs.start(call.caller.account_id, "selection")
+    return json(selection)

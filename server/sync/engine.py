@@ -23,6 +23,7 @@ from .client import SalesforceClient, Unavailable
 from .importer import Importer, Structure, map_record, record_key
 from .integration import Integrations
 from .objects import ACTIVITY, RECORDS, SyncedObject
+from .selection import default_selection, selected_ids
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,27 @@ class SyncRun:
         instance_url = integration["org"]["instance_url"]
         cursors: dict[str, str] = dict(integration.get("cursors") or {})
         deleted_cursors: dict[str, str] = dict(integration.get("deleted_cursors") or {})
+        self._selection = integration.get("selection") or default_selection()
         structure = await self.importer.ensure_structure()
         await self._store.integrations.update_one(
             {"_id": self._account_id}, {"$set": {"project_id": structure.project["_id"]}}
         )
         try:
             for obj in (*RECORDS, ACTIVITY):
+                if not self._enabled(obj):
+                    # Off: what was imported of it is archived (and restored when back on).
+                    await self.importer.archive_missing(obj.sobject, set())
+                    continue
                 await self._sync_object(
                     obj, structure, instance_url, cursors, deleted_cursors, started
                 )
         finally:
             await self._tree.imports_written(self._account_id)
+
+    def _enabled(self, obj: SyncedObject) -> bool:
+        if obj.parent_field:
+            return bool(self._selection.get("activities", True))
+        return bool(self._selection["objects"][obj.sobject]["enabled"])
 
     async def _sync_object(
         self,
@@ -119,7 +130,8 @@ class SyncRun:
                 )
             else:
                 parents = {obj.sobject: structure.folders[obj.sobject]}
-            seen |= await self.importer.apply(items, parents)
+            selected = None if obj.parent_field else selected_ids(self._selection, obj.sobject)
+            seen |= await self.importer.apply(items, parents, selected)
             for record in records:
                 stamp = parse_soql_time(record["SystemModstamp"])
                 if newest is None or stamp > newest:

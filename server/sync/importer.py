@@ -122,9 +122,20 @@ class Importer:
         for user in users:
             await self._tree.assign(self._account_id, project, user["_id"], REGULAR)
 
-    async def apply(self, items: Sequence[Imported], parents: Mapping[str, Doc]) -> set[str]:
+    async def apply(
+        self,
+        items: Sequence[Imported],
+        parents: Mapping[str, Doc],
+        selected: set[str] | None = None,
+    ) -> set[str]:
         """Write one page of records. `parents` maps a record's parent Salesforce id (or, for
-        top-level records, its object name) to the task it goes below. Returns the keys seen."""
+        top-level records, its object name) to the task it goes below; with `selected`, only
+        those record ids are imported (others already imported are archived). Returns the keys
+        seen and selected."""
+        if selected is not None:
+            unselected = [i for i in items if i.id not in selected]
+            await self.archive_ids([i.id for i in unselected])
+            items = [i for i in items if i.id in selected]
         keys = [record_key(i.id) for i in items]
         existing = {
             d["source_key"]: d

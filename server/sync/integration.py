@@ -23,6 +23,7 @@ from ..keys import Cipher
 from ..store import Doc, Store
 from .client import ApiDisabled, SalesforceClient, SalesforceError, SessionExpired
 from .oauth import OAuthFailure, SalesforceOAuth, Tokens, new_code_verifier
+from .selection import changed_objects, default_selection, parse_selection
 from .tls import Trust
 
 log = logging.getLogger(__name__)
@@ -37,16 +38,6 @@ ACTIVE = "active"
 NEEDS_REAUTH = "needs_reauth"
 ERROR = "error"
 UNLINKED = "unlinked"
-
-
-def default_selection() -> dict[str, Any]:
-    return {
-        "objects": {
-            "Opportunity": {"enabled": True, "mode": "all", "ids": []},
-            "Case": {"enabled": True, "mode": "all", "ids": []},
-        },
-        "activities": True,
-    }
 
 
 @dataclass(frozen=True)
@@ -343,6 +334,27 @@ class Integrations:
         )
         if result.matched:
             log.info("Integration of %s needs re-authorization: its owner left", account_id)
+
+    # Selection ----------------------------------------------------------------------------
+
+    async def selection(self, account_id: str) -> dict[str, Any]:
+        doc = await self._doc(account_id)
+        selection: dict[str, Any] = doc.get("selection") or default_selection()
+        return selection
+
+    async def set_selection(
+        self, caller: Caller, objects: dict[str, Any], activities: bool
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Store a new selection; returns it and the objects whose next read is a full one
+        (so that unselected items are archived and reselected ones restored)."""
+        old = await self.selection(caller.account_id)
+        new = parse_selection(old, objects, activities)
+        changed = changed_objects(old, new)
+        update: dict[str, Any] = {"$set": {"selection": new, "updated_at": clock.now()}}
+        if changed:
+            update["$unset"] = {f"cursors.{name}": "" for name in changed}
+        await self._store.integrations.update_one({"_id": caller.account_id}, update, upsert=True)
+        return new, changed
 
     # Calling Salesforce -------------------------------------------------------------------
 
