@@ -95,7 +95,7 @@ async def test_connecting_imports_the_tree_at_once(sf: Connected) -> None:
     assert (run["trigger"], run["status"]) == ("connect", "succeeded")
     every = sum(1 for t in ("Opportunity", "Case") for _ in sf.emu.emulator.org.rows(t))
     assert run["counts"]["created"] == every + 1
-    assert run["api_calls"] >= 3
+    assert run["api_calls"] == 1  # every object's first (and only) page in one Composite call
     task = await task_for(sf, opp["Id"])
     assert task["path"] == ["Salesforce", "Opportunities"]
     assert task["locked"] is True
@@ -131,10 +131,12 @@ async def test_every_user_becomes_regular_on_the_project_and_so_do_later_ones(
     assert (await carl.get(f"/api/v1/tasks/{task['id']}")).body["my_role"] == "regular"
 
 
-async def test_syncing_again_duplicates_nothing(sf: Connected) -> None:
+async def test_syncing_again_duplicates_nothing_and_costs_one_call(sf: Connected) -> None:
     await connect_and_import(sf)
     before = await imported_count(sf)
+    calls = sf.emu.api_calls
     run = await sync(sf)
+    assert sf.emu.api_calls - calls == run["api_calls"] == 1
     assert run["status"] == "succeeded" and run["trigger"] == "force"
     assert run["counts"] == {"created": 0, "updated": 0, "archived": 0, "restored": 0}
     assert await imported_count(sf) == before
@@ -152,8 +154,10 @@ async def test_4500_opportunities_arrive_over_three_pages(
         assert run["status"] == "succeeded", run
         assert run["counts"]["created"] == 4500
         assert await imported_count(sf) == 4500
-        # 3 pages of opportunities, 1 of cases, 1 of activities, and the API-access check.
-        assert sf.emu.api_calls - calls_before == 3 + 1 + 1 + 1
+        # The API-access check at connect, one Composite call with every object's first page,
+        # and the two further pages of opportunities.
+        assert sf.emu.api_calls - calls_before == 1 + 1 + 2
+        assert run["api_calls"] == 3
         found = await sf.admin.get("/api/v1/tasks", q=records(sf, "Opportunity")[-1]["Name"])
         assert found.body["items"]
 

@@ -11,7 +11,6 @@ The one place that calls Salesforce's REST API, and the one classifier of its fa
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,20 +60,23 @@ def classify(exc: Exception) -> SalesforceError:
     if isinstance(exc, SalesforceError):
         return exc
     if isinstance(exc, LibraryError):
-        status = exc.status
         code, message = _first_error(exc.content)
-        if status == 401:
-            return SessionExpired(code or "INVALID_SESSION_ID", message, status)
-        if code in API_DISABLED_CODES:
-            return ApiDisabled(code, message, status)
-        if code == "REQUEST_LIMIT_EXCEEDED":
-            return LimitExceeded(code, message, status)
-        if status >= 500:
-            return Unavailable(code or "SERVER_ERROR", message or f"HTTP {status}", status)
-        return SalesforceError(code or "ERROR", message or f"HTTP {status}", status)
+        return classify_status(exc.status, code, message)
     if isinstance(exc, requests.RequestException):
         return Unavailable("UNREACHABLE", f"Salesforce could not be reached: {exc}")
     raise exc
+
+
+def classify_status(status: int, code: str, message: str) -> SalesforceError:
+    if status == 401:
+        return SessionExpired(code or "INVALID_SESSION_ID", message, status)
+    if code in API_DISABLED_CODES:
+        return ApiDisabled(code, message, status)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return LimitExceeded(code, message, status)
+    if status >= 500:
+        return Unavailable(code or "SERVER_ERROR", message or f"HTTP {status}", status)
+    return SalesforceError(code or "ERROR", message or f"HTTP {status}", status)
 
 
 def _first_error(content: Any) -> tuple[str, str]:
@@ -151,18 +153,27 @@ class SalesforceClient:
         )
         return result
 
-    async def deleted(
-        self, sobject: str, start: dt.datetime, end: dt.datetime
-    ) -> tuple[list[str], str]:
-        """Records of `sobject` deleted between start and end (purged ones included), and the
-        `latestDateCovered` where the next window should start."""
+    async def batch(self, urls: list[str]) -> list[dict[str, Any]]:
+        """GET subrequests (relative URLs, `vNN.N/…`) through the Composite API's batch
+        resource: one API call for all of them. Each answer's body, in order; a failed one
+        raises as the same call would alone."""
 
-        def run(sf: Salesforce) -> tuple[list[str], str]:
-            answer = getattr(sf, sobject).deleted(start, end)
-            ids = [str(r["id"]) for r in answer.get("deletedRecords", [])]
-            return ids, str(answer["latestDateCovered"])
+        def run(sf: Salesforce) -> list[dict[str, Any]]:
+            body = {"batchRequests": [{"method": "GET", "url": u} for u in urls]}
+            answer = sf.restful("composite/batch", method="POST", json=body)
+            if not isinstance(answer, dict):
+                raise SalesforceError("INVALID_RESPONSE", "the Composite API answered no results")
+            return list(answer["results"])
 
-        return await self._run(run)
+        results = await self._run(run)
+        bodies = []
+        for result in results:
+            status = int(result["statusCode"])
+            if status >= 400:
+                code, message = _first_error(result["result"])
+                raise classify_status(status, code, message)
+            bodies.append(dict(result["result"]))
+        return bodies
 
     async def check_api_access(self) -> None:
         """One cheap REST call: raises `ApiDisabled` when the user's profile has no API access."""

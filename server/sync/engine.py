@@ -14,7 +14,9 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from .. import clock
 from ..store import Doc, Store
@@ -49,8 +51,10 @@ class SyncRun:
         integrations: Integrations,
         account_id: str,
         retry_delays: tuple[float, ...] = (1.0, 4.0, 15.0),
+        api_version: str = "66.0",
     ) -> None:
         self._retry_delays = retry_delays
+        self._api_version = api_version
         self._store = store
         self._tree = tree
         self._integrations = integrations
@@ -85,14 +89,20 @@ class SyncRun:
             {"_id": self._account_id}, {"$set": {"project_id": structure.project["_id"]}}
         )
         try:
+            plans = []
             for obj in (*RECORDS, ACTIVITY):
-                if not self._enabled(obj):
+                if self._enabled(obj):
+                    plans.append(self._plan(obj, cursors, deleted_cursors, started))
+                else:
                     # Off: what was imported of it is archived (and restored when back on).
                     await self.importer.archive_missing(obj.sobject, set())
-                    continue
-                await self._sync_object(
-                    obj, structure, instance_url, cursors, deleted_cursors, started
-                )
+            # Every object's first page and deletions in one Composite API call: a sync with
+            # nothing changed costs one call.
+            answers = await self._call(lambda c: c.batch([u for p in plans for u in p.urls()]))
+            for plan in plans:
+                first = answers.pop(0)
+                deleted = answers.pop(0) if plan.deleted_window else None
+                await self._sync_object(plan, first, deleted, structure, instance_url, started)
         finally:
             await self._tree.imports_written(self._account_id)
 
@@ -101,15 +111,13 @@ class SyncRun:
             return bool(self._selection.get("activities", True))
         return bool(self._selection["objects"][obj.sobject]["enabled"])
 
-    async def _sync_object(
+    def _plan(
         self,
         obj: SyncedObject,
-        structure: Structure,
-        instance_url: str,
         cursors: dict[str, str],
         deleted_cursors: dict[str, str],
         started: dt.datetime,
-    ) -> None:
+    ) -> Plan:
         cursor = parse_soql_time(cursors[obj.sobject]) if obj.sobject in cursors else None
         full = cursor is None or cursor < started - DELETED_WINDOW
         # Names from the registry and a formatted datetime: nothing from outside goes in.
@@ -118,9 +126,28 @@ class SyncRun:
             assert cursor is not None
             soql += f" WHERE SystemModstamp >= {soql_time(cursor)}"
         soql += " ORDER BY SystemModstamp ASC"
+        window = None
+        if not full:
+            # Salesforce counts deletions in whole minutes: a window under a minute waits.
+            since = deleted_cursors.get(obj.sobject)
+            start = parse_soql_time(since) if since else started - DELETED_WINDOW
+            start = max(start, started - DELETED_WINDOW + dt.timedelta(minutes=1))
+            if started - start >= dt.timedelta(minutes=1):
+                window = (start, started)
+        return Plan(obj, soql, full, cursor, window, self._api_version)
+
+    async def _sync_object(
+        self,
+        plan: Plan,
+        page: dict[str, Any],
+        deleted: dict[str, Any] | None,
+        structure: Structure,
+        instance_url: str,
+        started: dt.datetime,
+    ) -> None:
+        obj = plan.obj
         seen: set[str] = set()
-        newest = cursor
-        page = await self._call(lambda c: c.query_page(soql, include_deleted=True))
+        newest = plan.cursor
         while True:
             records = page.get("records", [])
             items = [map_record(obj, r, instance_url) for r in records]
@@ -140,39 +167,45 @@ class SyncRun:
             if page.get("done", True) or not next_url:
                 break
             page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
-        if full:
+        update: dict[str, str] = {}
+        if plan.full:
             await self.importer.archive_missing(obj.sobject, seen)
-            deleted_from = soql_time(started)
-        else:
-            deleted_from = await self._archive_deleted(obj, deleted_cursors.get(obj.sobject))
+            update[f"deleted_cursors.{obj.sobject}"] = soql_time(started)
+        elif deleted is not None:
+            await self.importer.archive_ids([str(r["id"]) for r in deleted["deletedRecords"]])
+            update[f"deleted_cursors.{obj.sobject}"] = str(deleted["latestDateCovered"])
         # Written: the next run may start here (`>=`, so a record stamped at this very instant
         # is read again, harmlessly).
         if newest is not None:
-            cursors[obj.sobject] = soql_time(min(newest, started))
-        elif full:
-            cursors[obj.sobject] = soql_time(started)
-        deleted_cursors[obj.sobject] = deleted_from
-        await self._store.integrations.update_one(
-            {"_id": self._account_id},
-            {
-                "$set": {
-                    f"cursors.{obj.sobject}": cursors[obj.sobject],
-                    f"deleted_cursors.{obj.sobject}": deleted_from,
-                }
-            },
-        )
+            update[f"cursors.{obj.sobject}"] = soql_time(min(newest, started))
+        elif plan.full:
+            update[f"cursors.{obj.sobject}"] = soql_time(started)
+        if update:
+            await self._store.integrations.update_one({"_id": self._account_id}, {"$set": update})
 
-    async def _archive_deleted(self, obj: SyncedObject, since: str | None) -> str:
-        """Archive what was deleted (or purged) since the last window; returns where the next
-        window starts. Salesforce counts whole minutes: a window under a minute waits."""
-        now = clock.now()
-        start = parse_soql_time(since) if since else now - DELETED_WINDOW
-        start = max(start, now - DELETED_WINDOW + dt.timedelta(minutes=1))
-        if now - start < dt.timedelta(minutes=1):
-            return soql_time(start)
-        ids, covered = await self._call(lambda c: c.deleted(obj.sobject, start, now))
-        await self.importer.archive_ids(ids)
-        return covered
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run reads of one object."""
+
+    obj: SyncedObject
+    soql: str
+    full: bool
+    cursor: dt.datetime | None
+    deleted_window: tuple[dt.datetime, dt.datetime] | None
+    api_version: str
+
+    def urls(self) -> list[str]:
+        """The Composite API subrequests: the first page, then the deletions if due."""
+        version = f"v{self.api_version}"
+        urls = [f"{version}/queryAll?q={quote(self.soql)}"]
+        if self.deleted_window is not None:
+            start, end = self.deleted_window
+            urls.append(
+                f"{version}/sobjects/{self.obj.sobject}/deleted/"
+                f"?start={quote(soql_time(start))}&end={quote(soql_time(end))}"
+            )
+        return urls
 
 
 def run_view(doc: Doc) -> dict[str, Any]:

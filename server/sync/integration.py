@@ -66,7 +66,7 @@ class Integrations:
         self._oauth = oauth
         self._cipher = cipher
         self._trust = trust
-        self._api_version = api_version
+        self.api_version = api_version
         # Called once a connection is made (the first import starts at once).
         self.on_connected: Callable[[str], Awaitable[None]] | None = None
 
@@ -359,7 +359,7 @@ class Integrations:
     # Calling Salesforce -------------------------------------------------------------------
 
     def _client(self, instance_url: str, access_token: str) -> SalesforceClient:
-        return SalesforceClient(instance_url, access_token, self._api_version, self._trust)
+        return SalesforceClient(instance_url, access_token, self.api_version, self._trust)
 
     async def call(self, account_id: str, fn: Callable[[SalesforceClient], Awaitable[T]]) -> T:
         """Run `fn` with a client for the account's connection; on an expired session refresh

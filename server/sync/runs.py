@@ -41,6 +41,7 @@ class Syncs:
         self._tasks: set[asyncio.Task[None]] = set()
         # Waits between retries of a call Salesforce could not answer (tests shorten them).
         self.retry_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
+        self.api_version = integrations.api_version
 
     # Starting -----------------------------------------------------------------------------
 
@@ -106,7 +107,14 @@ class Syncs:
 
     async def _execute(self, run: Doc) -> None:
         account_id = run["account_id"]
-        sync = SyncRun(self._store, self._tree, self._integrations, account_id, self.retry_delays)
+        sync = SyncRun(
+            self._store,
+            self._tree,
+            self._integrations,
+            account_id,
+            self.retry_delays,
+            self.api_version,
+        )
         # Until it returns, the run is a failure: cancelled (shutdown) counts as interrupted.
         status: str = "failed"
         error: str | None = "interrupted"
