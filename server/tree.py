@@ -68,6 +68,13 @@ def match_score(name_words: list[str], query_words: list[str]) -> float | None:
     return score
 
 
+def source_key(account_id: str, key: str) -> str:
+    """The stored, server-wide unique key of an imported node: the account, then the source's
+    own key (`salesforce:<18-char id>`). One field makes "unique per account" a single-field
+    unique index, which every engine checks with one lookup."""
+    return f"{account_id}/{key}"
+
+
 @dataclass(frozen=True)
 class Source:
     system: str
@@ -264,7 +271,7 @@ class Tree:
         if full is None:
             raise InvalidRequestError("id is not a 15- or 18-character Salesforce record id.")
         task = await self._store.tasks.find_one(
-            {"account_id": caller.account_id, "source_key": f"{system}:{full}"}
+            {"source_key": source_key(caller.account_id, f"{system}:{full}")}
         )
         assignments = await self.assignments(caller)
         if task is None or not assignments.can_see(task):
@@ -308,7 +315,7 @@ class Tree:
                 "id": source.id,
                 "url": source.url,
             }
-            doc["source_key"] = source.key
+            doc["source_key"] = source_key(account_id, source.key)
         return doc
 
     async def create_task(self, caller: Caller, name: str, parent_id: str | None) -> dict[str, Any]:
@@ -348,7 +355,7 @@ class Tree:
         are matched by their source id; the project and folders by a `structure_key`."""
         doc = self._new_task(account_id, name, parent, locked=True, source=source)
         if structure_key is not None:
-            doc["source_key"] = structure_key
+            doc["source_key"] = source_key(account_id, structure_key)
         return doc
 
     async def imports_written(self, account_id: str) -> None:

@@ -55,10 +55,11 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1), ("sort_name", 1)), "tasks_by_parent"),
     IndexSpec(TASKS, (("account_id", 1), ("sort_name", 1)), "tasks_by_name"),
     IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
-    # An imported record maps to exactly one task per account, forever.
+    # An imported record maps to exactly one task per account, forever (the key starts with
+    # the account's id: see `tree.source_key`).
     IndexSpec(
         TASKS,
-        (("account_id", 1), ("source_key", 1)),
+        (("source_key", 1),),
         "tasks_source_unique",
         unique=True,
         partial={"source_key": {"$exists": True}},

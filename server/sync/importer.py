@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import clock
 from ..store import Doc, Store
-from ..tree import REGULAR, Source, Tree
+from ..tree import REGULAR, Source, Tree, source_key
 from .objects import RECORDS, SyncedObject
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,18 @@ class Importer:
         self._account_id = account_id
         self.counts = Counts()
 
+    def _key(self, key: str) -> str:
+        return source_key(self._account_id, key)
+
     async def _structural(self, key: str, name: str, parent: Doc | None) -> tuple[Doc, bool]:
-        existing = await self._store.tasks.find_one(
-            {"account_id": self._account_id, "source_key": key}
-        )
+        existing = await self._store.tasks.find_one({"source_key": self._key(key)})
         if existing is not None:
             return existing, False
         doc = self._tree.imported_task_doc(self._account_id, name, parent, None, key)
         await self._store.tasks.update_one(
-            {"account_id": self._account_id, "source_key": key},
-            {"$setOnInsert": doc},
-            upsert=True,
+            {"source_key": self._key(key)}, {"$setOnInsert": doc}, upsert=True
         )
-        stored = await self._store.tasks.find_one(
-            {"account_id": self._account_id, "source_key": key}
-        )
+        stored = await self._store.tasks.find_one({"source_key": self._key(key)})
         assert stored is not None
         return stored, stored["_id"] == doc["_id"]
 
@@ -136,17 +133,15 @@ class Importer:
             unselected = [i for i in items if i.id not in selected]
             await self.archive_ids([i.id for i in unselected])
             items = [i for i in items if i.id in selected]
-        keys = [record_key(i.id) for i in items]
+        keys = [self._key(record_key(i.id)) for i in items]
         existing = {
             d["source_key"]: d
-            for d in await self._store.tasks.find(
-                {"account_id": self._account_id, "source_key": {"$in": keys}}
-            )
+            for d in await self._store.tasks.find({"source_key": {"$in": keys}})
         }
         inserts: list[Doc] = []
         for item in items:
             parent = parents.get(item.parent_id or item.object)
-            doc = existing.get(record_key(item.id))
+            doc = existing.get(self._key(record_key(item.id)))
             if doc is None:
                 if parent is None:
                     continue  # an activity on a record that is not imported
@@ -220,10 +215,9 @@ class Importer:
         """Records Salesforce reports deleted (purged ones included)."""
         if not record_ids:
             return
-        keys = [record_key(i) for i in record_ids]
+        keys = [self._key(record_key(i)) for i in record_ids]
         docs = await self._store.tasks.find(
-            {"account_id": self._account_id, "source_key": {"$in": keys}, "archived": False},
-            projection={"_id": 1},
+            {"source_key": {"$in": keys}, "archived": False}, projection={"_id": 1}
         )
         if docs:
             await self._store.tasks.update_many(
@@ -236,9 +230,6 @@ class Importer:
         if not what_ids:
             return {}
         docs = await self._store.tasks.find(
-            {
-                "account_id": self._account_id,
-                "source_key": {"$in": [record_key(i) for i in sorted(what_ids)]},
-            }
+            {"source_key": {"$in": [self._key(record_key(i)) for i in sorted(what_ids)]}}
         )
         return {d["source"]["id"]: d for d in docs}

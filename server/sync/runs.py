@@ -19,7 +19,7 @@ from ..accounts import Caller
 from ..errors import ConflictError, NotFoundError
 from ..ids import new_id
 from ..store import Doc, DuplicateKeyError, Store
-from ..tree import REGULAR, Tree
+from ..tree import REGULAR, Tree, source_key
 from .client import SalesforceError, Unavailable
 from .engine import SyncRun, run_view
 from .importer import PROJECT_KEY
@@ -177,7 +177,7 @@ class Syncs:
     async def user_joined(self, account_id: str, user_id: str) -> None:
         """Each user created after the first import becomes `regular` on the project too."""
         project = await self._store.tasks.find_one(
-            {"account_id": account_id, "source_key": PROJECT_KEY}
+            {"source_key": source_key(account_id, PROJECT_KEY)}
         )
         if project is not None:
             await self._tree.assign(account_id, project, user_id, REGULAR)
