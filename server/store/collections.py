@@ -52,8 +52,7 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(USERS, (("email", 1),), "email_unique", unique=True),
     IndexSpec(USERS, (("account_id", 1), ("email", 1)), "account_users"),
     IndexSpec(TOKENS, (("user_id", 1),), "tokens_by_user"),
-    IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1), ("sort_name", 1)), "tasks_by_parent"),
-    IndexSpec(TASKS, (("account_id", 1), ("sort_name", 1)), "tasks_by_name"),
+    IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
     IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
     # An imported record maps to exactly one task per account, forever (the key starts with
     # the account's id: see `tree.source_key`).
