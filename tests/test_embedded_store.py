@@ -19,6 +19,7 @@ from server.app import create_app
 from server.appkeys import SERVICES
 from server.settings import Settings
 from server.store import StoreLockedError, open_embedded
+from server.store.collections import IndexSpec
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@acme.test"
@@ -258,3 +259,20 @@ def test_account_create_refuses_an_email_already_in_use(tmp_path: Path) -> None:
     assert "admin@acme.test is already in use" in taken.stderr
     assert "Traceback" not in taken.stderr
     assert taken.stdout == ""
+
+
+async def test_a_store_whose_index_changed_definition_still_opens(tmp_path: Path) -> None:
+    """An upgrade may redefine an index under the same name: the store replaces it."""
+    store = await open_embedded(tmp_path)
+    await store.tasks.drop_index("tasks_by_parent")
+    await store.tasks.create_index(
+        IndexSpec("tasks", (("parent_id", 1), ("name", 1)), "tasks_by_parent")
+    )
+    await store.close()
+
+    reopened = await open_embedded(tmp_path)
+    try:
+        await reopened.tasks.insert_one({"_id": "t1", "account_id": "a", "parent_id": None})
+        assert await reopened.tasks.count({"account_id": "a"}) == 1
+    finally:
+        await reopened.close()

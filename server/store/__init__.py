@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+import pymongo.errors
+
 from . import collections as names
 from .adapters import (
     Collection,
@@ -70,7 +72,14 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         for spec in names.INDEXES:
-            await self.collection(spec.collection).create_index(spec)
+            collection = self.collection(spec.collection)
+            try:
+                await collection.create_index(spec)
+            except pymongo.errors.OperationFailure:
+                # An index of that name changed definition in a newer version: replace it.
+                log.info("Replacing index %s on %s", spec.name, spec.collection)
+                await collection.drop_index(spec.name)
+                await collection.create_index(spec)
 
     async def ping(self) -> None:
         await self._ping()

@@ -227,3 +227,6 @@ class CachedCollection(Collection):
 
     async def create_index(self, spec: IndexSpec) -> None:
         await self._inner.create_index(spec)
+
+    async def drop_index(self, name: str) -> None:
+        await self._inner.drop_index(name)

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SYSTEM = "salesforce"
 PROJECT_NAME = "Salesforce"
 PROJECT_KEY = "salesforce:structure:project"
+KEY_CHUNK = 100
 
 
 def folder_key(sobject: str) -> str:
@@ -134,10 +135,7 @@ class Importer:
             await self.archive_ids([i.id for i in unselected])
             items = [i for i in items if i.id in selected]
         keys = [self._key(record_key(i.id)) for i in items]
-        existing = {
-            d["source_key"]: d
-            for d in await self._store.tasks.find({"source_key": {"$in": keys}})
-        }
+        existing = {d["source_key"]: d for d in await self._by_keys(keys)}
         inserts: list[Doc] = []
         for item in items:
             parent = parents.get(item.parent_id or item.object)
@@ -216,9 +214,7 @@ class Importer:
         if not record_ids:
             return
         keys = [self._key(record_key(i)) for i in record_ids]
-        docs = await self._store.tasks.find(
-            {"source_key": {"$in": keys}, "archived": False}, projection={"_id": 1}
-        )
+        docs = [d for d in await self._by_keys(keys) if not d["archived"]]
         if docs:
             await self._store.tasks.update_many(
                 {"_id": {"$in": [d["_id"] for d in docs]}},
@@ -229,7 +225,14 @@ class Importer:
     async def parents_for_activities(self, what_ids: set[str]) -> dict[str, Doc]:
         if not what_ids:
             return {}
-        docs = await self._store.tasks.find(
-            {"source_key": {"$in": [self._key(record_key(i)) for i in sorted(what_ids)]}}
-        )
+        docs = await self._by_keys([self._key(record_key(i)) for i in sorted(what_ids)])
         return {d["source"]["id"]: d for d in docs}
+
+    async def _by_keys(self, keys: Sequence[str]) -> list[Doc]:
+        """Tasks by source key, in chunks: an `$in` of a whole page (2,000 keys) costs the
+        embedded engine time in the square of its length."""
+        docs: list[Doc] = []
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = list(keys[start : start + KEY_CHUNK])
+            docs += await self._store.tasks.find({"source_key": {"$in": chunk}})
+        return docs
