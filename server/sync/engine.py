@@ -5,6 +5,8 @@ Incremental on `SystemModstamp` with `queryAll` (which also returns deleted rows
 cursor is older than Salesforce keeps deletions (15 days), reads everything and archives what no
 longer comes back. The cursor of an object is saved only after the records it covers are written,
 and windows are `>=` with idempotent writes, so a run that dies anywhere is completed by the next.
+Every object's first page and deletion window go to Salesforce in one Composite batch call; only
+further pages (`nextRecordsUrl`) cost a call each.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .. import clock
 from ..store import Doc, Store
 from ..tree import Tree
 from .client import SalesforceClient, Unavailable
-from .importer import Importer, Structure, map_record, record_key
+from .importer import Importer, Structure, map_record
 from .integration import Integrations
 from .objects import ACTIVITY, RECORDS, SyncedObject
 from .selection import default_selection, selected_ids
@@ -223,4 +225,4 @@ def run_view(doc: Doc) -> dict[str, Any]:
     }
 
 
-__all__ = ["SyncRun", "record_key", "run_view"]
+__all__ = ["Plan", "SyncRun", "run_view"]
