@@ -34,7 +34,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from typing import Any
 
 import aiohttp
 from argon2 import PasswordHasher
+from processes import code_version, free_port
 
 from server import security
 from server.accounts import USER
@@ -267,42 +267,10 @@ async def seed(data_dir: Path, admin_token: str, n_tasks: int, n_users: int) -> 
 # --- Processes ----------------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    """The commit measured, and any uncommitted changes to the server (read-only git calls)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "--no-optional-locks", "status", "--porcelain", "--", "server"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split("\n")
-    except OSError:
-        return "unknown (no git)"
-    changed = [line[3:] for line in status if line.strip()]
-    if not changed:
-        return f"{head or 'unknown'}"
-    return f"{head} with uncommitted changes to {', '.join(changed)}"
-
-
 def server_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRAIL_")}
     env["TIMETRAIL_DATA_DIR"] = str(data_dir)
     return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -48,7 +48,6 @@ import pstats
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -62,6 +61,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+from processes import code_version, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -118,13 +118,6 @@ def minimum_calls(per_object: dict[str, int]) -> int:
 
 
 # --- Processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -300,31 +293,6 @@ def disk_usage(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_blocks * 512
     return total
-
-
-def code_version() -> str:
-    """The commit measured, and any uncommitted changes to the server (read-only git calls)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "--no-optional-locks", "status", "--porcelain", "--", "server"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split("\n")
-    except OSError:
-        return "unknown (no git)"
-    changed = [line[3:] for line in status if line.strip()]
-    if not changed:
-        return f"{head or 'unknown'}"
-    return f"{head} with uncommitted changes to {', '.join(changed)}"
 
 
 # --- Emulator access log: API calls by endpoint -------------------------------------------------
