@@ -358,6 +358,19 @@ class Tree:
             doc["source_key"] = source_key(account_id, structure_key)
         return doc
 
+    async def rename_in_paths(self, task_id: str, depth: int, name: str) -> None:
+        """Descendants keep the names of their ancestors in `path`, at the same position
+        (`depth`, the renamed task's own depth)."""
+        await self._store.tasks.update_many(
+            {"ancestors": task_id}, {"$set": {f"path.{depth}": name}}
+        )
+
+    async def memberships_moved(self, task_id: str, ancestors: list[str]) -> None:
+        """Role assignments on a moved task follow it (they record the path they sit on)."""
+        await self._store.memberships.update_many(
+            {"task_id": task_id}, {"$set": {"path_ids": [*ancestors, task_id]}}
+        )
+
     async def imports_written(self, account_id: str) -> None:
         """The import wrote tasks directly: this process's index reloads, others' see the
         new version."""
@@ -373,7 +386,7 @@ class Tree:
         parent = await self._load(account_id, parent_id) if parent_id else None
         if parent_id and parent is None:
             raise NotFoundError("parent_id: no such task.")
-        task = self._new_task(account_id, name, parent, locked=True, source=source)
+        task = self.imported_task_doc(account_id, name, parent, source)
         try:
             await self._store.tasks.insert_one(task)
         except DuplicateKeyError:
@@ -427,10 +440,7 @@ class Tree:
                 }
             },
         )
-        # Descendants keep the names of their ancestors in `path`, at the same position.
-        await self._store.tasks.update_many(
-            {"ancestors": task["_id"]}, {"$set": {f"path.{depth}": name}}
-        )
+        await self.rename_in_paths(task["_id"], depth, name)
         await self._index.changed(task["account_id"])
         return {**task, "name": name}
 
@@ -490,9 +500,7 @@ class Tree:
                 )
             else:
                 ancestors = new_ancestors
-            await self._store.memberships.update_many(
-                {"task_id": doc["_id"]}, {"$set": {"path_ids": [*ancestors, doc["_id"]]}}
-            )
+            await self.memberships_moved(doc["_id"], ancestors)
         await self._index.changed(caller.account_id)
         return moved
 

@@ -183,17 +183,12 @@ class Importer:
             self.counts.updated += 1
         changes["updated_at"] = clock.now()
         await self._store.tasks.update_one({"_id": doc["_id"]}, {"$set": changes})
+        ancestors: list[str] = changes["ancestors"] if moved else doc["ancestors"]
         if moved:
-            ancestors = changes["ancestors"]
-            await self._store.memberships.update_many(
-                {"task_id": doc["_id"]}, {"$set": {"path_ids": [*ancestors, doc["_id"]]}}
-            )
+            await self._tree.memberships_moved(doc["_id"], ancestors)
         if renamed:
             # Below a renamed record (its activities) the path shows the new name.
-            depth = len(doc["ancestors"]) if not moved else len(changes["ancestors"])
-            await self._store.tasks.update_many(
-                {"ancestors": doc["_id"]}, {"$set": {f"path.{depth}": item.name}}
-            )
+            await self._tree.rename_in_paths(doc["_id"], len(ancestors), item.name)
 
     async def archive_missing(self, sobject: str, seen: set[str]) -> None:
         """After a full read of an object: its imported tasks Salesforce no longer returns
