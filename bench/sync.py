@@ -22,10 +22,11 @@ Before each incremental sync it waits until a minute has passed since the previo
 (`--settle`): the engine reads deletions (`sobjects/T/deleted`) only for windows of a whole
 minute or more, as a scheduled (hourly) sync always has them.
 
-Afterwards each server is restarted on the store its import wrote (`--no-restart` skips it):
-the RSS after one lookup by Salesforce id (the embedded engine's in-memory indexes built: the
-store's own memory) and the time and RSS of the first search (the account's tree loaded into
-the search index).
+After each run it times one search (the search index takes what the run changed in place; a
+first import makes it reload). Afterwards each server is restarted on the store its import wrote
+(`--no-restart` skips it): the time until healthy (the server loads every account's search index
+before it serves), the RSS after one lookup by Salesforce id (the embedded engine's in-memory
+indexes built: the store's own memory, plus the search index) and the first search.
 
 Goals (from the issue): API calls within +3 of the minimum for a full import; an incremental sync
 with nothing changed costs at most 2 API calls for all objects together; peak RSS of the full
@@ -353,6 +354,7 @@ class Result:
     server_cpu: float  # CPU seconds
     emulator_cpu: float
     store_bytes: int
+    search_after: float = math.nan  # one search right after the run (the index takes the changes)
     note: str = ""
 
     @property
@@ -524,6 +526,7 @@ async def measure_run(
             note="records = pages served x 2,000 (an upper bound); wall = time waited",
         )
     wall = parse_time(run["finished_at"]) - parse_time(run["started_at"])
+    search_after = await timed_search(clients, give_up_after)
     note = ""
     if trigger == "connect":
         note = (
@@ -546,8 +549,20 @@ async def measure_run(
         server_cpu=server_cpu,
         emulator_cpu=emulator_cpu,
         store_bytes=disk_usage(world.data_dir),
+        search_after=search_after,
         note=note,
     )
+
+
+async def timed_search(clients: Clients, give_up_after: float) -> float:
+    """Seconds one administrator's search takes (the first after a run pays for what the run
+    changed in the search index)."""
+    started = time.perf_counter()
+    r = await clients.server.get(
+        "/api/v1/tasks", params={"q": "deal", "limit": "1"}, timeout=give_up_after
+    )
+    r.raise_for_status()
+    return time.perf_counter() - started
 
 
 async def bench_token(world: World, clients: Clients) -> str:
@@ -722,7 +737,8 @@ def report(r: Result) -> None:
     print(
         f"    {r.status}{error}: {r.wall:.1f} s, {r.rate:,.0f} records/s, counts {r.counts}, "
         f"API calls {r.api_calls} (emulator {r.emulator_calls}: {describe_calls(r.breakdown)}), "
-        f"minimum {r.minimum}, peak RSS {r.peak_rss_kb / 1024:.0f} MB",
+        f"minimum {r.minimum}, peak RSS {r.peak_rss_kb / 1024:.0f} MB, "
+        f"first search after it {r.search_after * 1000:,.0f} ms",
         flush=True,
     )
 
@@ -757,12 +773,7 @@ async def at_rest(world: World, give_up_after: float) -> Restart:
             raise RuntimeError(f"lookup by source: HTTP {r.status_code}: {r.text[:300]}")
         restart.store_seconds = time.perf_counter() - started
         restart.store_rss_kb = world.server.memory_kb().get("VmRSS", 0)
-        started = time.perf_counter()
-        r = await clients.server.get(
-            "/api/v1/tasks", params={"q": "deal", "limit": "1"}, timeout=give_up_after
-        )
-        r.raise_for_status()
-        restart.search_seconds = time.perf_counter() - started
+        restart.search_seconds = await timed_search(clients, give_up_after)
         restart.search_rss_kb = world.server.memory_kb().get("VmRSS", 0)
     except (RuntimeError, httpx2.HTTPError) as error:
         restart.error = f"{type(error).__name__}: {str(error)[-300:]}"

@@ -25,7 +25,7 @@ from .errors import (
 from .ids import new_id
 from .paging import Page
 from .salesforce_ids import to_18
-from .store import Doc, DuplicateKeyError, Store
+from .store import Doc, DuplicateKeyError, Store, find_in
 from .tree_index import TreeIndex
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ TRACKING_ROLES = (MANAGER, REGULAR)
 
 MAX_DEPTH = 20
 MAX_WORDS = 40
+# An import that changed more tasks than this (and than a quarter of the tree) makes the
+# search index reload rather than take each change.
+RELOAD_ABOVE = 2_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
@@ -371,10 +374,27 @@ class Tree:
             {"task_id": task_id}, {"$set": {"path_ids": [*ancestors, task_id]}}
         )
 
-    async def imports_written(self, account_id: str) -> None:
-        """The import wrote tasks directly: this process's index reloads, others' see the
-        new version."""
-        await self._index.changed(account_id)
+    async def load_indexes(self) -> None:
+        """Build the search indexes at start-up rather than in the first search."""
+        await self._index.load_all()
+
+    async def imports_written(
+        self, account_id: str, written: Collection[str], renamed: Collection[str] = ()
+    ) -> None:
+        """The import wrote these tasks directly (and renamed these, changing their
+        descendants' paths). This process's index takes the changed tasks in place, so the next
+        search does not reload a large tree; a change too large for that (a first import) makes
+        it reload. Other processes see the new version and reload."""
+        index = self._index.cached(account_id)
+        changed = set(written)
+        if index is not None:
+            for task_id in renamed:
+                changed |= index.descendants(task_id)
+        if index is None or len(changed) > max(RELOAD_ABOVE, len(index.tasks) // 4):
+            await self._index.changed(account_id)
+            return
+        docs = await find_in(self._store.tasks, "_id", sorted(changed))
+        await self._index.changed(account_id, put=docs)
 
     async def assign(self, account_id: str, task: Doc, user_id: str, role: str) -> None:
         await self._assign(account_id, task, user_id, role)

@@ -3,7 +3,8 @@
 Searching by word prefix and listing large subtrees must not depend on engine indexes (the
 embedded and mock engines scan; FACTS.md), so each process keeps, per account, the tasks
 (without their stored prefix arrays) in memory with:
-- `words`: the sorted (word, task id) pairs: a prefix is a bisect range;
+- `vocabulary`: the distinct words of the names, sorted (a prefix is a bisect range), and
+  `postings`: the tasks having each word;
 - `children`: task ids by parent id.
 
 It stays exact across processes through `tree_version` on the account document: every change to
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,7 +37,9 @@ def words_of_name(name: str) -> list[str]:
 class AccountIndex:
     version: int
     tasks: dict[str, Doc] = field(default_factory=dict)
-    words: list[tuple[str, str]] = field(default_factory=list)
+    # The distinct words, sorted (a prefix is a bisect range), and the tasks with each word.
+    vocabulary: list[str] = field(default_factory=list)
+    postings: dict[str, set[str]] = field(default_factory=dict)
     children: dict[str | None, set[str]] = field(default_factory=dict)
     name_words: dict[str, list[str]] = field(default_factory=dict)
     archived: set[str] = field(default_factory=set)
@@ -43,27 +47,31 @@ class AccountIndex:
     @classmethod
     def build(cls, version: int, docs: Iterable[Doc]) -> AccountIndex:
         index = cls(version)
-        pairs: list[tuple[str, str]] = []
         for doc in docs:
-            index.tasks[doc["_id"]] = doc
-            index.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
-            words = index.name_words[doc["_id"]] = words_of_name(doc["name"])
-            pairs.extend((w, doc["_id"]) for w in set(words))
-            if doc["archived"]:
-                index.archived.add(doc["_id"])
-        pairs.sort()
-        index.words = pairs
+            index._add(doc)
+        index.vocabulary = sorted(index.postings)
         return index
 
-    def put(self, doc: Doc) -> None:
-        self.remove(doc["_id"])
+    def _add(self, doc: Doc) -> list[str]:
+        """Add a task; returns the words that are new to the vocabulary (not yet in it)."""
         self.tasks[doc["_id"]] = doc
         self.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
         words = self.name_words[doc["_id"]] = words_of_name(doc["name"])
+        new_words = []
         for w in set(words):
-            bisect.insort(self.words, (w, doc["_id"]))
+            holders = self.postings.get(w)
+            if holders is None:
+                holders = self.postings[w] = set()
+                new_words.append(w)
+            holders.add(doc["_id"])
         if doc["archived"]:
             self.archived.add(doc["_id"])
+        return new_words
+
+    def put(self, doc: Doc) -> None:
+        self.remove(doc["_id"])
+        for w in self._add(doc):
+            bisect.insort(self.vocabulary, w)
 
     def remove(self, task_id: str) -> None:
         old = self.tasks.pop(task_id, None)
@@ -72,14 +80,23 @@ class AccountIndex:
         self.children.get(old["parent_id"], set()).discard(task_id)
         self.archived.discard(task_id)
         for w in set(self.name_words.pop(task_id, ())):
-            i = bisect.bisect_left(self.words, (w, task_id))
-            if i < len(self.words) and self.words[i] == (w, task_id):
-                del self.words[i]
+            holders = self.postings.get(w)
+            if holders is None:
+                continue
+            holders.discard(task_id)
+            if not holders:
+                del self.postings[w]
+                i = bisect.bisect_left(self.vocabulary, w)
+                if i < len(self.vocabulary) and self.vocabulary[i] == w:
+                    del self.vocabulary[i]
 
     def with_prefix(self, prefix: str) -> set[str]:
-        lo = bisect.bisect_left(self.words, (prefix, ""))
-        hi = bisect.bisect_left(self.words, (prefix + "\U0010ffff", ""))
-        return {task_id for _, task_id in self.words[lo:hi]}
+        lo = bisect.bisect_left(self.vocabulary, prefix)
+        hi = bisect.bisect_left(self.vocabulary, prefix + "\U0010ffff")
+        found: set[str] = set()
+        for word in self.vocabulary[lo:hi]:
+            found |= self.postings[word]
+        return found
 
     def matching(self, query_words: list[str]) -> list[Doc]:
         """Tasks whose name has, for every query word, a word starting with it."""
@@ -90,6 +107,16 @@ class AccountIndex:
             if not ids:
                 return []
         return [self.tasks[i] for i in ids or ()]
+
+    def descendants(self, task_id: str) -> set[str]:
+        """The ids of every task below this one."""
+        found: set[str] = set()
+        todo = [task_id]
+        while todo:
+            below = self.children.get(todo.pop(), ())
+            found.update(below)
+            todo.extend(below)
+        return found
 
     def archived_ids(self, tasks: Iterable[Doc]) -> set[str]:
         """Which of these tasks' ancestors are archived."""
@@ -106,6 +133,22 @@ class TreeIndex:
     async def _version(self, account_id: str) -> int:
         account = await self._store.accounts.find_one({"_id": account_id})
         return int(account.get("tree_version", 0)) if account else 0
+
+    async def load_all(self) -> None:
+        """Load every account's index, so that no request pays for it."""
+        started = time.perf_counter()
+        accounts = await self._store.accounts.find({}, projection={"_id": 1})
+        for account in accounts:
+            await self.get(account["_id"])
+        tasks = sum(len(index.tasks) for index in self._accounts.values())
+        log.info(
+            "Loaded the tree indexes of %d accounts (%d tasks) in %.1f s",
+            len(accounts), tasks, time.perf_counter() - started,
+        )  # fmt: skip
+
+    def cached(self, account_id: str) -> AccountIndex | None:
+        """This process's index of the account as it stands (maybe stale), or None."""
+        return self._accounts.get(account_id)
 
     async def get(self, account_id: str) -> AccountIndex:
         version = await self._version(account_id)

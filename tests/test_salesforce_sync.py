@@ -23,6 +23,7 @@ from server import clock
 from server.sync.importer import Importer, record_key
 from server.sync.runs import Syncs
 from server.tree import source_key
+from server.tree_index import AccountIndex
 
 
 @pytest.fixture
@@ -255,6 +256,42 @@ async def test_an_activity_moving_to_another_opportunity_moves_its_subtask(sf: C
     assert moved["parent_id"] == (await task_for(sf, two["Id"]))["id"]
     assert moved["path"] == ["Salesforce", "Opportunities", two["Name"]]
     assert run["counts"]["updated"] == 1
+
+
+async def test_search_follows_each_sync_without_reloading_the_tree(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = sf.emu.emulator.org
+    one, two, three = records(sf, "Opportunity")[:3]
+    org.insert("Task", {"Subject": "Draft proposal", "WhatId": one["Id"], "Status": "Not Started"})
+    await connect_and_import(sf)
+    assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"]
+
+    reloads = 0
+    real_build = AccountIndex.build
+
+    def counting_build(version: int, docs: Any) -> AccountIndex:
+        nonlocal reloads
+        reloads += 1
+        return real_build(version, docs)
+
+    monkeypatch.setattr(AccountIndex, "build", staticmethod(counting_build))
+    org.update(one["Id"], {"Name": "Zeppelin renewal"})
+    org.close(two["Id"], "Closed Won")
+    org.insert("Opportunity", {"Name": "Quokka expansion", "StageName": "Prospecting"})
+    await sync(sf)
+
+    async def names(q: str) -> list[str]:
+        return [t["name"] for t in (await sf.admin.get("/api/v1/tasks", q=q)).body["items"]]
+
+    assert await names("zeppelin") == ["Zeppelin renewal"]
+    assert await names(one["Name"]) == []
+    assert await names("quokka") == ["Quokka expansion"]
+    assert await names(two["Name"]) == []  # archived: not offered
+    assert await names(three["Name"]) == [three["Name"]]
+    activity = (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"]
+    assert [a["path"] for a in activity] == [["Salesforce", "Opportunities", "Zeppelin renewal"]]
+    assert reloads == 0
 
 
 async def test_a_completed_activity_is_archived(sf: Connected) -> None:

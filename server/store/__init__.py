@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +34,22 @@ from .cache import CachedCollection
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "timetrail"
+# The most values one `$in` carries: the embedded engine's cost grows with the square of it.
+IN_CHUNK = 100
+
+
+def in_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+    """`values` in lists of at most `IN_CHUNK`, for `$in` conditions."""
+    for start in range(0, len(values), IN_CHUNK):
+        yield list(values[start : start + IN_CHUNK])
+
+
+async def find_in(collection: Collection, field: str, values: Sequence[Any]) -> list[Doc]:
+    """The documents whose `field` is one of `values`, asked in chunks."""
+    docs: list[Doc] = []
+    for chunk in in_chunks(values):
+        docs += await collection.find({field: {"$in": chunk}})
+    return docs
 
 
 class StoreLockedError(StoreError):
@@ -204,6 +221,8 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "UpdateOutcome",
+    "find_in",
+    "in_chunks",
     "names",
     "open_embedded",
     "open_mongodb",

@@ -106,9 +106,10 @@ class SyncRun:
                 deleted = answers.pop(0) if plan.deleted_window else None
                 await self._sync_object(plan, first, deleted, structure, instance_url, started)
         finally:
-            if structure.created_project or any(self.importer.counts.as_dict().values()):
-                # Only then: search indexes reload the account's tree after a change.
-                await self._tree.imports_written(self._account_id)
+            if self.importer.written:
+                await self._tree.imports_written(
+                    self._account_id, self.importer.written, self.importer.renamed
+                )
 
     def _enabled(self, obj: SyncedObject) -> bool:
         if obj.parent_field:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import clock
-from ..store import Doc, Store
+from ..store import Doc, Store, find_in, in_chunks
 from ..tree import REGULAR, Source, Tree, source_key
 from .objects import RECORDS, SyncedObject
 
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 SYSTEM = "salesforce"
 PROJECT_NAME = "Salesforce"
 PROJECT_KEY = "salesforce:structure:project"
-KEY_CHUNK = 100
 
 
 def folder_key(sobject: str) -> str:
@@ -87,6 +86,9 @@ class Importer:
         self._tree = tree
         self._account_id = account_id
         self.counts = Counts()
+        # What this import wrote: the search index takes these in place of a reload.
+        self.written: set[str] = set()
+        self.renamed: set[str] = set()
 
     def _key(self, key: str) -> str:
         return source_key(self._account_id, key)
@@ -101,7 +103,10 @@ class Importer:
         )
         stored = await self._store.tasks.find_one({"source_key": self._key(key)})
         assert stored is not None
-        return stored, stored["_id"] == doc["_id"]
+        created = stored["_id"] == doc["_id"]
+        if created:
+            self.written.add(stored["_id"])
+        return stored, created
 
     async def ensure_structure(self) -> Structure:
         project, created = await self._structural(PROJECT_KEY, PROJECT_NAME, None)
@@ -154,6 +159,7 @@ class Importer:
             await self._update(doc, item, parent)
         if inserts:
             await self._store.tasks.insert_many(inserts)
+            self.written.update(d["_id"] for d in inserts)
         return set(keys)
 
     async def _update(self, doc: Doc, item: Imported, parent: Doc | None) -> None:
@@ -183,12 +189,14 @@ class Importer:
             self.counts.updated += 1
         changes["updated_at"] = clock.now()
         await self._store.tasks.update_one({"_id": doc["_id"]}, {"$set": changes})
+        self.written.add(doc["_id"])
         ancestors: list[str] = changes["ancestors"] if moved else doc["ancestors"]
         if moved:
             await self._tree.memberships_moved(doc["_id"], ancestors)
         if renamed:
             # Below a renamed record (its activities) the path shows the new name.
             await self._tree.rename_in_paths(doc["_id"], len(ancestors), item.name)
+            self.renamed.add(doc["_id"])
 
     async def archive_missing(self, sobject: str, seen: set[str]) -> None:
         """After a full read of an object: its imported tasks Salesforce no longer returns
@@ -199,10 +207,7 @@ class Importer:
         )
         gone = [d["_id"] for d in docs if d["source_key"] not in seen]
         if gone:
-            await self._store.tasks.update_many(
-                {"_id": {"$in": gone}}, {"$set": {"archived": True, "updated_at": clock.now()}}
-            )
-            self.counts.archived += len(gone)
+            await self._archive(gone)
 
     async def archive_ids(self, record_ids: Sequence[str]) -> None:
         """Records Salesforce reports deleted (purged ones included)."""
@@ -211,11 +216,14 @@ class Importer:
         keys = [self._key(record_key(i)) for i in record_ids]
         docs = [d for d in await self._by_keys(keys) if not d["archived"]]
         if docs:
-            await self._store.tasks.update_many(
-                {"_id": {"$in": [d["_id"] for d in docs]}},
-                {"$set": {"archived": True, "updated_at": clock.now()}},
-            )
-            self.counts.archived += len(docs)
+            await self._archive([d["_id"] for d in docs])
+
+    async def _archive(self, task_ids: Sequence[str]) -> None:
+        archived = {"$set": {"archived": True, "updated_at": clock.now()}}
+        for chunk in in_chunks(task_ids):
+            await self._store.tasks.update_many({"_id": {"$in": chunk}}, archived)
+        self.written.update(task_ids)
+        self.counts.archived += len(task_ids)
 
     async def parents_for_activities(self, what_ids: set[str]) -> dict[str, Doc]:
         if not what_ids:
@@ -224,10 +232,4 @@ class Importer:
         return {d["source"]["id"]: d for d in docs}
 
     async def _by_keys(self, keys: Sequence[str]) -> list[Doc]:
-        """Tasks by source key, in chunks: an `$in` of a whole page (2,000 keys) costs the
-        embedded engine time in the square of its length."""
-        docs: list[Doc] = []
-        for start in range(0, len(keys), KEY_CHUNK):
-            chunk = list(keys[start : start + KEY_CHUNK])
-            docs += await self._store.tasks.find({"source_key": {"$in": chunk}})
-        return docs
+        return await find_in(self._store.tasks, "source_key", keys)
