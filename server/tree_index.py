@@ -17,13 +17,41 @@ from __future__ import annotations
 
 import bisect
 import logging
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .store import Doc, Store
 
 log = logging.getLogger(__name__)
+
+
+def slim(doc: Doc) -> Doc:
+    """What the index keeps of a task: the fields views, search and permission checks read,
+    with the strings many tasks repeat (ancestor ids, path names, kinds) shared rather than
+    copied — a third of the memory of the stored documents."""
+    intern = sys.intern
+    source = doc.get("source")
+    return {
+        "_id": intern(doc["_id"]),
+        "name": intern(doc["name"]),
+        "parent_id": intern(doc["parent_id"]) if doc["parent_id"] is not None else None,
+        "ancestors": tuple(intern(a) for a in doc["ancestors"]),
+        "path": tuple(intern(n) for n in doc["path"]),
+        "kind": intern(doc["kind"]),
+        "archived": doc["archived"],
+        "locked": doc["locked"],
+        "source": {
+            "system": intern(source["system"]),
+            "object": intern(source["object"]),
+            "id": source["id"],
+            "url": source["url"],
+        }
+        if source
+        else None,
+        "sort_name": doc["sort_name"],
+    }
 
 
 def words_of_name(name: str) -> list[str]:
@@ -54,6 +82,7 @@ class AccountIndex:
 
     def _add(self, doc: Doc) -> list[str]:
         """Add a task; returns the words that are new to the vocabulary (not yet in it)."""
+        doc = slim(doc)
         self.tasks[doc["_id"]] = doc
         self.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
         words = self.name_words[doc["_id"]] = words_of_name(doc["name"])
@@ -123,6 +152,13 @@ class AccountIndex:
         return {a for t in tasks for a in t["ancestors"] if a in self.archived}
 
 
+def _draining(docs: list[Doc]) -> Iterator[Doc]:
+    """The documents, each dropped from the list as it is taken: the full documents are
+    freed while their slim copies are made, rather than all held until the end."""
+    while docs:
+        yield docs.pop()
+
+
 class TreeIndex:
     """The per-account indexes of one process."""
 
@@ -155,9 +191,9 @@ class TreeIndex:
         index = self._accounts.get(account_id)
         if index is not None and index.version == version:
             return index
-        docs = await self._store.tasks.find({"account_id": account_id})
-        index = AccountIndex.build(version, docs)
-        log.debug("Loaded the tree index of %s: %d tasks", account_id, len(docs))
+        docs = await self._store.tasks.scan({"account_id": account_id})
+        log.debug("Loading the tree index of %s: %d tasks", account_id, len(docs))
+        index = AccountIndex.build(version, _draining(docs))
         # A change may have landed while loading; the next reader sees a newer version.
         current = self._accounts.get(account_id)
         if current is None or current.version <= version:

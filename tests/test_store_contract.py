@@ -88,6 +88,29 @@ async def test_inserted_documents_are_found_by_equality(store: Store) -> None:
     assert await store.entries.find_one({"_id": "missing"}) is None
 
 
+async def test_scan_sees_exactly_what_find_sees_after_every_kind_of_write(store: Store) -> None:
+    at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=PARIS_WINTER)
+    await store.tasks.insert_many([_entry(n, start=at, tags=["a", "b"]) for n in range(6)])
+    await store.tasks.insert_one(_entry(6, account_id="other"))
+    await store.tasks.update_one({"_id": "e001"}, {"$set": {"name": "renamed"}})
+    await store.tasks.update_many({"n": {"$in": [2, 3]}}, {"$set": {"account_id": "other"}})
+    await store.tasks.delete_one({"_id": "e004"})
+    await store.tasks.find_one_and_update({"_id": "e007"}, {"$set": _entry(7)}, upsert=True)
+
+    scanned = await store.tasks.scan({"account_id": "acc"})
+
+    assert sorted(scanned, key=lambda d: d["_id"]) == await store.tasks.find(
+        {"account_id": "acc"}, sort=[("_id", 1)]
+    )
+    assert [d["_id"] for d in sorted(scanned, key=lambda d: d["_id"])] == [
+        "e000", "e001", "e005", "e007",
+    ]  # fmt: skip
+    first = next(d for d in scanned if d["_id"] == "e000")
+    assert first["start"] == at and first["start"].utcoffset() == dt.timedelta(0)
+    assert next(d for d in scanned if d["_id"] == "e001")["name"] == "renamed"
+    assert await store.tasks.scan({"account_id": "nobody"}) == []
+
+
 async def test_find_sorts_then_skips_then_limits(store: Store) -> None:
     await store.entries.insert_many([_entry(n) for n in (4, 1, 9, 7, 3, 8, 2, 6, 5, 0)])
 

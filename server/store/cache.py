@@ -172,6 +172,9 @@ class CachedCollection(Collection):
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
 
+    async def scan(self, equals: Mapping[str, str]) -> list[Doc]:
+        return await self._inner.scan(equals)
+
     # Writes -------------------------------------------------------------------------------
 
     async def insert_one(self, doc: Doc) -> None:
