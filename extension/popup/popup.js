@@ -278,6 +278,9 @@ function closeList() {
 function searchTyped() {
   view.selected = null;
   $("start").disabled = true;
+  // The list on show answers the previous words: away with it, so that Enter cannot pick from it.
+  closeList();
+  view.searchSeq += 1;
   clearTimeout(view.searchTimer);
   view.searchTimer = setTimeout(() => runSearch($("search").value), SEARCH_DELAY_MS);
 }
