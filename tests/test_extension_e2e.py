@@ -490,6 +490,35 @@ def test_a_timer_started_elsewhere_shows_when_the_popup_reads_again(
     assert fresh.badge() == ""
 
 
+def fire_refresh_alarm(browser: Browser) -> None:
+    """The worker's own minute alarm, due now instead of within the minute (unpacked extensions
+    may schedule alarms this soon); the worker's listener does the rest."""
+    browser.worker.evaluate(
+        "chrome.alarms.create('timer-refresh', {delayInMinutes: 0.005, periodInMinutes: 1})"
+    )
+
+
+def badge_becomes(browser: Browser, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while browser.badge() != text:
+        assert time.monotonic() < deadline, f"badge {browser.badge()!r}, expected {text!r}"
+        time.sleep(0.1)
+
+
+def test_the_badge_follows_the_server_without_the_popup(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Copywriting"]})
+    assert started.status_code == 201, started.text
+    fire_refresh_alarm(fresh)
+    badge_becomes(fresh, "0:00")
+    assert fresh.storage()["timer"]["entry"]["task"]["name"] == "Copywriting"
+
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    fire_refresh_alarm(fresh)
+    badge_becomes(fresh, "")
+    assert fresh.storage()["timer"]["running"] is False
+
+
 def choose_task(popup: Page, words: str, name: str) -> None:
     search = popup.get_by_role("combobox", name="Search tasks")
     expect(search).to_be_visible()
