@@ -226,6 +226,7 @@ class Browser:
     worker: Worker
     popup_url: str
     dead_server: str
+    page_errors: list[str]
 
     def badge(self) -> str:
         text: str = self.worker.evaluate("chrome.action.getBadgeText({})")
@@ -283,7 +284,11 @@ def browser(
         worker = workers[0] if workers else context.wait_for_event("serviceworker")
         extension_id = worker.url.split("/")[2]
         yield Browser(
-            context, worker, f"chrome-extension://{extension_id}/popup/popup.html", dead_server
+            context,
+            worker,
+            f"chrome-extension://{extension_id}/popup/popup.html",
+            dead_server,
+            [],
         )
     finally:
         context.close()
@@ -296,7 +301,9 @@ def fresh(browser: Browser, server: Server) -> Iterator[Browser]:
         "chrome.storage.local.clear().then(() => chrome.action.setBadgeText({text: ''}))"
     )
     server.call("POST", "/api/v1/timer/stop")
+    browser.page_errors.clear()
     yield browser
+    assert browser.page_errors == [], "uncaught errors in the popup"
     for page in browser.context.pages:
         if page.url.startswith("chrome-extension://") or SALESFORCE_HOST in page.url:
             page.close()
@@ -304,6 +311,7 @@ def fresh(browser: Browser, server: Server) -> Iterator[Browser]:
 
 def open_popup(browser: Browser) -> Page:
     page = browser.context.new_page()
+    page.on("pageerror", lambda error: browser.page_errors.append(str(error)))
     page.set_viewport_size({"width": 360, "height": 600})
     page.goto(browser.popup_url)
     return page
