@@ -1,0 +1,442 @@
+// The popup: sign-in, task search (ARIA combobox), the running timer with its note, and the
+// task of the Salesforce record in the current tab. All state it keeps across openings is in
+// chrome.storage (lib/storage.js); the truth about the timer is the server's.
+import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
+import { showTimerOnBadge } from "../lib/badge.js";
+import { elapsedSeconds, formatHMS, pathText } from "../lib/format.js";
+import { recordFromUrl } from "../lib/salesforce.js";
+import { clearSession, getSession, getTimer, lastServerUrl, saveSession, saveTimer, takeNotice } from "../lib/storage.js";
+import { pickPageTab } from "../lib/tabs.js";
+import { apiFor, applyTimer, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
+
+const SEARCH_DELAY_MS = 250;
+const NOTE_DELAY_MS = 800;
+
+const $ = (id) => document.getElementById(id);
+
+// Popup-page state (the page lives only while the popup is open).
+const view = {
+  session: null,
+  timer: null,
+  options: [],
+  active: -1,
+  selected: null,
+  searchSeq: 0,
+  searchTimer: null,
+  noteTimer: null,
+  ticker: null,
+};
+
+// Messages ------------------------------------------------------------------------------------
+
+function showMessage(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = false;
+}
+
+function clearMessage() {
+  $("message").hidden = true;
+  $("message").textContent = "";
+}
+
+// Every failed call ends here: an expired sign-in goes back to the sign-in screen, anything else
+// is said in the message box (the server's own sentence when it sent one).
+async function handleError(error) {
+  if (error instanceof ApiError && error.kind === "expired") {
+    await signedOutBecauseExpired();
+    showSignIn(await takeNotice() || EXPIRED_MESSAGE);
+    return;
+  }
+  showMessage(error instanceof ApiError ? error.message : `Something went wrong: ${error}`);
+}
+
+// Sign-in -------------------------------------------------------------------------------------
+
+async function showSignIn(notice = null) {
+  view.session = null;
+  stopTicker();
+  $("tracker").hidden = true;
+  $("signin").hidden = false;
+  $("server-url").value = (await lastServerUrl()) || DEFAULT_SERVER_URL;
+  if (notice) showMessage(notice);
+  else clearMessage();
+  $("email").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  clearMessage();
+  const button = $("signin-button");
+  let serverUrl;
+  try {
+    serverUrl = normalizeServerUrl($("server-url").value);
+  } catch (error) {
+    await handleError(error);
+    return;
+  }
+  const email = $("email").value.trim();
+  const password = $("password").value;
+  if (!email || !password) {
+    showMessage("Enter your email and password.");
+    return;
+  }
+  button.disabled = true;
+  try {
+    // Host permission for exactly this server, asked for while the click still counts as a
+    // user gesture; the default local server is granted by the manifest already.
+    const origins = [originPattern(serverUrl)];
+    const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }));
+    if (!granted) {
+      showMessage(`Timetrail needs your permission to reach ${serverUrl}. Sign in again and allow it.`);
+      return;
+    }
+    const answer = await createApi({ serverUrl, fetch: (...a) => fetch(...a) }).login(email, password);
+    await saveSession({ serverUrl, token: answer.token, user: answer.user });
+    $("password").value = "";
+    await ensureRefreshAlarm();
+    await showTracker();
+  } catch (error) {
+    await handleError(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function signOut() {
+  const session = view.session;
+  clearMessage();
+  let notice = null;
+  if (session) {
+    try {
+      await apiFor(session).logout();
+    } catch (error) {
+      // Expired already means revoked; otherwise say that the token may still be valid.
+      if (!(error instanceof ApiError && error.kind === "expired")) {
+        notice = `Signed out here, but the server did not confirm it: ${error.message}`;
+      }
+    }
+  }
+  await clearSession(null);
+  await showTimerOnBadge(null);
+  await showSignIn(notice);
+}
+
+// The tracker -----------------------------------------------------------------------------------
+
+async function showTracker() {
+  view.session = await getSession();
+  if (!view.session) {
+    await showSignIn(await takeNotice());
+    return;
+  }
+  $("signin").hidden = true;
+  $("tracker").hidden = false;
+  const user = view.session.user || {};
+  $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
+  renderTimer(await getTimer()); // the last known state at once, then the server's
+  const { timer, error } = await refreshTimer();
+  if (error) {
+    await handleError(error);
+    if (error.kind === "expired") return;
+  }
+  renderTimer(timer);
+  $("search").focus();
+  await suggestForCurrentTab();
+}
+
+function startTicker() {
+  if (view.ticker === null) view.ticker = setInterval(renderElapsed, 1000);
+}
+
+function stopTicker() {
+  if (view.ticker !== null) clearInterval(view.ticker);
+  view.ticker = null;
+}
+
+function renderElapsed() {
+  const timer = view.timer;
+  if (timer && timer.running) {
+    $("elapsed").textContent = formatHMS(elapsedSeconds(timer.entry, timer.fetchedAt, Date.now()));
+  }
+}
+
+function renderTimer(timer) {
+  view.timer = timer;
+  const running = Boolean(timer && timer.running && timer.entry);
+  $("running").hidden = !running;
+  if (!running) {
+    stopTicker();
+    renderSuggestionState();
+    return;
+  }
+  const task = timer.entry.task;
+  $("running-name").textContent = task ? task.name : "(no task)";
+  $("running-path").textContent = task ? pathText(task.path) : "";
+  if (document.activeElement !== $("note")) $("note").value = timer.entry.note || "";
+  renderElapsed();
+  startTicker();
+  renderSuggestionState();
+}
+
+async function startTask(task) {
+  clearMessage();
+  await flushNote();
+  setBusy(true);
+  try {
+    const answer = await apiFor(view.session).start(task.id);
+    renderTimer(await applyTimer({ running: true, entry: answer.entry }));
+    clearSearch();
+    $("note-status").textContent = "";
+    $("note").focus();
+  } catch (error) {
+    await handleError(error);
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function stopTracking() {
+  clearMessage();
+  await flushNote();
+  setBusy(true);
+  try {
+    const answer = await apiFor(view.session).stop();
+    const entry = answer.entry;
+    renderTimer(await applyTimer({ running: false }));
+    const name = entry.task ? entry.task.name : "the timer";
+    showMessage(`Stopped ${name} after ${formatHMS(entry.duration)}.`, "info");
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "no_running_timer") {
+      renderTimer((await refreshTimer()).timer);
+      showMessage(error.message, "info");
+    } else {
+      await handleError(error);
+    }
+  } finally {
+    setBusy(false);
+  }
+}
+
+function setBusy(busy) {
+  $("stop").disabled = busy;
+  $("start").disabled = busy || view.selected === null;
+  $("suggestion-start").disabled = busy || $("suggestion-start").dataset.blocked === "true";
+}
+
+// The note on the running entry: saved a moment after typing stops, and on leaving the field.
+
+function noteChanged() {
+  $("note-status").textContent = "";
+  clearTimeout(view.noteTimer);
+  view.noteTimer = setTimeout(saveNote, NOTE_DELAY_MS);
+}
+
+async function flushNote() {
+  if (view.noteTimer !== null) {
+    clearTimeout(view.noteTimer);
+    await saveNote();
+  }
+}
+
+async function saveNote() {
+  view.noteTimer = null;
+  const timer = view.timer;
+  if (!timer || !timer.running || !view.session) return;
+  const note = $("note").value;
+  if (note === (timer.entry.note || "")) return;
+  try {
+    await apiFor(view.session).saveNote(timer.entry.id, note);
+    timer.entry.note = note;
+    await saveTimer(timer);
+    $("note-status").textContent = "Note saved";
+  } catch (error) {
+    await handleError(error);
+  }
+}
+
+// Task search: an ARIA combobox over a listbox of the server's matches ------------------------
+
+function clearSearch() {
+  $("search").value = "";
+  $("search-status").textContent = "";
+  view.selected = null;
+  $("start").disabled = true;
+  closeList();
+}
+
+function closeList() {
+  view.options = [];
+  view.active = -1;
+  $("results").replaceChildren();
+  $("results").hidden = true;
+  $("search").setAttribute("aria-expanded", "false");
+  $("search").removeAttribute("aria-activedescendant");
+}
+
+function searchTyped() {
+  view.selected = null;
+  $("start").disabled = true;
+  // The list on show answers the previous words: away with it, so that Enter cannot pick from it.
+  closeList();
+  view.searchSeq += 1;
+  clearTimeout(view.searchTimer);
+  view.searchTimer = setTimeout(() => runSearch($("search").value), SEARCH_DELAY_MS);
+}
+
+async function runSearch(q) {
+  if (!view.session) return;
+  const seq = ++view.searchSeq;
+  try {
+    const answer = await apiFor(view.session).searchTasks(q);
+    if (seq !== view.searchSeq) return; // a newer search is under way
+    renderOptions(answer.items);
+  } catch (error) {
+    if (seq === view.searchSeq) await handleError(error);
+  }
+}
+
+function renderOptions(tasks) {
+  view.options = tasks;
+  view.active = -1;
+  const list = $("results");
+  list.replaceChildren(
+    ...tasks.map((task, i) => {
+      const li = document.createElement("li");
+      li.id = `task-option-${i}`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = task.name;
+      const path = document.createElement("span");
+      path.className = "path";
+      path.textContent = pathText(task.path);
+      li.append(name, path);
+      // mousedown, not click: it comes before the input's blur closes the list
+      li.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        choose(i);
+      });
+      return li;
+    }),
+  );
+  $("search-status").textContent = tasks.length === 0 ? "No trackable task matches." : "";
+  list.hidden = tasks.length === 0;
+  $("search").setAttribute("aria-expanded", String(tasks.length > 0));
+}
+
+function highlight(index) {
+  const items = $("results").children;
+  if (items.length === 0) return;
+  view.active = (index + items.length) % items.length;
+  for (let i = 0; i < items.length; i += 1) {
+    items[i].setAttribute("aria-selected", String(i === view.active));
+  }
+  const item = items[view.active];
+  $("search").setAttribute("aria-activedescendant", item.id);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+function choose(index) {
+  const task = view.options[index];
+  if (!task) return;
+  view.selected = task;
+  $("search").value = task.name;
+  $("search-status").textContent = pathText([...task.path, task.name]);
+  closeList();
+  $("start").disabled = false;
+}
+
+function searchKey(event) {
+  const open = view.options.length > 0;
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    if (!open) {
+      runSearch($("search").value);
+      return;
+    }
+    highlight(view.active + (event.key === "ArrowDown" ? 1 : -1));
+  } else if (event.key === "Enter") {
+    event.preventDefault();
+    if (open && view.active >= 0) choose(view.active);
+    else if (open && view.options.length === 1) choose(0);
+    else if (!open && view.selected) startTask(view.selected);
+  } else if (event.key === "Escape" && open) {
+    event.preventDefault(); // close the list, not the popup
+    closeList();
+  }
+}
+
+// The Salesforce record in the current tab ------------------------------------------------------
+
+// The page the person is on: the active tab of the popup's window — or, when popup.html is open
+// as a tab itself, the most recently used other tab (lib/tabs.js). Reading tab URLs needs the
+// "tabs" permission (see extension/README.md).
+async function currentPageTab() {
+  const [active] = await chrome.tabs.query({ active: true, currentWindow: true });
+  const all = await chrome.tabs.query({ windowType: "normal" });
+  return pickPageTab(active, all, chrome.runtime.getURL(""));
+}
+
+async function suggestForCurrentTab() {
+  const box = $("suggestion");
+  const tab = await currentPageTab();
+  const record = tab ? recordFromUrl(tab.url) : null;
+  if (!record || !view.session) {
+    box.hidden = true;
+    return;
+  }
+  let task;
+  try {
+    task = await apiFor(view.session).taskForRecord(record.id);
+  } catch (error) {
+    await handleError(error);
+    return;
+  }
+  if (!task) {
+    box.hidden = true; // this record was not imported
+    return;
+  }
+  box.dataset.taskId = task.id;
+  box.dataset.archived = String(Boolean(task.archived));
+  $("suggestion-name").textContent = task.name;
+  $("suggestion-path").textContent = pathText(task.path);
+  $("suggestion-start").setAttribute("aria-label", `Start tracking ${task.name}`);
+  $("suggestion-start").onclick = () => startTask(task);
+  box.hidden = false;
+  renderSuggestionState();
+}
+
+function renderSuggestionState() {
+  const box = $("suggestion");
+  const button = $("suggestion-start");
+  const note = $("suggestion-note");
+  const tracking = Boolean(view.timer && view.timer.running && view.timer.entry?.task_id === box.dataset.taskId);
+  const archived = box.dataset.archived === "true";
+  const blocked = archived || tracking;
+  button.dataset.blocked = String(blocked);
+  button.disabled = blocked;
+  note.hidden = !blocked;
+  note.textContent = archived
+    ? "This record's task is archived and takes no new timers."
+    : tracking
+      ? "You are tracking this record."
+      : "";
+}
+
+// Wiring -----------------------------------------------------------------------------------------
+
+$("signin-form").addEventListener("submit", signIn);
+$("signout").addEventListener("click", signOut);
+$("start").addEventListener("click", () => view.selected && startTask(view.selected));
+$("stop").addEventListener("click", stopTracking);
+$("note").addEventListener("input", noteChanged);
+$("note").addEventListener("blur", flushNote);
+$("search").addEventListener("input", searchTyped);
+$("search").addEventListener("keydown", searchKey);
+$("search").addEventListener("blur", () => setTimeout(closeList, 150));
+window.addEventListener("pagehide", () => flushNote());
+
+showTracker();

@@ -1,0 +1,576 @@
+"""The browser extension end to end: Debian's Chromium loads it unpacked (headless), the popup is
+driven by the accessible names of its controls, and the real server runs as its own process.
+
+A fake Salesforce record page is served over HTTPS (a trustme certificate for
+acme.lightning.force.com, which Chromium is told resolves to 127.0.0.1) so that the popup can
+find the record in the "current tab" exactly as it does on a real org."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import trustme
+from support import PASSWORD
+
+from server.accounts import Accounts
+from server.store import open_store
+from server.tree import Source, Tree
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium); the extension's "
+        "browser test needs it",
+        allow_module_level=True,
+    )
+pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
+)
+from playwright.sync_api import (  # noqa: E402
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    Worker,
+    expect,
+    sync_playwright,
+)
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTENSION = ROOT / "extension"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SALESFORCE_HOST = "acme.lightning.force.com"
+RECORD_ID = "0065g00000XyZaBAAV"
+RECORD_URL = f"https://{SALESFORCE_HOST}/lightning/r/Opportunity/{RECORD_ID}/view"
+USER_EMAIL = "uma@acme.test"
+EXPIRED = "Your sign-in has expired. Please sign in again."
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    base: str
+    admin_token: str
+    user_token: str
+    user_id: str
+    tasks: dict[str, str]  # name → id
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> httpx2.Response:
+        headers = {"Authorization": f"Bearer {token or self.user_token}"}
+        with httpx2.Client(trust_env=False, timeout=10) as http:
+            return http.request(method, self.base + path, json=body, headers=headers)
+
+    def admin(self, method: str, path: str, body: Any = None) -> httpx2.Response:
+        return self.call(method, path, body, self.admin_token)
+
+    def login(self) -> dict[str, Any]:
+        with httpx2.Client(trust_env=False, timeout=10) as http:
+            r = http.post(
+                self.base + "/api/v1/auth/login", json={"email": USER_EMAIL, "password": PASSWORD}
+            )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def timer(self) -> dict[str, Any]:
+        r = self.call("GET", "/api/v1/timer")
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+async def _seed_store(data_dir: Path) -> tuple[str, str, dict[str, str]]:
+    """The account, its administrator and the imported Salesforce tasks, written to the embedded
+    store before the server opens it (imports have no HTTP endpoint of their own)."""
+    store = await open_store(None, data_dir)
+    try:
+        accounts = Accounts(store)
+        account, _admin, token = await accounts.create_account(
+            "Acme", "admin@acme.test", "Ada Admin", PASSWORD
+        )
+        tree = Tree(store, accounts)
+        project = await tree.create_imported_task(account["_id"], None, "Salesforce", None)
+        folder = await tree.create_imported_task(
+            account["_id"], project["_id"], "Opportunities", None
+        )
+        source = Source("salesforce", "Opportunity", RECORD_ID, RECORD_URL)
+        record = await tree.create_imported_task(
+            account["_id"], folder["_id"], "Acme — 200 licences", source
+        )
+        return token, project["_id"], {"Acme — 200 licences": record["_id"]}
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("server") / "data"
+    admin_token, sf_project, tasks = asyncio.run(_seed_store(data_dir))
+    port = free_port()
+    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(data_dir)}
+    env.pop("TIMETRAIL_MONGODB_URI", None)
+    log = (data_dir.parent / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (data_dir.parent / "server.log").read_text()
+            try:
+                if httpx2.get(base + "/healthz", trust_env=False).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        partial = Server(base, admin_token, "", "", tasks)
+        r = partial.admin(
+            "POST",
+            "/api/v1/users",
+            {"email": USER_EMAIL, "name": "Uma User", "password": PASSWORD, "role": "user"},
+        )
+        assert r.status_code == 201, r.text
+        user_id = r.json()["id"]
+        website = partial.admin("POST", "/api/v1/tasks", {"name": "Website relaunch"}).json()
+        intranet = partial.admin("POST", "/api/v1/tasks", {"name": "Intranet"}).json()
+        for name, parent in [
+            ("Design mockups", website),
+            ("Copywriting", website),
+            ("Old brochure", website),
+            ("Wiki cleanup", intranet),
+        ]:
+            r = partial.admin("POST", "/api/v1/tasks", {"name": name, "parent_id": parent["id"]})
+            assert r.status_code == 201, r.text
+            tasks[name] = r.json()["id"]
+        for project in (website["id"], intranet["id"], sf_project):
+            r = partial.admin(
+                "PUT", f"/api/v1/tasks/{project}/members/{user_id}", {"role": "regular"}
+            )
+            assert r.status_code == 200, r.text
+        tasks["Intranet"] = intranet["id"]
+        user_token = partial.login()["token"]
+        yield Server(base, admin_token, user_token, user_id, tasks)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+class _RecordPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>Acme - 200 licences | Salesforce</title><h1>Acme</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def salesforce_page_port() -> Iterator[int]:
+    """A stand-in for a Salesforce record page: HTTPS (force.com is HSTS-preloaded)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(SALESFORCE_HOST).configure_cert(context)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RecordPage)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@dataclass
+class Browser:
+    context: BrowserContext
+    worker: Worker
+    popup_url: str
+    dead_server: str
+    page_errors: list[str]
+
+    def badge(self) -> str:
+        text: str = self.worker.evaluate("chrome.action.getBadgeText({})")
+        return text
+
+    def storage(self) -> dict[str, Any]:
+        stored: dict[str, Any] = self.worker.evaluate("chrome.storage.local.get(null)")
+        return stored
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(
+    server: Server,  # before playwright: seeding the store runs an asyncio loop of its own
+    salesforce_page_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
+    playwright: Playwright,
+) -> Iterator[Browser]:
+    # The extension as a person loads it, except that its manifest also grants the test
+    # servers' origins up front: Chromium asks the person before granting an optional host
+    # permission, and a headless browser has nobody to click "Allow".
+    dead_server = f"http://127.0.0.1:{free_port()}"
+    unpacked = tmp_path_factory.mktemp("extension") / "timetrail"
+    shutil.copytree(EXTENSION, unpacked, ignore=shutil.ignore_patterns("test", "docs"))
+    manifest = json.loads((unpacked / "manifest.json").read_text())
+    manifest["host_permissions"] += [f"{server.base}/*", f"{dead_server}/*"]
+    (unpacked / "manifest.json").write_text(json.dumps(manifest))
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("profile")),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--no-default-browser-check",
+            f"--disable-extensions-except={unpacked}",
+            f"--load-extension={unpacked}",
+            f"--host-resolver-rules=MAP {SALESFORCE_HOST} 127.0.0.1:{salesforce_page_port}",
+            "--ignore-certificate-errors",
+        ],
+    )
+    try:
+        workers = context.service_workers
+        worker = workers[0] if workers else context.wait_for_event("serviceworker")
+        extension_id = worker.url.split("/")[2]
+        yield Browser(
+            context,
+            worker,
+            f"chrome-extension://{extension_id}/popup/popup.html",
+            dead_server,
+            [],
+        )
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def fresh(browser: Browser, server: Server) -> Iterator[Browser]:
+    """Each test starts signed out, with no timer on the server and a clear badge."""
+    browser.worker.evaluate(
+        "chrome.storage.local.clear().then(() => chrome.action.setBadgeText({text: ''}))"
+    )
+    server.call("POST", "/api/v1/timer/stop")
+    browser.page_errors.clear()
+    yield browser
+    assert browser.page_errors == [], "uncaught errors in the popup"
+    for page in browser.context.pages:
+        if page.url.startswith("chrome-extension://") or SALESFORCE_HOST in page.url:
+            page.close()
+
+
+def open_popup(browser: Browser) -> Page:
+    page = browser.context.new_page()
+    page.on("pageerror", lambda error: browser.page_errors.append(str(error)))
+    page.set_viewport_size({"width": 360, "height": 600})
+    page.goto(browser.popup_url)
+    return page
+
+
+def sign_in_with_storage(browser: Browser, server: Server) -> str:
+    """A signed-in extension without going through the form (the form has its own test)."""
+    answer = server.login()
+    session = {"serverUrl": server.base, "token": answer["token"], "user": answer["user"]}
+    browser.worker.evaluate("s => chrome.storage.local.set({session: s})", session)
+    token: str = answer["token"]
+    return token
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"popup-{name}.png"
+    page.locator("main").screenshot(path=str(path))
+    return path
+
+
+def test_sign_in_search_start_salesforce_record_and_stop(fresh: Browser, server: Server) -> None:
+    popup = open_popup(fresh)
+    expect(popup.get_by_role("button", name="Sign in")).to_be_visible()
+    screenshot(popup, "signed-out")
+
+    popup.get_by_label("Server URL").fill(server.base)
+    popup.get_by_label("Email").fill(USER_EMAIL)
+    popup.get_by_label("Password").fill(PASSWORD)
+    popup.get_by_role("button", name="Sign in").click()
+    search = popup.get_by_role("combobox", name="Search tasks")
+    expect(search).to_be_visible()
+    expect(popup.get_by_text("Uma User")).to_be_visible()
+    assert fresh.storage()["session"]["serverUrl"] == server.base
+
+    # Search by the start of a word; the dropdown shows each task with its path.
+    search.fill("des")
+    options = popup.get_by_role("listbox").get_by_role("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Design mockups")
+    expect(options.first).to_contain_text("Website relaunch")
+    expect(search).to_have_attribute("aria-expanded", "true")
+    search.fill("wi")  # a task of another project
+    expect(options.filter(has_text="Wiki cleanup")).to_contain_text("Intranet")
+    search.fill("")
+    search.type("mock", delay=30)
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Design mockups")
+    screenshot(popup, "searching")
+
+    # Keyboard: arrow down highlights, Enter chooses, Enter again starts.
+    search.press("ArrowDown")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(search).to_have_attribute("aria-activedescendant", "task-option-0")
+    search.press("Enter")
+    expect(search).to_have_value("Design mockups")
+    expect(popup.get_by_role("listbox")).to_be_hidden()
+    start = popup.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    start.click()
+
+    stop = popup.get_by_role("button", name="Stop tracking")
+    expect(stop).to_be_visible()
+    expect(popup.locator("#running-name")).to_have_text("Design mockups")
+    elapsed = popup.get_by_role("timer")
+    expect(elapsed).to_have_text(re.compile(r"^0:00:0\d$"))
+    first = elapsed.inner_text()
+    expect(elapsed).not_to_have_text(first, timeout=3000)  # it counts every second
+    assert fresh.badge() == "0:00"
+    running = server.timer()
+    assert running["running"] is True
+    assert running["entry"]["task_id"] == server.tasks["Design mockups"]
+    assert running["entry"]["source"] == "extension"
+
+    # The note is saved to the running entry when the field is left.
+    popup.get_by_label("Note", exact=True).fill("hero section drafts")
+    popup.get_by_label("Note", exact=True).press("Tab")
+    expect(popup.get_by_text("Note saved")).to_be_visible()
+    assert server.timer()["entry"]["note"] == "hero section drafts"
+    shot = screenshot(popup, "running")
+    assert shot.stat().st_size > 1000
+
+    # On a Salesforce record page, the popup offers that record's task first.
+    record_tab = fresh.context.new_page()
+    record_tab.goto(RECORD_URL)
+    expect(record_tab.locator("h1")).to_have_text("Acme")
+    popup.bring_to_front()
+    popup.reload()
+    offer = popup.get_by_role("button", name="Start tracking Acme — 200 licences")
+    expect(offer).to_be_visible()
+    expect(popup.locator("#suggestion")).to_contain_text(
+        "Salesforce \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} Opportunities"
+    )
+    offer.click()
+    expect(popup.locator("#running-name")).to_have_text("Acme — 200 licences")
+    expect(offer).to_be_disabled()
+    expect(popup.get_by_text("You are tracking this record.")).to_be_visible()
+    running = server.timer()
+    assert running["entry"]["task_id"] == server.tasks["Acme — 200 licences"]
+    assert running["entry"]["source"] == "extension"
+
+    time.sleep(1.2)
+    stop.click()
+    expect(popup.get_by_role("alert")).to_contain_text("Stopped Acme — 200 licences after 0:00:0")
+    expect(stop).to_be_hidden()
+    assert fresh.badge() == ""
+    assert server.timer() == {"running": False}
+    entries = server.call(
+        "GET", f"/api/v1/entries?task_id={server.tasks['Acme — 200 licences']}"
+    ).json()["items"]
+    assert len(entries) == 1
+    assert entries[0]["end"] is not None
+    assert 1 <= entries[0]["duration"] <= 30
+
+    # Signing out revokes the token on the server.
+    token = fresh.storage()["session"]["token"]
+    popup.get_by_role("button", name="Sign out").click()
+    expect(popup.get_by_label("Password")).to_be_visible()
+    assert "session" not in fresh.storage()
+    assert server.call("GET", "/api/v1/me", token=token).status_code == 401
+
+
+def test_an_expired_sign_in_goes_back_to_the_sign_in_screen(fresh: Browser, server: Server) -> None:
+    token = sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    expect(popup.get_by_role("combobox", name="Search tasks")).to_be_visible()
+
+    assert server.call("POST", "/api/v1/auth/logout", token=token).status_code == 204
+    popup.reload()
+    expect(popup.get_by_role("alert")).to_have_text(EXPIRED)
+    expect(popup.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(popup.get_by_label("Server URL")).to_have_value(server.base)
+    assert "session" not in fresh.storage()
+
+
+def test_an_unreachable_server_is_named(fresh: Browser, server: Server) -> None:
+    popup = open_popup(fresh)
+    popup.get_by_label("Server URL").fill(fresh.dead_server)
+    popup.get_by_label("Email").fill(USER_EMAIL)
+    popup.get_by_label("Password").fill(PASSWORD)
+    popup.get_by_role("button", name="Sign in").click()
+    expect(popup.get_by_role("alert")).to_have_text(
+        f"Cannot reach the Timetrail server at {fresh.dead_server}. "
+        "Check the address and your connection."
+    )
+    assert "session" not in fresh.storage()
+
+    # Signed in, then the server goes away: the popup says so and keeps the sign-in.
+    answer = server.login()
+    session = {"serverUrl": fresh.dead_server, "token": answer["token"], "user": answer["user"]}
+    fresh.worker.evaluate("s => chrome.storage.local.set({session: s})", session)
+    popup.reload()
+    expect(popup.get_by_role("alert")).to_contain_text(
+        f"Cannot reach the Timetrail server at {fresh.dead_server}"
+    )
+    expect(popup.get_by_role("button", name="Sign out")).to_be_visible()
+    assert fresh.storage()["session"]["token"] == answer["token"]
+
+
+def test_a_timer_started_elsewhere_shows_when_the_popup_reads_again(
+    fresh: Browser, server: Server
+) -> None:
+    sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    expect(popup.get_by_role("combobox", name="Search tasks")).to_be_visible()
+    expect(popup.get_by_role("button", name="Stop tracking")).to_be_hidden()
+    # the service worker re-reads the server every minute
+    alarm = fresh.worker.evaluate("chrome.alarms.get('timer-refresh')")
+    assert alarm["periodInMinutes"] == 1
+
+    started = server.call(
+        "POST", "/api/v1/timer/start", {"task_id": server.tasks["Copywriting"], "source": "tui"}
+    )
+    assert started.status_code == 201, started.text
+    popup.reload()
+    expect(popup.locator("#running-name")).to_have_text("Copywriting")
+    expect(popup.get_by_role("button", name="Stop tracking")).to_be_visible()
+    assert fresh.badge() == "0:00"
+
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    popup.reload()
+    expect(popup.get_by_role("combobox", name="Search tasks")).to_be_visible()
+    expect(popup.get_by_role("button", name="Stop tracking")).to_be_hidden()
+    assert fresh.badge() == ""
+
+
+def fire_refresh_alarm(browser: Browser) -> None:
+    """The worker's own minute alarm, due now instead of within the minute (unpacked extensions
+    may schedule alarms this soon); the worker's listener does the rest."""
+    browser.worker.evaluate(
+        "chrome.alarms.create('timer-refresh', {delayInMinutes: 0.005, periodInMinutes: 1})"
+    )
+
+
+def badge_becomes(browser: Browser, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while browser.badge() != text:
+        assert time.monotonic() < deadline, f"badge {browser.badge()!r}, expected {text!r}"
+        time.sleep(0.1)
+
+
+def test_the_badge_follows_the_server_without_the_popup(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Copywriting"]})
+    assert started.status_code == 201, started.text
+    fire_refresh_alarm(fresh)
+    badge_becomes(fresh, "0:00")
+    assert fresh.storage()["timer"]["entry"]["task"]["name"] == "Copywriting"
+
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    fire_refresh_alarm(fresh)
+    badge_becomes(fresh, "")
+    assert fresh.storage()["timer"]["running"] is False
+
+
+def choose_task(popup: Page, words: str, name: str) -> None:
+    search = popup.get_by_role("combobox", name="Search tasks")
+    expect(search).to_be_visible()
+    search.fill(words)
+    popup.get_by_role("option").filter(has_text=name).click()
+    expect(search).to_have_value(name)
+
+
+def test_archived_and_forbidden_tasks_say_why_they_cannot_start(
+    fresh: Browser, server: Server
+) -> None:
+    sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    start = popup.get_by_role("button", name="Start", exact=True)
+    try:
+        _archived_then_forbidden(popup, start, server)
+    finally:  # leave the shared server as the other tests expect it
+        server.admin("PATCH", f"/api/v1/tasks/{server.tasks['Old brochure']}", {"archived": False})
+        server.admin(
+            "PUT",
+            f"/api/v1/tasks/{server.tasks['Intranet']}/members/{server.user_id}",
+            {"role": "regular"},
+        )
+
+
+def _archived_then_forbidden(popup: Page, start: Locator, server: Server) -> None:
+    choose_task(popup, "old", "Old brochure")
+    r = server.admin("PATCH", f"/api/v1/tasks/{server.tasks['Old brochure']}", {"archived": True})
+    assert r.status_code == 200, r.text
+    start.click()
+    expect(popup.get_by_role("alert")).to_have_text(
+        "This task is archived and takes no new timers."
+    )
+    assert server.timer() == {"running": False}
+
+    choose_task(popup, "wiki", "Wiki cleanup")
+    r = server.admin(
+        "PUT",
+        f"/api/v1/tasks/{server.tasks['Intranet']}/members/{server.user_id}",
+        {"role": "guest"},
+    )
+    assert r.status_code == 200, r.text
+    start.click()
+    expect(popup.get_by_role("alert")).to_have_text("You cannot track time on this task.")
+    assert server.timer() == {"running": False}
+    # still signed in: these are not sign-in problems
+    expect(popup.get_by_role("button", name="Sign out")).to_be_visible()
