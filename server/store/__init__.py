@@ -202,6 +202,10 @@ async def open_embedded(data_dir: Path) -> Store:
         close=close,
     )
     await store.ensure_indexes()
+    # The engine builds its in-memory indexes of a collection in the first query on it (140,000
+    # tasks: ~4 s): here, rather than in a request.
+    for name in names.ALL:
+        db[name].find_one({"_id": "\x00warm-up"})
     return store
 
 
