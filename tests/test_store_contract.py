@@ -241,6 +241,25 @@ async def test_update_many_changes_every_match_and_reports_the_count(store: Stor
     assert await store.entries.count({"note": "bulk"}) == 3
 
 
+async def test_update_each_applies_every_update_and_creates_nothing(store: Store) -> None:
+    await store.tasks.insert_many([_entry(n) for n in range(4)])
+    assert (await store.tasks.find_one({"_id": "e001"})) is not None  # cached, where cached
+
+    await store.tasks.update_each(
+        [
+            ({"_id": "e001"}, {"$set": {"name": "one"}}),
+            ({"_id": "e003"}, {"$set": {"name": "three", "n": 30}}),
+            ({"_id": "missing"}, {"$set": {"name": "ghost"}}),
+        ]
+    )
+
+    names = {d["_id"]: d.get("name") for d in await store.tasks.find({}, sort=[("_id", 1)])}
+    assert names == {"e000": None, "e001": "one", "e002": None, "e003": "three"}
+    assert (await store.tasks.find_one({"_id": "e001"}) or {}).get("name") == "one"
+    assert (await store.tasks.find_one({"_id": "e003"}) or {}).get("n") == 30
+    await store.tasks.update_each([])
+
+
 async def test_find_one_and_update_returns_the_document_before(store: Store) -> None:
     await store.login_attempts.insert_one({"_id": "x@y.test", "failures": 1})
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import bson
 import pymongo
 import pymongo.errors
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from .collections import IndexSpec
 
@@ -142,6 +142,12 @@ class Collection:
     async def update_many(self, filter: Filter, update: Any) -> int:
         raise NotImplementedError
 
+    async def update_each(self, changes: Sequence[tuple[Filter, Any]]) -> None:
+        """Several single-document updates (no upserts), sent together where the backend can
+        (one bulk write on MongoDB). Each is atomic on its own, not all of them together."""
+        for filter, update in changes:
+            await self.update_one(filter, update)
+
     async def find_one_and_update(
         self,
         filter: Filter,
@@ -184,11 +190,13 @@ def _return_document(return_new: bool) -> bool:
 
 
 class DriverCollection(Collection):
-    """PyMongo's async collection, or mongomock-motor's (`naive_dates=True`)."""
+    """PyMongo's async collection, or mongomock-motor's (`naive_dates=True`; its bulk writes
+    fail with PyMongo 4.11 and later, so updates go one by one)."""
 
     def __init__(self, collection: Any, *, naive_dates: bool) -> None:
         self._c = collection
         self.name = collection.name
+        self._bulk_writes = not naive_dates
         self._in: Callable[[Any], Any] = _naive if naive_dates else (lambda v: v)
         self._out: Callable[[Any], Any] = _aware if naive_dates else (lambda v: v)
 
@@ -252,6 +260,12 @@ class DriverCollection(Collection):
     async def update_many(self, filter: Filter, update: Any) -> int:
         r = await self._c.update_many(self._in(filter), self._in(update))
         return int(r.matched_count)
+
+    async def update_each(self, changes: Sequence[tuple[Filter, Any]]) -> None:
+        if not self._bulk_writes:
+            await super().update_each(changes)
+        elif changes:
+            await self._c.bulk_write([UpdateOne(f, u) for f, u in changes], ordered=False)
 
     async def find_one_and_update(
         self,

@@ -199,6 +199,11 @@ class CachedCollection(Collection):
         matched: int = await self._write(filter, self._inner.update_many(filter, update))
         return matched
 
+    async def update_each(self, changes: Sequence[tuple[Filter, Any]]) -> None:
+        ids = [f["_id"] for f, _ in changes if _plain(f.get("_id", _MISSING))]
+        key = {"_id": {"$in": ids}} if len(ids) == len(changes) else None
+        await self._write(key, self._inner.update_each(changes))
+
     async def find_one_and_update(
         self,
         filter: Filter,

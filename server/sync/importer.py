@@ -142,6 +142,7 @@ class Importer:
         keys = [self._key(record_key(i.id)) for i in items]
         existing = {d["source_key"]: d for d in await self._by_keys(keys)}
         inserts: list[Doc] = []
+        updates: list[tuple[Doc, dict[str, Any]]] = []
         for item in items:
             parent = parents.get(item.parent_id or item.object)
             doc = existing.get(self._key(record_key(item.id)))
@@ -156,13 +157,23 @@ class Importer:
                 if item.archived:
                     self.counts.archived += 1
                 continue
-            await self._update(doc, item, parent)
+            await self._update(doc, item, parent, updates)
+        if updates:
+            await self._store.tasks.update_each(updates)
         if inserts:
             await self._store.tasks.insert_many(inserts)
             self.written.update(d["_id"] for d in inserts)
         return set(keys)
 
-    async def _update(self, doc: Doc, item: Imported, parent: Doc | None) -> None:
+    async def _update(
+        self,
+        doc: Doc,
+        item: Imported,
+        parent: Doc | None,
+        updates: list[tuple[Doc, dict[str, Any]]],
+    ) -> None:
+        """Work out what changed in a record already imported: its update is added to
+        `updates` (written together); roles and descendants' paths follow at once."""
         changes: dict[str, Any] = {}
         # An activity whose record is no longer imported is archived where it is.
         archived = item.archived or parent is None
@@ -188,7 +199,7 @@ class Importer:
         if renamed or moved:
             self.counts.updated += 1
         changes["updated_at"] = clock.now()
-        await self._store.tasks.update_one({"_id": doc["_id"]}, {"$set": changes})
+        updates.append(({"_id": doc["_id"]}, {"$set": changes}))
         self.written.add(doc["_id"])
         ancestors: list[str] = changes["ancestors"] if moved else doc["ancestors"]
         if moved:
