@@ -542,3 +542,38 @@ async def test_a_document_read_by_id_reflects_every_later_write(store: Store) ->
     await store.entries.insert_one({**_entry(9, user_id="u2"), "_id": first})
     again = await store.entries.find_one({"_id": first})
     assert again is not None and again["user_id"] == "u2"
+
+
+async def test_a_query_on_role_assignments_reflects_every_later_write(store: Store) -> None:
+    """Role assignments are queried on every request; the embedded store keeps the answers
+    until the next write. No write may leave them stale."""
+
+    async def roles(user_id: str) -> dict[str, str]:
+        docs = await store.memberships.find(
+            {"user_id": user_id}, projection={"task_id": 1, "role": 1}
+        )
+        return {d["task_id"]: d["role"] for d in docs}
+
+    def member(task_id: str, user_id: str, role: str) -> dict[str, Any]:
+        return {"_id": f"{task_id}:{user_id}", "task_id": task_id, "user_id": user_id, "role": role}
+
+    await store.memberships.insert_one(member("t1", "u1", "regular"))
+    assert await roles("u1") == {"t1": "regular"}
+    answer = await roles("u1")
+    answer["t9"] = "manager"  # what a caller does with an answer changes nothing stored
+    assert await roles("u1") == {"t1": "regular"}
+
+    await store.memberships.insert_many([member("t2", "u1", "guest"), member("t2", "u2", "guest")])
+    assert await roles("u1") == {"t1": "regular", "t2": "guest"}
+    await store.memberships.update_one({"_id": "t1:u1"}, {"$set": {"role": "manager"}})
+    assert await roles("u1") == {"t1": "manager", "t2": "guest"}
+    await store.memberships.update_many({"task_id": "t2"}, {"$set": {"role": "regular"}})
+    assert await roles("u1") == {"t1": "manager", "t2": "regular"}
+    assert await roles("u2") == {"t2": "regular"}
+    await store.memberships.find_one_and_update(
+        {"_id": "t3:u1"}, {"$set": member("t3", "u1", "guest")}, upsert=True
+    )
+    assert await roles("u1") == {"t1": "manager", "t2": "regular", "t3": "guest"}
+    await store.memberships.delete_one({"_id": "t1:u1"})
+    await store.memberships.delete_many({"task_id": "t3"})
+    assert await roles("u1") == {"t2": "regular"}

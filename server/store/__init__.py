@@ -197,7 +197,9 @@ async def open_embedded(data_dir: Path) -> Store:
 
     store = Store(
         "embedded",
-        lambda name: CachedCollection(EmbeddedCollection(db[name])),
+        lambda name: CachedCollection(
+            EmbeddedCollection(db[name]), cache_queries=name in names.QUERIES_CACHED
+        ),
         ping=ping,
         close=close,
     )

@@ -6,6 +6,10 @@ write drops what it may have changed before and after it runs, and a read that r
 never fills the cache (a generation counter tells). Reads by `_id` — tokens, users, timers,
 entries, tasks — then cost no call into the engine at all.
 
+With `cache_queries`, the answers to other queries are kept too, and all dropped at the next
+write to the collection: for collections read on every request and seldom written (role
+assignments).
+
 MongoDB deployments may run several processes, so they are never cached.
 """
 
@@ -70,12 +74,16 @@ def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool:
 
 
 class CachedCollection(Collection):
-    def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
+    def __init__(
+        self, inner: Collection, max_documents: int = 100_000, *, cache_queries: bool = False
+    ) -> None:
         self._inner = inner
         self.name = inner.name
         self._max = max_documents
         self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
         self._generation = 0
+        self._cache_queries = cache_queries
+        self._queries: OrderedDict[str, list[Doc]] = OrderedDict()
 
     # Cache bookkeeping --------------------------------------------------------------------
 
@@ -97,6 +105,7 @@ class CachedCollection(Collection):
         """Drop what a write with this filter may change: the documents it names by `_id`,
         or everything when it names none."""
         self._generation += 1
+        self._queries.clear()
         key = filter.get("_id", _MISSING) if filter is not None else _MISSING
         if _plain(key):
             self._docs.pop(key, None)
@@ -147,9 +156,11 @@ class CachedCollection(Collection):
     ) -> list[Doc]:
         plan = _key_and_rest(filter)
         if plan is None or sort or skip or limit or projection is not None:
-            return await self._inner.find(
-                filter, sort=sort, skip=skip, limit=limit, projection=projection
-            )
+            if not self._cache_queries:
+                return await self._inner.find(
+                    filter, sort=sort, skip=skip, limit=limit, projection=projection
+                )
+            return await self._query(filter, sort, skip, limit, projection)
         key, rest = plan
         keys = list(dict.fromkeys(key["$in"] if isinstance(key, Mapping) else [key]))
         found: dict[Any, Doc | None] = {}
@@ -168,6 +179,29 @@ class CachedCollection(Collection):
                 found[k] = fetched.get(k)
                 self._put(k, fetched.get(k), generation)
         return [_copy(doc) for k in keys if (doc := found[k]) is not None and _matches(doc, rest)]
+
+    async def _query(
+        self,
+        filter: Filter,
+        sort: Sort | None,
+        skip: int,
+        limit: int,
+        projection: Mapping[str, Any] | None,
+    ) -> list[Doc]:
+        key = repr((filter, sort, skip, limit, projection))
+        docs = self._queries.get(key)
+        if docs is None:
+            generation = self._generation
+            docs = await self._inner.find(
+                filter, sort=sort, skip=skip, limit=limit, projection=projection
+            )
+            if generation == self._generation:
+                self._queries[key] = [_copy(d) for d in docs]
+                while len(self._queries) > self._max // 100:
+                    self._queries.popitem(last=False)
+            return docs
+        self._queries.move_to_end(key)
+        return [_copy(d) for d in docs]
 
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
