@@ -379,22 +379,28 @@ class Tree:
         await self._index.load_all()
 
     async def imports_written(
-        self, account_id: str, written: Collection[str], renamed: Collection[str] = ()
+        self,
+        account_id: str,
+        docs: Iterable[Doc] = (),
+        ids: Collection[str] = (),
+        renamed: Collection[str] = (),
     ) -> None:
-        """The import wrote these tasks directly (and renamed these, changing their
-        descendants' paths). This process's index takes the changed tasks in place, so the next
-        search does not reload a large tree; a change too large for that (a first import) makes
-        it reload. Other processes see the new version and reload."""
+        """The import wrote tasks directly: these documents as written, and these ids (read
+        back), and renamed these (their descendants' paths changed). This process's index
+        takes them in place, page by page, so no search has to reload a large tree; a change
+        too large to read back (turning a type off) makes it reload. Other processes see the
+        new version and reload."""
         index = self._index.cached(account_id)
-        changed = set(written)
+        changed = set(ids)
         if index is not None:
             for task_id in renamed:
                 changed |= index.descendants(task_id)
         if index is None or len(changed) > max(RELOAD_ABOVE, len(index.tasks) // 4):
             await self._index.changed(account_id)
             return
-        docs = await find_in(self._store.tasks, "_id", sorted(changed))
-        await self._index.changed(account_id, put=docs)
+        written = [*docs, *await find_in(self._store.tasks, "_id", sorted(changed))]
+        if written:
+            await self._index.changed(account_id, put=written)
 
     async def assign(self, account_id: str, task: Doc, user_id: str, role: str) -> None:
         await self._assign(account_id, task, user_id, role)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import heapq
 import logging
 import sys
 import time
@@ -113,10 +114,17 @@ class AccountIndex:
             self.archived.add(doc["_id"])
         return new_words
 
-    def put(self, doc: Doc) -> None:
-        self.remove(doc["_id"])
-        for w in self._add(doc):
-            bisect.insort(self.vocabulary, w)
+    def put(self, docs: Iterable[Doc]) -> None:
+        """Add or replace tasks. New words join the vocabulary in one merge (a page of an
+        import brings thousands)."""
+        new_words: list[str] = []
+        for doc in docs:
+            self.remove(doc["_id"])
+            new_words += self._add(doc)
+        # A word a later document of the same batch took away again is not kept.
+        fresh = sorted({w for w in new_words if w in self.postings})
+        if fresh:
+            self.vocabulary = list(heapq.merge(self.vocabulary, fresh))
 
     def remove(self, task_id: str) -> None:
         old = self.tasks.pop(task_id, None)
@@ -234,8 +242,7 @@ class TreeIndex:
         if (put or removed) and index.version == new_version - 1:
             for task_id in removed:
                 index.remove(task_id)
-            for doc in put:
-                index.put(doc)
+            index.put(put)
             index.version = new_version
         else:
             del self._accounts[account_id]

@@ -264,9 +264,7 @@ async def test_search_follows_each_sync_without_reloading_the_tree(
     org = sf.emu.emulator.org
     one, two, three = records(sf, "Opportunity")[:3]
     org.insert("Task", {"Subject": "Draft proposal", "WhatId": one["Id"], "Status": "Not Started"})
-    await connect_and_import(sf)
-    assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"]
-
+    assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"] == []
     reloads = 0
     real_build = AccountIndex.build
 
@@ -276,6 +274,9 @@ async def test_search_follows_each_sync_without_reloading_the_tree(
         return real_build(version, docs)
 
     monkeypatch.setattr(AccountIndex, "build", staticmethod(counting_build))
+    await connect_and_import(sf)
+    assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"]
+
     org.update(one["Id"], {"Name": "Zeppelin renewal"})
     org.close(two["Id"], "Closed Won")
     org.insert("Opportunity", {"Name": "Quokka expansion", "StageName": "Prospecting"})

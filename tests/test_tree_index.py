@@ -42,17 +42,17 @@ def test_changes_in_place_find_exactly_what_a_fresh_build_finds() -> None:
     index = AccountIndex.build(1, docs)
     assert found(index, "des") == {"a", "b"}
 
-    index.put(task("a", "Copy writing", project))  # renamed: "design" now only on b
-    index.put(task("c", "Deploy", project))
+    index.put([task("a", "Copy writing", project)])  # renamed: "design" now only on b
+    index.put([task("c", "Deploy", project), task("d", "Zebra", project), task("d", "Yak")])
     index.remove("b")
 
     assert found(index, "des") == set()
     assert found(index, "de") == {"c"}
+    assert found(index, "z") == set() and found(index, "yak") == {"d"}
     assert found(index, "copy", "wri") == {"a"}
     assert index.vocabulary == sorted(index.postings)  # no word left without a task
-    fresh = AccountIndex.build(
-        1, [project, task("a", "Copy writing", project), task("c", "Deploy", project)]
-    )
+    docs = [project, task("a", "Copy writing", project), task("c", "Deploy", project)]
+    fresh = AccountIndex.build(1, [*docs, task("d", "Yak")])
     assert (fresh.vocabulary, fresh.postings) == (index.vocabulary, index.postings)
     assert index.children["p"] == {"a", "c"}
 

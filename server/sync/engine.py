@@ -90,26 +90,20 @@ class SyncRun:
         await self._store.integrations.update_one(
             {"_id": self._account_id}, {"$set": {"project_id": structure.project["_id"]}}
         )
-        try:
-            plans = []
-            for obj in (*RECORDS, ACTIVITY):
-                if self._enabled(obj):
-                    plans.append(self._plan(obj, cursors, deleted_cursors, started))
-                else:
-                    # Off: what was imported of it is archived (and restored when back on).
-                    await self.importer.archive_missing(obj.sobject, set())
-            # Every object's first page and deletions in one Composite API call: a sync with
-            # nothing changed costs one call.
-            answers = await self._call(lambda c: c.batch([u for p in plans for u in p.urls()]))
-            for plan in plans:
-                first = answers.pop(0)
-                deleted = answers.pop(0) if plan.deleted_window else None
-                await self._sync_object(plan, first, deleted, structure, instance_url, started)
-        finally:
-            if self.importer.written:
-                await self._tree.imports_written(
-                    self._account_id, self.importer.written, self.importer.renamed
-                )
+        plans = []
+        for obj in (*RECORDS, ACTIVITY):
+            if self._enabled(obj):
+                plans.append(self._plan(obj, cursors, deleted_cursors, started))
+            else:
+                # Off: what was imported of it is archived (and restored when back on).
+                await self.importer.archive_missing(obj.sobject, set())
+        # Every object's first page and deletions in one Composite API call: a sync with
+        # nothing changed costs one call.
+        answers = await self._call(lambda c: c.batch([u for p in plans for u in p.urls()]))
+        for plan in plans:
+            first = answers.pop(0)
+            deleted = answers.pop(0) if plan.deleted_window else None
+            await self._sync_object(plan, first, deleted, structure, instance_url, started)
 
     def _enabled(self, obj: SyncedObject) -> bool:
         if obj.parent_field:

@@ -80,15 +80,21 @@ class Structure:
     created_project: bool = False
 
 
+@dataclass
+class PageWrites:
+    """What one page changes in records already imported."""
+
+    updates: list[tuple[Doc, dict[str, Any]]] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)  # as they are after the updates
+    renamed: list[str] = field(default_factory=list)
+
+
 class Importer:
     def __init__(self, store: Store, tree: Tree, account_id: str) -> None:
         self._store = store
         self._tree = tree
         self._account_id = account_id
         self.counts = Counts()
-        # What this import wrote: the search index takes these in place of a reload.
-        self.written: set[str] = set()
-        self.renamed: set[str] = set()
 
     def _key(self, key: str) -> str:
         return source_key(self._account_id, key)
@@ -105,7 +111,7 @@ class Importer:
         assert stored is not None
         created = stored["_id"] == doc["_id"]
         if created:
-            self.written.add(stored["_id"])
+            await self._tree.imports_written(self._account_id, docs=[stored])
         return stored, created
 
     async def ensure_structure(self) -> Structure:
@@ -142,7 +148,7 @@ class Importer:
         keys = [self._key(record_key(i.id)) for i in items]
         existing = {d["source_key"]: d for d in await self._by_keys(keys)}
         inserts: list[Doc] = []
-        updates: list[tuple[Doc, dict[str, Any]]] = []
+        page = PageWrites()
         for item in items:
             parent = parents.get(item.parent_id or item.object)
             doc = existing.get(self._key(record_key(item.id)))
@@ -157,12 +163,15 @@ class Importer:
                 if item.archived:
                     self.counts.archived += 1
                 continue
-            await self._update(doc, item, parent, updates)
-        if updates:
-            await self._store.tasks.update_each(updates)
+            await self._update(doc, item, parent, page)
+        if page.updates:
+            await self._store.tasks.update_each(page.updates)
         if inserts:
             await self._store.tasks.insert_many(inserts)
-            self.written.update(d["_id"] for d in inserts)
+        if inserts or page.docs:
+            await self._tree.imports_written(
+                self._account_id, docs=[*inserts, *page.docs], renamed=page.renamed
+            )
         return set(keys)
 
     async def _update(
@@ -170,10 +179,10 @@ class Importer:
         doc: Doc,
         item: Imported,
         parent: Doc | None,
-        updates: list[tuple[Doc, dict[str, Any]]],
+        page: PageWrites,
     ) -> None:
-        """Work out what changed in a record already imported: its update is added to
-        `updates` (written together); roles and descendants' paths follow at once."""
+        """Work out what changed in a record already imported: its update joins the page's
+        (written together); roles and descendants' paths follow at once."""
         changes: dict[str, Any] = {}
         # An activity whose record is no longer imported is archived where it is.
         archived = item.archived or parent is None
@@ -199,15 +208,15 @@ class Importer:
         if renamed or moved:
             self.counts.updated += 1
         changes["updated_at"] = clock.now()
-        updates.append(({"_id": doc["_id"]}, {"$set": changes}))
-        self.written.add(doc["_id"])
+        page.updates.append(({"_id": doc["_id"]}, {"$set": changes}))
+        page.docs.append({**doc, **changes})
         ancestors: list[str] = changes["ancestors"] if moved else doc["ancestors"]
         if moved:
             await self._tree.memberships_moved(doc["_id"], ancestors)
         if renamed:
             # Below a renamed record (its activities) the path shows the new name.
             await self._tree.rename_in_paths(doc["_id"], len(ancestors), item.name)
-            self.renamed.add(doc["_id"])
+            page.renamed.append(doc["_id"])
 
     async def archive_missing(self, sobject: str, seen: set[str]) -> None:
         """After a full read of an object: its imported tasks Salesforce no longer returns
@@ -233,7 +242,7 @@ class Importer:
         archived = {"$set": {"archived": True, "updated_at": clock.now()}}
         for chunk in in_chunks(task_ids):
             await self._store.tasks.update_many({"_id": {"$in": chunk}}, archived)
-        self.written.update(task_ids)
+        await self._tree.imports_written(self._account_id, ids=task_ids)
         self.counts.archived += len(task_ids)
 
     async def parents_for_activities(self, what_ids: set[str]) -> dict[str, Doc]:
