@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sf_support import INTEGRATION, AiohttpClient, AiohttpServer, Connected, connected_world
@@ -111,6 +112,8 @@ async def test_enable_shows_the_link_waits_for_the_browser_and_reports_success(
         await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
         state = app.screen.query_one("#enable-state", Static)
         assert "Waiting" in text_of(state)
+        await pilot.press("c")
+        assert app.clipboard == text_of(link)
 
         page = await sf.browser.get(text_of(link))  # the admin approves in a browser
 
@@ -287,8 +290,43 @@ async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enab
         await pilot.press("1")
         await until(pilot, lambda: "owner_left" in screen_text(app), "the overview")
         assert "Press e to re-enable" in screen_text(app)
-    status = (await eve.get(INTEGRATION)).body
-    assert (status["status"], status["reason"]) == ("needs_reauth", "owner_left")
+        status = (await eve.get(INTEGRATION)).body
+        assert (status["status"], status["reason"]) == ("needs_reauth", "owner_left")
+
+        # Re-enabling makes Eve the owner.
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        await sf.browser.get(text_of(link))
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
+        await pilot.press("escape")
+        await until(pilot, lambda: "Owner: Eve <eve@acme.test>" in screen_text(app), "Eve")
+    assert (await eve.get(INTEGRATION)).body["status"] == "active"
+
+
+async def test_re_enabling_an_active_integration_asks_first_and_reports_success(
+    sf: Connected,
+) -> None:
+    await connect(sf)
+    before = (await sf.status())["connected_at"]
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await until(pilot, lambda: "integration: active" in screen_text(app), "the overview")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        state = app.screen.query_one("#enable-state", Static)
+        await pilot.pause(1.5)  # still active meanwhile: that is not the outcome
+        assert "Waiting" in text_of(state)
+        await sf.browser.get(text_of(link))
+        await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
+    assert (await sf.status())["connected_at"] != before
 
 
 async def test_unlink_asks_first_then_unlinks(sf: Connected) -> None:
@@ -307,3 +345,65 @@ async def test_unlink_asks_first_then_unlinks(sf: Connected) -> None:
         await pilot.press("y")
         await until(pilot, lambda: "integration: unlinked" in screen_text(app), "unlinked")
     assert (await sf.status())["status"] == "unlinked"
+
+
+async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 1, "the users")
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
+        await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
+        await pilot.press("enter")  # not an administrator (the default "n")
+        await until(pilot, lambda: users.row_count == 2, "Carl in the list")
+        rows = [users.get_row_at(i) for i in range(2)]
+        assert ["Carl", "carl@acme.test", "user", "yes", ""] in rows
+        users.focus()
+        users.move_cursor(row=[r[0] for r in rows].index("Carl"))
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("home", "enter")  # administrator is the first choice
+        await until(
+            pilot,
+            lambda: (
+                ["Carl", "carl@acme.test", "administrator", "yes", ""]
+                in [users.get_row_at(i) for i in range(2)]
+            ),
+            "Carl an administrator",
+        )
+        # Adding an email that is taken shows the server's message.
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
+        await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
+        await pilot.press("enter")
+        await until(pilot, lambda: app._notifications, "the error")
+        messages = [n.message for n in app._notifications]
+        assert any("already" in m.lower() for m in messages), messages
+    listed = (await sf.admin.get("/api/v1/users")).body["items"]
+    carl = next(u for u in listed if u["email"] == "carl@acme.test")
+    assert carl["role"] == "administrator"
+
+
+def tree_labels(tree: Tree[Any]) -> list[str]:
+    return [str(node.label) for node in tree.root.children]
+
+
+async def test_searching_the_tree_shows_matches_with_their_path(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    name = next(r for r in sf.emu.emulator.org.rows("Opportunity") if not r["IsClosed"])["Name"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 1, "the projects")
+        await pilot.press("slash", *name.split()[0], "enter")
+        await until(
+            pilot, lambda: tree_labels(tree) and "🔒 Salesforce" not in tree_labels(tree), "matches"
+        )
+        labels = tree_labels(tree)
+        assert any(name in label for label in labels), labels
+        assert all(label.startswith("🔒 Salesforce > ") for label in labels), labels

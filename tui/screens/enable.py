@@ -67,6 +67,9 @@ class EnableScreen(ModalScreen[bool]):
     async def start(self) -> None:
         app = admin_app(self)
         try:
+            # An active integration stays active while it is re-authorized: the outcome shows
+            # as a new connection time (success) or a new message (failure).
+            before = await app.api.integration()
             authorization = await app.api.connect()
         except ApiError as error:
             self.state(f"[red]{escape(error.message)}[/red]")
@@ -84,17 +87,25 @@ class EnableScreen(ModalScreen[bool]):
                 status = await app.api.integration()
             except ApiError as error:
                 self.state(f"[red]{escape(error.message)}[/red]")
+                if error.code == "unauthorized":
+                    app.handle_error(error)
+                    return
                 continue
-            if status["status"] == "active":
+            renewed = status.get("connected_at") != before.get("connected_at")
+            if status["status"] == "active" and not renewed:
+                if status["message"] and status["message"] != before["message"]:
+                    self.state(f"[red]Not re-enabled: {escape(status['message'])}[/red]")
+                    return
+            elif status["status"] == "active":
                 org = status["org"]
                 who = f" as {org['username']}" if org else ""
                 self.connected = True
                 self.state(
-                    f"[green]Connected{escape(who)}.[/green] The first import has started. "
+                    f"[green]Connected{escape(who)}.[/green] A sync has started. "
                     "Press Esc to close."
                 )
                 return
-            if status["status"] != "authorizing":
+            elif status["status"] != "authorizing":
                 reason = status["message"] or status["reason"] or status["status"]
                 self.state(f"[red]Not connected: {escape(reason)}[/red] Press e to try again.")
                 return

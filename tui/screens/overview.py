@@ -21,6 +21,11 @@ UNLINK_QUESTION = (
     "time entries stay. You can enable the integration again later."
 )
 
+RE_ENABLE_QUESTION = (
+    "The integration is active. Authorizing again replaces the stored Salesforce sign-in and "
+    "makes you its owner; syncing resumes once Salesforce approves."
+)
+
 
 def warnings(status: Integration) -> list[str]:
     """What needs the administrator, each with the action to take."""
@@ -92,6 +97,10 @@ class OverviewPane(Pane):
         Binding("r", "reload", "Refresh"),
     ]
 
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status: Integration | None = None
+
     def compose(self) -> ComposeResult:
         yield Static("", id="whoami")
         yield Static("Loading…", id="status")
@@ -116,6 +125,7 @@ class OverviewPane(Pane):
         self.show(status)
 
     def show(self, status: Integration) -> None:
+        self.status = status
         app = admin_app(self)
         me = app.me
         if me is not None:
@@ -128,7 +138,17 @@ class OverviewPane(Pane):
         self.query_one("#warnings", Static).update("\n".join(f"⚠ {escape(n)}" for n in notes))
 
     def action_enable(self) -> None:
-        self.app.push_screen(EnableScreen(), lambda _: self.reload())
+        if self.status is None or self.status["status"] != "active":
+            self.app.push_screen(EnableScreen(), lambda _: self.reload())
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(EnableScreen(), lambda _: self.reload())
+
+        self.app.push_screen(
+            ConfirmDialog("Re-enable Salesforce?", RE_ENABLE_QUESTION, "Re-enable"), answered
+        )
 
     def action_unlink(self) -> None:
         def answered(yes: bool | None) -> None:
