@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sf_support import INTEGRATION, AiohttpClient, AiohttpServer, Connected, connected_world
+from sf_support import (
+    INTEGRATION,
+    AiohttpClient,
+    AiohttpServer,
+    Connected,
+    connected_world,
+    free_port,
+)
 from textual.widgets import DataTable, SelectionList, Static, Tree
 from tui_support import (
     console,
@@ -97,6 +104,15 @@ async def test_a_regular_user_is_told_the_console_is_for_administrators(sf: Conn
     assert config.load().token is None
 
 
+async def test_an_unreachable_server_is_said_on_the_sign_in_screen(sf: Connected) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with console(nowhere) as (app, pilot):
+        await sign_in(pilot, "admin@acme.test")
+        error = app.screen.query_one("#signin-error", Static)
+        await until(pilot, lambda: "Cannot reach" in text_of(error), "the message")
+        assert nowhere in text_of(error)
+
+
 # Enabling, items, sync ----------------------------------------------------------------------
 
 
@@ -164,6 +180,7 @@ async def test_checking_two_opportunities_and_saving_imports_only_those(sf: Conn
         await pilot.press("space", "down", "space")
         chosen = set(catalog.selected)
         assert len(chosen) == 2
+        assert "2 checked" in text_of(app.screen.query_one("#items-state", Static))
         await pilot.press("ctrl+s")
         state = app.screen.query_one("#items-state", Static)
         await until(pilot, lambda: "succeeded" in text_of(state), "the sync it started")
@@ -357,7 +374,7 @@ async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> 
         await pilot.press("a")
         await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
         await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
-        await pilot.press("enter")  # not an administrator (the default "n")
+        await pilot.press("ctrl+s")  # not an administrator: the box stays unchecked
         await until(pilot, lambda: users.row_count == 2, "Carl in the list")
         rows = [users.get_row_at(i) for i in range(2)]
         assert ["Carl", "carl@acme.test", "user", "yes", ""] in rows
@@ -378,10 +395,12 @@ async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> 
         await pilot.press("a")
         await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
         await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
-        await pilot.press("enter")
-        await until(pilot, lambda: app._notifications, "the error")
-        messages = [n.message for n in app._notifications]
-        assert any("already" in m.lower() for m in messages), messages
+        await pilot.press("ctrl+s")
+        await until(
+            pilot,
+            lambda: any("is already in use" in n.message for n in app._notifications),
+            "the server's message",
+        )
     listed = (await sf.admin.get("/api/v1/users")).body["items"]
     carl = next(u for u in listed if u["email"] == "carl@acme.test")
     assert carl["role"] == "administrator"

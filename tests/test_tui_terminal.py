@@ -84,11 +84,18 @@ class Terminal:
     def keys(self, *keys: str) -> None:
         for key in keys:  # one at a time, as a person types: focus moves between them
             self.tmux("send-keys", "-t", "console", key)
-            time.sleep(0.2)
+            time.sleep(0.5 if key in ("Enter", "Tab") else 0.2)
 
-    def wait_for_text(self, text: str) -> str:
-        wait_for(lambda: text in self.screen(), repr(text))
-        return self.screen()
+    def wait_for_text(self, *texts: str) -> str:
+        """The screen once it shows every one of `texts` (the terminal paints in pieces)."""
+        shown = [""]
+
+        def showing() -> bool:
+            shown[0] = self.screen()
+            return all(text in shown[0] for text in texts)
+
+        wait_for(showing, repr(texts))
+        return shown[0]
 
 
 @pytest.fixture
@@ -118,19 +125,21 @@ def test_the_console_signs_in_and_fits_80_by_24_in_a_real_terminal(
     )
     terminal.tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", "console", "sh", "-c", command)
 
-    first = terminal.wait_for_text("sign in as an administrator")
-    assert server in first
+    terminal.wait_for_text("sign in as an administrator", server, "^s Sign in")
     terminal.keys("admin@acme.test", "Enter", PASSWORD, "Enter")
 
-    overview = terminal.wait_for_text("Salesforce integration: not connected")
-    assert "Signed in as Ada Admin <admin@acme.test>" in overview
-    assert "Press e to enable the integration" in overview
+    overview = terminal.wait_for_text(
+        "Salesforce integration: not connected",
+        "Signed in as Ada Admin <admin@acme.test>",
+        "Press e to enable the integration",
+        "^q Quit",
+    )
     lines = overview.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
     assert "e Enable / re-enable" in lines[-1] and "^q Quit" in lines[-1]
 
     terminal.keys("5")
-    users = terminal.wait_for_text("admin@acme.test  administrator")
+    users = terminal.wait_for_text("admin@acme.test  administrator", "d Deactivate")
     assert "a Add" in users.splitlines()[-1]
 
     terminal.keys("C-q")

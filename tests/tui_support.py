@@ -67,8 +67,9 @@ def save_session(sf: Connected, api: Api | None = None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def console(sf: Connected) -> AsyncIterator[Console]:
-    app = AdminApp(server_url=server_url(sf), open_browser=False)
+async def console(sf: Connected | str) -> AsyncIterator[Console]:
+    url = sf if isinstance(sf, str) else server_url(sf)
+    app = AdminApp(server_url=url, open_browser=False)
     async with app.run_test(size=(80, 24)) as pilot:
         yield app, pilot
 

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 
@@ -94,8 +94,8 @@ class AddUserDialog(ModalScreen[dict[str, str] | None]):
             yield Input(id="new-name", compact=True)
             yield Label("Password (8 characters or more)")
             yield Input(id="new-password", password=True, compact=True)
-            yield Label("Administrator? (y/n)")
-            yield Input("n", id="new-admin", compact=True, max_length=1)
+            yield Checkbox("Administrator (manages users and the integration)", id="new-admin")
+            yield Static("Ctrl+S adds the user.", classes="hint")
             yield Static("", id="add-error", classes="warning", markup=False)
         yield Footer(compact=True)
 
@@ -104,21 +104,17 @@ class AddUserDialog(ModalScreen[dict[str, str] | None]):
 
     @on(Input.Submitted)
     def next_field(self, event: Input.Submitted) -> None:
-        if event.input.id == "new-admin":
-            self.action_save()
-        else:
-            self.focus_next()
+        self.focus_next()
 
     def action_save(self) -> None:
         values = {
-            key: self.query_one(f"#new-{key}", Input).value
-            for key in ("email", "name", "password", "admin")
+            key: self.query_one(f"#new-{key}", Input).value for key in ("email", "name", "password")
         }
         values["email"], values["name"] = values["email"].strip(), values["name"].strip()
         if not values["email"] or not values["name"] or not values["password"]:
             self.query_one("#add-error", Static).update("Email, name and password are needed.")
             return
-        role = "administrator" if values.pop("admin").lower().startswith("y") else "user"
+        role = "administrator" if self.query_one("#new-admin", Checkbox).value else "user"
         self.dismiss({**values, "role": role})
 
     def action_cancel(self) -> None:

@@ -37,6 +37,7 @@ class ItemsPane(Pane):
         self.showing: SalesforceObject = "Opportunity"
         self.cursors: list[str | None] = [None]
         self.next_cursor: str | None = None
+        self.page_size = 0
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -103,12 +104,16 @@ class ItemsPane(Pane):
             self.failed(error)
             return
         self.next_cursor = page["next_cursor"]
+        self.page_size = len(page["items"])
         self.show_items(sobject, page["items"])
+        self.describe_page()
+
+    def describe_page(self) -> None:
         more = "  n: next page" if self.next_cursor else ""
         back = "  p: previous page" if len(self.cursors) > 1 else ""
-        state.update(
-            f"Page {len(self.cursors)}, {len(page['items'])} items; "
-            f"{len(self.picked[sobject])} checked.{more}{back}"
+        self.query_one("#items-state", Static).update(
+            f"Page {len(self.cursors)}, {self.page_size} items; "
+            f"{len(self.picked[self.showing])} checked in all.{more}{back}"
         )
 
     def show_items(self, sobject: str, items: list[CatalogItem]) -> None:
@@ -135,6 +140,7 @@ class ItemsPane(Pane):
             chosen.add(value)
         else:
             chosen.discard(value)
+        self.describe_page()
         mode = self.query_one(f"#mode-{self.showing}", Select)
         if chosen and mode.value == "all":
             mode.value = "selected"
