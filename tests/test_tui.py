@@ -3,6 +3,7 @@ port, wired to the Salesforce emulator; the administrator's browser is an HTTP c
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from sf_support import (
     connected_world,
     free_port,
 )
-from textual.widgets import DataTable, SelectionList, Static, Tree
+from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
 from tui_support import (
     console,
     on_main,
@@ -30,7 +31,7 @@ from tui_support import (
 
 from salesforce_emulator.seeding import SeedSpec
 from tui import config
-from tui.screens.dialogs import ConfirmDialog
+from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
 from tui.screens.enable import EnableScreen
 from tui.screens.signin import SignInScreen
 
@@ -159,6 +160,23 @@ async def test_a_refused_authorization_shows_the_reason(sf: Connected) -> None:
         await until(pilot, lambda: "enable API access for" in screen_text(app), "the warning")
 
 
+async def test_an_expired_link_is_reported(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        await sf.world.services.store.oauth_states.update_many(
+            {}, {"$set": {"expires_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}}
+        )
+        await sf.browser.get(text_of(link))
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "Not connected" in text_of(state), "the outcome")
+        assert "longer than ten minutes" in text_of(state)
+
+
 async def active_opportunities(sf: Connected) -> set[str]:
     project = (await sf.status())["project_id"]
     folders = (await sf.admin.get(f"/api/v1/tasks/{project}/children")).body["items"]
@@ -243,6 +261,54 @@ async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> 
     assert {(m["user"]["id"], m["role"], m["inherited_from"]) for m in listed} >= {
         (bob.id, "manager", None)
     }
+
+
+async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
+    await connect(sf)
+    await sf.admin.add_user("bob@acme.test", name="Bob")
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    folders = (await sf.admin.get(f"/api/v1/tasks/{project}/children")).body["items"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        members = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        await pilot.press("space")
+        await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the folders")
+        await pilot.press("down")  # Cases
+        title = app.screen.query_one("#node-title", Static)
+        await until(pilot, lambda: text_of(title).startswith("Cases"), "the folder")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the users")
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        options.highlighted = next(i for i, label in enumerate(labels) if label.startswith("Bob"))
+        await pilot.press("enter")
+        await until(pilot, lambda: "Role" in text_of(app.screen.query_one("#choice-title")), "")
+        await pilot.press("end", "enter")  # guest is the last choice
+        await until(
+            pilot,
+            lambda: ["Bob", "guest", "this node"] in [members.get_row_at(i) for i in range(2)],
+            "Bob a guest here",
+        )
+    cases = next(f for f in folders if f["name"] == "Cases")
+    listed = (await sf.admin.get(f"/api/v1/tasks/{cases['id']}/members")).body["items"]
+    assert ("Bob", "guest", None) in {
+        (m["user"]["name"], m["role"], m["inherited_from"]) for m in listed
+    }
+
+
+async def test_a_sync_the_server_refuses_shows_its_message(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("4")
+        await pilot.press("s")
+        line = app.screen.query_one("#run-progress", Static)
+        await until(pilot, lambda: "not connected" in text_of(line).lower(), "the refusal")
+        assert any(n.severity == "error" for n in app._notifications)
 
 
 async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connected) -> None:

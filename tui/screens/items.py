@@ -180,7 +180,7 @@ class ItemsPane(Pane):
     def action_save(self) -> None:
         self.save(self.selection())
 
-    @work(exclusive=True, group="items")
+    @work(exclusive=True, group="items-save")
     async def save(self, selection: Selection) -> None:
         state = self.query_one("#items-state", Static)
         try:

@@ -159,7 +159,7 @@ class OverviewPane(Pane):
             ConfirmDialog("Unlink Salesforce?", UNLINK_QUESTION, "Unlink"), answered
         )
 
-    @work(exclusive=True, group="overview")
+    @work(exclusive=True, group="unlink")
     async def unlink(self) -> None:
         try:
             status = await self.api.unlink()
