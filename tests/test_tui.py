@@ -492,3 +492,20 @@ async def test_searching_the_tree_shows_matches_with_their_path(sf: Connected) -
         labels = tree_labels(tree)
         assert any(name in label for label in labels), labels
         assert all(label.startswith("🔒 Salesforce > ") for label in labels), labels
+
+
+async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:
+    for n in range(55):  # a page of roots is 50
+        await sf.admin.create_task(f"Project {n:02}")
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 51, "a page and a 'more' leaf")
+        assert tree_labels(tree)[-1] == "… more (Enter)"
+        tree.focus()
+        tree.move_cursor(tree.root.children[-1])
+        await pilot.press("enter")
+        await until(pilot, lambda: len(tree.root.children) == 55, "the rest")
+        assert tree_labels(tree)[-1] == "Project 54"

@@ -50,7 +50,9 @@ class AdminApp(App[None]):
                 self.api.token = None
             self.show_sign_in(message)
             return
-        if me["role"] != "administrator":
+        if me["role"] != "administrator":  # no longer one: the saved token is of no use
+            config.forget_token()
+            self.api.token = None
             self.show_sign_in(NOT_AN_ADMINISTRATOR)
             return
         self.signed_in(me)

@@ -53,5 +53,6 @@ class MainScreen(Screen[None]):
         pane = event.pane.query_one(Pane)
         pane.activate()
 
-    async def action_sign_out(self) -> None:
-        await admin_app(self).sign_out()
+    def action_sign_out(self) -> None:
+        app = admin_app(self)
+        app.run_worker(app.sign_out(), exclusive=True, group="session")

@@ -48,8 +48,8 @@ class RolesPane(Pane):
         super().__init__(id=id)
         self.members: list[Member] = []
         self.names: dict[str, str] = {}
-        self.parents: dict[str, str | None] = {}
         self.loaded = False
+        self.query_text = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -91,24 +91,30 @@ class RolesPane(Pane):
         self.project_tree.focus()
 
     @work(exclusive=True, group="tree")
-    async def load_roots(self, q: str) -> None:
+    async def load_roots(self, q: str, cursor: str | None = None) -> None:
+        """The projects, or the tasks matching `q` (with their path); `cursor`: the next page."""
         q = q.strip()
+        self.query_text = q
         try:
-            page = await (self.api.search_tasks(q) if q else self.api.projects())
+            page = await (
+                self.api.search_tasks(q, cursor) if q else self.api.projects(cursor=cursor)
+            )
         except ApiError as error:
             self.failed(error)
             return
         self.loaded = True
-        self.project_tree.clear()
-        self.add_page(self.project_tree.root, page, with_path=bool(q))
-        if not page["items"]:
-            self.project_tree.root.add_leaf("nothing found" if q else "no projects yet")
-        self.project_tree.cursor_line = 0
+        if cursor is None:
+            self.project_tree.clear()  # a new root node
+        root = self.project_tree.root
+        self.add_page(root, page, with_path=bool(q))
+        if not root.children:
+            root.add_leaf("nothing found" if q else "no projects yet")
+        if cursor is None:
+            self.project_tree.cursor_line = 0
 
     def add_page(self, parent: TreeNode[Task | str], page: TaskPage, with_path: bool) -> None:
         for task in page["items"]:
             self.names[task["id"]] = task["name"]
-            self.parents[task["id"]] = task["parent_id"]
             parent.add(label(task, with_path), data=task, allow_expand=True)
         if page["next_cursor"]:
             parent.add_leaf(
@@ -129,6 +135,8 @@ class RolesPane(Pane):
             node.remove()
             if isinstance(parent.data, dict):
                 self.load_children(parent, parent.data["id"], cursor)
+            else:
+                self.load_roots(self.query_text, cursor)
 
     @work(group="children")
     async def load_children(
