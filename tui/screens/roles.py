@@ -39,7 +39,7 @@ class RolesPane(Pane):
         Binding("a", "assign", "Assign"),
         Binding("c", "change_role", "Role"),
         Binding("d", "unassign", "Unassign"),
-        Binding("D", "unassign_project", "Unassign project"),
+        Binding("D", "unassign_project", "Whole project"),
         Binding("slash", "search", "Find"),
         Binding("r", "reload", "Reload"),
     ]
