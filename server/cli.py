@@ -1,4 +1,4 @@
-"""The `timetrail` command line: serve, init, account create."""
+"""The `timetrail` command line: serve, init, account create, demo, admin."""
 
 from __future__ import annotations
 
@@ -48,10 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--login-port", type=int, default=8443, help="the emulator's login host")
     demo.add_argument("--instance-port", type=int, default=9443, help="the emulator's instance")
 
+    admin = commands.add_parser("admin", help="the admin console (a terminal UI)")
+    _admin_arguments(admin)
+
     account = commands.add_parser("account", help="manage accounts")
     account_commands = account.add_subparsers(dest="account_command", required=True)
     account_arguments(account_commands.add_parser("create", help="add a further, isolated account"))
     return parser
+
+
+def _admin_arguments(parser: argparse.ArgumentParser) -> None:
+    # Imported here so that the server never imports the console (nor Textual).
+    from tui.__main__ import add_arguments
+
+    add_arguments(parser)
 
 
 def _password(given: str | None) -> str:
@@ -94,6 +104,10 @@ async def _create_account(settings: Settings, args: argparse.Namespace, first: b
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "admin":
+        from tui.__main__ import run
+
+        return run(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

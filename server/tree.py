@@ -233,20 +233,26 @@ class Tree:
         include_archived: bool,
         trackable: bool,
         page: Page,
+        roots: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
         assignments = await self.assignments(caller)
         index = await self._index.get(caller.account_id)
         query_words = words_of(q or "")[:MAX_WORDS]
-        if query_words:
+        if roots:
+            candidates = [index.tasks[i] for i in index.children.get(None, ())]
+            if query_words:
+                matched = {t["_id"] for t in index.matching(query_words)}
+                candidates = [t for t in candidates if t["_id"] in matched]
+        elif query_words:
             candidates = index.matching(query_words)
         elif caller.is_admin:
             candidates = list(index.tasks.values())
         else:
-            roots = set(assignments.roles)
+            assigned = set(assignments.roles)
             candidates = [
                 t
                 for t in index.tasks.values()
-                if t["_id"] in roots or not roots.isdisjoint(t["ancestors"])
+                if t["_id"] in assigned or not assigned.isdisjoint(t["ancestors"])
             ]
         # Every archived task of the account: `is_archived` looks a task's ancestors up in it.
         above = index.archived

@@ -557,3 +557,16 @@ async def test_two_servers_on_one_database_see_each_others_tree_changes(
     assert item_names(await two.get("/api/v1/tasks", q="apollo")) == []
     await two.patch(f"/api/v1/tasks/{project['id']}", {"archived": True})
     assert item_names(await one.get("/api/v1/tasks", q="artemis")) == []
+
+
+async def test_search_roots_lists_only_projects_and_filters_them_by_words(world: World) -> None:
+    web = await world.admin.create_task("Website relaunch")
+    mobile = await world.admin.create_task("Mobile app")
+    await world.admin.create_task("Website mockups", web["id"])
+
+    roots = (await world.admin.get("/api/v1/tasks", roots=True)).body["items"]
+    assert [t["name"] for t in roots] == ["Mobile app", "Website relaunch"]
+    assert mobile["id"] in [t["id"] for t in roots]
+
+    found = (await world.admin.get("/api/v1/tasks", roots=True, q="web")).body["items"]
+    assert [t["name"] for t in found] == ["Website relaunch"]

@@ -1,1 +1,1 @@
-"""The admin console (Textual). Arrives with the admin console issue."""
+"""The admin console: a Textual TUI that manages an account over the HTTP API only."""

@@ -18,6 +18,7 @@ SEARCH = {
     "q": Field("string", max_length=200, description="Words; each must start a word of the name"),
     "include_archived": Field("boolean", default=False),
     "trackable": Field("boolean", default=False, description="Only tasks the caller can track"),
+    "roots": Field("boolean", default=False, description="Only projects (tasks with no parent)"),
     **paging.QUERY,
 }
 CHILDREN = {"include_archived": Field("boolean", default=False), **paging.QUERY}
@@ -61,7 +62,12 @@ UNASSIGN = {
 async def search_tasks(call: Call) -> web.StreamResponse:
     q = call.query
     items, cursor = await call.services.tree.search(
-        call.caller, q["q"], q["include_archived"], q["trackable"], Page.from_query(q)
+        call.caller,
+        q["q"],
+        q["include_archived"],
+        q["trackable"],
+        Page.from_query(q),
+        roots=q["roots"],
     )
     return json({"items": items, "next_cursor": cursor})
 

@@ -1,0 +1,511 @@
+"""The admin console, driven with Textual's Pilot at 80x24 against the real server on a local
+port, wired to the Salesforce emulator; the administrator's browser is an HTTP client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sf_support import (
+    INTEGRATION,
+    AiohttpClient,
+    AiohttpServer,
+    Connected,
+    connected_world,
+    free_port,
+)
+from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
+from tui_support import (
+    console,
+    on_main,
+    save_session,
+    screen_text,
+    sign_in,
+    text_of,
+    until,
+)
+
+from salesforce_emulator.seeding import SeedSpec
+from tui import config
+from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
+from tui.screens.enable import EnableScreen
+from tui.screens.signin import SignInScreen
+
+
+@pytest.fixture
+async def sf(
+    tmp_path: Path,
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Connected]:
+    monkeypatch.setenv(config.CONFIG_DIR_ENV, str(tmp_path / "console"))
+    monkeypatch.delenv(config.SERVER_URL_ENV, raising=False)
+    spec = SeedSpec(users=2, accounts=3, opportunities=5, cases=3, activities=0)
+    async with connected_world(tmp_path, aiohttp_server, aiohttp_client, seed=spec) as connected:
+        yield connected
+
+
+async def connect(sf: Connected) -> None:
+    page = await sf.authorize()
+    assert page.status_code == 200, page.text
+    await sf.world.services.syncs.wait()
+
+
+# Signing in ---------------------------------------------------------------------------------
+
+
+async def test_signing_in_shows_the_overview_and_keeps_the_token_for_the_owner_only(
+    sf: Connected, tmp_path: Path
+) -> None:
+    async with console(sf) as (app, pilot):
+        await sign_in(pilot, "admin@acme.test")
+        await on_main(pilot)
+        await until(pilot, lambda: "not connected" in screen_text(app), "the status")
+        assert "Press e to enable" in screen_text(app)
+
+    folder = tmp_path / "console"
+    saved = config.load()
+    assert saved.token and saved.server_url
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / config.FILE_NAME).stat().st_mode) == 0o600
+
+    # The next start skips the sign-in; signing out revokes and forgets the token.
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen), "the sign-in screen")
+    assert config.load().token is None
+    r = await sf.admin.client.get("/api/v1/me", headers={"Authorization": f"Bearer {saved.token}"})
+    assert r.status == 401
+
+
+async def test_a_wrong_password_shows_the_servers_message(sf: Connected) -> None:
+    async with console(sf) as (app, pilot):
+        await sign_in(pilot, "admin@acme.test", "not the password")
+        error = app.screen.query_one("#signin-error", Static)
+        await until(pilot, lambda: "Signing in" not in text_of(error), "the answer")
+        assert "email or password" in text_of(error).lower()
+        assert isinstance(app.screen, SignInScreen)
+    assert config.load().token is None
+
+
+async def test_a_regular_user_is_told_the_console_is_for_administrators(sf: Connected) -> None:
+    await sf.admin.add_user("bob@acme.test")
+    async with console(sf) as (app, pilot):
+        await sign_in(pilot, "bob@acme.test")
+        error = app.screen.query_one("#signin-error", Static)
+        await until(pilot, lambda: "administrators" in text_of(error), "the refusal")
+        assert "This console is for administrators" in text_of(error)
+        assert isinstance(app.screen, SignInScreen)
+    assert config.load().token is None
+
+
+async def test_an_unreachable_server_is_said_on_the_sign_in_screen(sf: Connected) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with console(nowhere) as (app, pilot):
+        await sign_in(pilot, "admin@acme.test")
+        error = app.screen.query_one("#signin-error", Static)
+        await until(pilot, lambda: "Cannot reach" in text_of(error), "the message")
+        assert nowhere in text_of(error)
+
+
+# Enabling, items, sync ----------------------------------------------------------------------
+
+
+async def test_enable_shows_the_link_waits_for_the_browser_and_reports_success(
+    sf: Connected,
+) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        state = app.screen.query_one("#enable-state", Static)
+        assert "Waiting" in text_of(state)
+        await pilot.press("c")
+        assert app.clipboard == text_of(link)
+
+        page = await sf.browser.get(text_of(link))  # the admin approves in a browser
+
+        assert page.status_code == 200
+        await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
+        assert sf.emu.emulator.default_user["Username"] in text_of(state)
+        await pilot.press("escape")
+        await until(pilot, lambda: "integration: active" in screen_text(app), "the overview")
+        assert "Owner: Ada Admin <admin@acme.test>" in screen_text(app)
+    assert (await sf.status())["status"] == "active"
+
+
+async def test_a_refused_authorization_shows_the_reason(sf: Connected) -> None:
+    sf.emu.emulator.set_api_enabled(False, sf.emu.emulator.default_user["Username"])
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        await sf.browser.get(text_of(link))
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "Not connected" in text_of(state), "the outcome")
+        assert "API access is disabled" in text_of(state)
+        await pilot.press("escape")
+        await until(pilot, lambda: "enable API access for" in screen_text(app), "the warning")
+
+
+async def test_an_expired_link_is_reported(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        await sf.world.services.store.oauth_states.update_many(
+            {}, {"$set": {"expires_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}}
+        )
+        await sf.browser.get(text_of(link))
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "Not connected" in text_of(state), "the outcome")
+        assert "longer than ten minutes" in text_of(state)
+
+
+async def active_opportunities(sf: Connected) -> set[str]:
+    project = (await sf.status())["project_id"]
+    folders = (await sf.admin.get(f"/api/v1/tasks/{project}/children")).body["items"]
+    opportunities = next(f for f in folders if f["name"] == "Opportunities")
+    active = (await sf.admin.get(f"/api/v1/tasks/{opportunities['id']}/children")).body["items"]
+    return {t["source"]["id"] for t in active}
+
+
+async def test_checking_two_opportunities_and_saving_imports_only_those(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    before = await active_opportunities(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("2")
+        catalog = app.screen.query_one("#catalog", SelectionList)
+        await until(pilot, lambda: catalog.option_count == 5, "the catalog")
+        catalog.focus()
+        await pilot.press("space", "down", "space")
+        chosen = set(catalog.selected)
+        assert len(chosen) == 2
+        assert "2 checked" in text_of(app.screen.query_one("#items-state", Static))
+        await pilot.press("ctrl+s")
+        state = app.screen.query_one("#items-state", Static)
+        await until(pilot, lambda: "succeeded" in text_of(state), "the sync it started")
+        assert f"{len(before - chosen)} archived" in text_of(state)
+
+    selection = (await sf.status())["selection"]["objects"]["Opportunity"]
+    assert (selection["enabled"], selection["mode"]) == (True, "selected")
+    assert set(selection["ids"]) == chosen
+    assert before - chosen
+    assert await active_opportunities(sf) == before & chosen
+
+
+async def test_force_sync_shows_progress_counts_and_history(sf: Connected) -> None:
+    await connect(sf)
+    sf.emu.emulator.org.insert(
+        "Opportunity", {"Name": "Fresh Deal", "StageName": "Prospecting", "CloseDate": "2027-01-01"}
+    )
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("4")
+        runs = app.screen.query_one("#runs", DataTable)
+        await until(pilot, lambda: runs.row_count == 1, "the history")
+        await pilot.press("s")
+        line = app.screen.query_one("#run-progress", Static)
+        await until(pilot, lambda: "Sync (force) succeeded" in text_of(line), "the run")
+        assert "1 created" in text_of(line)
+        await until(pilot, lambda: runs.row_count == 2, "the new run in the history")
+        assert runs.get_row_at(0)[1:3] == ["force", "succeeded"]
+
+
+# Roles --------------------------------------------------------------------------------------
+
+
+async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        members = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        title = text_of(app.screen.query_one("#node-title", Static))
+        assert "🔒" in screen_text(app) or "locked" in title
+        assert "Salesforce" in title
+        members.focus()
+        row = [members.get_row_at(i)[0] for i in range(2)].index("Bob")
+        members.move_cursor(row=row)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("home", "enter")  # manager is the first choice
+        await until(
+            pilot,
+            lambda: ["Bob", "manager", "this node"] in [members.get_row_at(i) for i in range(2)],
+            "the new role",
+        )
+    listed = (await sf.admin.get(f"/api/v1/tasks/{project}/members")).body["items"]
+    assert {(m["user"]["id"], m["role"], m["inherited_from"]) for m in listed} >= {
+        (bob.id, "manager", None)
+    }
+
+
+async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
+    await connect(sf)
+    await sf.admin.add_user("bob@acme.test", name="Bob")
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    folders = (await sf.admin.get(f"/api/v1/tasks/{project}/children")).body["items"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        members = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        await pilot.press("space")
+        await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the folders")
+        await pilot.press("down")  # Cases
+        title = app.screen.query_one("#node-title", Static)
+        await until(pilot, lambda: text_of(title).startswith("Cases"), "the folder")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the users")
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        options.highlighted = next(i for i, label in enumerate(labels) if label.startswith("Bob"))
+        await pilot.press("enter")
+        await until(pilot, lambda: "Role" in text_of(app.screen.query_one("#choice-title")), "")
+        await pilot.press("end", "enter")  # guest is the last choice
+        await until(
+            pilot,
+            lambda: ["Bob", "guest", "this node"] in [members.get_row_at(i) for i in range(2)],
+            "Bob a guest here",
+        )
+    cases = next(f for f in folders if f["name"] == "Cases")
+    listed = (await sf.admin.get(f"/api/v1/tasks/{cases['id']}/members")).body["items"]
+    assert ("Bob", "guest", None) in {
+        (m["user"]["name"], m["role"], m["inherited_from"]) for m in listed
+    }
+
+
+async def test_a_sync_the_server_refuses_shows_its_message(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("4")
+        await pilot.press("s")
+        line = app.screen.query_one("#run-progress", Static)
+        await until(pilot, lambda: "not connected" in text_of(line).lower(), "the refusal")
+        assert any(n.severity == "error" for n in app._notifications)
+
+
+async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connected) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        members = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        tree = app.screen.query_one("#tree", Tree)
+        await pilot.press("space")  # expand the project, then go down to its first folder
+        await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the folders")
+        await pilot.press("down")
+        title = app.screen.query_one("#node-title", Static)
+        await until(pilot, lambda: "Cases" in text_of(title), "the folder's members")
+        await until(pilot, lambda: members.row_count == 2, "the folder's members")
+        rows = [members.get_row_at(i) for i in range(2)]
+        assert ["Bob", "regular", "↑ Salesforce"] in rows
+        members.focus()
+        members.move_cursor(row=[r[0] for r in rows].index("Bob"))
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: members.row_count == 1, "Bob gone")
+    assert (await bob.get(f"/api/v1/tasks/{project}")).status == 404
+    assert (await bob.get("/api/v1/tasks")).body["items"] == []
+
+
+# Users, owner left, unlink ------------------------------------------------------------------
+
+
+async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enabling(
+    sf: Connected,
+) -> None:
+    await connect(sf)
+    eve = await sf.admin.add_user("eve@acme.test", role="administrator", name="Eve")
+    save_session(sf, eve)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 2, "the users")
+        rows = [users.get_row_at(i) for i in range(2)]
+        assert ["Ada Admin", "admin@acme.test", "administrator", "yes", "Salesforce owner"] in rows
+        users.move_cursor(row=[r[0] for r in rows].index("Ada Admin"))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        warning = app.screen.query_one("#dialog-warning", Static)
+        assert "owns the Salesforce integration" in text_of(warning)
+        await pilot.press("y")
+        await until(
+            pilot,
+            lambda: (
+                ["Ada Admin", "admin@acme.test", "administrator", "no", "Salesforce owner"]
+                in [users.get_row_at(i) for i in range(2)]
+            ),
+            "Ada deactivated",
+        )
+        await pilot.press("1")
+        await until(pilot, lambda: "owner_left" in screen_text(app), "the overview")
+        assert "Press e to re-enable" in screen_text(app)
+        status = (await eve.get(INTEGRATION)).body
+        assert (status["status"], status["reason"]) == ("needs_reauth", "owner_left")
+
+        # Re-enabling makes Eve the owner.
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        await sf.browser.get(text_of(link))
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
+        await pilot.press("escape")
+        await until(pilot, lambda: "Owner: Eve <eve@acme.test>" in screen_text(app), "Eve")
+    assert (await eve.get(INTEGRATION)).body["status"] == "active"
+
+
+async def test_re_enabling_an_active_integration_asks_first_and_reports_success(
+    sf: Connected,
+) -> None:
+    await connect(sf)
+    before = (await sf.status())["connected_at"]
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await until(pilot, lambda: "integration: active" in screen_text(app), "the overview")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
+        link = app.screen.query_one("#authorize-url", Static)
+        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        state = app.screen.query_one("#enable-state", Static)
+        await pilot.pause(1.5)  # still active meanwhile: that is not the outcome
+        assert "Waiting" in text_of(state)
+        await sf.browser.get(text_of(link))
+        await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
+    assert (await sf.status())["connected_at"] != before
+
+
+async def test_unlink_asks_first_then_unlinks(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await until(pilot, lambda: "integration: active" in screen_text(app), "the overview")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await pilot.press("n")
+        await pilot.pause()
+        assert (await sf.status())["status"] == "active"
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: "integration: unlinked" in screen_text(app), "unlinked")
+    assert (await sf.status())["status"] == "unlinked"
+
+
+async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 1, "the users")
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
+        await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
+        await pilot.press("ctrl+s")  # not an administrator: the box stays unchecked
+        await until(pilot, lambda: users.row_count == 2, "Carl in the list")
+        rows = [users.get_row_at(i) for i in range(2)]
+        assert ["Carl", "carl@acme.test", "user", "yes", ""] in rows
+        users.focus()
+        users.move_cursor(row=[r[0] for r in rows].index("Carl"))
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("home", "enter")  # administrator is the first choice
+        await until(
+            pilot,
+            lambda: (
+                ["Carl", "carl@acme.test", "administrator", "yes", ""]
+                in [users.get_row_at(i) for i in range(2)]
+            ),
+            "Carl an administrator",
+        )
+        # Adding an email that is taken shows the server's message.
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
+        await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
+        await pilot.press("ctrl+s")
+        await until(
+            pilot,
+            lambda: any("is already in use" in n.message for n in app._notifications),
+            "the server's message",
+        )
+    listed = (await sf.admin.get("/api/v1/users")).body["items"]
+    carl = next(u for u in listed if u["email"] == "carl@acme.test")
+    assert carl["role"] == "administrator"
+
+
+def tree_labels(tree: Tree[Any]) -> list[str]:
+    return [str(node.label) for node in tree.root.children]
+
+
+async def test_searching_the_tree_shows_matches_with_their_path(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    name = next(r for r in sf.emu.emulator.org.rows("Opportunity") if not r["IsClosed"])["Name"]
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 1, "the projects")
+        await pilot.press("slash", *name.split()[0], "enter")
+        await until(
+            pilot, lambda: tree_labels(tree) and "🔒 Salesforce" not in tree_labels(tree), "matches"
+        )
+        labels = tree_labels(tree)
+        assert any(name in label for label in labels), labels
+        assert all(label.startswith("🔒 Salesforce > ") for label in labels), labels
+
+
+async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:
+    for n in range(55):  # a page of roots is 50
+        await sf.admin.create_task(f"Project {n:02}")
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 51, "a page and a 'more' leaf")
+        assert tree_labels(tree)[-1] == "… more (Enter)"
+        tree.focus()
+        tree.move_cursor(tree.root.children[-1])
+        await pilot.press("enter")
+        await until(pilot, lambda: len(tree.root.children) == 55, "the rest")
+        assert tree_labels(tree)[-1] == "Project 54"

@@ -1,0 +1,94 @@
+"""Driving the admin console in tests: the real app, over real HTTP, against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sf_support import Connected
+from support import PASSWORD, Api
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from tui import config
+from tui.app import AdminApp
+from tui.screens.main import MainScreen
+from tui.screens.signin import SignInScreen
+
+Console = tuple[AdminApp, Pilot[None]]
+
+
+def server_url(sf: Connected) -> str:
+    server = sf.world.client.server
+    return f"http://127.0.0.1:{server.port}"
+
+
+def text_of(widget: Widget) -> str:
+    """What a Static shows, as plain text."""
+    assert isinstance(widget, Static)
+    return str(widget.render())
+
+
+def screen_text(app: AdminApp) -> str:
+    """Every Static on the current screen, joined: what the user reads."""
+    return "\n".join(text_of(w) for w in app.screen.query(Static) if type(w) is Static)
+
+
+async def until(
+    pilot: Pilot[None], check: Callable[[], Any], what: str, seconds: float = 10
+) -> None:
+    """Let the app run until `check()` is true (the UI updates from workers)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # a widget not mounted yet, or a row not there yet
+            pass
+        if loop.time() > deadline:
+            app = pilot.app
+            raise AssertionError(f"timed out waiting for {what}; screen shows:\n{_dump(app)}")
+        await pilot.pause(0.05)
+
+
+def _dump(app: Any) -> str:
+    with contextlib.suppress(Exception):
+        return screen_text(app)
+    return "?"
+
+
+def save_session(sf: Connected, api: Api | None = None) -> None:
+    """A stored sign-in, as a previous run of the console leaves it."""
+    config.save(config.Saved(server_url(sf), (api or sf.admin).token))
+
+
+@contextlib.asynccontextmanager
+async def console(sf: Connected | str) -> AsyncIterator[Console]:
+    url = sf if isinstance(sf, str) else server_url(sf)
+    app = AdminApp(server_url=url, open_browser=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        yield app, pilot
+
+
+async def type_into(pilot: Pilot[None], widget: Input, text: str) -> None:
+    widget.focus()
+    await pilot.pause()
+    widget.value = ""
+    await pilot.press(*text)
+
+
+async def sign_in(pilot: Pilot[None], email: str, password: str = PASSWORD) -> None:
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, SignInScreen), "the sign-in screen")
+    await type_into(pilot, app.screen.query_one("#email", Input), email)
+    await type_into(pilot, app.screen.query_one("#password", Input), password)
+    await pilot.press("enter")
+
+
+async def on_main(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")

@@ -1,0 +1,38 @@
+"""What every pane shares: the typed app, and formatting of times."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, cast
+
+from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from ..api import AdminApi
+    from ..app import AdminApp
+
+
+def admin_app(widget: Widget) -> AdminApp:
+    return cast("AdminApp", widget.app)
+
+
+def api_of(widget: Widget) -> AdminApi:
+    return admin_app(widget).api
+
+
+def when(iso: str | None) -> str:
+    """An API time as local date and time, to the second."""
+    if not iso:
+        return "—"
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def took(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return ""
+    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+    return f"{seconds:.2f} s"

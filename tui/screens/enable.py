@@ -1,0 +1,133 @@
+"""Enable or re-enable: the authorization URL to open, then the outcome of the callback."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import webbrowser
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from ..api import ApiError
+from .base import admin_app
+
+POLL_SECONDS = 1.0
+
+
+def browser_available() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+class EnableScreen(ModalScreen[bool]):
+    """Waits for the administrator to approve in a browser, polling the integration's status."""
+
+    BINDINGS = [
+        Binding("c", "copy", "Copy link"),
+        Binding("o", "open", "Open browser"),
+        Binding("e", "restart", "New link"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url: str | None = None
+        self.connected = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="enable"):
+            yield Static("[b]Enable Salesforce[/b]")
+            yield Static(
+                "Open this link in a browser and approve access in Salesforce "
+                "(c copies it; you can also select it with the mouse):"
+            )
+            yield Static("Asking the server for a link…", id="authorize-url", markup=False)
+            yield Static("", id="enable-state")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.start()
+
+    def action_restart(self) -> None:
+        self.start()
+
+    def state(self, text: str) -> None:
+        self.query_one("#enable-state", Static).update(text)
+
+    @work(exclusive=True, group="enable")
+    async def start(self) -> None:
+        app = admin_app(self)
+        try:
+            # An active integration stays active while it is re-authorized: the outcome shows
+            # as a new connection time (success) or a new message (failure).
+            before = await app.api.integration()
+            authorization = await app.api.connect()
+        except ApiError as error:
+            self.state(f"[red]{escape(error.message)}[/red]")
+            app.handle_error(error)
+            return
+        self.url = authorization["authorize_url"]
+        self.query_one("#authorize-url", Static).update(self.url)
+        if app.open_browser and await asyncio.to_thread(browser_available):
+            await asyncio.to_thread(webbrowser.open, self.url)
+        expires = dt.datetime.fromisoformat(authorization["expires_at"])
+        self.state("Waiting for Salesforce… (the link works for ten minutes)")
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                status = await app.api.integration()
+            except ApiError as error:
+                self.state(f"[red]{escape(error.message)}[/red]")
+                if error.code == "unauthorized":
+                    app.handle_error(error)
+                    return
+                continue
+            renewed = status.get("connected_at") != before.get("connected_at")
+            if status["status"] == "active" and not renewed:
+                if status["message"] and status["message"] != before["message"]:
+                    self.state(f"[red]Not re-enabled: {escape(status['message'])}[/red]")
+                    return
+            elif status["status"] == "active":
+                org = status["org"]
+                who = f" as {org['username']}" if org else ""
+                self.connected = True
+                self.state(
+                    f"[green]Connected{escape(who)}.[/green] A sync has started. "
+                    "Press Esc to close."
+                )
+                return
+            elif status["status"] != "authorizing":
+                reason = status["message"] or status["reason"] or status["status"]
+                self.state(f"[red]Not connected: {escape(reason)}[/red] Press e to try again.")
+                return
+            if dt.datetime.now(dt.UTC) > expires:
+                self.state("[red]The link expired.[/red] Press e for a new one.")
+                return
+
+    def action_copy(self) -> None:
+        if self.url:
+            self.app.copy_to_clipboard(self.url)
+            self.app.notify("The link is copied to the clipboard.")
+
+    def action_open(self) -> None:
+        if self.url:
+            self.open_url(self.url)
+
+    @work(group="browser")
+    async def open_url(self, url: str) -> None:
+        if await asyncio.to_thread(browser_available):
+            await asyncio.to_thread(webbrowser.open, url)
+        else:
+            self.app.notify("No web browser here: copy the link (c) and open it elsewhere.")
+
+    def action_close(self) -> None:
+        self.dismiss(self.connected)

@@ -1,0 +1,58 @@
+"""The signed-in console: one tab per area, each a pane with its own key bindings."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from .base import admin_app
+from .items import ItemsPane
+from .overview import OverviewPane
+from .pane import Pane
+from .roles import RolesPane
+from .sync import SyncPane
+from .users import UsersPane
+
+TABS = ("overview", "items", "roles", "sync", "users")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        *[
+            Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False)
+            for n, tab in enumerate(TABS, start=1)
+        ],
+        Binding("ctrl+o", "sign_out", "Sign out"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            with TabPane("1 Overview", id="tab-overview"):
+                yield OverviewPane(id="overview-pane")
+            with TabPane("2 Items", id="tab-items"):
+                yield ItemsPane(id="items-pane")
+            with TabPane("3 Roles", id="tab-roles"):
+                yield RolesPane(id="roles-pane")
+            with TabPane("4 Sync", id="tab-sync"):
+                yield SyncPane(id="sync-pane")
+            with TabPane("5 Users", id="tab-users"):
+                yield UsersPane(id="users-pane")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(OverviewPane).activate()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.query_one(Pane)
+        pane.activate()
+
+    def action_sign_out(self) -> None:
+        app = admin_app(self)
+        app.run_worker(app.sign_out(), exclusive=True, group="session")

@@ -1,0 +1,158 @@
+"""The account's users: add, change account role, deactivate."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from ..api import ApiError, User
+from .dialogs import AddUserDialog, ChoiceDialog, ConfirmDialog
+from .pane import Pane
+
+ACCOUNT_ROLES = [
+    ("administrator: manages users, the integration, items, roles", "administrator"),
+    ("user: tracks time", "user"),
+]
+
+
+class UsersPane(Pane):
+    BINDINGS = [
+        Binding("a", "add", "Add"),
+        Binding("c", "change_role", "Role"),
+        Binding("d", "deactivate", "Deactivate"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.users: list[User] = []
+        self.owner_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="users-title")
+        table: DataTable[str] = DataTable(id="users", cursor_type="row")
+        table.add_columns("Name", "Email", "Role", "Active", "")
+        yield table
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one("#users", DataTable)
+
+    def focus_first(self) -> None:
+        self.table.focus()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="users")
+    async def load(self) -> None:
+        try:
+            users = await self.api.users()
+            owner = (await self.api.integration())["owner"]
+        except ApiError as error:
+            self.failed(error)
+            return
+        self.owner_id = owner["id"] if owner else None
+        self.show(users)
+
+    def show(self, users: list[User]) -> None:
+        self.users = users
+        active = sum(1 for u in users if u["active"])
+        self.query_one("#users-title", Static).update(f"{len(users)} users, {active} active")
+        row = self.table.cursor_row
+        self.table.clear()
+        for user in users:
+            self.table.add_row(
+                user["name"],
+                user["email"],
+                user["role"],
+                "yes" if user["active"] else "no",
+                "Salesforce owner" if user["id"] == self.owner_id else "",
+                key=user["id"],
+            )
+        if users:
+            self.table.move_cursor(row=min(row, len(users) - 1))
+
+    @property
+    def user(self) -> User | None:
+        row = self.table.cursor_row
+        return self.users[row] if 0 <= row < len(self.users) else None
+
+    def action_add(self) -> None:
+        def added(values: dict[str, str] | None) -> None:
+            if values:
+                self.add(values)
+
+        self.app.push_screen(AddUserDialog(), added)
+
+    @work(group="users-edit")
+    async def add(self, values: dict[str, str]) -> None:
+        try:
+            user = await self.api.add_user(
+                values["email"], values["name"], values["password"], values["role"]
+            )
+        except ApiError as error:
+            self.failed(error)
+            return
+        self.app.notify(f"{user['name']} is added.")
+        self.load()
+
+    def action_change_role(self) -> None:
+        user = self.user
+        if user is None:
+            return
+
+        def chosen(role: str | None) -> None:
+            if role and user and role != user["role"]:
+                self.update(user, role=role)
+
+        title = f"Account role of {user['name']}"
+        self.app.push_screen(ChoiceDialog(title, ACCOUNT_ROLES, user["role"]), chosen)
+
+    @work(group="users-edit")
+    async def update(self, user: User, role: str) -> None:
+        try:
+            changed = await self.api.update_user(user["id"], role=role)
+        except ApiError as error:
+            self.failed(error)
+            return
+        self.app.notify(f"{changed['name']} is now {changed['role']}.")
+        self.load()
+
+    def action_deactivate(self) -> None:
+        user = self.user
+        if user is None or not user["active"]:
+            return
+        warning = None
+        if user["id"] == self.owner_id:
+            warning = (
+                f"{user['name']} owns the Salesforce integration: deactivating them pauses "
+                "syncing until an administrator re-enables it (Overview, e)."
+            )
+        question = (
+            f"Deactivate {user['name']} <{user['email']}>? They can no longer sign in; their "
+            "time entries are kept."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.deactivate(user)
+
+        self.app.push_screen(
+            ConfirmDialog("Deactivate user", question, "Deactivate", warning), answered
+        )
+
+    @work(group="users-edit")
+    async def deactivate(self, user: User) -> None:
+        try:
+            await self.api.deactivate_user(user["id"])
+        except ApiError as error:
+            self.failed(error)
+            return
+        self.app.notify(f"{user['name']} is deactivated.")
+        self.load()
