@@ -63,7 +63,8 @@ class UsersPane(Pane):
     def show(self, users: list[User]) -> None:
         self.users = users
         active = sum(1 for u in users if u["active"])
-        self.query_one("#users-title", Static).update(f"{len(users)} users, {active} active")
+        counted = f"{len(users)} user{'' if len(users) == 1 else 's'}"
+        self.query_one("#users-title", Static).update(f"{counted}, {active} active")
         row = self.table.cursor_row
         self.table.clear()
         for user in users:
