@@ -21,7 +21,7 @@ import heapq
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .store import Doc, Store
@@ -91,6 +91,7 @@ class AccountIndex:
 
     @classmethod
     def build(cls, version: int, docs: Iterable[Doc]) -> AccountIndex:
+        """An index of these tasks, as `slim` keeps them."""
         index = cls(version)
         for doc in docs:
             index._add(doc)
@@ -98,8 +99,8 @@ class AccountIndex:
         return index
 
     def _add(self, doc: Doc) -> list[str]:
-        """Add a task; returns the words that are new to the vocabulary (not yet in it)."""
-        doc = slim(doc)
+        """Add a task (as `slim` keeps it); returns the words that are new to the vocabulary
+        (not yet in it)."""
         self.tasks[doc["_id"]] = doc
         self.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
         words = self.name_words[doc["_id"]] = words_of_name(doc["name"])
@@ -120,7 +121,7 @@ class AccountIndex:
         new_words: list[str] = []
         for doc in docs:
             self.remove(doc["_id"])
-            new_words += self._add(doc)
+            new_words += self._add(slim(doc))
         # A word a later document of the same batch took away again is not kept.
         fresh = sorted({w for w in new_words if w in self.postings})
         if fresh:
@@ -176,13 +177,6 @@ class AccountIndex:
         return {a for t in tasks for a in t["ancestors"] if a in self.archived}
 
 
-def _draining(docs: list[Doc]) -> Iterator[Doc]:
-    """The documents, each dropped from the list as it is taken: the full documents are
-    freed while their slim copies are made, rather than all held until the end."""
-    while docs:
-        yield docs.pop()
-
-
 class TreeIndex:
     """The per-account indexes of one process."""
 
@@ -216,9 +210,9 @@ class TreeIndex:
         index = self._accounts.get(account_id)
         if index is not None and index.version == version:
             return index
-        docs = await self._store.tasks.scan({"account_id": account_id})
+        docs = await self._store.tasks.scan({"account_id": account_id}, shape=slim)
         log.debug("Loading the tree index of %s: %d tasks", account_id, len(docs))
-        index = AccountIndex.build(version, _draining(docs))
+        index = AccountIndex.build(version, docs)
         _keep_out_of_gc(len(index.tasks))
         # A change may have landed while loading; the next reader sees a newer version.
         current = self._accounts.get(account_id)

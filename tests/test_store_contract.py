@@ -109,6 +109,8 @@ async def test_scan_sees_exactly_what_find_sees_after_every_kind_of_write(store:
     assert first["start"] == at and first["start"].utcoffset() == dt.timedelta(0)
     assert next(d for d in scanned if d["_id"] == "e001")["name"] == "renamed"
     assert await store.tasks.scan({"account_id": "nobody"}) == []
+    shaped = await store.tasks.scan({"account_id": "acc"}, shape=lambda d: {"n": d["n"]})
+    assert sorted(d["n"] for d in shaped) == [0, 1, 5, 7] and all(len(d) == 1 for d in shaped)
 
 
 async def test_find_sorts_then_skips_then_limits(store: Store) -> None:

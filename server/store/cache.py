@@ -16,7 +16,7 @@ MongoDB deployments may run several processes, so they are never cached.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
@@ -206,8 +206,10 @@ class CachedCollection(Collection):
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
 
-    async def scan(self, equals: Mapping[str, str]) -> list[Doc]:
-        return await self._inner.scan(equals)
+    async def scan(
+        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
+    ) -> list[Doc]:
+        return await self._inner.scan(equals, shape)
 
     # Writes -------------------------------------------------------------------------------
 
