@@ -4,7 +4,6 @@ Salesforce emulator on HTTPS, and the administrator's browser as an HTTP client.
 from __future__ import annotations
 
 import contextlib
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx2
 from aiohttp.test_utils import TestClient, TestServer
-from support import PASSWORD, Api, World, sign_in
+from support import PASSWORD, Api, World, free_port, sign_in
 
 from salesforce_emulator.emulator import Seed
 from salesforce_emulator.runner import RunningEmulator, running_emulator
@@ -26,13 +25,6 @@ from server.store import open_mongomock
 INTEGRATION = "/api/v1/integrations/salesforce"
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
-from support import PASSWORD
+from support import PASSWORD, free_port
 
 from server.accounts import Accounts
 from server.store import open_store
@@ -63,13 +62,6 @@ RECORD_ID = "0065g00000XyZaBAAV"
 RECORD_URL = f"https://{SALESFORCE_HOST}/lightning/r/Opportunity/{RECORD_ID}/view"
 USER_EMAIL = "uma@acme.test"
 EXPIRED = "Your sign-in has expired. Please sign in again."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

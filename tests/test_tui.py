@@ -16,8 +16,8 @@ from sf_support import (
     AiohttpServer,
     Connected,
     connected_world,
-    free_port,
 )
+from support import free_port
 from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
 from tui_support import (
     console,

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sf_support import free_port
-from support import PASSWORD, World
+from support import PASSWORD, World, free_port
 
 from tui import config
 from tui.api import AdminApi, ApiError

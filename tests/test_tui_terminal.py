@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sf_support import free_port
-from support import PASSWORD
+from support import PASSWORD, free_port
 
 TMUX = shutil.which("tmux")
 
