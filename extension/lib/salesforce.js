@@ -38,7 +38,8 @@ export function isSalesforceHost(hostname) {
 
 // The record a Salesforce page shows: {id (18 chars), object (Lightning only, else null)}, or
 // null for any other page. Lightning: /lightning/r/<Object>/<id>/view (and other tabs of the
-// record such as /related/...); Classic: /<id>.
+// record such as /related/...); Lightning's older address /one/one.app#/sObject/<id>/view;
+// Classic: /<id>.
 export function recordFromUrl(url) {
   let parsed;
   try {
@@ -54,6 +55,11 @@ export function recordFromUrl(url) {
     if (withObject) return { id: withObject, object: parts[2] };
     const bare = parts.length >= 3 ? toId18(parts[2]) : null;
     return bare ? { id: bare, object: null } : null;
+  }
+  if (parts[0] === "one" && parts[1] === "one.app") {
+    const route = parsed.hash.replace(/^#\/?/, "").split("/");
+    const id = route[0] === "sObject" ? toId18(route[1]) : null;
+    return id ? { id, object: null } : null;
   }
   if (parts.length === 1) {
     const id = toId18(parts[0]);

@@ -50,6 +50,19 @@ test("Lightning record pages give the record id and object", () => {
   );
 });
 
+test("Lightning's older one.app addresses give the record id", () => {
+  assert.deepEqual(
+    recordFromUrl("https://acme.lightning.force.com/one/one.app#/sObject/0065g00000XyZaB/view"),
+    { id: "0065g00000XyZaBAAV", object: null },
+  );
+  assert.deepEqual(
+    recordFromUrl("https://acme.my.salesforce.com/one/one.app#/sObject/500Dn00000AbCdEIAV"),
+    { id: "500Dn00000AbCdEIAV", object: null },
+  );
+  assert.equal(recordFromUrl("https://acme.lightning.force.com/one/one.app#/home"), null);
+  assert.equal(recordFromUrl("https://acme.lightning.force.com/one/one.app"), null);
+});
+
 test("Classic record pages give the record id", () => {
   assert.deepEqual(recordFromUrl("https://acme.my.salesforce.com/0065g00000XyZaB"), {
     id: "0065g00000XyZaBAAV",
