@@ -1,4 +1,4 @@
-"""What every pane shares: the typed app, and formatting of times."""
+"""What every pane shares: the typed app, and formatting of times, counts and runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from ..api import AdminApi
+    from ..api import AdminApi, Run
     from ..app import AdminApp
 
 
@@ -29,6 +29,19 @@ def when(iso: str | None) -> str:
     except ValueError:
         return iso
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 user`, `2 users`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def run_counts(run: Run) -> str:
+    c = run["counts"]
+    return (
+        f"{c['created']} created, {c['updated']} updated, {c['archived']} archived, "
+        f"{c['restored']} restored; {counted(run['api_calls'], 'API call')}"
+    )
 
 
 def took(start: str | None, end: str | None) -> str:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from ..api import ApiError, Integration, Run
-from .base import admin_app, when
+from .base import admin_app, run_counts, when
 from .dialogs import ConfirmDialog
 from .enable import EnableScreen
 from .pane import Pane
@@ -59,13 +59,7 @@ def warnings(status: Integration) -> list[str]:
 def run_line(run: Run | None) -> str:
     if run is None:
         return "no sync yet"
-    counts = run["counts"]
-    text = (
-        f"{run['status']} ({run['trigger']}) at {when(run['started_at'])} — "
-        f"{counts['created']} created, {counts['updated']} updated, "
-        f"{counts['archived']} archived, {counts['restored']} restored; "
-        f"{run['api_calls']} API calls"
-    )
+    text = f"{run['status']} ({run['trigger']}) at {when(run['started_at'])} — {run_counts(run)}"
     if run["error"]:
         text += f"\n  Error: {run['error']}"
     return text

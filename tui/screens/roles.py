@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..api import ApiError, Member, Task, TaskPage
+from .base import counted
 from .dialogs import ChoiceDialog, ConfirmDialog
 from .pane import Pane
 
@@ -181,7 +182,7 @@ class RolesPane(Pane):
         self.members = members
         lock = f"\n{LOCK} imported (locked); roles editable" if task["locked"] else ""
         self.query_one("#node-title", Static).update(
-            f"[b]{escape(task['name'])}[/b]: {len(members)} members{lock}"
+            f"[b]{escape(task['name'])}[/b]: {counted(len(members), 'member')}{lock}"
         )
         table = self.table
         table.clear()

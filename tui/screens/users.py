@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..api import ApiError, User
+from .base import counted
 from .dialogs import AddUserDialog, ChoiceDialog, ConfirmDialog
 from .pane import Pane
 
@@ -63,8 +64,9 @@ class UsersPane(Pane):
     def show(self, users: list[User]) -> None:
         self.users = users
         active = sum(1 for u in users if u["active"])
-        counted = f"{len(users)} user{'' if len(users) == 1 else 's'}"
-        self.query_one("#users-title", Static).update(f"{counted}, {active} active")
+        self.query_one("#users-title", Static).update(
+            f"{counted(len(users), 'user')}, {active} active"
+        )
         row = self.table.cursor_row
         self.table.clear()
         for user in users:

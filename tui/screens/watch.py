@@ -8,16 +8,13 @@ from collections.abc import Callable
 from rich.markup import escape
 
 from ..api import AdminApi, ApiError, Run
+from .base import run_counts
 
 POLL_SECONDS = 0.5
 
 
 def progress(run: Run) -> str:
-    c = run["counts"]
-    counts = (
-        f"{c['created']} created, {c['updated']} updated, {c['archived']} archived, "
-        f"{c['restored']} restored, {run['api_calls']} API calls"
-    )
+    counts = run_counts(run)
     if run["status"] == "running":
         return f"Sync ({run['trigger']}) running… {counts}"
     if run["status"] == "failed":
