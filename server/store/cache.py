@@ -56,13 +56,17 @@ def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
     return None
 
 
-def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool:
+def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool | None:
+    """Whether `doc` meets the plain equality conditions; None when one meets an array (an
+    element may match: the engine decides)."""
     for field, value in rest:
         if field not in doc:
             if value is not None:
                 return False
             continue
         actual = doc[field]
+        if isinstance(actual, list):
+            return None
         # MongoDB's equality never equates booleans and numbers; keep it so.
         if actual != value or isinstance(actual, bool) != isinstance(value, bool):
             return False
@@ -131,7 +135,12 @@ class CachedCollection(Collection):
             generation = self._generation
             cached = await self._inner.find_one({"_id": key})
             self._put(key, cached, generation)
-        if cached is None or not _matches(cached, rest):
+        if cached is None:
+            return None
+        matched = _matches(cached, rest)
+        if matched is None:
+            return await self._inner.find_one(filter)
+        if not matched:
             return None
         copied: Doc = _copy(cached)
         return copied
@@ -167,7 +176,11 @@ class CachedCollection(Collection):
             for k in missing:
                 found[k] = fetched.get(k)
                 self._put(k, fetched.get(k), generation)
-        return [_copy(doc) for k in keys if (doc := found[k]) is not None and _matches(doc, rest)]
+        docs = [doc for k in keys if (doc := found[k]) is not None]
+        matched = [_matches(doc, rest) for doc in docs]
+        if None in matched:
+            return await self._inner.find(filter)
+        return [_copy(doc) for doc, ok in zip(docs, matched, strict=True) if ok]
 
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
