@@ -825,7 +825,7 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Which calls reach litemongo's query and update machinery, and which are answered by
-    key from its document store."""
+    key from its document store (and, after a write, from the identity map)."""
     from litemongo.sqlite_store import CollectionStore
 
     # (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
@@ -887,6 +887,19 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
         ]
         for write in fast:
             assert await engine_calls(write) == []
+        # ... and what they wrote is read back from memory.
+        reads.clear()
+        assert await store.entries.find_one({"_id": "e001"}) == _entry(1, start=at, end=at)
+        assert reads == []
+        assert await store.entries.find_one({"_id": "e002"}) == _entry(2)
+        assert reads == []
+        assert await store.timers.find_one({"_id": "u1"}) is None
+        assert reads == []
+        assert await store.login_attempts.find_one({"_id": "x@y.test"}) == {
+            "_id": "x@y.test",
+            "n": 1,
+        }
+        assert reads == []
 
         # Every other shape is the engine's.
         await store.users.insert_one({"_id": "u1", "account_id": "a", "email": "a@b.test"})

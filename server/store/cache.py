@@ -3,8 +3,10 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: each
 write drops what it may have changed before and after it runs, and a read that raced a write
-never fills the cache (a generation counter tells). Reads by `_id` — tokens, users, timers,
-entries, tasks — then cost no call into the engine at all.
+never fills the cache (a generation counter tells). Writes the embedded store's fast path
+makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.on_stored`):
+that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
+users, timers, entries, tasks — then cost no call into the engine at all.
 
 MongoDB deployments may run several processes, so they are never cached.
 """
@@ -15,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
+from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -80,6 +82,11 @@ class CachedCollection(Collection):
         self._max = max_documents
         self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
         self._generation = 0
+        # What the running write told us it stored (see `_write`), when the inner collection
+        # tells (the embedded store's fast path does).
+        self._learned: list[tuple[Any, Doc | None]] | None = None
+        if isinstance(inner, EmbeddedCollection):
+            inner.on_stored = self._learn
 
     # Cache bookkeeping --------------------------------------------------------------------
 
@@ -110,12 +117,28 @@ class CachedCollection(Collection):
         else:
             self._docs.clear()
 
+    def _learn(self, key: Any, doc: Doc | None) -> None:
+        if self._learned is not None:
+            self._learned.append((key, doc))
+
     async def _write(self, filter: Filter | None, run: Any) -> Any:
+        """Run a write, dropping what it may change before and after; then keep what it told
+        it stored (write-through), provided no other write ran meanwhile: this write's second
+        `_forget` must be the only generation step since its first."""
         self._forget(filter)
+        generation = self._generation
+        learned: list[tuple[Any, Doc | None]] = []
+        self._learned = learned
         try:
-            return await run
+            result = await run
         finally:
+            if self._learned is learned:
+                self._learned = None
             self._forget(filter)
+        if self._generation == generation + 1:
+            for key, doc in learned:
+                self._put(key, doc, self._generation)
+        return result
 
     # Reads --------------------------------------------------------------------------------
 
