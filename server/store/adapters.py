@@ -60,6 +60,11 @@ def _naive(value: Any) -> Any:
     return value
 
 
+# Values `_aware` returns as they are: tested by exact type before any call (documents are
+# mostly made of these, and a call per value was most of the conversion's cost).
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def _aware(value: Any) -> Any:
     """Every datetime the domain sees is timezone-aware UTC, as with `tz_aware=True`."""
     if isinstance(value, dt.datetime):
@@ -67,9 +72,9 @@ def _aware(value: Any) -> Any:
             return value.replace(tzinfo=dt.UTC)
         return value
     if isinstance(value, dict):
-        return {k: _aware(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else _aware(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_aware(v) for v in value]
+        return [v if type(v) in _PLAIN else _aware(v) for v in value]
     return value
 
 

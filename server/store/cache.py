@@ -13,6 +13,7 @@ MongoDB deployments may run several processes, so they are never cached.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,13 +25,17 @@ _SCALARS = (str, int, float, bool, type(None))
 _MISSING = object()
 
 
+# Immutable values, shared by copies; tested by exact type before any call.
+_ATOMS: frozenset[type] = frozenset({str, int, float, bool, type(None), dt.datetime})
+
+
 def _copy(value: Any) -> Any:
     """A copy of a stored document (dicts, lists and immutable scalars), much cheaper than
     `copy.deepcopy`; callers may change what they get without touching the cache."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [v if type(v) in _ATOMS else _copy(v) for v in value]
     return value
 
 
