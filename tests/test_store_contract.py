@@ -794,6 +794,36 @@ async def test_queries_on_other_fields_see_writes_by_id(store: Store) -> None:
     assert await store.entries.count({"user_id": {"$in": ["u1", "u2", "u4"]}}) == 3
 
 
+async def test_find_by_equality_conditions(store: Store) -> None:
+    await store.entries.insert_many(
+        [
+            _entry(1, user_id="u1", end=None, meta={"kind": "a"}, flag=True, count=1),
+            _entry(2, user_id="u1", end=5, meta={"kind": "b"}, count=2.0),
+            _entry(3, user_id="u2", meta={"kind": "a"}, tags=["x", "y"]),
+        ]
+    )
+
+    async def found(filter: dict[str, Any], **options: Any) -> list[Any]:
+        return sorted(d["_id"] for d in await store.entries.find(filter, **options))
+
+    assert await found({"user_id": "u1"}) == ["e001", "e002"]
+    assert await found({"user_id": "u1", "end": None}) == ["e001"]
+    assert await found({"end": None}) == ["e001", "e003"]  # None matches a missing field too
+    assert await found({"meta.kind": "a"}) == ["e001", "e003"]
+    assert await found({"count": 2}) == ["e002"]
+    assert await found({"flag": True, "account_id": "acc"}) == ["e001"]
+    assert await found({"user_id": "nobody"}) == []
+    assert await found({"tags": "y"}) == ["e003"]
+    assert await found({"_id": "e002", "user_id": "u1"}) == ["e002"]
+    assert await found({"count": {"$gte": 1}}) == ["e001", "e002"]
+    projected = await store.entries.find(
+        {"user_id": "u1", "end": None}, projection={"user_id": 1, "meta": True, "missing": 1}
+    )
+    assert projected == [{"_id": "e001", "user_id": "u1", "meta": {"kind": "a"}}]
+    excluded = await store.entries.find({"_id": "e003"}, projection={"meta": 0, "tags": 0})
+    assert excluded == [{"_id": "e003", "account_id": "acc", "n": 3, "user_id": "u2"}]
+
+
 async def test_writes_by_id_survive_reopening_the_embedded_store(tmp_path: Path) -> None:
     at = dt.datetime(2026, 1, 5, 9, 0, 0, 500000, tzinfo=UTC)
     first = await open_embedded(tmp_path)
@@ -883,6 +913,8 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
                 {"_id": "x@y.test"}, {"$inc": {"n": 1}}, upsert=True
             ),
             lambda: store.users.find_one({"_id": "nobody", "account_id": "a"}),
+            lambda: store.entries.find({"account_id": "acc", "end": None}),
+            lambda: store.memberships.find({"user_id": "u1"}, projection={"task_id": 1}),
             lambda: store.users.delete_one({"_id": "nobody"}),
         ]
         for write in fast:
@@ -919,8 +951,13 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
             lambda: store.entries.find_one_and_update(
                 {"_id": "e003"}, {"$set": {"x": 1}}, sort=[("n", 1)]
             ),
-            lambda: store.entries.delete_one({"_id": "e003", "tags": "a"}),
+            lambda: store.entries.find({"tags": "a"}),
+            lambda: store.entries.find({"account_id": "acc", "n": {"$gt": 1}}),
+            lambda: store.entries.find({"account_id": "acc"}, sort=[("n", 1)]),
+            lambda: store.entries.find({"account_id": "acc"}, limit=1),
+            lambda: store.entries.find({"account_id": "acc"}, projection={"tags": 0}),
             lambda: store.entries.insert_one({"account_id": "no id"}),
+            lambda: store.entries.delete_one({"_id": "e003", "tags": "a"}),
         ]
         for write in engine_shapes:
             assert await engine_calls(write) != []

@@ -323,8 +323,10 @@ class EmbeddedCollection(Collection):
     document is read from the engine's `CollectionStore` by key, the update applied here
     (`keyed.py`), and the result written back through the same `CollectionStore` item
     assignment and deletion the engine's own updates and deletes use (they keep its in-memory
-    hash indexes and commit to SQLite). The engine's query and update machinery costs 100-500 µs
-    of CPU per call; the fast path a few tens. It is taken only where it is exact:
+    hash indexes and commit to SQLite). Reads by equality conditions alone take the engine's own
+    candidates (`CollectionStore.find_candidates`: its hash indexes, or every document) and
+    check them here. The engine's query and update machinery costs 100-500 µs of CPU per call;
+    the fast path a few tens. It is taken only where it is exact:
     - reads and deletes, unless the collection has a TTL index (the engine expires documents on
       every access);
     - inserts and updates, only when no index but `_id`'s is unique, partial, sparse or TTL
@@ -411,10 +413,37 @@ class EmbeddedCollection(Collection):
             return (None,)
         if isinstance(doc, keyed.Unsure):
             return None
-        matched = keyed.matches(doc, plan)
+        matched = keyed.matches(doc, plan.conditions)
         if matched is None:
             return None
         return (_aware(doc) if matched else None,)
+
+    def _fast_find_many(
+        self, filter: Filter, projection: Mapping[str, Any] | None
+    ) -> list[Doc] | None:
+        """Equality conditions alone: the engine's own candidates (its hash indexes, or every
+        document), checked here instead of by its query machinery."""
+        if not self._keyed_reads:
+            return None
+        conditions = keyed.equality_conditions(filter)
+        if conditions is None:
+            return None
+        fields = None
+        if projection is not None:
+            fields = keyed.projected_fields(projection)
+            if fields is None:
+                return None
+        store = self._engine_store()
+        if store is None:
+            return None
+        docs = []
+        for doc in store.find_candidates(dict(filter)):
+            matched = keyed.matches(doc, conditions)
+            if matched is None:
+                return None
+            if matched:
+                docs.append(_aware(keyed.project(doc, fields)))
+        return docs
 
     def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
         target = self._keyed(filter, writes=True)
@@ -427,7 +456,7 @@ class EmbeddedCollection(Collection):
         old = self._read(store, plan.key)
         if isinstance(old, keyed.Unsure):
             return None
-        matched = old is not None and keyed.matches(old, plan)
+        matched = old is not None and keyed.matches(old, plan.conditions)
         if matched is None:
             return None
         if not matched:
@@ -458,7 +487,7 @@ class EmbeddedCollection(Collection):
         old = self._read(store, plan.key)
         if isinstance(old, keyed.Unsure):
             return None
-        matched = old is not None and keyed.matches(old, plan)
+        matched = old is not None and keyed.matches(old, plan.conditions)
         if matched is None:
             return None
         if not matched:
@@ -519,6 +548,10 @@ class EmbeddedCollection(Collection):
         limit: int = 0,
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
+        if not (sort or skip or limit):
+            fast = self._fast_find_many(filter, projection)
+            if fast is not None:
+                return fast
         f = _naive(filter)
 
         def run() -> list[Doc]:

@@ -7,6 +7,8 @@ reference for every rule. Understood here:
 
 - filters: `{"_id": <str>}` plus equality conditions on top-level or dotted fields against a
   string, a number, a boolean or None (`{"_id": e, "end": None}`, `{"_id": u, "entry._id": e}`);
+  for reads of many documents, such equality conditions alone (`{"user_id": u}`), and
+  projections that keep some top-level fields;
 - updates: `$set`, `$setOnInsert`, `$unset` and `$inc` on top-level fields, each field named once,
   with values made of strings, numbers, booleans, None, datetimes, lists and documents.
 
@@ -44,11 +46,14 @@ _DECIDABLE: Final = (str, int, float, bool, type(None), dict, dt.datetime)
 _OPERATORS: Final = frozenset({"$set", "$setOnInsert", "$unset", "$inc"})
 
 
+# (path parts, wanted value) for each equality condition of a filter
+Conditions = tuple[tuple[tuple[str, ...], Any], ...]
+
+
 @dataclass(frozen=True)
 class KeyFilter:
     key: str
-    # (path parts, wanted value) for every condition besides `_id`
-    conditions: tuple[tuple[tuple[str, ...], Any], ...]
+    conditions: Conditions  # every condition besides `_id`
 
 
 @dataclass(frozen=True)
@@ -68,14 +73,12 @@ def _valid_name(name: Any) -> bool:
     )
 
 
-def key_filter(filter: Mapping[str, Any]) -> KeyFilter | None:
-    """The plan for a filter naming one document by a string `_id`, or None."""
-    key = filter.get("_id", _MISSING)
-    if type(key) is not str:
-        return None
+def equality_conditions(filter: Mapping[str, Any], *, skip: str = "") -> Conditions | None:
+    """The conditions of a filter made only of equalities between a field (top-level or
+    dotted) and a string, a number, a boolean or None; None for any other filter."""
     conditions = []
     for field, value in filter.items():
-        if field == "_id":
+        if field == skip:
             continue
         if type(field) is not str:
             return None
@@ -85,13 +88,45 @@ def key_filter(filter: Mapping[str, Any]) -> KeyFilter | None:
         if type(value) not in _CONDITION_TYPES or (type(value) is float and math.isnan(value)):
             return None  # NaN equals NaN in MongoDB
         conditions.append((parts, value))
-    return KeyFilter(key, tuple(conditions))
+    return tuple(conditions)
 
 
-def matches(doc: Doc, plan: KeyFilter) -> bool | None:
-    """Whether `doc` (as stored) meets the conditions besides `_id`; None when undecided here
-    (arrays on the path, booleans against numbers, exotic types)."""
-    for parts, wanted in plan.conditions:
+def key_filter(filter: Mapping[str, Any]) -> KeyFilter | None:
+    """The plan for a filter naming one document by a string `_id`, or None."""
+    key = filter.get("_id", _MISSING)
+    if type(key) is not str:
+        return None
+    conditions = equality_conditions(filter, skip="_id")
+    return None if conditions is None else KeyFilter(key, conditions)
+
+
+def projected_fields(projection: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The top-level fields an inclusion projection (`{"a": 1, "b": True}`) keeps besides
+    `_id`, or None for any other projection."""
+    if not projection:
+        return None
+    for field, value in projection.items():
+        if not _valid_name(field) or field == "_id":
+            return None
+        if value is not True and (type(value) is not int or value != 1):
+            return None
+    return tuple(projection)
+
+
+def project(doc: Doc, fields: tuple[str, ...] | None) -> Doc:
+    if fields is None:
+        return doc
+    projected = {"_id": doc["_id"]}
+    for field in fields:
+        if field in doc:
+            projected[field] = doc[field]
+    return projected
+
+
+def matches(doc: Doc, conditions: Conditions) -> bool | None:
+    """Whether `doc` (as stored) meets the conditions; None when undecided here (arrays on
+    the path, booleans against numbers, exotic types)."""
+    for parts, wanted in conditions:
         value: Any = doc
         for part in parts:
             if type(value) is dict:
