@@ -856,7 +856,7 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
 ) -> None:
     """Which calls reach litemongo's query and update machinery, and which are answered by
     key from its document store (and, after a write, from the identity map)."""
-    from litemongo.sqlite_store import CollectionStore
+    from litemongo.sqlite_store import TableDict
 
     # (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
     EngineCollection = importlib.import_module("litemongo._vendor.mongomock.collection").Collection
@@ -884,9 +884,7 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
         monkeypatch.setattr(
             EngineCollection, name, spy(name, getattr(EngineCollection, name), engine)
         )
-    monkeypatch.setattr(
-        CollectionStore, "__getitem__", spy("get", CollectionStore.__getitem__, reads)
-    )
+    monkeypatch.setattr(TableDict, "__getitem__", spy("get", TableDict.__getitem__, reads))
 
     async def engine_calls(write: Callable[[], Awaitable[Any]]) -> list[str]:
         engine.clear()

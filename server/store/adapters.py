@@ -13,6 +13,7 @@ The domain modules only see `Collection`. Two implementations exist:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -312,8 +313,18 @@ class _Modified:
     matched: bool
     modified: bool
     upserted: bool
-    before: Doc | None
-    after: Doc | None
+    before: Doc | None  # as stored (naive datetimes)
+    after: Doc | None  # as callers see it
+
+
+@functools.cache
+def _litemongo_collection_store() -> type | None:
+    try:
+        from litemongo.sqlite_store import CollectionStore
+    except ImportError:  # pragma: no cover - litemongo is a dependency
+        return None
+    store_type: type = CollectionStore
+    return store_type
 
 
 class EmbeddedCollection(Collection):
@@ -350,10 +361,8 @@ class EmbeddedCollection(Collection):
 
     def _engine_store(self) -> Any | None:
         """litemongo's `CollectionStore` for this collection, or None on any other engine."""
-        from litemongo.sqlite_store import CollectionStore
-
         store = getattr(self._c, "_store", None)
-        return store if isinstance(store, CollectionStore) else None
+        return store if type(store) is _litemongo_collection_store() else None
 
     def _check_indexes(self) -> None:
         """Decide, from the engine's own list of indexes, which fast paths are exact here."""
@@ -387,8 +396,10 @@ class EmbeddedCollection(Collection):
 
     @staticmethod
     def _read(store: Any, key: str) -> Doc | keyed.Unsure | None:
+        # Straight from its `TableDict` (one SELECT and a decode): `CollectionStore.__getitem__`
+        # adds a reader lock for threads (one thread here) and TTL expiry (none here).
         try:
-            doc: Doc = store[key]
+            doc: Doc = store._documents[key]
         except KeyError:
             return None
         found = doc.get("_id")
@@ -477,7 +488,7 @@ class EmbeddedCollection(Collection):
         modified = new != old
         if modified:
             store[plan.key] = new
-        return _Modified(True, modified, False, _aware(old), self._told(plan.key, new))
+        return _Modified(True, modified, False, old, self._told(plan.key, new))
 
     def _fast_delete(self, filter: Filter) -> tuple[Doc | None] | None:
         target = self._keyed(filter, writes=False)
@@ -506,7 +517,7 @@ class EmbeddedCollection(Collection):
         if new is None or store is None:
             return False
         key: str = new["_id"]
-        if key in store:
+        if key in store._documents:
             raise DuplicateKeyError("E11000 Duplicate Key Error")
         store[key] = new
         self._told(key, new)
@@ -622,7 +633,9 @@ class EmbeddedCollection(Collection):
         if sort is None:
             fast = self._fast_modify(filter, update, upsert)
             if fast is not None:
-                return fast.after if return_new else fast.before
+                if return_new:
+                    return fast.after
+                return _aware(fast.before) if fast.before is not None else None
         f, u = _naive(filter), _naive(update)
         doc = await self._run(
             lambda: self._c.find_one_and_update(
