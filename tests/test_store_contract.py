@@ -961,3 +961,44 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
             assert await engine_calls(write) != []
     finally:
         await store.close()
+
+
+async def test_an_equality_query_reflects_every_later_write(store: Store) -> None:
+    """Small equality queries may be answered from memory (the embedded store's cache); no
+    write may leave them stale, whatever its kind."""
+    await store.memberships.insert_many(
+        [{"_id": f"m{n}", "user_id": "u1", "task_id": f"t{n}", "role": "regular"} for n in (1, 2)]
+    )
+
+    async def tasks(user: Any = "u1", **filter: Any) -> list[str]:
+        found = await store.memberships.find(
+            {"user_id": user, **filter}, projection={"task_id": 1, "role": 1}
+        )
+        return sorted(d["task_id"] for d in found)
+
+    assert await tasks() == ["t1", "t2"]
+    for _ in range(2):
+        found = await store.memberships.find({"user_id": "u1"}, projection={"task_id": 1})
+        found[0]["task_id"] = "changed by the caller"
+        found.pop()
+    assert await tasks() == ["t1", "t2"]
+    found = await store.memberships.find({"user_id": "u1"}, projection={"task_id": 1})
+    assert sorted(d["task_id"] for d in found) == ["t1", "t2"]
+    await store.memberships.insert_one({"_id": "m3", "user_id": "u1", "task_id": "t3"})
+    assert await tasks() == ["t1", "t2", "t3"]
+    await store.memberships.update_one({"_id": "m1"}, {"$set": {"user_id": "u2"}})
+    assert await tasks() == ["t2", "t3"]
+    assert await tasks("u2") == ["t1"]
+    await store.memberships.update_many({"user_id": "u1"}, {"$set": {"role": "manager"}})
+    assert await tasks(role="manager") == ["t2", "t3"]
+    assert await tasks(role="regular") == []
+    await store.memberships.find_one_and_update({"_id": "m2"}, {"$set": {"task_id": "t9"}})
+    assert await tasks() == ["t3", "t9"]
+    await store.memberships.delete_one({"_id": "m3"})
+    assert await tasks() == ["t9"]
+    await store.memberships.delete_many({"user_id": "u1"})
+    assert await tasks() == []
+    assert await tasks(1) == []
+    await store.memberships.insert_one({"_id": "m4", "user_id": 1, "task_id": "t4"})
+    assert await tasks(1) == ["t4"]
+    assert await tasks("1") == []

@@ -8,6 +8,9 @@ makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.
 that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
 users, timers, entries, tasks — then cost no call into the engine at all.
 
+Small results of other equality queries (a user's memberships, read on every timer start)
+are kept too, per collection, until the collection's next write of any kind.
+
 MongoDB deployments may run several processes, so they are never cached.
 """
 
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 
 _SCALARS = (str, int, float, bool, type(None))
+# The query cache keeps results of at most this many documents, for this many queries.
+_QUERY_MAX_DOCUMENTS = 200
+_QUERY_MAX_ENTRIES = 10_000
 _MISSING = object()
 
 
@@ -63,6 +69,19 @@ def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
     return None
 
 
+def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable | None:
+    """A key for an equality query on scalar values (with a projection of scalar values),
+    or None. Types are part of it: 1, 1.0 and True are different queries."""
+    parts: list[tuple[str, type, Any]] = []
+    for spec in (filter, projection or {}):
+        for field, value in spec.items():
+            if type(field) is not str or field.startswith("$") or type(value) not in _SCALARS:
+                return None
+            parts.append((field, type(value), value))
+        parts.append(("$", type(None), None))  # the filter ends here
+    return tuple(parts) if projection is not None else (*parts, "no projection")
+
+
 def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool | None:
     """Whether `doc` meets the plain equality conditions; None when one meets an array (an
     element may match: the engine decides)."""
@@ -86,6 +105,9 @@ class CachedCollection(Collection):
         self.name = inner.name
         self._max = max_documents
         self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
+        # Results of small equality queries without `_id` (a user's memberships), dropped
+        # whole by every write to the collection.
+        self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
         self._generation = 0
         # What the running write told us it stored (see `_write`), when the inner collection
         # tells (the embedded store's fast path does).
@@ -113,6 +135,8 @@ class CachedCollection(Collection):
         """Drop what a write with this filter may change: the documents it names by `_id`,
         or everything when it names none."""
         self._generation += 1
+        if self._queries:
+            self._queries.clear()
         key = filter.get("_id", _MISSING) if filter is not None else _MISSING
         if _plain(key):
             self._docs.pop(key, None)
@@ -183,10 +207,12 @@ class CachedCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
         plan = _key_and_rest(filter)
-        if plan is None or sort or skip or limit or projection is not None:
+        if sort or skip or limit:
             return await self._inner.find(
                 filter, sort=sort, skip=skip, limit=limit, projection=projection
             )
+        if plan is None or projection is not None:
+            return await self._query(filter, projection)
         key, rest = plan
         keys = list(dict.fromkeys(key["$in"] if isinstance(key, Mapping) else [key]))
         found: dict[Any, Doc | None] = {}
@@ -209,6 +235,24 @@ class CachedCollection(Collection):
         if None in matched:
             return await self._inner.find(filter)
         return [_copy(doc) for doc, ok in zip(docs, matched, strict=True) if ok]
+
+    async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
+        """A query the identity map cannot answer: from the query cache when it is a small
+        equality query seen since the collection's last write."""
+        key = _query_key(filter, projection)
+        if key is None:
+            return await self._inner.find(filter, projection=projection)
+        cached = self._queries.get(key)
+        if cached is not None:
+            self._queries.move_to_end(key)
+            return [_copy(doc) for doc in cached]
+        generation = self._generation
+        docs = await self._inner.find(filter, projection=projection)
+        if generation == self._generation and len(docs) <= _QUERY_MAX_DOCUMENTS:
+            self._queries[key] = [_copy(doc) for doc in docs]
+            while len(self._queries) > _QUERY_MAX_ENTRIES:
+                self._queries.popitem(last=False)
+        return docs
 
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
