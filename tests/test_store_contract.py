@@ -1002,3 +1002,39 @@ async def test_an_equality_query_reflects_every_later_write(store: Store) -> Non
     await store.memberships.insert_one({"_id": "m4", "user_id": 1, "task_id": "t4"})
     assert await tasks(1) == ["t4"]
     assert await tasks("1") == []
+
+
+async def test_the_query_cache_keeps_a_bounded_number_of_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.store import cache
+    from server.store.adapters import EmbeddedCollection
+
+    monkeypatch.setattr(cache, "_QUERY_TOTAL_DOCUMENTS", 5)
+    store = await open_embedded(tmp_path)
+    try:
+        await store.memberships.insert_many(
+            [{"_id": f"m{n}", "user_id": f"u{n % 3}", "task_id": f"t{n}"} for n in range(6)]
+        )
+        engine_finds: list[dict[str, Any]] = []
+        find = EmbeddedCollection.find
+
+        async def counted(self: EmbeddedCollection, filter: Any, **options: Any) -> Any:
+            engine_finds.append(dict(filter))
+            return await find(self, filter, **options)
+
+        monkeypatch.setattr(EmbeddedCollection, "find", counted)
+
+        async def read(user: str) -> list[str]:
+            return sorted(d["_id"] for d in await store.memberships.find({"user_id": user}))
+
+        assert await read("u0") == ["m0", "m3"]  # 2 documents + 1
+        assert await read("u0") == ["m0", "m3"]
+        assert len(engine_finds) == 1
+        assert await read("u1") == ["m1", "m4"]  # 6 > 5: u0's result goes
+        assert await read("u1") == ["m1", "m4"]
+        assert len(engine_finds) == 2
+        assert await read("u0") == ["m0", "m3"]
+        assert [f["user_id"] for f in engine_finds] == ["u0", "u1", "u0"]
+    finally:
+        await store.close()

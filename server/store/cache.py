@@ -25,9 +25,10 @@ from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateO
 from .collections import IndexSpec
 
 _SCALARS = (str, int, float, bool, type(None))
-# The query cache keeps results of at most this many documents, for this many queries.
+# The query cache keeps results of at most this many documents, and this many documents in all
+# per collection (least recently used results go first).
 _QUERY_MAX_DOCUMENTS = 200
-_QUERY_MAX_ENTRIES = 10_000
+_QUERY_TOTAL_DOCUMENTS = 20_000
 _MISSING = object()
 
 
@@ -108,6 +109,7 @@ class CachedCollection(Collection):
         # Results of small equality queries without `_id` (a user's memberships), dropped
         # whole by every write to the collection.
         self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
+        self._queried_documents = 0  # in `_queries`, counting each result one more
         self._generation = 0
         # What the running write told us it stored (see `_write`), when the inner collection
         # tells (the embedded store's fast path does).
@@ -137,6 +139,7 @@ class CachedCollection(Collection):
         self._generation += 1
         if self._queries:
             self._queries.clear()
+            self._queried_documents = 0
         key = filter.get("_id", _MISSING) if filter is not None else _MISSING
         if _plain(key):
             self._docs.pop(key, None)
@@ -250,8 +253,10 @@ class CachedCollection(Collection):
         docs = await self._inner.find(filter, projection=projection)
         if generation == self._generation and len(docs) <= _QUERY_MAX_DOCUMENTS:
             self._queries[key] = [_copy(doc) for doc in docs]
-            while len(self._queries) > _QUERY_MAX_ENTRIES:
-                self._queries.popitem(last=False)
+            self._queried_documents += len(docs) + 1  # an empty result still takes room
+            while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
+                _, dropped = self._queries.popitem(last=False)
+                self._queried_documents -= len(dropped) + 1
         return docs
 
     async def count(self, filter: Filter) -> int:
