@@ -15,6 +15,7 @@ dies between two of them leaves nothing running twice and loses no entry:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -23,7 +24,7 @@ from . import clock
 from .accounts import Caller
 from .errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from .ids import new_id
-from .store import Doc, Store
+from .store import Doc, DuplicateKeyError, Store
 from .tree import MANAGER, Tree, task_ref
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,10 @@ class Tracking:
         previous = await self._store.timers.find_one_and_update(
             {"_id": caller.user_id}, {"$set": timer}, upsert=True, return_new=False
         )
-        await self._store.entries.update_one(
-            {"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True
-        )
+        # The id is new, so it exists only if a stop (or start) that ran between the swap and
+        # here found the timer's copy and wrote it, already ended: nothing to do then.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._store.entries.insert_one(entry)
         stopped = None
         if previous is not None:
             stopped = await self._complete(previous["entry"], start)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pymongo.errors
 import pytest
 
 from server.store import (
@@ -579,3 +581,516 @@ async def test_a_query_on_role_assignments_reflects_every_later_write(store: Sto
     await store.memberships.delete_one({"_id": "t1:u1"})
     await store.memberships.delete_many({"task_id": "t3"})
     assert await roles("u1") == {"t2": "regular"}
+
+
+# Single documents by `_id` (the embedded store's fast path, and every way out of it) ----------
+
+
+def _timer(user: str, entry: str, **fields: Any) -> dict[str, Any]:
+    return {"_id": user, "account_id": "acc", "entry": {"_id": entry, "note": ""}, **fields}
+
+
+async def test_find_one_by_id_with_equality_conditions(store: Store) -> None:
+    await store.timers.insert_one(_timer("u1", "e1", end=None, n=2, flag=True))
+
+    async def found(**conditions: Any) -> bool:
+        return await store.timers.find_one({"_id": "u1", **conditions}) is not None
+
+    assert await found(account_id="acc")
+    assert not await found(account_id="other")
+    assert await found(end=None)
+    assert await found(missing=None)  # None matches a missing field too
+    assert not await found(missing="x")
+    assert await found(**{"entry._id": "e1"})
+    assert not await found(**{"entry._id": "e2"})
+    assert not await found(**{"entry._id": None, "n": 2})
+    assert await found(**{"entry.missing": None})
+    assert await found(n=2.0)  # numbers compare by value
+    assert not await found(n="2")
+    assert await found(flag=True)
+    assert not await found(entry="e1")  # a document never equals a scalar
+    assert await store.timers.find_one({"_id": "u2"}) is None
+    assert await store.timers.find_one({"_id": "u2", "end": None}) is None
+
+
+async def test_find_one_by_id_with_conditions_the_engine_decides(store: Store) -> None:
+    await store.timers.insert_one(
+        _timer("u1", "e1", n=3, tags=["a", "b"], runs=[{"id": "r1"}, {"id": "r2"}])
+    )
+
+    assert await store.timers.find_one({"_id": "u1", "tags": "b"}) is not None
+    assert await store.timers.find_one({"_id": "u1", "tags": "c"}) is None
+    assert await store.timers.find_one({"_id": "u1", "runs.id": "r2"}) is not None
+    assert await store.timers.find_one({"_id": "u1", "runs.id": "r3"}) is None
+    assert await store.timers.find_one({"_id": "u1", "n": {"$gt": 2}}) is not None
+    assert await store.timers.find_one({"_id": "u1", "n": {"$gt": 3}}) is None
+    assert await store.timers.find_one({"_id": {"$in": ["u1", "u9"]}}) is not None
+
+
+async def test_find_one_and_update_by_id_with_each_simple_operator(store: Store) -> None:
+    await store.entries.insert_one(_entry(1, note="a", count=1, gone="x"))
+
+    before = await store.entries.find_one_and_update(
+        {"_id": "e001"},
+        {
+            "$set": {"note": "b", "extra": {"k": [1, 2]}},
+            "$unset": {"gone": "", "never_there": 1},
+            "$inc": {"count": 2, "fresh": 1.5},
+            "$setOnInsert": {"created": "only on insert"},
+        },
+        return_new=False,
+    )
+
+    assert before == _entry(1, note="a", count=1, gone="x")
+    expected = _entry(1, note="b", count=3, extra={"k": [1, 2]}, fresh=1.5)
+    assert await store.entries.find_one({"_id": "e001"}) == expected
+    after = await store.entries.find_one_and_update({"_id": "e001"}, {"$inc": {"count": -3}})
+    assert after == {**expected, "count": 0}
+    assert await store.entries.find_one({"_id": "e001"}) == after
+
+
+async def test_update_by_id_whose_condition_does_not_match_changes_nothing(store: Store) -> None:
+    ended = dt.datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    await store.entries.insert_one(_entry(1, end=ended))
+
+    done = await store.entries.find_one_and_update(
+        {"_id": "e001", "end": None}, {"$set": {"end": ended + dt.timedelta(hours=1)}}
+    )
+    outcome = await store.entries.update_one(
+        {"_id": "e001", "account_id": "other"}, {"$set": {"note": "x"}}
+    )
+
+    assert done is None
+    assert (outcome.matched, outcome.modified, outcome.upserted_id) == (0, 0, None)
+    assert await store.entries.find_one({"_id": "e001"}) == _entry(1, end=ended)
+
+
+async def test_update_by_id_that_changes_nothing_reports_a_match_only(store: Store) -> None:
+    await store.entries.insert_one(_entry(1, note="same"))
+
+    outcome = await store.entries.update_one({"_id": "e001"}, {"$set": {"note": "same"}})
+
+    assert (outcome.matched, outcome.modified, outcome.upserted_id) == (1, 0, None)
+    assert await store.entries.find_one({"_id": "e001"}) == _entry(1, note="same")
+
+
+async def test_upsert_by_id_creates_the_document_from_the_update(store: Store) -> None:
+    at = dt.datetime(2026, 2, 1, 10, 0, tzinfo=PARIS_WINTER)
+    created = await store.entries.update_one(
+        {"_id": "e001"},
+        {"$setOnInsert": {"start": at, "n": 1}, "$set": {"note": "new"}, "$inc": {"seen": 1}},
+        upsert=True,
+    )
+    after = await store.timers.find_one_and_update(
+        {"_id": "u1"}, {"$set": {"entry": {"_id": "e1"}}, "$unset": {"x": ""}}, upsert=True
+    )
+    before = await store.timers.find_one_and_update(
+        {"_id": "u2"}, {"$setOnInsert": _timer("u2", "e2")}, upsert=True, return_new=False
+    )
+
+    assert (created.matched, created.modified, created.upserted_id) == (0, 0, "e001")
+    assert await store.entries.find_one({"_id": "e001"}) == {
+        "_id": "e001",
+        "start": at,
+        "n": 1,
+        "note": "new",
+        "seen": 1,
+    }
+    assert after == {"_id": "u1", "entry": {"_id": "e1"}}
+    assert before is None
+    assert await store.timers.find_one({"_id": "u2"}) == _timer("u2", "e2")
+    assert await store.timers.count({}) == 2
+
+
+async def test_upsert_by_id_with_a_condition_writes_the_condition(store: Store) -> None:
+    outcome = await store.entries.update_one(
+        {"_id": "e001", "account_id": "acc"}, {"$set": {"note": "x"}}, upsert=True
+    )
+
+    assert outcome.upserted_id == "e001"
+    assert await store.entries.find_one({"_id": "e001"}) == {
+        "_id": "e001",
+        "account_id": "acc",
+        "note": "x",
+    }
+
+
+async def test_updates_the_engine_applies_by_id(store: Store) -> None:
+    await store.entries.insert_one(_entry(1, tags=["a"], entry={"note": "x"}, low=5, old="o"))
+
+    await store.entries.update_one({"_id": "e001"}, {"$push": {"tags": "b"}})
+    await store.entries.update_one({"_id": "e001"}, {"$set": {"entry.note": "y"}})
+    await store.entries.update_one({"_id": "e001"}, {"$min": {"low": 2}})
+    await store.entries.update_one({"_id": "e001"}, {"$rename": {"old": "new"}})
+    replaced = await store.entries.find_one_and_update(
+        {"_id": "e001", "tags": "b"}, {"$set": {"found": True}}
+    )
+
+    assert replaced == _entry(1, tags=["a", "b"], entry={"note": "y"}, low=2, new="o", found=True)
+    assert await store.entries.find_one({"_id": "e001"}) == replaced
+
+
+async def test_an_inc_on_a_non_number_is_refused_and_changes_nothing(store: Store) -> None:
+    await store.entries.insert_one(_entry(1, note="text"))
+
+    with pytest.raises((TypeError, pymongo.errors.PyMongoError)):
+        await store.entries.update_one({"_id": "e001"}, {"$inc": {"note": 1, "n": 1}})
+
+    assert await store.entries.find_one({"_id": "e001"}) == _entry(1, note="text")
+
+
+async def test_unique_indexes_hold_for_writes_by_id(store: Store) -> None:
+    await store.users.insert_many(
+        [
+            {"_id": "u1", "account_id": "a", "email": "ada@acme.test"},
+            {"_id": "u2", "account_id": "a", "email": "bob@acme.test"},
+        ]
+    )
+    key = source_key("a", "salesforce:X1")
+    await store.tasks.insert_many(
+        [{"_id": "t1", "account_id": "a", "source_key": key}, {"_id": "t2", "account_id": "a"}]
+    )
+
+    with pytest.raises(DuplicateKeyError):
+        await store.users.find_one_and_update({"_id": "u2"}, {"$set": {"email": "ada@acme.test"}})
+    with pytest.raises(DuplicateKeyError):
+        await store.users.update_one(
+            {"_id": "u3"}, {"$set": {"email": "ada@acme.test"}}, upsert=True
+        )
+    with pytest.raises(DuplicateKeyError):
+        await store.tasks.update_one({"_id": "t2"}, {"$set": {"source_key": key}})
+    renamed = await store.users.find_one_and_update(
+        {"_id": "u2"}, {"$set": {"email": "bob@example.test"}}
+    )
+
+    assert renamed is not None and renamed["email"] == "bob@example.test"
+    assert await store.users.find_one({"_id": "u3"}) is None
+    assert await store.tasks.find_one({"_id": "t2"}) == {"_id": "t2", "account_id": "a"}
+    assert await store.users.count({"email": "ada@acme.test"}) == 1
+
+
+async def test_delete_by_id_with_conditions(store: Store) -> None:
+    await store.timers.insert_many([_timer("u1", "e1"), _timer("u2", "e2")])
+
+    assert await store.timers.delete_one({"_id": "u1", "entry._id": "e9"}) == 0
+    assert await store.timers.find_one_and_delete({"_id": "u1", "account_id": "x"}) is None
+    assert await store.timers.delete_one({"_id": "u1", "entry._id": "e1"}) == 1
+    assert await store.timers.delete_one({"_id": "u1"}) == 0
+    assert await store.timers.find_one_and_delete({"_id": "u2", "account_id": "acc"}) == _timer(
+        "u2", "e2"
+    )
+
+    assert await store.timers.find_one({"_id": "u1"}) is None
+    assert await store.timers.count({}) == 0
+
+
+async def test_datetimes_written_by_id_come_back_in_utc_to_the_millisecond(store: Store) -> None:
+    start = dt.datetime(2026, 1, 5, 10, 30, 15, 123456, tzinfo=PARIS_WINTER)
+    stored_start = dt.datetime(2026, 1, 5, 9, 30, 15, 123000, tzinfo=UTC)
+    end = dt.datetime(2026, 1, 5, 12, 0, 0, 999999, tzinfo=UTC)
+    stored_end = dt.datetime(2026, 1, 5, 12, 0, 0, 999000, tzinfo=UTC)
+    await store.entries.insert_one(_entry(1, start=start, end=None, at={"list": [start]}))
+
+    inserted = await store.entries.find_one({"_id": "e001"})
+    done = await store.entries.find_one_and_update(
+        {"_id": "e001", "end": None}, {"$set": {"end": end}}
+    )
+    upserted = await store.timers.find_one_and_update(
+        {"_id": "u1"}, {"$set": {"entry": {"start": start}}}, upsert=True
+    )
+
+    assert inserted == _entry(1, start=stored_start, end=None, at={"list": [stored_start]})
+    assert done == _entry(1, start=stored_start, end=stored_end, at={"list": [stored_start]})
+    assert await store.entries.find_one({"_id": "e001"}) == done
+    assert upserted == {"_id": "u1", "entry": {"start": stored_start}}
+    assert await store.timers.find_one({"_id": "u1"}) == upserted
+    for doc in (inserted, done, upserted, await store.entries.find_one({"_id": "e001"})):
+        assert doc is not None
+        for value in (doc.get("start"), doc.get("end"), doc.get("entry", {}).get("start")):
+            assert value is None or value.utcoffset() == dt.timedelta(0)
+    found = await store.entries.find({"end": {"$gte": stored_end}})
+    assert [d["_id"] for d in found] == ["e001"]
+
+
+async def test_documents_returned_by_writes_are_the_callers_own(store: Store) -> None:
+    doc = _entry(1, tags=["a"], nested={"k": "v"})
+    await store.entries.insert_one(doc)
+    doc["tags"].append("mutated")
+    after = await store.entries.find_one_and_update({"_id": "e001"}, {"$set": {"note": "x"}})
+    assert after is not None
+    after["nested"]["k"] = "mutated"
+    after["tags"].append("mutated")
+
+    assert await store.entries.find_one({"_id": "e001"}) == _entry(
+        1, tags=["a"], nested={"k": "v"}, note="x"
+    )
+
+
+async def test_queries_on_other_fields_see_writes_by_id(store: Store) -> None:
+    """Writes by `_id` must keep the engine's own indexes exact (`user_id`, `end` are
+    indexed fields of `entries`), including indexes built before the writes."""
+    await store.entries.insert_one(_entry(0, user_id="u0", end=0))
+    assert [d["_id"] for d in await store.entries.find({"user_id": "u0"})] == ["e000"]
+    await store.entries.insert_one(_entry(1, user_id="u1", end=None))
+    await store.entries.update_one({"_id": "e001"}, {"$set": {"user_id": "u2"}})
+    await store.entries.insert_one(_entry(2, user_id="u1", end=None))
+    await store.entries.find_one_and_update({"_id": "e002", "end": None}, {"$set": {"end": 5}})
+    await store.entries.update_one({"_id": "e003"}, {"$set": {"user_id": "u1"}}, upsert=True)
+    await store.entries.delete_one({"_id": "e003"})
+    await store.entries.find_one_and_delete({"_id": "e000"})
+    await store.entries.insert_one(_entry(4, user_id="u4", end=4))
+
+    assert [d["_id"] for d in await store.entries.find({"user_id": "u4"})] == ["e004"]
+    assert await store.entries.find({"user_id": "u0"}) == []
+    assert await store.entries.find({"end": 0}) == []
+    assert [d["_id"] for d in await store.entries.find({"user_id": "u1"})] == ["e002"]
+    assert [d["_id"] for d in await store.entries.find({"user_id": "u2"})] == ["e001"]
+    assert [d["_id"] for d in await store.entries.find({"end": 5})] == ["e002"]
+    assert [d["_id"] for d in await store.entries.find({"end": None})] == ["e001"]
+    assert await store.entries.count({"user_id": {"$in": ["u1", "u2", "u4"]}}) == 3
+
+
+async def test_find_by_equality_conditions(store: Store) -> None:
+    await store.entries.insert_many(
+        [
+            _entry(1, user_id="u1", end=None, meta={"kind": "a"}, flag=True, count=1),
+            _entry(2, user_id="u1", end=5, meta={"kind": "b"}, count=2.0),
+            _entry(3, user_id="u2", meta={"kind": "a"}, tags=["x", "y"]),
+        ]
+    )
+
+    async def found(filter: dict[str, Any], **options: Any) -> list[Any]:
+        return sorted(d["_id"] for d in await store.entries.find(filter, **options))
+
+    assert await found({"user_id": "u1"}) == ["e001", "e002"]
+    assert await found({"user_id": "u1", "end": None}) == ["e001"]
+    assert await found({"end": None}) == ["e001", "e003"]  # None matches a missing field too
+    assert await found({"meta.kind": "a"}) == ["e001", "e003"]
+    assert await found({"count": 2}) == ["e002"]
+    assert await found({"flag": True, "account_id": "acc"}) == ["e001"]
+    assert await found({"user_id": "nobody"}) == []
+    assert await found({"tags": "y"}) == ["e003"]
+    assert await found({"_id": "e002", "user_id": "u1"}) == ["e002"]
+    assert await found({"count": {"$gte": 1}}) == ["e001", "e002"]
+    projected = await store.entries.find(
+        {"user_id": "u1", "end": None}, projection={"user_id": 1, "meta": True, "missing": 1}
+    )
+    assert projected == [{"_id": "e001", "user_id": "u1", "meta": {"kind": "a"}}]
+    excluded = await store.entries.find({"_id": "e003"}, projection={"meta": 0, "tags": 0})
+    assert excluded == [{"_id": "e003", "account_id": "acc", "n": 3, "user_id": "u2"}]
+
+
+async def test_writes_by_id_survive_reopening_the_embedded_store(tmp_path: Path) -> None:
+    at = dt.datetime(2026, 1, 5, 9, 0, 0, 500000, tzinfo=UTC)
+    first = await open_embedded(tmp_path)
+    await first.entries.insert_one(_entry(1, user_id="u1", start=at, end=None))
+    await first.entries.insert_one(_entry(2, user_id="u1", start=at, end=None))
+    await first.entries.find_one_and_update(
+        {"_id": "e001", "end": None}, {"$set": {"end": at}, "$inc": {"n": 10}}
+    )
+    await first.entries.delete_one({"_id": "e002"})
+    await first.timers.find_one_and_update(
+        {"_id": "u1"}, {"$set": _timer("u1", "e3", start=at)}, upsert=True, return_new=False
+    )
+    await first.close()
+
+    again = await open_embedded(tmp_path)
+    try:
+        expected = {**_entry(1, user_id="u1", start=at, end=at), "n": 11}
+        assert await again.entries.find({"user_id": "u1"}) == [expected]
+        assert await again.entries.find_one({"_id": "e001"}) == expected
+        assert await again.entries.find_one({"_id": "e002"}) is None
+        assert await again.timers.find({"account_id": "acc"}) == [_timer("u1", "e3", start=at)]
+        with pytest.raises(DuplicateKeyError):
+            await again.entries.insert_one(_entry(1))
+    finally:
+        await again.close()
+
+
+async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which calls reach litemongo's query and update machinery, and which are answered by
+    key from its document store (and, after a write, from the identity map)."""
+    from litemongo.sqlite_store import TableDict
+
+    # (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
+    EngineCollection = importlib.import_module("litemongo._vendor.mongomock.collection").Collection
+
+    store = await open_embedded(tmp_path)
+    engine: list[str] = []
+    reads: list[str] = []
+
+    def spy(name: str, original: Any, calls: list[str]) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name in (
+        "find_one",
+        "find",
+        "insert_one",
+        "update_one",
+        "find_one_and_update",
+        "find_one_and_delete",
+        "delete_one",
+    ):
+        monkeypatch.setattr(
+            EngineCollection, name, spy(name, getattr(EngineCollection, name), engine)
+        )
+    monkeypatch.setattr(TableDict, "__getitem__", spy("get", TableDict.__getitem__, reads))
+
+    async def engine_calls(write: Callable[[], Awaitable[Any]]) -> list[str]:
+        engine.clear()
+        await write()
+        return list(engine)
+
+    try:
+        # The hot shapes never reach the engine's machinery...
+        at = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        fast = [
+            lambda: store.entries.insert_one(_entry(1, start=at, end=None)),
+            lambda: store.entries.find_one_and_update(
+                {"_id": "e001", "end": None}, {"$set": {"end": at}}
+            ),
+            lambda: store.entries.update_one(
+                {"_id": "e002"}, {"$setOnInsert": _entry(2)}, upsert=True
+            ),
+            lambda: store.timers.find_one_and_update(
+                {"_id": "u1"}, {"$set": _timer("u1", "e1")}, upsert=True, return_new=False
+            ),
+            lambda: store.timers.delete_one({"_id": "u1", "entry._id": "e1"}),
+            lambda: store.timers.find_one_and_delete({"_id": "u1"}),
+            lambda: store.login_attempts.update_one(
+                {"_id": "x@y.test"}, {"$inc": {"n": 1}}, upsert=True
+            ),
+            lambda: store.users.find_one({"_id": "nobody", "account_id": "a"}),
+            lambda: store.entries.find({"account_id": "acc", "end": None}),
+            lambda: store.memberships.find({"user_id": "u1"}, projection={"task_id": 1}),
+            lambda: store.users.delete_one({"_id": "nobody"}),
+        ]
+        for write in fast:
+            assert await engine_calls(write) == []
+        # ... and what they wrote is read back from memory.
+        reads.clear()
+        assert await store.entries.find_one({"_id": "e001"}) == _entry(1, start=at, end=at)
+        assert reads == []
+        assert await store.entries.find_one({"_id": "e002"}) == _entry(2)
+        assert reads == []
+        assert await store.timers.find_one({"_id": "u1"}) is None
+        assert reads == []
+        assert await store.login_attempts.find_one({"_id": "x@y.test"}) == {
+            "_id": "x@y.test",
+            "n": 1,
+        }
+        assert reads == []
+
+        # Every other shape is the engine's.
+        await store.users.insert_one({"_id": "u1", "account_id": "a", "email": "a@b.test"})
+        await store.entries.insert_one(_entry(3, tags=["a"]))
+        engine_shapes = [
+            lambda: store.users.insert_one({"_id": "u2", "account_id": "a", "email": "c@d.test"}),
+            lambda: store.users.update_one({"_id": "u1"}, {"$set": {"name": "Ada"}}),
+            lambda: store.tasks.find_one_and_update({"_id": "t1"}, {"$set": {"n": 1}}, upsert=True),
+            lambda: store.entries.update_one({"_id": "e003"}, {"$push": {"tags": "b"}}),
+            lambda: store.entries.update_one({"_id": "e003"}, {"$set": {"a.b": 1}}),
+            lambda: store.entries.update_one({"_id": "e003", "tags": "a"}, {"$set": {"n": 4}}),
+            lambda: store.entries.update_one({"_id": "e003", "n": {"$gt": 1}}, {"$set": {"n": 5}}),
+            lambda: store.entries.update_one(
+                {"_id": "e009", "n": 9}, {"$set": {"x": 1}}, upsert=True
+            ),
+            lambda: store.entries.update_one({"n": 9}, {"$set": {"x": 2}}),
+            lambda: store.entries.find_one_and_update(
+                {"_id": "e003"}, {"$set": {"x": 1}}, sort=[("n", 1)]
+            ),
+            lambda: store.entries.find({"tags": "a"}),
+            lambda: store.entries.find({"account_id": "acc", "n": {"$gt": 1}}),
+            lambda: store.entries.find({"account_id": "acc"}, sort=[("n", 1)]),
+            lambda: store.entries.find({"account_id": "acc"}, limit=1),
+            lambda: store.entries.find({"account_id": "acc"}, projection={"tags": 0}),
+            lambda: store.entries.insert_one({"account_id": "no id"}),
+            lambda: store.entries.delete_one({"_id": "e003", "tags": "a"}),
+        ]
+        for write in engine_shapes:
+            assert await engine_calls(write) != []
+    finally:
+        await store.close()
+
+
+async def test_an_equality_query_reflects_every_later_write(store: Store) -> None:
+    """Small equality queries may be answered from memory (the embedded store's cache); no
+    write may leave them stale, whatever its kind."""
+    await store.memberships.insert_many(
+        [{"_id": f"m{n}", "user_id": "u1", "task_id": f"t{n}", "role": "regular"} for n in (1, 2)]
+    )
+
+    async def tasks(user: Any = "u1", **filter: Any) -> list[str]:
+        found = await store.memberships.find(
+            {"user_id": user, **filter}, projection={"task_id": 1, "role": 1}
+        )
+        return sorted(d["task_id"] for d in found)
+
+    assert await tasks() == ["t1", "t2"]
+    for _ in range(2):
+        found = await store.memberships.find({"user_id": "u1"}, projection={"task_id": 1})
+        found[0]["task_id"] = "changed by the caller"
+        found.pop()
+    assert await tasks() == ["t1", "t2"]
+    found = await store.memberships.find({"user_id": "u1"}, projection={"task_id": 1})
+    assert sorted(d["task_id"] for d in found) == ["t1", "t2"]
+    await store.memberships.insert_one({"_id": "m3", "user_id": "u1", "task_id": "t3"})
+    assert await tasks() == ["t1", "t2", "t3"]
+    await store.memberships.update_one({"_id": "m1"}, {"$set": {"user_id": "u2"}})
+    assert await tasks() == ["t2", "t3"]
+    assert await tasks("u2") == ["t1"]
+    await store.memberships.update_many({"user_id": "u1"}, {"$set": {"role": "manager"}})
+    assert await tasks(role="manager") == ["t2", "t3"]
+    assert await tasks(role="regular") == []
+    await store.memberships.find_one_and_update({"_id": "m2"}, {"$set": {"task_id": "t9"}})
+    assert await tasks() == ["t3", "t9"]
+    await store.memberships.delete_one({"_id": "m3"})
+    assert await tasks() == ["t9"]
+    await store.memberships.delete_many({"user_id": "u1"})
+    assert await tasks() == []
+    assert await tasks(1) == []
+    await store.memberships.insert_one({"_id": "m4", "user_id": 1, "task_id": "t4"})
+    assert await tasks(1) == ["t4"]
+    assert await tasks("1") == []
+
+
+async def test_the_query_cache_keeps_a_bounded_number_of_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.store import cache
+    from server.store.adapters import EmbeddedCollection
+
+    monkeypatch.setattr(cache, "_QUERY_TOTAL_DOCUMENTS", 5)
+    store = await open_embedded(tmp_path)
+    try:
+        await store.memberships.insert_many(
+            [{"_id": f"m{n}", "user_id": f"u{n % 3}", "task_id": f"t{n}"} for n in range(6)]
+        )
+        engine_finds: list[dict[str, Any]] = []
+        find = EmbeddedCollection.find
+
+        async def counted(self: EmbeddedCollection, filter: Any, **options: Any) -> Any:
+            engine_finds.append(dict(filter))
+            return await find(self, filter, **options)
+
+        monkeypatch.setattr(EmbeddedCollection, "find", counted)
+
+        async def read(user: str) -> list[str]:
+            return sorted(d["_id"] for d in await store.memberships.find({"user_id": user}))
+
+        assert await read("u0") == ["m0", "m3"]  # 2 documents + 1
+        assert await read("u0") == ["m0", "m3"]
+        assert len(engine_finds) == 1
+        assert await read("u1") == ["m1", "m4"]  # 6 > 5: u0's result goes
+        assert await read("u1") == ["m1", "m4"]
+        assert len(engine_finds) == 2
+        assert await read("u0") == ["m0", "m3"]
+        assert [f["user_id"] for f in engine_finds] == ["u0", "u1", "u0"]
+    finally:
+        await store.close()

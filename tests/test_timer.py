@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from support import World
@@ -158,16 +159,16 @@ async def test_a_start_that_dies_before_writing_its_entry_loses_nothing(
     tracking = world.services.tracking
     caller = await world.services.accounts.authenticate(str(world.admin.token))
     entries_collection = world.services.store.entries
-    original = entries_collection.update_one
+    original = entries_collection.insert_one
 
     async def die(*args: object, **kwargs: object) -> None:
         raise Crash
 
     with monkeypatch.context() as m:
-        m.setattr(entries_collection, "update_one", die)
+        m.setattr(entries_collection, "insert_one", die)
         with pytest.raises(Crash):
             await tracking.start(caller, None, "interrupted", None, "api")
-    assert entries_collection.update_one == original
+    assert entries_collection.insert_one == original
 
     timer = await world.admin.get("/api/v1/timer")
     assert timer.body["running"] is True and timer.body["entry"]["note"] == "interrupted"
@@ -175,3 +176,33 @@ async def test_a_start_that_dies_before_writing_its_entry_loses_nothing(
     assert stopped.status == 200 and stopped.body["entry"]["note"] == "interrupted"
     entries = (await world.admin.get("/api/v1/entries")).body["items"]
     assert [(e["note"], e["end"] is not None) for e in entries] == [("interrupted", True)]
+
+
+async def test_a_stop_that_lands_between_the_swap_and_the_entry_write_wins(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On MongoDB a stop can run while a start awaits between swapping the timer and writing
+    the entry: the stop writes the entry from the timer's copy, ended, and the start must then
+    leave it be."""
+    world = any_world
+    tracking = world.services.tracking
+    caller = await world.services.accounts.authenticate(str(world.admin.token))
+    timers = world.services.store.timers
+    swap = timers.find_one_and_update
+
+    async def swap_then_stop(*args: Any, **kwargs: Any) -> Any:
+        previous = await swap(*args, **kwargs)
+        await tracking.stop(caller, None)
+        return previous
+
+    with monkeypatch.context() as m:
+        m.setattr(timers, "find_one_and_update", swap_then_stop)
+        entry, stopped = await tracking.start(caller, None, "raced", None, "api")
+
+    assert stopped is None
+    timer = await world.admin.get("/api/v1/timer")
+    assert timer.body["running"] is False
+    entries = (await world.admin.get("/api/v1/entries")).body["items"]
+    assert [(e["id"], e["note"], e["end"] is not None) for e in entries] == [
+        (entry["_id"], "raced", True)
+    ]

@@ -197,9 +197,7 @@ async def open_embedded(data_dir: Path) -> Store:
 
     store = Store(
         "embedded",
-        lambda name: CachedCollection(
-            EmbeddedCollection(db[name]), cache_queries=name in names.QUERIES_CACHED
-        ),
+        lambda name: CachedCollection(EmbeddedCollection(db[name])),
         ping=ping,
         close=close,
     )

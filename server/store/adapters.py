@@ -13,6 +13,7 @@ The domain modules only see `Collection`. Two implementations exist:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
+from . import keyed
 from .collections import IndexSpec
 
 Doc = dict[str, Any]
@@ -59,6 +61,11 @@ def _naive(value: Any) -> Any:
     return value
 
 
+# Values `_aware` returns as they are: tested by exact type before any call (documents are
+# mostly made of these, and a call per value was most of the conversion's cost).
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def _aware(value: Any) -> Any:
     """Every datetime the domain sees is timezone-aware UTC, as with `tz_aware=True`."""
     if isinstance(value, dt.datetime):
@@ -66,9 +73,9 @@ def _aware(value: Any) -> Any:
             return value.replace(tzinfo=dt.UTC)
         return value
     if isinstance(value, dict):
-        return {k: _aware(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else _aware(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_aware(v) for v in value]
+        return [v if type(v) in _PLAIN else _aware(v) for v in value]
     return value
 
 
@@ -313,12 +320,227 @@ class DriverCollection(Collection):
         await self._c.drop_index(name)
 
 
+# Told of every document a fast-path write leaves behind: its `_id` and the document as a read
+# by `_id` now returns it, or None once deleted (the identity-map cache learns from it).
+StoredObserver = Callable[[str, Doc | None], None]
+
+
+@dataclass(frozen=True)
+class _Modified:
+    matched: bool
+    modified: bool
+    upserted: bool
+    before: Doc | None  # as stored (naive datetimes)
+    after: Doc | None  # as callers see it
+
+
+@functools.cache
+def _litemongo_collection_store() -> type | None:
+    try:
+        from litemongo.sqlite_store import CollectionStore
+    except ImportError:  # pragma: no cover - litemongo is a dependency
+        return None
+    store_type: type = CollectionStore
+    return store_type
+
+
 class EmbeddedCollection(Collection):
-    """A synchronous pymongo-compatible collection, called on the event loop's thread."""
+    """A synchronous pymongo-compatible collection, called on the event loop's thread.
+
+    On litemongo, operations on one document named by a string `_id` take a fast path: the
+    document is read from the engine's `CollectionStore` by key, the update applied here
+    (`keyed.py`), and the result written back through the same `CollectionStore` item
+    assignment and deletion the engine's own updates and deletes use (they keep its in-memory
+    hash indexes and commit to SQLite). Reads by equality conditions alone take the engine's own
+    candidates (`CollectionStore.find_candidates`: its hash indexes, or every document) and
+    check them here. The engine's query and update machinery costs 100-500 µs of CPU per call;
+    the fast path a few tens. It is taken only where it is exact:
+    - reads and deletes, unless the collection has a TTL index (the engine expires documents on
+      every access);
+    - inserts and updates, only when no index but `_id`'s is unique, partial, sparse or TTL
+      (the engine checks those on each write);
+    - only for the filter and update shapes `keyed.py` understands, and only when the stored
+      document does not need the engine's rules (arrays on a condition's path, booleans against
+      numbers, an `$inc` on a non-number...).
+    Everything else goes to the engine, unchanged. Either way a call never awaits, so each
+    operation is atomic with respect to every other request.
+    """
 
     def __init__(self, collection: Any) -> None:
         self._c = collection
         self.name = collection.name
+        self.on_stored: StoredObserver | None = None
+        self._keyed_reads = False
+        self._keyed_writes = False
+        self._check_indexes()
+
+    # The fast path ------------------------------------------------------------------------
+
+    def _engine_store(self) -> Any | None:
+        """litemongo's `CollectionStore` for this collection, or None on any other engine."""
+        store = getattr(self._c, "_store", None)
+        return store if type(store) is _litemongo_collection_store() else None
+
+    def _check_indexes(self) -> None:
+        """Decide, from the engine's own list of indexes, which fast paths are exact here."""
+        store = self._engine_store()
+        if store is None:
+            self._keyed_reads = self._keyed_writes = False
+            return
+        indexes = [
+            index
+            for index in store.indexes.values()
+            if [tuple(k) for k in index.get("key", ())] != [("_id", 1)]
+        ]
+        ttl = any(index.get("expireAfterSeconds") is not None for index in indexes)
+        checked = any(
+            index.get("unique")
+            or index.get("sparse")
+            or index.get("partialFilterExpression") is not None
+            for index in indexes
+        )
+        self._keyed_reads = not ttl
+        self._keyed_writes = not ttl and not checked
+
+    def _keyed(self, filter: Filter, *, writes: bool) -> tuple[Any, keyed.KeyFilter] | None:
+        if not (self._keyed_writes if writes else self._keyed_reads):
+            return None
+        plan = keyed.key_filter(filter)
+        if plan is None:
+            return None
+        store = self._engine_store()
+        return None if store is None else (store, plan)
+
+    @staticmethod
+    def _read(store: Any, key: str) -> Doc | keyed.Unsure | None:
+        # Straight from its `TableDict` (one SELECT and a decode): `CollectionStore.__getitem__`
+        # adds a reader lock for threads (one thread here) and TTL expiry (none here).
+        try:
+            doc: Doc = store._documents[key]
+        except KeyError:
+            return None
+        found = doc.get("_id")
+        if type(found) is not str or found != key:
+            return keyed.UNSURE  # a key shared with another type of id (legacy files)
+        return doc
+
+    def _told(self, key: str, doc: Doc | None) -> Doc | None:
+        """The document as callers see it (aware datetimes); the observer is told."""
+        seen = _aware(doc) if doc is not None else None
+        if self.on_stored is not None:
+            self.on_stored(key, seen)
+        return seen
+
+    def _fast_find(self, filter: Filter) -> tuple[Doc | None] | None:
+        target = self._keyed(filter, writes=False)
+        if target is None:
+            return None
+        store, plan = target
+        doc = self._read(store, plan.key)
+        if doc is None:
+            return (None,)
+        if isinstance(doc, keyed.Unsure):
+            return None
+        matched = keyed.matches(doc, plan.conditions)
+        if matched is None:
+            return None
+        return (_aware(doc) if matched else None,)
+
+    def _fast_find_many(
+        self, filter: Filter, projection: Mapping[str, Any] | None
+    ) -> list[Doc] | None:
+        """Equality conditions alone: the engine's own candidates (its hash indexes, or every
+        document), checked here instead of by its query machinery."""
+        if not self._keyed_reads:
+            return None
+        conditions = keyed.equality_conditions(filter)
+        if conditions is None:
+            return None
+        fields = None
+        if projection is not None:
+            fields = keyed.projected_fields(projection)
+            if fields is None:
+                return None
+        store = self._engine_store()
+        if store is None:
+            return None
+        docs = []
+        for doc in store.find_candidates(dict(filter)):
+            matched = keyed.matches(doc, conditions)
+            if matched is None:
+                return None
+            if matched:
+                docs.append(_aware(keyed.project(doc, fields)))
+        return docs
+
+    def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
+        target = self._keyed(filter, writes=True)
+        if target is None:
+            return None
+        store, plan = target
+        changes = keyed.plan_update(update, plan.key)
+        if changes is None:
+            return None
+        old = self._read(store, plan.key)
+        if isinstance(old, keyed.Unsure):
+            return None
+        matched = old is not None and keyed.matches(old, plan.conditions)
+        if matched is None:
+            return None
+        if not matched:
+            if not upsert:
+                self._told(plan.key, old)  # what a read by `_id` finds, unchanged
+                return _Modified(False, False, False, None, None)
+            if old is not None or plan.conditions:
+                return None  # the engine decides what an upsert with conditions inserts
+            created = keyed.apply(None, plan.key, changes)
+            if created is None:
+                return None
+            store[plan.key] = created
+            return _Modified(False, False, True, None, self._told(plan.key, created))
+        assert old is not None
+        new = keyed.apply(old, plan.key, changes)
+        if new is None:
+            return None
+        modified = new != old
+        if modified:
+            store[plan.key] = new
+        return _Modified(True, modified, False, old, self._told(plan.key, new))
+
+    def _fast_delete(self, filter: Filter) -> tuple[Doc | None] | None:
+        target = self._keyed(filter, writes=False)
+        if target is None:
+            return None
+        store, plan = target
+        old = self._read(store, plan.key)
+        if isinstance(old, keyed.Unsure):
+            return None
+        matched = old is not None and keyed.matches(old, plan.conditions)
+        if matched is None:
+            return None
+        if not matched:
+            self._told(plan.key, old)  # what a read by `_id` finds, unchanged
+            return (None,)
+        assert old is not None
+        del store[plan.key]
+        self._told(plan.key, None)
+        return (_aware(old),)
+
+    def _fast_insert(self, doc: Doc) -> bool:
+        if not self._keyed_writes:
+            return False
+        new = keyed.stored_document(doc)
+        store = self._engine_store() if new is not None else None
+        if new is None or store is None:
+            return False
+        key: str = new["_id"]
+        if key in store._documents:
+            raise DuplicateKeyError("E11000 Duplicate Key Error")
+        store[key] = new
+        self._told(key, new)
+        return True
+
+    # The interface ------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[], T]) -> T:
         try:
@@ -335,6 +557,10 @@ class EmbeddedCollection(Collection):
         sort: Sort | None = None,
         projection: Mapping[str, Any] | None = None,
     ) -> Doc | None:
+        if sort is None and projection is None:
+            fast = self._fast_find(filter)
+            if fast is not None:
+                return fast[0]
         f = _naive(filter)
         doc = await self._run(
             lambda: self._c.find_one(f, projection, sort=list(sort) if sort else None)
@@ -350,6 +576,10 @@ class EmbeddedCollection(Collection):
         limit: int = 0,
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
+        if not (sort or skip or limit):
+            fast = self._fast_find_many(filter, projection)
+            if fast is not None:
+                return fast
         f = _naive(filter)
 
         def run() -> list[Doc]:
@@ -383,6 +613,8 @@ class EmbeddedCollection(Collection):
         return docs
 
     async def insert_one(self, doc: Doc) -> None:
+        if self._fast_insert(doc):
+            return
         d = _naive(doc)
         await self._run(lambda: self._c.insert_one(d))
 
@@ -395,6 +627,10 @@ class EmbeddedCollection(Collection):
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
     ) -> UpdateOutcome:
+        fast = self._fast_modify(filter, update, upsert)
+        if fast is not None:
+            upserted_id = fast.after["_id"] if fast.upserted and fast.after else None
+            return UpdateOutcome(int(fast.matched), int(fast.modified), upserted_id)
         f, u = _naive(filter), _naive(update)
         r = await self._run(lambda: self._c.update_one(f, u, upsert=upsert))
         return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
@@ -413,6 +649,12 @@ class EmbeddedCollection(Collection):
         return_new: bool = True,
         sort: Sort | None = None,
     ) -> Doc | None:
+        if sort is None:
+            fast = self._fast_modify(filter, update, upsert)
+            if fast is not None:
+                if return_new:
+                    return fast.after
+                return _aware(fast.before) if fast.before is not None else None
         f, u = _naive(filter), _naive(update)
         doc = await self._run(
             lambda: self._c.find_one_and_update(
@@ -426,11 +668,17 @@ class EmbeddedCollection(Collection):
         return _aware(doc) if doc is not None else None
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        fast = self._fast_delete(filter)
+        if fast is not None:
+            return fast[0]
         f = _naive(filter)
         doc = await self._run(lambda: self._c.find_one_and_delete(f))
         return _aware(doc) if doc is not None else None
 
     async def delete_one(self, filter: Filter) -> int:
+        fast = self._fast_delete(filter)
+        if fast is not None:
+            return 0 if fast[0] is None else 1
         f = _naive(filter)
         r = await self._run(lambda: self._c.delete_one(f))
         return int(r.deleted_count)
@@ -446,10 +694,16 @@ class EmbeddedCollection(Collection):
 
     async def create_index(self, spec: IndexSpec) -> None:
         kwargs = _index_kwargs(spec)
-        await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs))
+        try:
+            await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs))
+        finally:
+            self._check_indexes()
 
     async def drop_index(self, name: str) -> None:
-        await self._run(lambda: self._c.drop_index(name))
+        try:
+            await self._run(lambda: self._c.drop_index(name))
+        finally:
+            self._check_indexes()
 
 
 __all__ = [

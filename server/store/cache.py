@@ -3,36 +3,46 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: each
 write drops what it may have changed before and after it runs, and a read that raced a write
-never fills the cache (a generation counter tells). Reads by `_id` — tokens, users, timers,
-entries, tasks — then cost no call into the engine at all.
+never fills the cache (a generation counter tells). Writes the embedded store's fast path
+makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.on_stored`):
+that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
+users, timers, entries, tasks — then cost no call into the engine at all.
 
-With `cache_queries`, the answers to other queries are kept too, and all dropped at the next
-write to the collection: for collections read on every request and seldom written (role
-assignments).
+Small results of other equality queries (a user's memberships, read on every timer start)
+are kept too, per collection, until the collection's next write of any kind.
 
 MongoDB deployments may run several processes, so they are never cached.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
+from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 
 _SCALARS = (str, int, float, bool, type(None))
+# The query cache keeps results of at most this many documents, and this many documents in all
+# per collection (least recently used results go first).
+_QUERY_MAX_DOCUMENTS = 200
+_QUERY_TOTAL_DOCUMENTS = 20_000
 _MISSING = object()
+
+
+# Immutable values, shared by copies; tested by exact type before any call.
+_ATOMS: frozenset[type] = frozenset({str, int, float, bool, type(None), dt.datetime})
 
 
 def _copy(value: Any) -> Any:
     """A copy of a stored document (dicts, lists and immutable scalars), much cheaper than
     `copy.deepcopy`; callers may change what they get without touching the cache."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [v if type(v) in _ATOMS else _copy(v) for v in value]
     return value
 
 
@@ -60,13 +70,30 @@ def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
     return None
 
 
-def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool:
+def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable | None:
+    """A key for an equality query on scalar values (with a projection of scalar values),
+    or None. Types are part of it: 1, 1.0 and True are different queries."""
+    parts: list[tuple[str, type, Any]] = []
+    for spec in (filter, projection or {}):
+        for field, value in spec.items():
+            if type(field) is not str or field.startswith("$") or type(value) not in _SCALARS:
+                return None
+            parts.append((field, type(value), value))
+        parts.append(("$", type(None), None))  # the filter ends here
+    return tuple(parts) if projection is not None else (*parts, "no projection")
+
+
+def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool | None:
+    """Whether `doc` meets the plain equality conditions; None when one meets an array (an
+    element may match: the engine decides)."""
     for field, value in rest:
         if field not in doc:
             if value is not None:
                 return False
             continue
         actual = doc[field]
+        if isinstance(actual, list):
+            return None
         # MongoDB's equality never equates booleans and numbers; keep it so.
         if actual != value or isinstance(actual, bool) != isinstance(value, bool):
             return False
@@ -74,16 +101,21 @@ def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool:
 
 
 class CachedCollection(Collection):
-    def __init__(
-        self, inner: Collection, max_documents: int = 100_000, *, cache_queries: bool = False
-    ) -> None:
+    def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
         self._inner = inner
         self.name = inner.name
         self._max = max_documents
         self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
+        # Results of small equality queries without `_id` (a user's memberships), dropped
+        # whole by every write to the collection.
+        self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
+        self._queried_documents = 0  # in `_queries`, counting each result one more
         self._generation = 0
-        self._cache_queries = cache_queries
-        self._queries: OrderedDict[str, list[Doc]] = OrderedDict()
+        # What the running write told us it stored (see `_write`), when the inner collection
+        # tells (the embedded store's fast path does).
+        self._learned: list[tuple[Any, Doc | None]] | None = None
+        if isinstance(inner, EmbeddedCollection):
+            inner.on_stored = self._learn
 
     # Cache bookkeeping --------------------------------------------------------------------
 
@@ -105,7 +137,9 @@ class CachedCollection(Collection):
         """Drop what a write with this filter may change: the documents it names by `_id`,
         or everything when it names none."""
         self._generation += 1
-        self._queries.clear()
+        if self._queries:
+            self._queries.clear()
+            self._queried_documents = 0
         key = filter.get("_id", _MISSING) if filter is not None else _MISSING
         if _plain(key):
             self._docs.pop(key, None)
@@ -115,12 +149,28 @@ class CachedCollection(Collection):
         else:
             self._docs.clear()
 
+    def _learn(self, key: Any, doc: Doc | None) -> None:
+        if self._learned is not None:
+            self._learned.append((key, doc))
+
     async def _write(self, filter: Filter | None, run: Any) -> Any:
+        """Run a write, dropping what it may change before and after; then keep what it told
+        it stored (write-through), provided no other write ran meanwhile: this write's second
+        `_forget` must be the only generation step since its first."""
         self._forget(filter)
+        generation = self._generation
+        learned: list[tuple[Any, Doc | None]] = []
+        self._learned = learned
         try:
-            return await run
+            result = await run
         finally:
+            if self._learned is learned:
+                self._learned = None
             self._forget(filter)
+        if self._generation == generation + 1:
+            for key, doc in learned:
+                self._put(key, doc, self._generation)
+        return result
 
     # Reads --------------------------------------------------------------------------------
 
@@ -140,7 +190,12 @@ class CachedCollection(Collection):
             generation = self._generation
             cached = await self._inner.find_one({"_id": key})
             self._put(key, cached, generation)
-        if cached is None or not _matches(cached, rest):
+        if cached is None:
+            return None
+        matched = _matches(cached, rest)
+        if matched is None:
+            return await self._inner.find_one(filter)
+        if not matched:
             return None
         copied: Doc = _copy(cached)
         return copied
@@ -155,12 +210,12 @@ class CachedCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
         plan = _key_and_rest(filter)
-        if plan is None or sort or skip or limit or projection is not None:
-            if not self._cache_queries:
-                return await self._inner.find(
-                    filter, sort=sort, skip=skip, limit=limit, projection=projection
-                )
-            return await self._query(filter, sort, skip, limit, projection)
+        if sort or skip or limit:
+            return await self._inner.find(
+                filter, sort=sort, skip=skip, limit=limit, projection=projection
+            )
+        if plan is None or projection is not None:
+            return await self._query(filter, projection)
         key, rest = plan
         keys = list(dict.fromkeys(key["$in"] if isinstance(key, Mapping) else [key]))
         found: dict[Any, Doc | None] = {}
@@ -178,30 +233,31 @@ class CachedCollection(Collection):
             for k in missing:
                 found[k] = fetched.get(k)
                 self._put(k, fetched.get(k), generation)
-        return [_copy(doc) for k in keys if (doc := found[k]) is not None and _matches(doc, rest)]
+        docs = [doc for k in keys if (doc := found[k]) is not None]
+        matched = [_matches(doc, rest) for doc in docs]
+        if None in matched:
+            return await self._inner.find(filter)
+        return [_copy(doc) for doc, ok in zip(docs, matched, strict=True) if ok]
 
-    async def _query(
-        self,
-        filter: Filter,
-        sort: Sort | None,
-        skip: int,
-        limit: int,
-        projection: Mapping[str, Any] | None,
-    ) -> list[Doc]:
-        key = repr((filter, sort, skip, limit, projection))
-        docs = self._queries.get(key)
-        if docs is None:
-            generation = self._generation
-            docs = await self._inner.find(
-                filter, sort=sort, skip=skip, limit=limit, projection=projection
-            )
-            if generation == self._generation:
-                self._queries[key] = [_copy(d) for d in docs]
-                while len(self._queries) > self._max // 100:
-                    self._queries.popitem(last=False)
-            return docs
-        self._queries.move_to_end(key)
-        return [_copy(d) for d in docs]
+    async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
+        """A query the identity map cannot answer: from the query cache when it is a small
+        equality query seen since the collection's last write."""
+        key = _query_key(filter, projection)
+        if key is None:
+            return await self._inner.find(filter, projection=projection)
+        cached = self._queries.get(key)
+        if cached is not None:
+            self._queries.move_to_end(key)
+            return [_copy(doc) for doc in cached]
+        generation = self._generation
+        docs = await self._inner.find(filter, projection=projection)
+        if generation == self._generation and len(docs) <= _QUERY_MAX_DOCUMENTS:
+            self._queries[key] = [_copy(doc) for doc in docs]
+            self._queried_documents += len(docs) + 1  # an empty result still takes room
+            while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
+                _, dropped = self._queries.popitem(last=False)
+                self._queried_documents -= len(dropped) + 1
+        return docs
 
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)

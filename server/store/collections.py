@@ -37,10 +37,6 @@ ALL: Final = (
     SYNC_LEASES,
 )
 
-# Queried on every request and seldom written: on the embedded store, the answers to queries on
-# these are kept until the collection is next written (server/store/cache.py).
-QUERIES_CACHED: Final = (MEMBERSHIPS,)
-
 
 @dataclass(frozen=True)
 class IndexSpec:
