@@ -473,19 +473,30 @@ class EmbeddedCollection(Collection):
                 docs.append(_aware(keyed.project(doc, fields)))
         return docs
 
-    def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
-        target = self._keyed(filter, writes=True)
+    def _current(
+        self, filter: Filter, *, writes: bool
+    ) -> tuple[Any, keyed.KeyFilter, Doc | None, bool] | None:
+        """The engine's store, the filter's plan, the document under its key and whether that
+        meets the filter's other conditions; None when the fast path cannot decide."""
+        target = self._keyed(filter, writes=writes)
         if target is None:
             return None
         store, plan = target
-        changes = keyed.plan_update(update, plan.key)
-        if changes is None:
-            return None
         old = self._read(store, plan.key)
         if isinstance(old, keyed.Unsure):
             return None
         matched = old is not None and keyed.matches(old, plan.conditions)
         if matched is None:
+            return None
+        return store, plan, old, matched
+
+    def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
+        current = self._current(filter, writes=True)
+        if current is None:
+            return None
+        store, plan, old, matched = current
+        changes = keyed.plan_update(update, plan.key)
+        if changes is None:
             return None
         if not matched:
             if not upsert:
@@ -508,16 +519,10 @@ class EmbeddedCollection(Collection):
         return _Modified(True, modified, False, old, self._told(plan.key, new))
 
     def _fast_delete(self, filter: Filter) -> tuple[Doc | None] | None:
-        target = self._keyed(filter, writes=False)
-        if target is None:
+        current = self._current(filter, writes=False)
+        if current is None:
             return None
-        store, plan = target
-        old = self._read(store, plan.key)
-        if isinstance(old, keyed.Unsure):
-            return None
-        matched = old is not None and keyed.matches(old, plan.conditions)
-        if matched is None:
-            return None
+        store, plan, old, matched = current
         if not matched:
             self._told(plan.key, old)  # what a read by `_id` finds, unchanged
             return (None,)
