@@ -18,6 +18,7 @@ from sf_support import (
     connected_world,
 )
 from support import free_port
+from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
 from tui_support import (
     console,
@@ -31,6 +32,7 @@ from tui_support import (
 
 from salesforce_emulator.seeding import SeedSpec
 from tui import config
+from tui.app import AdminApp
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
 from tui.screens.enable import EnableScreen
 from tui.screens.signin import SignInScreen
@@ -233,16 +235,22 @@ async def test_force_sync_shows_progress_counts_and_history(sf: Connected) -> No
 # Roles --------------------------------------------------------------------------------------
 
 
+async def project_members(app: AdminApp, pilot: Pilot[None]) -> DataTable[Any]:
+    """The Roles tab, once it shows the project's two members (the admin and Bob)."""
+    await on_main(pilot)
+    await pilot.press("3")
+    members: DataTable[Any] = app.screen.query_one("#members", DataTable)
+    await until(pilot, lambda: members.row_count == 2, "the project's members")
+    return members
+
+
 async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> None:
     bob = await sf.admin.add_user("bob@acme.test", name="Bob")
     await connect(sf)
     save_session(sf)
     project = (await sf.status())["project_id"]
     async with console(sf) as (app, pilot):
-        await on_main(pilot)
-        await pilot.press("3")
-        members = app.screen.query_one("#members", DataTable)
-        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        members = await project_members(app, pilot)
         title = text_of(app.screen.query_one("#node-title", Static))
         assert "🔒" in screen_text(app) or "locked" in title
         assert "Salesforce" in title
@@ -270,11 +278,8 @@ async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
     project = (await sf.status())["project_id"]
     folders = (await sf.admin.get(f"/api/v1/tasks/{project}/children")).body["items"]
     async with console(sf) as (app, pilot):
-        await on_main(pilot)
-        await pilot.press("3")
+        members = await project_members(app, pilot)
         tree = app.screen.query_one("#tree", Tree)
-        members = app.screen.query_one("#members", DataTable)
-        await until(pilot, lambda: members.row_count == 2, "the project's members")
         await pilot.press("space")
         await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the folders")
         await pilot.press("down")  # Cases
@@ -317,10 +322,7 @@ async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connect
     save_session(sf)
     project = (await sf.status())["project_id"]
     async with console(sf) as (app, pilot):
-        await on_main(pilot)
-        await pilot.press("3")
-        members = app.screen.query_one("#members", DataTable)
-        await until(pilot, lambda: members.row_count == 2, "the project's members")
+        members = await project_members(app, pilot)
         tree = app.screen.query_one("#tree", Tree)
         await pilot.press("space")  # expand the project, then go down to its first folder
         await until(pilot, lambda: len(tree.root.children[0].children) == 2, "the folders")
