@@ -1,16 +1,16 @@
 """An in-memory index of each account's task tree: word prefixes, children, name order.
 
 Searching by word prefix and listing large subtrees must not depend on engine indexes (the
-embedded and mock engines scan; FACTS.md), so each process keeps, per account, the tasks
-(without their stored prefix arrays) in memory with:
+embedded and mock engines scan; FACTS.md), so each process keeps, per account, slim copies of
+the tasks (`slim`) in memory with:
 - `vocabulary`: the distinct words of the names, sorted (a prefix is a bisect range), and
   `postings`: the tasks having each word;
 - `children`: task ids by parent id.
 
 It stays exact across processes through `tree_version` on the account document: every change to
 an account's tasks bumps it (after writing), and a reader whose index carries another version
-reloads. The process that made a single-task change applies it to its own index when nothing
-else changed in between, so the common case costs no reload.
+reloads. The process that made a change (a task edited, a page of an import written) applies
+it to its own index when nothing else changed in between, so the common case costs no reload.
 """
 
 from __future__ import annotations
