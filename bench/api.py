@@ -33,7 +33,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from typing import Any
 
 import aiohttp
 from argon2 import PasswordHasher
-from processes import code_version, free_port
+from processes import HOST, Process, code_version, free_port
 
 from server import security
 from server.accounts import USER
@@ -58,7 +57,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@bench.test"
 PASSWORD = "bench-password-1"
 SEED = 20260701
-HOST = "127.0.0.1"
 
 # --- Realistic names --------------------------------------------------------------------------
 
@@ -274,59 +272,17 @@ def server_env(data_dir: Path) -> dict[str, str]:
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    port: int
-    log: Path
+class Service(Process):
+    """A server the benchmark drives, on a local port."""
 
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
+    port: int
 
     @property
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the process (all its threads)."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def memory(self) -> dict[str, str]:
-        """VmRSS and VmHWM (peak RSS) from /proc/PID/status."""
-        out: dict[str, str] = {}
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = value.strip()
-        except OSError:
-            pass
-        return out
-
-    def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on it
-        try:
-            self.popen.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=5)
-
-
-def start_process(name: str, args: Sequence[str], env: dict[str, str], logs: Path) -> Process:
+def start_process(name: str, args: Sequence[str], env: dict[str, str], logs: Path) -> Service:
     port = free_port()
     log = logs / f"{name}.log"
     with log.open("wb") as handle:
@@ -337,10 +293,10 @@ def start_process(name: str, args: Sequence[str], env: dict[str, str], logs: Pat
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-    return Process(name, popen, port, log)
+    return Service(name, popen, log, port)
 
 
-async def wait_healthy(process: Process, give_up_after: float = 90.0) -> float:
+async def wait_healthy(process: Service, give_up_after: float = 90.0) -> float:
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while True:
@@ -464,7 +420,7 @@ async def drive(step: Step, workers: int, seconds: float) -> tuple[Recorder, flo
 async def scenario(
     name: str,
     step: Step,
-    server: Process,
+    server: Service,
     *,
     workers: int,
     seconds: float,
@@ -678,7 +634,7 @@ def print_goals(by_name: dict[str, Result], bare_rps: float) -> None:
 
 
 async def measure(
-    args: argparse.Namespace, seeded: Seeded, server: Process, baseline: Process
+    args: argparse.Namespace, seeded: Seeded, server: Service, baseline: Service
 ) -> None:
     workers = args.concurrency
     users = seeded.users
@@ -693,9 +649,9 @@ async def measure(
         f"{args.warmup:g} s warm-up + {args.duration:g} s per scenario; load average "
         f"{os.getloadavg()[0]:.2f}"
     )
-    memory_before = server.memory()
+    memory_before = server.memory_kb()
     base = server.base
-    plan: list[tuple[str, Step, Process, int]] = [
+    plan: list[tuple[str, Step, Service, int]] = [
         (BARE, baseline_step(baseline.base), baseline, workers),
         (TIMER_GET, timer_get_step(base, users, workers), server, workers),
         (TIMER_PAIR, timer_pair_step(base, users, timer_workers), server, timer_workers),
@@ -712,15 +668,15 @@ async def measure(
         results.append(
             await scenario(name, step, target, workers=n, seconds=args.duration, warmup=args.warmup)
         )
-    memory_after = server.memory()
+    memory_after = server.memory_kb()
     bare_rps = (results[0].rps + results[-1].rps) / 2
     print_table(results, bare_rps)
     print_goals({r.scenario: r for r in results}, bare_rps)
-    bare_peak = baseline.memory().get("VmHWM", "?")
+    bare_peak = baseline.memory_kb().get("VmHWM", "?")
     print(
-        f"\nServer memory: RSS {memory_before.get('VmRSS', '?')} before measuring, "
-        f"{memory_after.get('VmRSS', '?')} after; peak RSS (VmHWM) "
-        f"{memory_after.get('VmHWM', '?')}. Bare app peak RSS {bare_peak}."
+        f"\nServer memory: RSS {memory_before.get('VmRSS', '?')} kB before measuring, "
+        f"{memory_after.get('VmRSS', '?')} kB after; peak RSS (VmHWM) "
+        f"{memory_after.get('VmHWM', '?')} kB. Bare app peak RSS {bare_peak} kB."
     )
 
 
@@ -750,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="timetrail-bench-"))
     data_dir = workdir / "data"
-    processes: list[Process] = []
+    processes: list[Service] = []
     started = time.perf_counter()
     try:
         print(f"Server code: {code_version()}")
@@ -778,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(measure(args, seeded, server, baseline))
     finally:
         for process in reversed(processes):
-            process.stop()
+            process.stop(timeout=15)
         if args.keep:
             print(f"Kept {workdir}")
         else:

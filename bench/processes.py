@@ -1,9 +1,14 @@
-"""Helpers the benchmark scripts share: which code is measured, free local ports."""
+"""Helpers the benchmark scripts share: which code is measured, free local ports, the
+processes they start (CPU time, memory, a clean stop)."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 import socket
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,3 +45,61 @@ def free_port() -> int:
         s.bind((HOST, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def memory_kb(pid: int | str) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) in kB, from /proc/PID/status."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+@dataclass
+class Process:
+    """A process a benchmark started, its output in `log`."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process (all its threads)."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return math.nan
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_kb(self) -> dict[str, int]:
+        return memory_kb(self.pid)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        # aiohttp's run_app and the emulator shut down cleanly on it (and cProfile saves).
+        self.popen.send_signal(signal.SIGINT)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)

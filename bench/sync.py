@@ -50,7 +50,6 @@ import os
 import pstats
 import re
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -64,10 +63,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from processes import code_version, free_port
+from processes import HOST, Process, code_version, free_port, memory_kb
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 ADMIN_EMAIL = "admin@bench.test"
 PASSWORD = "bench-password-1"
 INTEGRATION = "/api/v1/integrations/salesforce"
@@ -121,61 +119,6 @@ def minimum_calls(per_object: dict[str, int]) -> int:
 
 
 # --- Processes --------------------------------------------------------------------------------
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log_text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the process (all its threads)."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def memory_kb(self) -> dict[str, int]:
-        return memory_kb(self.pid)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT)  # both shut down cleanly on it (and cProfile saves)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=5)
-
-
-def memory_kb(pid: int | str) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) in kB, from /proc/PID/status."""
-    out: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return out
 
 
 def data_memory_kb(data_dir: Path) -> tuple[int, int]:
