@@ -258,25 +258,17 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "RunList": _list_of("Run"),
-    "CatalogPage": {
+    "CatalogItem": {
         "type": "object",
         "properties": {
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "name": {"type": "string"},
-                        "object": {"enum": ["Opportunity", "Case"]},
-                        "closed": {"type": "boolean"},
-                        "selected": {"type": "boolean"},
-                    },
-                },
-            },
-            "next_cursor": {"type": ["string", "null"]},
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "object": {"enum": ["Opportunity", "Case"]},
+            "closed": {"type": "boolean"},
+            "selected": {"type": "boolean"},
         },
     },
+    "CatalogPage": _list_of("CatalogItem"),
     "Selection": {
         "type": "object",
         "properties": {
