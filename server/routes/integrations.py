@@ -10,8 +10,9 @@ from aiohttp import web
 
 from .. import clock
 from ..errors import ConflictError
-from ..paging import decode_cursor, encode_cursor
+from ..paging import Page, decode_cursor
 from ..services import CALLBACK_PATH
+from ..sync.catalog import PAGE as CATALOG_PAGE
 from ..sync.catalog import catalog
 from ..sync.engine import run_view
 from ..validation import Field
@@ -146,13 +147,11 @@ def _page(title: str, message: str, ok: bool) -> str:
 )
 async def get_catalog(call: Call) -> web.StreamResponse:
     q = call.query
-    offset = decode_cursor(q["cursor"])
-    page = await catalog(
-        call.services.integrations, call.caller.account_id, q["object"], q["q"], offset
+    page = Page(offset=decode_cursor(q["cursor"]), limit=CATALOG_PAGE)
+    items, more = await catalog(
+        call.services.integrations, call.caller.account_id, q["object"], q["q"], page.offset
     )
-    more = page.pop("has_more")
-    page["next_cursor"] = encode_cursor(offset + len(page["items"])) if more else None
-    return json(page)
+    return json({"items": items, "next_cursor": page.next_cursor(len(items), more)})
 
 
 @routes.put(

@@ -36,7 +36,8 @@ def _name(sobject: str, record: dict[str, Any]) -> str:
 
 async def catalog(
     integrations: Integrations, account_id: str, sobject: str, q: str | None, offset: int
-) -> dict[str, Any]:
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `PAGE` items from `offset` on, and whether more follow."""
     if offset > MAX_OFFSET:
         raise ConflictError(
             "Salesforce pages at most 2,000 items deep: narrow the search.", code="catalog_too_deep"
@@ -75,4 +76,4 @@ async def catalog(
         }
         for r in records[:PAGE]
     ]
-    return {"items": items, "has_more": len(records) > PAGE}
+    return items, len(records) > PAGE
