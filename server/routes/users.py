@@ -7,6 +7,7 @@ from aiohttp import web
 from .. import paging
 from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, user_view
 from ..paging import Page
+from ..store import Doc
 from ..validation import Field
 from .registry import Call, Routes, json, no_content
 
@@ -71,12 +72,8 @@ async def get_user(call: Call) -> web.StreamResponse:
     errors=(400, 404, 409),
 )
 async def update_user(call: Call) -> web.StreamResponse:
-    s = call.services
-    user = await s.accounts.update_user(call.caller, call.path_id(), call.body)
-    if not user["active"] or user["role"] != ADMINISTRATOR:
-        await s.integrations.owner_left(call.caller.account_id, user["_id"], user["name"])
-    if call.body.get("active") is False:
-        await s.tracking.stop_if_running(call.caller.account_id, user["_id"])
+    user = await call.services.accounts.update_user(call.caller, call.path_id(), call.body)
+    await _changed(call, user)
     return json(user_view(user))
 
 
@@ -88,8 +85,16 @@ async def update_user(call: Call) -> web.StreamResponse:
     errors=(404, 409),
 )
 async def deactivate_user(call: Call) -> web.StreamResponse:
-    s = call.services
-    user = await s.accounts.update_user(call.caller, call.path_id(), {"active": False})
-    await s.integrations.owner_left(call.caller.account_id, user["_id"], user["name"])
-    await s.tracking.stop_if_running(call.caller.account_id, user["_id"])
+    user = await call.services.accounts.update_user(call.caller, call.path_id(), {"active": False})
+    await _changed(call, user)
     return no_content()
+
+
+async def _changed(call: Call, user: Doc) -> None:
+    """What follows a user's change: an owner who can no longer own the Salesforce integration
+    leaves it, and a deactivated user's timer stops."""
+    s = call.services
+    if not user["active"] or user["role"] != ADMINISTRATOR:
+        await s.integrations.owner_left(call.caller.account_id, user["_id"], user["name"])
+    if not user["active"]:
+        await s.tracking.stop_if_running(call.caller.account_id, user["_id"])
