@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
-from collections.abc import Awaitable, Callable
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -167,3 +174,48 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    """This environment with the embedded store in `data_dir` (never a MongoDB)."""
+    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(data_dir)}
+    env.pop("TIMETRAIL_MONGODB_URI", None)
+    return env
+
+
+@contextlib.contextmanager
+def server_process(data_dir: Path, log: Path, start_within: float = 30) -> Iterator[str]:
+    """`python -m server serve` on the embedded store in `data_dir` and a free port, as a person
+    runs it, its output in `log`; yields its base URL once it answers `/healthz`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def healthy() -> bool:
+        try:
+            with no_proxy.open(f"{base}/healthz", timeout=1) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env(data_dir),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + start_within
+            while not healthy():
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
-from support import PASSWORD, free_port
+from support import PASSWORD, free_port, server_process
 
 from server.accounts import Accounts
 from server.store import open_store
@@ -125,29 +122,7 @@ async def _seed_store(data_dir: Path) -> tuple[str, str, dict[str, str]]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("server") / "data"
     admin_token, sf_project, tasks = asyncio.run(_seed_store(data_dir))
-    port = free_port()
-    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(data_dir)}
-    env.pop("TIMETRAIL_MONGODB_URI", None)
-    log = (data_dir.parent / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (data_dir.parent / "server.log").read_text()
-            try:
-                if httpx2.get(base + "/healthz", trust_env=False).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with server_process(data_dir, data_dir.parent / "server.log") as base:
         partial = Server(base, admin_token, "", "", tasks)
         r = partial.admin(
             "POST",
@@ -175,10 +150,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tasks["Intranet"] = intranet["id"]
         user_token = partial.login()["token"]
         yield Server(base, admin_token, user_token, user_id, tasks)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 class _RecordPage(BaseHTTPRequestHandler):

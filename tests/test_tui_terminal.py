@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import PASSWORD, free_port
+from support import PASSWORD, server_env, server_process
 
 TMUX = shutil.which("tmux")
 
@@ -35,33 +33,12 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`timetrail init`, then `timetrail serve` on a free port, as a person would run them."""
-    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(tmp_path / "data")}
-    env.pop("TIMETRAIL_MONGODB_URI", None)
+    data_dir = tmp_path / "data"
     init = [sys.executable, "-m", "server", "init", "--account", "Acme"]
     init += ["--email", "admin@acme.test", "--name", "Ada Admin", "--password", PASSWORD]
-    subprocess.run(init, env=env, check=True, capture_output=True, timeout=60)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
-                return bool(answer.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(healthy, "the server to start")
+    subprocess.run(init, env=server_env(data_dir), check=True, capture_output=True, timeout=60)
+    with server_process(data_dir, tmp_path / "server.log", start_within=20) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 class Terminal:
