@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import processes
 from argon2 import PasswordHasher
 from processes import HOST, Process, code_version, free_port
 
@@ -297,22 +298,16 @@ def start_process(name: str, args: Sequence[str], env: dict[str, str], logs: Pat
 
 
 async def wait_healthy(process: Service, give_up_after: float = 90.0) -> float:
-    started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
-        while True:
-            if process.popen.poll() is not None:
-                raise RuntimeError(
-                    f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
-                )
+
+        async def answers() -> bool:
             try:
                 async with session.get(f"{process.base}/healthz") as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - started
+                    return resp.status == 200
             except aiohttp.ClientError:
-                pass
-            if time.perf_counter() - started > give_up_after:
-                raise RuntimeError(f"{process.name} not healthy after {give_up_after:.0f} s")
-            await asyncio.sleep(0.1)
+                return False
+
+        return await processes.wait_healthy(process, answers, give_up_after)
 
 
 # --- Load generation ----------------------------------------------------------------------------

@@ -3,11 +3,14 @@ processes they start (CPU time, memory, a clean stop)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +106,21 @@ class Process:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(timeout=5)
+
+
+async def wait_healthy(
+    process: Process, answers: Callable[[], Awaitable[bool]], give_up_after: float
+) -> float:
+    """Seconds until `answers()` (a health check) is true; raises if the process exits first or
+    the time runs out."""
+    started = time.perf_counter()
+    while True:
+        if process.popen.poll() is not None:
+            raise RuntimeError(
+                f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
+            )
+        if await answers():
+            return time.perf_counter() - started
+        if time.perf_counter() - started > give_up_after:
+            raise RuntimeError(f"{process.name} not healthy after {give_up_after:.0f} s")
+        await asyncio.sleep(0.1)

@@ -63,6 +63,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+import processes
 from processes import HOST, Process, code_version, free_port, memory_kb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -391,22 +392,13 @@ def open_clients(world: World) -> Clients:
 
 
 async def wait_healthy(world: World, clients: Clients, give_up_after: float = 120.0) -> float:
-    started = time.perf_counter()
-    while True:
-        if world.server.popen.poll() is not None:
-            raise RuntimeError(
-                f"the server exited with {world.server.popen.returncode}:\n"
-                f"{world.server.log_tail()}"
-            )
+    async def answers() -> bool:
         try:
-            r = await clients.server.get("/healthz")
-            if r.status_code == 200:
-                return time.perf_counter() - started
+            return (await clients.server.get("/healthz")).status_code == 200
         except httpx2.HTTPError:
-            pass
-        if time.perf_counter() - started > give_up_after:
-            raise RuntimeError(f"the server was not healthy after {give_up_after:.0f} s")
-        await asyncio.sleep(0.1)
+            return False
+
+    return await processes.wait_healthy(world.server, answers, give_up_after)
 
 
 async def emulator_calls(world: World, clients: Clients) -> int:
