@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -90,19 +89,6 @@ def _all(cursor: Any) -> list[Doc]:
 
 
 _AWARE_UTC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
-
-
-def _document_rows(collection: Any) -> Iterator[tuple[bytes]] | None:
-    """The BSON rows of a litemongo collection in insertion order, or None when this engine
-    does not keep them where litemongo 0.2 does (its `CollectionStore`: a `documents` table of
-    `(_id, doc)` on an SQLite connection)."""
-    store = getattr(collection, "_store", None)
-    connection = getattr(store, "_connection", None)
-    table = getattr(store, "DOCUMENTS", None)
-    if not isinstance(connection, sqlite3.Connection) or table != "documents":
-        return None
-    rows: Iterator[tuple[bytes]] = connection.execute("SELECT doc FROM documents ORDER BY ROWID")
-    return rows
 
 
 class Collection:
@@ -432,19 +418,11 @@ class EmbeddedCollection(Collection):
         return seen
 
     def _fast_find(self, filter: Filter) -> tuple[Doc | None] | None:
-        target = self._keyed(filter, writes=False)
-        if target is None:
+        current = self._current(filter, writes=False)
+        if current is None:
             return None
-        store, plan = target
-        doc = self._read(store, plan.key)
-        if doc is None:
-            return (None,)
-        if isinstance(doc, keyed.Unsure):
-            return None
-        matched = keyed.matches(doc, plan.conditions)
-        if matched is None:
-            return None
-        return (_aware(doc) if matched else None,)
+        _, _, doc, matched = current
+        return (_aware(doc) if doc is not None and matched else None,)
 
     def _fast_find_many(
         self, filter: Filter, projection: Mapping[str, Any] | None
@@ -606,9 +584,12 @@ class EmbeddedCollection(Collection):
         keeping only its shape: the query engine would copy and re-check every document (7 s
         for 140,000 tasks; this takes 2 s) and hold them all. Every write has been committed by
         the time it runs (writes run to the end on this thread), so it sees what `find` would."""
-        rows = _document_rows(self._c)
-        if rows is None:
+        store = self._engine_store()
+        if store is None:
             return await super().scan(equals, shape)
+        # litemongo's `CollectionStore` keeps each document as a BSON blob in its `documents`
+        # table of `(_id, doc)`.
+        rows = store._connection.execute("SELECT doc FROM documents ORDER BY ROWID")
         wanted = list(equals.items())
         docs = []
         for (blob,) in rows:
