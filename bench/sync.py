@@ -337,7 +337,6 @@ class Result:
     breakdown: dict[str, int]
     minimum: int
     peak_rss_kb: int
-    rss_kb: int
     server_cpu: float  # CPU seconds
     emulator_cpu: float
     store_bytes: int
@@ -499,7 +498,6 @@ async def measure_run(
             breakdown=breakdown,
             minimum=minimum,
             peak_rss_kb=memory.get("VmHWM", 0),
-            rss_kb=memory.get("VmRSS", 0),
             server_cpu=server_cpu,
             emulator_cpu=emulator_cpu,
             store_bytes=disk_usage(world.data_dir),
@@ -525,7 +523,6 @@ async def measure_run(
         breakdown=breakdown,
         minimum=minimum,
         peak_rss_kb=memory.get("VmHWM", 0),
-        rss_kb=memory.get("VmRSS", 0),
         server_cpu=server_cpu,
         emulator_cpu=emulator_cpu,
         store_bytes=disk_usage(world.data_dir),

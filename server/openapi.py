@@ -8,6 +8,8 @@ from typing import Any
 
 from .errors import ApiError
 from .routes.registry import Endpoint
+from .sync.runs import TRIGGERS
+from .tree import SOURCE_OBJECTS
 from .validation import object_schema
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -125,7 +127,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": ["object", "null"],
                 "properties": {
                     "system": {"const": "salesforce"},
-                    "object": {"enum": ["Opportunity", "Case", "Task"]},
+                    "object": {"enum": list(SOURCE_OBJECTS)},
                     "id": {"type": "string", "minLength": 18, "maxLength": 18},
                     "url": {"type": ["string", "null"]},
                 },
@@ -243,7 +245,7 @@ SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "id": _ID,
-            "trigger": {"enum": ["schedule", "force", "connect", "selection"]},
+            "trigger": {"enum": list(TRIGGERS)},
             "status": {"enum": ["running", "succeeded", "failed"]},
             "started_at": _TIME,
             "finished_at": _NULLABLE_TIME,

@@ -77,7 +77,6 @@ def map_record(obj: SyncedObject, record: Mapping[str, Any], instance_url: str) 
 class Structure:
     project: Doc
     folders: dict[str, Doc] = field(default_factory=dict)
-    created_project: bool = False
 
 
 @dataclass
@@ -116,7 +115,7 @@ class Importer:
 
     async def ensure_structure(self) -> Structure:
         project, created = await self._structural(PROJECT_KEY, PROJECT_NAME, None)
-        structure = Structure(project, created_project=created)
+        structure = Structure(project)
         for obj in RECORDS:
             assert obj.folder is not None
             folder, _ = await self._structural(folder_key(obj.sobject), obj.folder, project)

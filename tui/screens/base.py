@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING, cast
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from ..api import AdminApi, Run
+    from ..api import Run
     from ..app import AdminApp
 
 
 def admin_app(widget: Widget) -> AdminApp:
     return cast("AdminApp", widget.app)
-
-
-def api_of(widget: Widget) -> AdminApi:
-    return admin_app(widget).api
 
 
 def when(iso: str | None) -> str:
