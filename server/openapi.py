@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import ApiError
 from .routes.registry import Endpoint
+from .sync.objects import RECORDS
 from .sync.runs import TRIGGERS
 from .tree import SOURCE_OBJECTS
 from .validation import object_schema
@@ -265,7 +266,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string"},
-            "object": {"enum": ["Opportunity", "Case"]},
+            "object": {"enum": [o.sobject for o in RECORDS]},
             "closed": {"type": "boolean"},
             "selected": {"type": "boolean"},
         },

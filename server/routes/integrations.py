@@ -15,6 +15,7 @@ from ..services import CALLBACK_PATH
 from ..sync.catalog import PAGE as CATALOG_PAGE
 from ..sync.catalog import catalog
 from ..sync.engine import run_view
+from ..sync.objects import RECORDS
 from ..validation import Field
 from .registry import Call, Routes, json
 
@@ -23,7 +24,7 @@ routes = Routes("integrations")
 BASE = "/api/v1/integrations/salesforce"
 RUNS = {"limit": Field("integer", minimum=1, maximum=500, default=20)}
 CATALOG = {
-    "object": Field("enum", required=True, choices=("Opportunity", "Case")),
+    "object": Field("enum", required=True, choices=tuple(o.sobject for o in RECORDS)),
     "q": Field("string", max_length=200, description="Words in the name (Cases: the subject)"),
     "cursor": Field("string", max_length=200),
 }
