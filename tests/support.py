@@ -180,9 +180,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def server_env(data_dir: Path) -> dict[str, str]:
-    """This environment with the embedded store in `data_dir` (never a MongoDB)."""
-    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(data_dir)}
-    env.pop("TIMETRAIL_MONGODB_URI", None)
+    """This environment without any `TIMETRAIL_` setting but the embedded store in `data_dir`
+    (never a MongoDB, nor a port or key from the shell)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRAIL_")}
+    env["TIMETRAIL_DATA_DIR"] = str(data_dir)
     return env
 
 

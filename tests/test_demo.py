@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -14,20 +12,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from support import free_port, server_env
 
 
 @pytest.mark.slow
 def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port, login, instance = free_port(), free_port(), free_port()
-    env = {**os.environ, "TIMETRAIL_DATA_DIR": str(tmp_path / "data")}
-    env.pop("TIMETRAIL_MONGODB_URI", None)
+    env = server_env(tmp_path / "data")
     process = subprocess.Popen(
         [
             sys.executable,

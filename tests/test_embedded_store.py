@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from support import PASSWORD, Api, sign_in
+from support import PASSWORD, ROOT, Api, server_env, sign_in
 
 from server.app import create_app
 from server.appkeys import SERVICES
@@ -21,7 +20,6 @@ from server.settings import Settings
 from server.store import StoreLockedError, open_embedded
 from server.store.collections import IndexSpec
 
-REPO = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@acme.test"
 
 
@@ -39,17 +37,11 @@ async def _first_account(client: TestClient[Any, Any]) -> Api:
     return await sign_in(client, ADMIN_EMAIL)
 
 
-def _cli_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRAIL_")}
-    env["TIMETRAIL_DATA_DIR"] = str(data_dir)
-    return env
-
-
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "server", *args],
-        env=_cli_env(data_dir),
-        cwd=REPO,
+        env=server_env(data_dir),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

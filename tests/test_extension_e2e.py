@@ -23,7 +23,7 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
-from support import PASSWORD, free_port, server_process
+from support import PASSWORD, ROOT, free_port, server_process
 
 from server.accounts import Accounts
 from server.store import open_store
@@ -51,7 +51,6 @@ from playwright.sync_api import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 EXTENSION = ROOT / "extension"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SALESFORCE_HOST = "acme.lightning.force.com"

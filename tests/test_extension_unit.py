@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from support import ROOT
 
-EXTENSION = Path(__file__).resolve().parent.parent / "extension"
+EXTENSION = ROOT / "extension"
 
 
 def test_the_extension_unit_tests_pass() -> None:
