@@ -30,6 +30,7 @@ from .adapters import (
     UpdateOutcome,
 )
 from .cache import CachedCollection
+from .commits import CommitGroup
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,12 @@ class Store:
         *,
         ping: Any,
         close: Any,
+        durable: Any = None,
     ) -> None:
         self.backend = backend
         self._ping = ping
         self._close = close
+        self._durable = durable
         self.accounts: Collection = make(names.ACCOUNTS)
         self.users: Collection = make(names.USERS)
         self.tokens: Collection = make(names.TOKENS)
@@ -100,6 +103,12 @@ class Store:
 
     async def ping(self) -> None:
         await self._ping()
+
+    async def durable(self) -> None:
+        """Returns once every write made so far is on disk (the embedded store commits writes
+        in groups: see `commits.py`; the other backends have written them already)."""
+        if self._durable is not None:
+            await self._durable()
 
     async def close(self) -> None:
         await self._close()
@@ -176,7 +185,7 @@ def _lock_data_dir(path: Path) -> IO[str]:
 
 async def open_embedded(data_dir: Path) -> Store:
     """The default store: litemongo (SQLite files) under `data_dir/store`, one process only,
-    used from the thread that opens it."""
+    used from the thread that opens it; its fast path's writes commit in groups (`commits.py`)."""
     import litemongo
 
     lock = _lock_data_dir(data_dir)
@@ -186,20 +195,25 @@ async def open_embedded(data_dir: Path) -> Store:
         lock.close()
         raise
     db = client[DATABASE_NAME]
+    commits = CommitGroup()
 
     async def ping() -> None:
         return None
 
     async def close() -> None:
-        client.close()
-        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-        lock.close()
+        try:
+            commits.commit()
+        finally:
+            client.close()
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            lock.close()
 
     store = Store(
         "embedded",
-        lambda name: CachedCollection(EmbeddedCollection(db[name])),
+        lambda name: CachedCollection(EmbeddedCollection(db[name], commits)),
         ping=ping,
         close=close,
+        durable=commits.durable,
     )
     await store.ensure_indexes()
     # The engine builds its in-memory indexes of a collection in the first query on it (140,000

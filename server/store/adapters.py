@@ -23,21 +23,15 @@ import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
-from . import keyed
+from . import keyed, rows
 from .collections import IndexSpec
+from .commits import CommitGroup
+from .errors import DuplicateKeyError, StoreError
 
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
 Sort = Sequence[tuple[str, int]]
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """The store could not be opened or reached."""
-
-
-class DuplicateKeyError(StoreError):
-    """A unique index (or `_id`) refused a write."""
 
 
 @dataclass(frozen=True)
@@ -352,12 +346,15 @@ class EmbeddedCollection(Collection):
     operation is atomic with respect to every other request.
     """
 
-    def __init__(self, collection: Any) -> None:
+    def __init__(self, collection: Any, commits: CommitGroup | None = None) -> None:
         self._c = collection
         self.name = collection.name
         self.on_stored: StoredObserver | None = None
+        # The fast path's writes wait for this group's commit; without one, they commit at once.
+        self._commits = commits if commits is not None else CommitGroup()
         self._keyed_reads = False
         self._keyed_writes = False
+        self._ttl = False
         self._check_indexes()
 
     # The fast path ------------------------------------------------------------------------
@@ -385,6 +382,7 @@ class EmbeddedCollection(Collection):
             or index.get("partialFilterExpression") is not None
             for index in indexes
         )
+        self._ttl = ttl
         self._keyed_reads = not ttl
         self._keyed_writes = not ttl and not checked
 
@@ -485,7 +483,7 @@ class EmbeddedCollection(Collection):
             created = keyed.apply(None, plan.key, changes)
             if created is None:
                 return None
-            store[plan.key] = created
+            rows.put(store, plan.key, created, self._commits)
             return _Modified(False, False, True, None, self._told(plan.key, created))
         assert old is not None
         new = keyed.apply(old, plan.key, changes)
@@ -493,7 +491,7 @@ class EmbeddedCollection(Collection):
             return None
         modified = new != old
         if modified:
-            store[plan.key] = new
+            rows.put(store, plan.key, new, self._commits)
         return _Modified(True, modified, False, old, self._told(plan.key, new))
 
     def _fast_delete(self, filter: Filter) -> tuple[Doc | None] | None:
@@ -505,7 +503,7 @@ class EmbeddedCollection(Collection):
             self._told(plan.key, old)  # what a read by `_id` finds, unchanged
             return (None,)
         assert old is not None
-        del store[plan.key]
+        rows.delete(store, plan.key, self._commits)
         self._told(plan.key, None)
         return (_aware(old),)
 
@@ -519,13 +517,16 @@ class EmbeddedCollection(Collection):
         key: str = new["_id"]
         if key in store._documents:
             raise DuplicateKeyError("E11000 Duplicate Key Error")
-        store[key] = new
+        rows.put(store, key, new, self._commits)
         self._told(key, new)
         return True
 
     # The interface ------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[], T], *, writes: bool = False) -> T:
+        if writes or self._ttl:  # (the engine expires TTL documents on any call)
+            # The engine commits its writes at once: what waits for a group commit goes first.
+            self._commits.before_engine_write()
         try:
             return fn()
         except pymongo.errors.DuplicateKeyError as exc:
@@ -582,8 +583,8 @@ class EmbeddedCollection(Collection):
     ) -> list[Doc]:
         """Reads the engine's SQLite file straight, decoding each BSON document once and
         keeping only its shape: the query engine would copy and re-check every document (7 s
-        for 140,000 tasks; this takes 2 s) and hold them all. Every write has been committed by
-        the time it runs (writes run to the end on this thread), so it sees what `find` would."""
+        for 140,000 tasks; this takes 2 s) and hold them all. It reads through the engine's own
+        connection, so it sees the writes still waiting for their commit, as `find` does."""
         store = self._engine_store()
         if store is None:
             return await super().scan(equals, shape)
@@ -602,13 +603,13 @@ class EmbeddedCollection(Collection):
         if self._fast_insert(doc):
             return
         d = _naive(doc)
-        await self._run(lambda: self._c.insert_one(d))
+        await self._run(lambda: self._c.insert_one(d), writes=True)
 
     async def insert_many(self, docs: Sequence[Doc]) -> None:
         if not docs:
             return
         ds = [_naive(d) for d in docs]
-        await self._run(lambda: self._c.insert_many(ds, ordered=True))
+        await self._run(lambda: self._c.insert_many(ds, ordered=True), writes=True)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
@@ -618,12 +619,12 @@ class EmbeddedCollection(Collection):
             upserted_id = fast.after["_id"] if fast.upserted and fast.after else None
             return UpdateOutcome(int(fast.matched), int(fast.modified), upserted_id)
         f, u = _naive(filter), _naive(update)
-        r = await self._run(lambda: self._c.update_one(f, u, upsert=upsert))
+        r = await self._run(lambda: self._c.update_one(f, u, upsert=upsert), writes=True)
         return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
 
     async def update_many(self, filter: Filter, update: Any) -> int:
         f, u = _naive(filter), _naive(update)
-        r = await self._run(lambda: self._c.update_many(f, u))
+        r = await self._run(lambda: self._c.update_many(f, u), writes=True)
         return int(r.matched_count)
 
     async def find_one_and_update(
@@ -649,7 +650,8 @@ class EmbeddedCollection(Collection):
                 upsert=upsert,
                 return_document=_return_document(return_new),
                 sort=list(sort) if sort else None,
-            )
+            ),
+            writes=True,
         )
         return _aware(doc) if doc is not None else None
 
@@ -658,7 +660,7 @@ class EmbeddedCollection(Collection):
         if fast is not None:
             return fast[0]
         f = _naive(filter)
-        doc = await self._run(lambda: self._c.find_one_and_delete(f))
+        doc = await self._run(lambda: self._c.find_one_and_delete(f), writes=True)
         return _aware(doc) if doc is not None else None
 
     async def delete_one(self, filter: Filter) -> int:
@@ -666,12 +668,12 @@ class EmbeddedCollection(Collection):
         if fast is not None:
             return 0 if fast[0] is None else 1
         f = _naive(filter)
-        r = await self._run(lambda: self._c.delete_one(f))
+        r = await self._run(lambda: self._c.delete_one(f), writes=True)
         return int(r.deleted_count)
 
     async def delete_many(self, filter: Filter) -> int:
         f = _naive(filter)
-        r = await self._run(lambda: self._c.delete_many(f))
+        r = await self._run(lambda: self._c.delete_many(f), writes=True)
         return int(r.deleted_count)
 
     async def count(self, filter: Filter) -> int:
@@ -681,13 +683,13 @@ class EmbeddedCollection(Collection):
     async def create_index(self, spec: IndexSpec) -> None:
         kwargs = _index_kwargs(spec)
         try:
-            await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs))
+            await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs), writes=True)
         finally:
             self._check_indexes()
 
     async def drop_index(self, name: str) -> None:
         try:
-            await self._run(lambda: self._c.drop_index(name))
+            await self._run(lambda: self._c.drop_index(name), writes=True)
         finally:
             self._check_indexes()
 

@@ -1,0 +1,230 @@
+"""The embedded store's group commit: writes wait for one commit per turn of the event loop, no
+response leaves before its writes are on disk, and a crash can only lose a tail of the writes in
+the order they were made (never an earlier write while keeping a later one)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import bson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from support import PASSWORD, ROOT, free_port, server_env
+
+from server.appkeys import SERVICES
+from server.middlewares import after_commit, errors_to_json
+from server.store import DATABASE_NAME, Store, StoreError, open_embedded
+from server.store.commits import CommitGroup
+
+
+def on_disk(data_dir: Path, collection: str) -> set[str]:
+    """The `_id`s another process would read from the collection's file now."""
+    path = data_dir / "store" / DATABASE_NAME / collection
+    with sqlite3.connect(path) as other:
+        rows = other.execute("SELECT doc FROM documents").fetchall()
+    return {bson.decode(blob)["_id"] for (blob,) in rows}
+
+
+async def test_writes_commit_together_once_the_loop_turns(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    try:
+        await store.entries.insert_one({"_id": "e1", "n": 1})
+        await store.entries.insert_one({"_id": "e2", "n": 2})
+        assert on_disk(tmp_path, "entries") == set()  # not yet: they wait for the group
+        await store.durable()
+        assert on_disk(tmp_path, "entries") == {"e1", "e2"}
+        await store.entries.delete_one({"_id": "e1"})
+        await asyncio.sleep(0)  # one turn of the loop is enough, with nobody waiting
+        await asyncio.sleep(0)
+        assert on_disk(tmp_path, "entries") == {"e2"}
+    finally:
+        await store.close()
+
+
+async def test_what_reaches_the_disk_is_always_a_prefix_of_the_writes(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    try:
+        await store.timers.insert_one({"_id": "t1"})
+        await store.entries.insert_one({"_id": "e1"})
+        assert on_disk(tmp_path, "timers") == on_disk(tmp_path, "entries") == set()
+        # Writing `timers` again after `entries`: committing it alone would keep t2 and lose e1
+        # in a crash, so everything waiting is committed first.
+        await store.timers.insert_one({"_id": "t2"})
+        assert on_disk(tmp_path, "timers") == {"t1"}
+        assert on_disk(tmp_path, "entries") == {"e1"}
+        await store.durable()
+        assert on_disk(tmp_path, "timers") == {"t1", "t2"}
+    finally:
+        await store.close()
+
+
+async def test_the_engines_own_writes_commit_what_waits_first(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    try:
+        await store.entries.insert_one({"_id": "e1"})
+        # `insert_many` is the engine's (it commits at once): e1 must not end up behind it.
+        await store.tasks.insert_many([{"_id": "a"}, {"_id": "b"}])
+        assert on_disk(tmp_path, "entries") == {"e1"}
+        assert on_disk(tmp_path, "tasks") == {"a", "b"}
+    finally:
+        await store.close()
+
+
+async def test_closing_commits_what_waits(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    await store.entries.insert_one({"_id": "e1"})
+    await store.close()
+    assert on_disk(tmp_path, "entries") == {"e1"}
+    store = await open_embedded(tmp_path)
+    try:
+        assert await store.entries.find_one({"_id": "e1"}) == {"_id": "e1"}
+    finally:
+        await store.close()
+
+
+class FailingConnection:
+    def commit(self) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def rollback(self) -> None:
+        pass
+
+
+async def test_a_failed_commit_fails_the_waiting_and_refuses_what_follows() -> None:
+    group = CommitGroup()
+    broken: Any = FailingConnection()
+    group.before_write(broken)
+    group.wrote(broken)
+    with pytest.raises(StoreError):
+        await group.durable()
+    with pytest.raises(StoreError):
+        group.before_write(broken)
+    with pytest.raises(StoreError):
+        await group.durable()
+
+
+# Responses wait ----------------------------------------------------------------------------------
+
+
+async def test_no_response_leaves_before_the_store_says_its_writes_are_durable() -> None:
+    released = asyncio.Event()
+
+    async def durable() -> None:
+        await released.wait()
+
+    async def nothing() -> None:
+        return None
+
+    store: Any = Store("test", lambda name: None, ping=nothing, close=nothing, durable=durable)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"done": True})
+
+    app = web.Application(middlewares=[errors_to_json, after_commit])
+    app[SERVICES] = type("S", (), {"store": store})()
+    app.router.add_post("/", handler)
+    async with TestClient(TestServer(app)) as client:
+        answer = asyncio.ensure_future(client.post("/"))
+        await asyncio.sleep(0.2)
+        assert not answer.done()
+        released.set()
+        response = await asyncio.wait_for(answer, 5)
+        assert response.status == 200
+
+
+async def test_a_store_that_cannot_commit_answers_503_not_a_traceback() -> None:
+    async def durable() -> None:
+        raise StoreError("The embedded store could not write to its files.")
+
+    async def nothing() -> None:
+        return None
+
+    store: Any = Store("test", lambda name: None, ping=nothing, close=nothing, durable=durable)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"done": True})
+
+    app = web.Application(middlewares=[errors_to_json, after_commit])
+    app[SERVICES] = type("S", (), {"store": store})()
+    app.router.add_post("/", handler)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/")
+        assert response.status == 503
+        assert (await response.json())["error"]["code"] == "store_unavailable"
+
+
+# A crash -----------------------------------------------------------------------------------------
+
+
+def _init(data_dir: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "init", "--account", "Acme", "--email", "a@acme.test",
+         "--name", "Ada", "--password", PASSWORD],
+        env=server_env(data_dir), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    return result.stdout.strip().splitlines()[-1].strip()
+
+
+async def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            try:
+                async with session.get(f"{base}/healthz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def test_every_answered_timer_call_survives_the_server_being_killed(tmp_path: Path) -> None:
+    token = await asyncio.to_thread(_init, tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    stopped: list[str] = []
+    try:
+        await _wait_healthy(base, process)
+        async with aiohttp.ClientSession(headers=headers) as session:
+
+            async def call(path: str) -> Any:
+                async with session.post(f"{base}{path}", json={}) as answer:
+                    assert answer.status in (200, 201), await answer.text()
+                    return await answer.json()
+
+            for _ in range(30):
+                await call("/api/v1/timer/start")
+                stopped.append((await call("/api/v1/timer/stop"))["entry"]["id"])
+            running = (await call("/api/v1/timer/start"))["entry"]["id"]
+        process.send_signal(signal.SIGKILL)  # no shutdown: whatever was answered must be on disk
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+
+    store = await open_embedded(tmp_path)
+    try:
+        entries = {e["_id"]: e for e in await store.entries.find({})}
+        assert set(entries) == {*stopped, running}
+        assert all(entries[i]["end"] is not None for i in stopped)
+        assert entries[running]["end"] is None
+    finally:
+        await store.close()
