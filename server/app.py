@@ -28,6 +28,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await app[STORE_FACTORY]()
     services = app[SERVICES] = Services.build(app[SETTINGS], store)
     log.info("Store ready (%s)", store.backend)
+    await services.tracking.adopt_old_timers()
     await services.tree.load_indexes()
     services.scheduler.start()
     yield

@@ -1,16 +1,16 @@
 """The timer and time entries.
 
-One running timer per user. The `timers` collection holds, under `_id = user_id`, the running
-entry; starting swaps it atomically (`find_one_and_update`, returning the old one), so however many
-starts race, each sees exactly one predecessor and stops it at its own start instant. The entry
-itself lives in `entries` from the moment it starts. Every write is idempotent, and a server that
-dies between two of them leaves nothing running twice and loses no entry:
-- died after the swap, before writing the new entry: the timer document holds a full copy, which
-  `GET /timer` shows and stopping (or the next start) writes, already ended;
-- died before ending the old entry: the timer document names it (`seen_running_id`), and the
-  next start ends it at the instant the interrupted one began;
-- died after ending an entry, before releasing the timer: the timer then names an ended entry,
-  which reads as "not running".
+One running timer per user, held by the server. A running entry is an entry without an `end`
+that names its user in `timer_of`; a unique (sparse) index on `timer_of` makes "one running timer
+per user" the store's own rule on every backend, however many starts race. Starting inserts the
+new entry; stopping sets `end` and removes `timer_of` in one write. Starting while a timer runs
+stops it first, at the new one's start instant, then inserts; a start that loses a race to
+another start of the same user stops the winner too, and inserts again. A server that dies
+between the two writes of such a start has stopped the old timer and not started the new one:
+nothing runs twice, no entry is lost, and the client, which got no answer, starts again.
+
+Each start or stop writes one collection only, so the embedded store commits many of them at once
+(`store/commits.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ from .tree import MANAGER, Tree, task_ref
 log = logging.getLogger(__name__)
 
 SOURCES = ("extension", "tui", "api")
+# On a running entry: the user whose timer it is (unique: see the module's docstring).
+TIMER_OF = "timer_of"
+# A start retries when another start of the same user's timer got in first; each retry stops
+# the winner, so this many racing starts of one user always settle.
+START_ATTEMPTS = 100
 MAX_ENTRY = dt.timedelta(hours=24)
 # A client clock a little ahead of the server's is not an error.
 CLOCK_SKEW = dt.timedelta(minutes=1)
@@ -73,14 +78,10 @@ class Tracking:
     # Timer --------------------------------------------------------------------------------
 
     async def running(self, caller: Caller) -> Doc | None:
-        timer = await self._store.timers.find_one({"_id": caller.user_id})
-        if timer is None:
+        entry = await self._store.entries.find_one({TIMER_OF: caller.user_id})
+        if entry is None or entry["account_id"] != caller.account_id:
             return None
-        entry = await self._store.entries.find_one({"_id": timer["entry"]["_id"]})
-        if entry is None:
-            # The start was interrupted before it wrote the entry: the copy is authoritative.
-            return dict(timer["entry"])
-        return entry if entry["end"] is None else None
+        return entry
 
     async def start(
         self,
@@ -97,94 +98,89 @@ class Tracking:
         start = min(start, now)
         if task_id is not None:
             await self._tree.trackable_task(caller, task_id)
-        current = await self.running(caller)
-        if current is not None and start < current["start"]:
-            raise InvalidRequestError(
-                "started_at must not be before the start of the running timer, which it stops."
-            )
-        entry: Doc = {
-            "_id": new_id(),
-            "account_id": caller.account_id,
-            "user_id": caller.user_id,
-            "task_id": task_id,
-            "start": start,
-            "end": None,
-            "note": note,
-            "source": source,
-            "created_at": now,
-        }
-        timer = {
-            "account_id": caller.account_id,
-            "entry": entry,
-            # What ran before, as this request saw it: if this request dies between the swap and
-            # ending it, whoever swaps this timer out ends it too.
-            "seen_running_id": current["_id"] if current else None,
-        }
-        previous = await self._store.timers.find_one_and_update(
-            {"_id": caller.user_id}, {"$set": timer}, upsert=True, return_new=False
-        )
-        # The id is new, so it exists only if a stop (or start) that ran between the swap and
-        # here found the timer's copy and wrote it, already ended: nothing to do then.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._store.entries.insert_one(entry)
         stopped = None
-        if previous is not None:
-            stopped = await self._complete(previous["entry"], start)
-            if previous.get("seen_running_id"):
-                # A no-op unless the request that started `previous` died before ending it.
-                await self._store.entries.update_one(
-                    {"_id": previous["seen_running_id"], "end": None},
-                    {"$set": {"end": previous["entry"]["start"]}},
-                )
-        return entry, stopped
+        for _ in range(START_ATTEMPTS):
+            current = await self.running(caller)
+            if current is not None:
+                if start < current["start"]:
+                    raise InvalidRequestError(
+                        "started_at must not be before the start of the running timer, "
+                        "which it stops."
+                    )
+                stopped = await self._end(current, start) or stopped
+            entry: Doc = {
+                "_id": new_id(),
+                "account_id": caller.account_id,
+                "user_id": caller.user_id,
+                "task_id": task_id,
+                "start": start,
+                "end": None,
+                "note": note,
+                "source": source,
+                "created_at": now,
+                TIMER_OF: caller.user_id,
+            }
+            try:
+                await self._store.entries.insert_one(entry)
+            except DuplicateKeyError:
+                continue  # another start of this user's timer got in first: stop that one too
+            return entry, stopped
+        raise ConflictError(
+            "Your timer is being started from several places at once; try again.",
+            code="timer_running",
+        )
 
     async def stop(self, caller: Caller, stopped_at: dt.datetime | None) -> Doc:
-        timer = await self._store.timers.find_one({"_id": caller.user_id})
-        if timer is None:
+        current = await self.running(caller)
+        if current is None:
             raise ConflictError("No timer is running.", code="no_running_timer")
         now = clock.now()
         end = stopped_at or now
         if end > now + CLOCK_SKEW:
             raise InvalidRequestError("stopped_at must not be in the future.")
         end = min(end, now)
-        entry = await self._store.entries.find_one({"_id": timer["entry"]["_id"]}) or timer["entry"]
-        if end < entry["start"]:
+        if end < current["start"]:
             raise InvalidRequestError("stopped_at must not be before the timer's start.")
-        # Complete first, then release the timer only if it still holds this entry: a start that
-        # raced us has already stopped it at its own instant, and keeps the new timer.
-        done = await self._complete(timer["entry"], end)
-        await self._store.timers.delete_one(
-            {"_id": caller.user_id, "entry._id": timer["entry"]["_id"]}
-        )
+        done = await self._end(current, end)
+        if done is None:  # a stop or start that raced this one ended it first
+            raise ConflictError("No timer is running.", code="no_running_timer")
         return done
 
     async def stop_if_running(self, account_id: str, user_id: str) -> None:
         """Stop a user's timer now (used when the user is deactivated)."""
-        timer = await self._store.timers.find_one({"_id": user_id, "account_id": account_id})
-        if timer is not None:
-            await self._complete(timer["entry"], clock.now())
-            await self._store.timers.delete_one(
-                {"_id": user_id, "entry._id": timer["entry"]["_id"]}
-            )
+        entry = await self._store.entries.find_one({TIMER_OF: user_id})
+        if entry is not None and entry["account_id"] == account_id:
+            await self._end(entry, clock.now())
 
-    async def _complete(self, entry: Doc, end: dt.datetime) -> Doc:
-        """End a running entry at `end`; idempotent, and first writer wins."""
-        end = max(end, entry["start"])
-        running = {"_id": entry["_id"], "end": None}
-        done = await self._store.entries.find_one_and_update(running, {"$set": {"end": end}})
-        if done is not None:
-            return done  # the common case: one write
-        # Already ended by someone else, or never written because the start that made it was
-        # interrupted: write it now, already ended (a no-op if it exists), then end it in case
-        # the interrupted start wrote it in between.
-        await self._store.entries.update_one(
-            {"_id": entry["_id"]}, {"$setOnInsert": {**entry, "end": end}}, upsert=True
+    async def _end(self, entry: Doc, end: dt.datetime) -> Doc | None:
+        """End a running entry at `end` (never before its start); None when it was no longer
+        running (another request ended it first)."""
+        return await self._store.entries.find_one_and_update(
+            {"_id": entry["_id"], TIMER_OF: entry[TIMER_OF]},
+            {"$set": {"end": max(end, entry["start"])}, "$unset": {TIMER_OF: ""}},
         )
-        done = await self._store.entries.find_one_and_update(running, {"$set": {"end": end}})
-        if done is None:
-            done = await self._store.entries.find_one({"_id": entry["_id"]})
-        assert done is not None
-        return done
+
+    async def adopt_old_timers(self) -> int:
+        """Carry running timers kept the old way (a `timers` document per user, before
+        `timer_of`) over to their entries; returns how many. Runs at start-up."""
+        adopted = 0
+        for timer in await self._store.timers.find({}):
+            copy = timer.get("entry") or {}
+            entry = await self._store.entries.find_one({"_id": copy.get("_id")}) if copy else None
+            if entry is None and copy:
+                entry = {**copy, "end": None}  # its start was interrupted before writing it
+                await self._store.entries.insert_one(entry)
+            if entry is not None and entry["end"] is None and TIMER_OF not in entry:
+                # (unless the user already has a timer running the new way)
+                with contextlib.suppress(DuplicateKeyError):
+                    await self._store.entries.update_one(
+                        {"_id": entry["_id"]}, {"$set": {TIMER_OF: timer["_id"]}}
+                    )
+                    adopted += 1
+            await self._store.timers.delete_one({"_id": timer["_id"]})
+        if adopted:
+            log.info("Carried %d running timers over to their entries", adopted)
+        return adopted
 
     # Entries ------------------------------------------------------------------------------
 
@@ -343,21 +339,15 @@ class Tracking:
         user_id: str | None,
     ) -> list[Doc]:
         """Entries overlapping [from, to) that the caller may see in a report."""
-        # Ended entries by their end (a timer may have run for days), running ones through the
-        # `timers` collection, which holds one document per running timer.
+        # Ended ones by their end (a timer may have run for days), and the running ones.
         query: dict[str, Any] = {
             "account_id": caller.account_id,
-            "end": {"$gt": start_from},
             "start": {"$lt": start_to},
+            "$or": [{"end": {"$gt": start_from}}, {"end": None}],
         }
-        timers_query: dict[str, Any] = {"account_id": caller.account_id}
         if user_id is not None:
-            query["user_id"] = timers_query["_id"] = user_id
+            query["user_id"] = user_id
         docs = await self._store.entries.find(query)
-        running_ids = [t["entry"]["_id"] for t in await self._store.timers.find(timers_query)]
-        if running_ids:
-            running = await self._store.entries.find({"_id": {"$in": running_ids}})
-            docs += [e for e in running if e["end"] is None and e["start"] < start_to]
         if caller.is_admin:
             return docs
         if user_id is not None and user_id != caller.user_id:

@@ -970,6 +970,12 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
             lambda: store.entries.find({"account_id": "acc", "end": None}),
             lambda: store.memberships.find({"user_id": "u1"}, projection={"task_id": 1}),
             lambda: store.users.delete_one({"_id": "nobody"}),
+            # A unique sparse index of strings is checked on the fast path, and its key found.
+            lambda: store.entries.insert_one(_entry(4, end=None, timer_of="u9")),
+            lambda: store.entries.find_one({"timer_of": "u9"}),
+            lambda: store.entries.find_one_and_update(
+                {"_id": "e004", "timer_of": "u9"}, {"$set": {"end": at}, "$unset": {"timer_of": ""}}
+            ),
         ]
         for write in fast:
             assert await engine_calls(write) == []
@@ -1012,6 +1018,7 @@ async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
             lambda: store.entries.find({"account_id": "acc"}, projection={"tags": 0}),
             lambda: store.entries.insert_one({"account_id": "no id"}),
             lambda: store.entries.delete_one({"_id": "e003", "tags": "a"}),
+            lambda: store.entries.insert_one(_entry(5, timer_of=5)),  # not a string
         ]
         for write in engine_shapes:
             assert await engine_calls(write) != []
@@ -1094,3 +1101,34 @@ async def test_the_query_cache_keeps_a_bounded_number_of_documents(
         assert [f["user_id"] for f in engine_finds] == ["u0", "u1", "u0"]
     finally:
         await store.close()
+
+
+async def test_one_running_timer_per_user_is_a_unique_key(store: Store) -> None:
+    """`timer_of` (a running entry's user) is unique where present, absent on any number."""
+    entries = store.entries
+    await entries.insert_one(_entry(1, end=None, timer_of="u1"))
+    await entries.insert_one(_entry(2, end=None, timer_of="u2"))
+    with pytest.raises(DuplicateKeyError):
+        await entries.insert_one(_entry(3, end=None, timer_of="u1"))
+    with pytest.raises(DuplicateKeyError):
+        await entries.update_one({"_id": "e002"}, {"$set": {"timer_of": "u1"}})
+    with pytest.raises(DuplicateKeyError):
+        await entries.update_one(
+            {"_id": "e003"}, {"$setOnInsert": _entry(3, end=None, timer_of="u1")}, upsert=True
+        )
+    # Entries without it (every ended one) are not in the index.
+    await entries.insert_one(_entry(4))
+    await entries.insert_one(_entry(5))
+    # A document keeps its own key through an update; once it lets go, another may take it.
+    await entries.update_one({"_id": "e001"}, {"$set": {"note": "still running"}})
+    ended = await entries.find_one_and_update(
+        {"_id": "e001", "timer_of": "u1"}, {"$set": {"note": "ended"}, "$unset": {"timer_of": ""}}
+    )
+    assert ended is not None and "timer_of" not in ended
+    await entries.insert_one(_entry(3, end=None, timer_of="u1"))
+    found = await entries.find_one({"timer_of": "u1"})
+    assert found is not None and found["_id"] == "e003"
+    assert await entries.find_one({"timer_of": "u3"}) is None
+    assert {e["_id"] for e in await entries.find({"account_id": "acc"})} == {
+        "e001", "e002", "e003", "e004", "e005",
+    }  # fmt: skip

@@ -120,46 +120,18 @@ class Crash(Exception):
     pass
 
 
-async def test_a_start_that_dies_midway_is_healed_by_the_next_one(
+async def test_a_start_that_dies_after_stopping_the_old_timer_loses_nothing(
     any_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A server killed between swapping the timer and ending the old entry must not leave two
-    running entries behind."""
+    """A server killed between a start's two writes (ending the running entry, inserting the new
+    one) has stopped the old timer and started nothing: no entry lost, nothing running twice."""
     world = any_world
     await world.admin.post(
         "/api/v1/timer/start", {"note": "first", "started_at": "2026-01-05T09:00:00Z"}
     )
     tracking = world.services.tracking
     caller = await world.services.accounts.authenticate(str(world.admin.token))
-
-    async def die(*args: object) -> None:
-        raise Crash
-
-    with monkeypatch.context() as m:
-        m.setattr(tracking, "_complete", die)
-        with pytest.raises(Crash):
-            second_at = parse_time("2026-01-05T10:00:00Z", "")
-            await tracking.start(caller, None, "second", second_at, "api")
-
-    third = await world.admin.post(
-        "/api/v1/timer/start", {"note": "third", "started_at": "2026-01-05T11:00:00Z"}
-    )
-    assert third.status == 201
-    entries = (await world.admin.get("/api/v1/entries")).body["items"]
-    assert [e["note"] for e in entries] == ["third", "second", "first"]
-    assert [e["note"] for e in entries if e["end"] is None] == ["third"]
-    assert entries[2]["end"] == "2026-01-05T10:00:00Z"  # ended when "second" started
-    assert entries[1]["end"] == "2026-01-05T11:00:00Z"
-
-
-async def test_a_start_that_dies_before_writing_its_entry_loses_nothing(
-    any_world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    world = any_world
-    tracking = world.services.tracking
-    caller = await world.services.accounts.authenticate(str(world.admin.token))
     entries_collection = world.services.store.entries
-    original = entries_collection.insert_one
 
     async def die(*args: object, **kwargs: object) -> None:
         raise Crash
@@ -167,42 +139,113 @@ async def test_a_start_that_dies_before_writing_its_entry_loses_nothing(
     with monkeypatch.context() as m:
         m.setattr(entries_collection, "insert_one", die)
         with pytest.raises(Crash):
-            await tracking.start(caller, None, "interrupted", None, "api")
-    assert entries_collection.insert_one == original
+            second_at = parse_time("2026-01-05T10:00:00Z", "")
+            await tracking.start(caller, None, "second", second_at, "api")
 
-    timer = await world.admin.get("/api/v1/timer")
-    assert timer.body["running"] is True and timer.body["entry"]["note"] == "interrupted"
-    stopped = await world.admin.post("/api/v1/timer/stop")
-    assert stopped.status == 200 and stopped.body["entry"]["note"] == "interrupted"
+    assert (await world.admin.get("/api/v1/timer")).body == {"running": False}
     entries = (await world.admin.get("/api/v1/entries")).body["items"]
-    assert [(e["note"], e["end"] is not None) for e in entries] == [("interrupted", True)]
+    assert [(e["note"], e["end"]) for e in entries] == [("first", "2026-01-05T10:00:00Z")]
+    again = await world.admin.post(
+        "/api/v1/timer/start", {"note": "second", "started_at": "2026-01-05T10:00:00Z"}
+    )
+    assert again.status == 201 and again.body["stopped"] is None
 
 
-async def test_a_stop_that_lands_between_the_swap_and_the_entry_write_wins(
+async def test_a_start_that_loses_a_race_stops_the_winner_and_runs_alone(
     any_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On MongoDB a stop can run while a start awaits between swapping the timer and writing
-    the entry: the stop writes the entry from the timer's copy, ended, and the start must then
-    leave it be."""
+    """On MongoDB another start of the same user can land between a start's reading of the
+    running timer and its insert: the unique key refuses the loser's insert, and it stops the
+    winner at its own start instant before starting."""
     world = any_world
     tracking = world.services.tracking
     caller = await world.services.accounts.authenticate(str(world.admin.token))
-    timers = world.services.store.timers
-    swap = timers.find_one_and_update
+    entries_collection = world.services.store.entries
+    insert = entries_collection.insert_one
+    raced = False
 
-    async def swap_then_stop(*args: Any, **kwargs: Any) -> Any:
-        previous = await swap(*args, **kwargs)
-        await tracking.stop(caller, None)
-        return previous
+    async def another_start_first(doc: Any) -> None:
+        nonlocal raced
+        if not raced:
+            raced = True
+            winner_at = parse_time("2026-01-05T09:30:00Z", "")
+            await tracking.start(caller, None, "winner", winner_at, "api")
+        await insert(doc)
 
     with monkeypatch.context() as m:
-        m.setattr(timers, "find_one_and_update", swap_then_stop)
-        entry, stopped = await tracking.start(caller, None, "raced", None, "api")
+        m.setattr(entries_collection, "insert_one", another_start_first)
+        loser_at = parse_time("2026-01-05T10:00:00Z", "")
+        entry, stopped = await tracking.start(caller, None, "loser", loser_at, "api")
 
-    assert stopped is None
-    timer = await world.admin.get("/api/v1/timer")
-    assert timer.body["running"] is False
+    assert stopped is not None and stopped["note"] == "winner"
+    timer = (await world.admin.get("/api/v1/timer")).body
+    assert timer["running"] is True and timer["entry"]["id"] == entry["_id"]
     entries = (await world.admin.get("/api/v1/entries")).body["items"]
-    assert [(e["id"], e["note"], e["end"] is not None) for e in entries] == [
-        (entry["_id"], "raced", True)
+    assert [(e["note"], e["end"]) for e in entries] == [
+        ("loser", None),
+        ("winner", "2026-01-05T10:00:00Z"),
     ]
+
+
+async def test_two_racing_stops_end_the_timer_once(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = any_world
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-01-05T09:00:00Z"})
+    tracking = world.services.tracking
+    caller = await world.services.accounts.authenticate(str(world.admin.token))
+    running = tracking.running
+    raced = False
+
+    async def another_stop_first(*args: Any) -> Any:
+        nonlocal raced
+        seen = await running(*args)
+        if not raced:
+            raced = True
+            await tracking.stop(caller, parse_time("2026-01-05T10:00:00Z", ""))
+        return seen
+
+    with monkeypatch.context() as m:
+        m.setattr(tracking, "running", another_stop_first)
+        late = await world.admin.post("/api/v1/timer/stop", {"stopped_at": "2026-01-05T11:00:00Z"})
+
+    assert late.status == 409 and late.body["error"]["code"] == "no_running_timer"
+    entries = (await world.admin.get("/api/v1/entries")).body["items"]
+    assert [e["end"] for e in entries] == ["2026-01-05T10:00:00Z"]
+
+
+async def test_timers_kept_the_old_way_carry_over_at_start_up(any_world: World) -> None:
+    """Stores written before `timer_of` kept each running timer in a `timers` document (with a
+    copy of the entry, which an interrupted start may not have written)."""
+    world = any_world
+    store = world.services.store
+    caller = await world.services.accounts.authenticate(str(world.admin.token))
+    bob = await world.admin.add_user("bob@acme.test")
+    at = parse_time("2026-01-05T09:00:00Z", "")
+
+    def entry(entry_id: str, user_id: str) -> dict[str, Any]:
+        return {
+            "_id": entry_id, "account_id": caller.account_id, "user_id": user_id,
+            "task_id": None, "start": at, "end": None, "note": "old", "source": "api",
+            "created_at": at,
+        }  # fmt: skip
+
+    written = entry("0123456789abcdef01234567", caller.user_id)
+    await store.entries.insert_one(written)
+    await store.timers.insert_one(
+        {"_id": caller.user_id, "account_id": caller.account_id, "entry": written}
+    )
+    interrupted = entry("89abcdef0123456789abcdef", str(bob.id))
+    await store.timers.insert_one(
+        {"_id": bob.id, "account_id": caller.account_id, "entry": interrupted}
+    )
+
+    assert await world.services.tracking.adopt_old_timers() == 2
+    assert await store.timers.count({}) == 0
+    timer = (await world.admin.get("/api/v1/timer")).body
+    assert timer["running"] is True and timer["entry"]["id"] == written["_id"]
+    stopped = await world.admin.post("/api/v1/timer/stop")
+    assert stopped.status == 200 and stopped.body["entry"]["end"] is not None
+    bobs = (await bob.get("/api/v1/timer")).body
+    assert bobs["running"] is True and bobs["entry"]["id"] == interrupted["_id"]
+    assert await world.services.tracking.adopt_old_timers() == 0

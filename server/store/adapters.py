@@ -170,6 +170,8 @@ class Collection:
 
 def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+    if spec.sparse:
+        kwargs["sparse"] = True
     if spec.partial is not None:
         kwargs["partialFilterExpression"] = spec.partial
     return kwargs
@@ -337,8 +339,9 @@ class EmbeddedCollection(Collection):
     the fast path a few tens. It is taken only where it is exact:
     - reads and deletes, unless the collection has a TTL index (the engine expires documents on
       every access);
-    - inserts and updates, only when no index but `_id`'s is unique, partial, sparse or TTL
-      (the engine checks those on each write);
+    - inserts and updates, only when no index but `_id`'s is partial or TTL, and the unique or
+      sparse ones are unique sparse indexes of one top-level field holding strings (checked
+      here against the engine's hash index of that field; anything else goes to the engine);
     - only for the filter and update shapes `keyed.py` understands, and only when the stored
       document does not need the engine's rules (arrays on a condition's path, booleans against
       numbers, an `$inc` on a non-number...).
@@ -355,6 +358,7 @@ class EmbeddedCollection(Collection):
         self._keyed_reads = False
         self._keyed_writes = False
         self._ttl = False
+        self._unique_fields: tuple[str, ...] = ()  # of unique sparse indexes the fast path checks
         self._check_indexes()
 
     # The fast path ------------------------------------------------------------------------
@@ -376,12 +380,18 @@ class EmbeddedCollection(Collection):
             if [tuple(k) for k in index.get("key", ())] != [("_id", 1)]
         ]
         ttl = any(index.get("expireAfterSeconds") is not None for index in indexes)
-        checked = any(
-            index.get("unique")
-            or index.get("sparse")
-            or index.get("partialFilterExpression") is not None
-            for index in indexes
-        )
+        unique_fields = []
+        checked = False
+        for index in indexes:
+            keys = [tuple(k) for k in index.get("key", ())]
+            partial = index.get("partialFilterExpression") is not None
+            if index.get("unique") and index.get("sparse") and not partial and len(keys) == 1:
+                field = keys[0][0]
+                if isinstance(field, str) and "." not in field and not field.startswith("$"):
+                    unique_fields.append(field)
+                    continue
+            checked = checked or bool(index.get("unique") or index.get("sparse") or partial)
+        self._unique_fields = tuple(unique_fields)
         self._ttl = ttl
         self._keyed_reads = not ttl
         self._keyed_writes = not ttl and not checked
@@ -423,10 +433,11 @@ class EmbeddedCollection(Collection):
         return (_aware(doc) if doc is not None and matched else None,)
 
     def _fast_find_many(
-        self, filter: Filter, projection: Mapping[str, Any] | None
+        self, filter: Filter, projection: Mapping[str, Any] | None, *, first: bool = False
     ) -> list[Doc] | None:
         """Equality conditions alone: the engine's own candidates (its hash indexes, or every
-        document), checked here instead of by its query machinery."""
+        document), checked here instead of by its query machinery; with `first`, up to the
+        first match."""
         if not self._keyed_reads:
             return None
         conditions = keyed.equality_conditions(filter)
@@ -447,6 +458,8 @@ class EmbeddedCollection(Collection):
                 return None
             if matched:
                 docs.append(_aware(keyed.project(doc, fields)))
+                if first:
+                    break
         return docs
 
     def _current(
@@ -466,6 +479,28 @@ class EmbeddedCollection(Collection):
             return None
         return store, plan, old, matched
 
+    def _unique_ok(self, store: Any, key: str, doc: Doc) -> bool:
+        """True when the fast path may write `doc` under `key`; raises `DuplicateKeyError` when
+        a unique sparse index refuses it; False when the engine must decide."""
+        taken = self._taken(store, key, doc)
+        if taken:
+            raise DuplicateKeyError(f"E11000 duplicate key error ({self.name})")
+        return taken is not None
+
+    def _taken(self, store: Any, key: str, doc: Doc) -> bool | None:
+        """Whether another document holds one of `doc`'s unique sparse values; None when that
+        is not for the fast path to decide (a value that is not a string)."""
+        for field in self._unique_fields:
+            if field not in doc:
+                continue  # sparse: a document without the field is not in the index
+            value = doc[field]
+            if type(value) is not str:
+                return None
+            for other in store.find_candidates({field: value}):
+                if other.get("_id") != key and other.get(field) == value:
+                    return True
+        return False
+
     def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
         current = self._current(filter, writes=True)
         if current is None:
@@ -483,6 +518,8 @@ class EmbeddedCollection(Collection):
             created = keyed.apply(None, plan.key, changes)
             if created is None:
                 return None
+            if not self._unique_ok(store, plan.key, created):
+                return None
             rows.put(store, plan.key, created, self._commits)
             return _Modified(False, False, True, None, self._told(plan.key, created))
         assert old is not None
@@ -491,6 +528,8 @@ class EmbeddedCollection(Collection):
             return None
         modified = new != old
         if modified:
+            if not self._unique_ok(store, plan.key, new):
+                return None
             rows.put(store, plan.key, new, self._commits)
         return _Modified(True, modified, False, old, self._told(plan.key, new))
 
@@ -517,6 +556,8 @@ class EmbeddedCollection(Collection):
         key: str = new["_id"]
         if key in store._documents:
             raise DuplicateKeyError("E11000 Duplicate Key Error")
+        if not self._unique_ok(store, key, new):
+            return False
         rows.put(store, key, new, self._commits)
         self._told(key, new)
         return True
@@ -545,6 +586,11 @@ class EmbeddedCollection(Collection):
             fast = self._fast_find(filter)
             if fast is not None:
                 return fast[0]
+            if "_id" not in filter:
+                # The first match in natural order, as the engine answers.
+                found = self._fast_find_many(filter, None, first=True)
+                if found is not None:
+                    return found[0] if found else None
         f = _naive(filter)
         doc = await self._run(
             lambda: self._c.find_one(f, projection, sort=list(sort) if sort else None)

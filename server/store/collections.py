@@ -1,7 +1,8 @@
 """The one place that names the collections and declares their indexes.
 
-Hot lookups go by `_id` (tokens by hash, timers by user, memberships by task and user) so they are
-a key lookup on every backend; the secondary indexes below serve the remaining equality queries.
+Hot lookups go by `_id` (tokens by hash, memberships by task and user) or by a unique key (a
+user's running entry by `timer_of`), so they are a key lookup on every backend; the secondary
+indexes below serve the remaining equality queries.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class IndexSpec:
     keys: tuple[tuple[str, int], ...]
     name: str
     unique: bool = False
+    sparse: bool = False
     partial: dict[str, Any] | None = None
 
 
@@ -69,6 +71,11 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
     IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
     IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
+    # A running entry names its user in `timer_of` (removed when it stops): one running timer
+    # per user, however many starts race, on every backend.
+    IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),
     IndexSpec(SYNC_RUNS, (("account_id", 1), ("started_at", -1)), "runs_by_account"),
+    # Before `timer_of`, running timers had a collection of their own; start-up carries any
+    # left there over (`Tracking.adopt_old_timers`).
     IndexSpec(TIMERS, (("account_id", 1),), "timers_by_account"),
 )
