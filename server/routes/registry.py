@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..accounts import Caller
@@ -111,7 +112,10 @@ class Routes:
 
 
 def json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
+    # orjson: a timer call's response in ~1 µs instead of the standard library's ~10.
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 def no_content() -> web.Response:
