@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -393,8 +393,32 @@ class EmbeddedCollection(Collection):
             checked = checked or bool(index.get("unique") or index.get("sparse") or partial)
         self._unique_fields = tuple(unique_fields)
         self._ttl = ttl
+        store._get_query_index()  # (re)declares the indexed paths `_candidates` relies on
         self._keyed_reads = not ttl
         self._keyed_writes = not ttl and not checked
+
+    @staticmethod
+    def _candidates(store: Any, filter: Filter) -> Iterable[Doc]:
+        """The engine's candidates for an equality filter (`CollectionStore.find_candidates`),
+        from its hash indexes as they stand. The engine itself first asks SQLite whether another
+        connection changed the file and re-declares the indexed paths, on every call (~10 µs);
+        here no other connection can (the store's lock), and `_check_indexes` follows index
+        changes."""
+        index = store._query_index
+        keys = index.candidates(dict(filter)) if index is not None else None
+        found: Iterable[Doc]
+        if keys is None:  # no index yet, or one the filter cannot use: the engine's way
+            found = store.find_candidates(dict(filter))
+        else:
+            found = store._get_many(index.in_natural_order(keys))
+        return found
+
+    @staticmethod
+    def _exists(store: Any, key: str) -> bool:
+        index = store._query_index
+        if index is None:
+            return key in store._documents  # one SELECT
+        return store._index_key(key) in index._docs  # every stored key, in memory
 
     def _keyed(self, filter: Filter, *, writes: bool) -> tuple[Any, keyed.KeyFilter] | None:
         if not (self._keyed_writes if writes else self._keyed_reads):
@@ -452,7 +476,7 @@ class EmbeddedCollection(Collection):
         if store is None:
             return None
         docs = []
-        for doc in store.find_candidates(dict(filter)):
+        for doc in self._candidates(store, filter):
             matched = keyed.matches(doc, conditions)
             if matched is None:
                 return None
@@ -496,7 +520,7 @@ class EmbeddedCollection(Collection):
             value = doc[field]
             if type(value) is not str:
                 return None
-            for other in store.find_candidates({field: value}):
+            for other in self._candidates(store, {field: value}):
                 if other.get("_id") != key and other.get(field) == value:
                     return True
         return False
@@ -554,7 +578,7 @@ class EmbeddedCollection(Collection):
         if new is None or store is None:
             return False
         key: str = new["_id"]
-        if key in store._documents:
+        if self._exists(store, key):
             raise DuplicateKeyError("E11000 Duplicate Key Error")
         if not self._unique_ok(store, key, new):
             return False
@@ -727,9 +751,14 @@ class EmbeddedCollection(Collection):
         return int(await self._run(lambda: self._c.count_documents(f)))
 
     async def create_index(self, spec: IndexSpec) -> None:
+        keys = list(spec.keys) if spec.embedded is None else [(f, 1) for f in spec.embedded]
+        if not keys:  # MongoDB's alone; a store written by an older version may have it
+            if spec.name in await self._run(self._c.index_information):
+                await self.drop_index(spec.name)
+            return
         kwargs = _index_kwargs(spec)
         try:
-            await self._run(lambda: self._c.create_index(list(spec.keys), **kwargs), writes=True)
+            await self._run(lambda: self._c.create_index(keys, **kwargs), writes=True)
         finally:
             self._check_indexes()
 

@@ -47,6 +47,10 @@ class IndexSpec:
     unique: bool = False
     sparse: bool = False
     partial: dict[str, Any] | None = None
+    # What the embedded engine indexes for it: the engine keeps a hash index per field, which
+    # serves equality only and costs upkeep on every write, so only the fields worth it (None:
+    # all of them; empty: none, the index is MongoDB's alone). Never set on a unique index.
+    embedded: tuple[str, ...] | None = None
 
 
 INDEXES: Final[tuple[IndexSpec, ...]] = (
@@ -68,9 +72,19 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(MEMBERSHIPS, (("user_id", 1), ("task_id", 1)), "memberships_by_user"),
     IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
     IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
-    IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
-    IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
-    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
+    # Entries are written on every timer start and stop. On the embedded engine, hashing
+    # `account_id` would hand every query a whole account's entries to intersect, and `start`
+    # and `end` are asked by range or null, which hash indexes cannot answer.
+    IndexSpec(
+        ENTRIES,
+        (("account_id", 1), ("user_id", 1), ("start", 1)),
+        "entries_by_user_start",
+        embedded=("user_id",),
+    ),
+    IndexSpec(
+        ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task", embedded=("task_id",)
+    ),
+    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end", embedded=()),
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
     IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),
