@@ -1132,3 +1132,20 @@ async def test_one_running_timer_per_user_is_a_unique_key(store: Store) -> None:
     assert {e["_id"] for e in await entries.find({"account_id": "acc"})} == {
         "e001", "e002", "e003", "e004", "e005",
     }  # fmt: skip
+
+
+async def test_reads_by_key_see_writes_made_by_query(store: Store) -> None:
+    """Documents read or written by key are remembered (on the embedded store, as stored);
+    a write by query, which the engine makes, must not leave an old copy behind."""
+    entries = store.entries
+    await entries.insert_one(_entry(1, user_id="u1"))
+    await entries.insert_one(_entry(2, user_id="u1"))
+    assert (await entries.find_one({"_id": "e001"}) or {})["n"] == 1
+    assert len(await entries.find({"user_id": "u1"})) == 2
+    await entries.update_many({"user_id": "u1"}, {"$set": {"n": 7}})
+    assert (await entries.find_one({"_id": "e001"}) or {})["n"] == 7
+    assert [d["n"] for d in await entries.find({"user_id": "u1"})] == [7, 7]
+    assert await entries.find_one_and_update({"_id": "e002", "n": 7}, {"$inc": {"n": 1}})
+    await entries.delete_many({"n": 7})
+    assert await entries.find_one({"_id": "e001"}) is None
+    assert [d["_id"] for d in await entries.find({"user_id": "u1"})] == ["e002"]

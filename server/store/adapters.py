@@ -355,6 +355,7 @@ class EmbeddedCollection(Collection):
         self.on_stored: StoredObserver | None = None
         # The fast path's writes wait for this group's commit; without one, they commit at once.
         self._commits = commits if commits is not None else CommitGroup()
+        self._recent = rows.Recent()
         self._keyed_reads = False
         self._keyed_writes = False
         self._ttl = False
@@ -397,8 +398,7 @@ class EmbeddedCollection(Collection):
         self._keyed_reads = not ttl
         self._keyed_writes = not ttl and not checked
 
-    @staticmethod
-    def _candidates(store: Any, filter: Filter) -> Iterable[Doc]:
+    def _candidates(self, store: Any, filter: Filter) -> Iterable[Doc]:
         """The engine's candidates for an equality filter (`CollectionStore.find_candidates`),
         from its hash indexes as they stand. The engine itself first asks SQLite whether another
         connection changed the file and re-declares the indexed paths, on every call (~10 µs);
@@ -409,8 +409,12 @@ class EmbeddedCollection(Collection):
         found: Iterable[Doc]
         if keys is None:  # no index yet, or one the filter cannot use: the engine's way
             found = store.find_candidates(dict(filter))
-        else:
-            found = store._get_many(index.in_natural_order(keys))
+            return found
+        ordered = index.in_natural_order(keys)
+        remembered = [doc for k in ordered if (doc := self._recent.get(k)) is not None]
+        if len(remembered) == len(ordered):
+            return remembered
+        found = store._get_many(ordered)
         return found
 
     @staticmethod
@@ -429,14 +433,19 @@ class EmbeddedCollection(Collection):
         store = self._engine_store()
         return None if store is None else (store, plan)
 
-    @staticmethod
-    def _read(store: Any, key: str) -> Doc | keyed.Unsure | None:
-        # Straight from its `TableDict` (one SELECT and a decode): `CollectionStore.__getitem__`
-        # adds a reader lock for threads (one thread here) and TTL expiry (none here).
-        try:
-            doc: Doc = store._documents[key]
-        except KeyError:
-            return None
+    def _read(self, store: Any, key: str) -> Doc | keyed.Unsure | None:
+        # Remembered, or straight from its `TableDict` (one SELECT and a decode):
+        # `CollectionStore.__getitem__` adds a reader lock for threads (one thread here) and TTL
+        # expiry (none here).
+        encoded = store._documents.encode_key(key)
+        doc = self._recent.get(encoded)
+        if doc is None:
+            try:
+                doc = store._documents[key]
+            except KeyError:
+                return None
+            assert doc is not None
+            self._recent.keep(encoded, doc)
         found = doc.get("_id")
         if type(found) is not str or found != key:
             return keyed.UNSURE  # a key shared with another type of id (legacy files)
@@ -544,7 +553,7 @@ class EmbeddedCollection(Collection):
                 return None
             if not self._unique_ok(store, plan.key, created):
                 return None
-            rows.put(store, plan.key, created, self._commits)
+            rows.put(store, plan.key, created, self._commits, self._recent)
             return _Modified(False, False, True, None, self._told(plan.key, created))
         assert old is not None
         new = keyed.apply(old, plan.key, changes)
@@ -554,7 +563,7 @@ class EmbeddedCollection(Collection):
         if modified:
             if not self._unique_ok(store, plan.key, new):
                 return None
-            rows.put(store, plan.key, new, self._commits)
+            rows.put(store, plan.key, new, self._commits, self._recent)
         return _Modified(True, modified, False, old, self._told(plan.key, new))
 
     def _fast_delete(self, filter: Filter) -> tuple[Doc | None] | None:
@@ -566,7 +575,7 @@ class EmbeddedCollection(Collection):
             self._told(plan.key, old)  # what a read by `_id` finds, unchanged
             return (None,)
         assert old is not None
-        rows.delete(store, plan.key, self._commits)
+        rows.delete(store, plan.key, self._commits, self._recent)
         self._told(plan.key, None)
         return (_aware(old),)
 
@@ -582,7 +591,7 @@ class EmbeddedCollection(Collection):
             raise DuplicateKeyError("E11000 Duplicate Key Error")
         if not self._unique_ok(store, key, new):
             return False
-        rows.put(store, key, new, self._commits)
+        rows.put(store, key, new, self._commits, self._recent)
         self._told(key, new)
         return True
 
@@ -592,6 +601,7 @@ class EmbeddedCollection(Collection):
         if writes or self._ttl:  # (the engine expires TTL documents on any call)
             # The engine commits its writes at once: what waits for a group commit goes first.
             self._commits.before_engine_write()
+            self._recent.clear()  # whatever the engine changes, it does not tell
         try:
             return fn()
         except pymongo.errors.DuplicateKeyError as exc:

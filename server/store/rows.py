@@ -1,4 +1,5 @@
-"""Writing one document into litemongo's `CollectionStore` without committing.
+"""Writing one document into litemongo's `CollectionStore` without committing, and remembering
+the documents last written or read by key.
 
 `CollectionStore.__setitem__` / `__delitem__` (litemongo 0.2.0, pinned) write the row of its
 `TableDict` — one `(_id, doc)` SQLite table — committing at once, then update the engine's
@@ -9,36 +10,74 @@ commit. (The store's reader/writer lock is for threads; the embedded store has o
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from .commits import CommitGroup
 
+Doc = dict[str, Any]
 
-def put(store: Any, key: str, doc: dict[str, Any], commits: CommitGroup) -> None:
+
+class Recent:
+    """The documents last written or read by key through the fast path, as stored (naive
+    datetimes), by the engine's encoded key: what reading the row would decode, without the
+    SELECT. Exact as long as every write of the collection goes through its `EmbeddedCollection`
+    (one process, under the store's lock), which forgets them all before the engine's own
+    writes. Nothing changes a document in place: updates build new ones, callers get copies."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
+        self._size = size
+
+    def get(self, encoded: str) -> Doc | None:
+        doc = self._docs.get(encoded)
+        if doc is not None:
+            self._docs.move_to_end(encoded)
+        return doc
+
+    def keep(self, encoded: str, doc: Doc) -> None:
+        self._docs[encoded] = doc
+        self._docs.move_to_end(encoded)
+        if len(self._docs) > self._size:
+            self._docs.popitem(last=False)
+
+    def drop(self, encoded: str) -> None:
+        self._docs.pop(encoded, None)
+
+    def clear(self) -> None:
+        self._docs.clear()
+
+
+def put(store: Any, key: str, doc: Doc, commits: CommitGroup, recent: Recent) -> None:
     documents = store._documents
     connection = documents._connection
+    encoded = documents.encode_key(key)
     commits.before_write(connection)
     documents._cur.execute(
+        # (table and column names are litemongo's own)
         f"INSERT INTO {documents._table_name} VALUES(?, ?) "
         f"ON CONFLICT({documents.ID}) DO UPDATE SET {documents.DOC}=excluded.{documents.DOC}",
-        (documents.encode_key(key), documents._encode_doc(doc)),
+        (encoded, documents._encode_doc(doc)),
     )
     commits.wrote(connection)
     if store._query_index is not None:
-        store._query_index.add(store._index_key(key), doc)
+        store._query_index.add(encoded, doc)
+    recent.keep(encoded, doc)
 
 
-def delete(store: Any, key: str, commits: CommitGroup) -> None:
+def delete(store: Any, key: str, commits: CommitGroup, recent: Recent) -> None:
     documents = store._documents
     connection = documents._connection
+    encoded = documents.encode_key(key)
     commits.before_write(connection)
+    recent.drop(encoded)
     documents._cur.execute(
         f"DELETE FROM {documents._table_name} WHERE {documents.ID}=?",  # noqa: S608
-        (documents.encode_key(key),),
+        (encoded,),
     )
     commits.wrote(connection)
     if store._query_index is not None:
-        store._query_index.remove(store._index_key(key))
+        store._query_index.remove(encoded)
 
 
-__all__ = ["delete", "put"]
+__all__ = ["Recent", "delete", "put"]
