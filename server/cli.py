@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import sys
@@ -102,6 +103,25 @@ async def _create_account(settings: Settings, args: argparse.Namespace, first: b
     return 0
 
 
+# A server's objects mostly live as long as it does (the store's indexes and caches, the tree
+# index) or for one request. With the collector's default thresholds it ran every ~700
+# allocations (a request or two) and walked the whole long-lived heap every few seconds under
+# load (~30 ms each at 20,000 tasks): what start-up loaded is frozen out of its sight, and it
+# runs less often. Cycles are rare here; reference counting frees the rest.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+async def _freeze_what_startup_loaded(app: web.Application) -> None:
+    gc.collect()
+    gc.freeze()
+
+
+def _serving(app: web.Application) -> web.Application:
+    gc.set_threshold(*GC_THRESHOLDS)
+    app.on_startup.append(_freeze_what_startup_loaded)  # after the store and indexes load
+    return app
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "admin":
@@ -122,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = settings.with_listen(args.host, args.port)
             web.run_app(
-                create_app(settings),
+                _serving(create_app(settings)),
                 host=settings.host,
                 port=settings.port,
                 access_log=None,
