@@ -10,10 +10,15 @@ commit. (The store's reader/writer lock is for threads; the embedded store has o
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 from typing import Any
 
 from .commits import CommitGroup
+
+# (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
+_doc_keys = importlib.import_module("litemongo._vendor.mongomock.indexing")._doc_keys
+_UNSEEN = object()
 
 Doc = dict[str, Any]
 
@@ -48,6 +53,17 @@ class Recent:
         self._docs.clear()
 
 
+def _reindex(index: Any, encoded: str, new: Doc) -> None:
+    """`CollectionIndexes.add` for a document replacing another under the same key: the same
+    end state, but only the hash indexes whose keys changed are touched (a timer's stop changes
+    two fields of an entry; the engine would redo every indexed path)."""
+    for field_index in index._fields.values():
+        keys = _doc_keys(new, field_index.path)
+        if keys != field_index._doc_keys.get(encoded, _UNSEEN):
+            field_index.remove(encoded)
+            field_index.add(encoded, new)
+
+
 def put(store: Any, key: str, doc: Doc, commits: CommitGroup, recent: Recent) -> None:
     documents = store._documents
     connection = documents._connection
@@ -60,8 +76,12 @@ def put(store: Any, key: str, doc: Doc, commits: CommitGroup, recent: Recent) ->
         (encoded, documents._encode_doc(doc)),
     )
     commits.wrote(connection)
-    if store._query_index is not None:
-        store._query_index.add(encoded, doc)
+    index = store._query_index
+    if index is not None:
+        if encoded in index._docs:
+            _reindex(index, encoded, doc)
+        else:
+            index.add(encoded, doc)
     recent.keep(encoded, doc)
 
 
