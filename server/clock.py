@@ -14,7 +14,9 @@ def now() -> dt.datetime:
 def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not dt.UTC:  # (what the store returns is UTC already)
+        value = value.astimezone(dt.UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def parse_time(value: object, field: str) -> dt.datetime:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from . import clock
 from .accounts import Caller
@@ -45,6 +46,12 @@ def _duration(entry: Doc, now: dt.datetime) -> int:
     return max(0, int((end - entry["start"]).total_seconds()))
 
 
+class Started(NamedTuple):
+    entry: Doc
+    stopped: Doc | None  # the timer it stopped, if one ran
+    task: Doc | None  # the entry's task, as the start read it
+
+
 class Tracking:
     def __init__(self, store: Store, tree: Tree) -> None:
         self._store = store
@@ -52,9 +59,14 @@ class Tracking:
 
     # Views --------------------------------------------------------------------------------
 
-    async def views(self, account_id: str, entries: list[Doc]) -> list[dict[str, Any]]:
-        tasks = await self._tree.tasks_by_id(
-            account_id, [e["task_id"] for e in entries if e["task_id"]]
+    async def views(
+        self, account_id: str, entries: list[Doc], known: Mapping[str, Doc] | None = None
+    ) -> list[dict[str, Any]]:
+        """What the API shows of `entries`; `known`: tasks already read, by id."""
+        known = known or {}
+        tasks = dict(known)
+        tasks |= await self._tree.tasks_by_id(
+            account_id, [t for e in entries if (t := e["task_id"]) and t not in known]
         )
         now = clock.now()
         return [
@@ -72,8 +84,10 @@ class Tracking:
             for e in entries
         ]
 
-    async def view(self, account_id: str, entry: Doc) -> dict[str, Any]:
-        return (await self.views(account_id, [entry]))[0]
+    async def view(
+        self, account_id: str, entry: Doc, known: Mapping[str, Doc] | None = None
+    ) -> dict[str, Any]:
+        return (await self.views(account_id, [entry], known))[0]
 
     # Timer --------------------------------------------------------------------------------
 
@@ -90,14 +104,13 @@ class Tracking:
         note: str,
         started_at: dt.datetime | None,
         source: str,
-    ) -> tuple[Doc, Doc | None]:
+    ) -> Started:
         now = clock.now()
         start = started_at or now
         if start > now + CLOCK_SKEW:
             raise InvalidRequestError("started_at must not be in the future.")
         start = min(start, now)
-        if task_id is not None:
-            await self._tree.trackable_task(caller, task_id)
+        task = await self._tree.trackable_task(caller, task_id) if task_id is not None else None
         stopped = None
         for _ in range(START_ATTEMPTS):
             current = await self.running(caller)
@@ -124,7 +137,7 @@ class Tracking:
                 await self._store.entries.insert_one(entry)
             except DuplicateKeyError:
                 continue  # another start of this user's timer got in first: stop that one too
-            return entry, stopped
+            return Started(entry, stopped, task)
         raise ConflictError(
             "Your timer is being started from several places at once; try again.",
             code="timer_running",

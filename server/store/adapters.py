@@ -617,7 +617,7 @@ class EmbeddedCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> Doc | None:
         if sort is None and projection is None:
-            fast = self._fast_find(filter)
+            fast = self._fast_find(filter) if "_id" in filter else None
             if fast is not None:
                 return fast[0]
             if "_id" not in filter:

@@ -40,7 +40,11 @@ def _copy(value: Any) -> Any:
     """A copy of a stored document (dicts, lists and immutable scalars), much cheaper than
     `copy.deepcopy`; callers may change what they get without touching the cache."""
     if isinstance(value, dict):
-        return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
+        copied = value.copy()  # then only the values that are containers again
+        for k, v in value.items():
+            if type(v) not in _ATOMS:
+                copied[k] = _copy(v)
+        return copied
     if isinstance(value, list):
         return [v if type(v) in _ATOMS else _copy(v) for v in value]
     return value

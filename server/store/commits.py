@@ -36,6 +36,10 @@ class CommitGroup:
         self._last: sqlite3.Connection | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
+        # The loop the next commit is scheduled on. (Asking asyncio for the running loop is a
+        # `getpid` system call on Python 3.11, several microseconds here: once per commit, not
+        # once per request.)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
         self.commits = 0  # how many times files were committed (tests and benchmarks read it)
 
@@ -57,6 +61,7 @@ class CommitGroup:
             self.commit()  # nobody to wait for: now
             return
         self._scheduled = True
+        self._loop = loop
         loop.call_soon(self._commit_soon)
 
     def before_engine_write(self) -> None:
@@ -113,7 +118,10 @@ class CommitGroup:
         self._check()
         if not self._pending:
             return
-        waiter = asyncio.get_running_loop().create_future()
+        # Something waits, so a commit is scheduled on `_loop` (`wrote` commits at once when
+        # no loop runs).
+        assert self._loop is not None and self._scheduled
+        waiter = self._loop.create_future()
         self._waiters.append(waiter)
         await waiter
 
