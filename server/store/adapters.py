@@ -451,6 +451,18 @@ class EmbeddedCollection(Collection):
             return keyed.UNSURE  # a key shared with another type of id (legacy files)
         return doc
 
+    def _fetch(self, store: Any, encoded: str) -> Doc | None:
+        """The document stored under the engine's key `encoded`, as callers see it."""
+        doc = self._recent.get(encoded)
+        if doc is None:
+            stored: Doc | None = next(iter(store._documents.get_many_encoded([encoded])), None)
+            if stored is None:
+                return None
+            self._recent.keep(encoded, stored)
+            doc = stored
+        seen: Doc = _aware(doc)
+        return seen
+
     def _told(self, key: str, doc: Doc | None) -> Doc | None:
         """The document as callers see it (aware datetimes); the observer is told."""
         seen = _aware(doc) if doc is not None else None
@@ -523,16 +535,31 @@ class EmbeddedCollection(Collection):
     def _taken(self, store: Any, key: str, doc: Doc) -> bool | None:
         """Whether another document holds one of `doc`'s unique sparse values; None when that
         is not for the fast path to decide (a value that is not a string)."""
+        own = None
         for field in self._unique_fields:
             if field not in doc:
                 continue  # sparse: a document without the field is not in the index
-            value = doc[field]
-            if type(value) is not str:
+            holders = self._holders(store, field, doc[field])
+            if holders is None:
                 return None
-            for other in self._candidates(store, {field: value}):
-                if other.get("_id") != key and other.get(field) == value:
-                    return True
+            own = own or store._index_key(key)
+            if holders - {own}:
+                return True
         return False
+
+    @staticmethod
+    def _holders(store: Any, field: str, value: Any) -> set[str] | None:
+        """The engine's keys of the documents whose `field` (a unique sparse one) is the
+        string `value`, from its hash index of that field (exact: every write updates it);
+        None when that is not for the fast path to say."""
+        index = store._query_index
+        if type(value) is not str or index is None or field not in index._fields:
+            return None
+        field_index = index._fields[field]
+        if field_index._unkeyed:
+            return None  # documents it could not key (arrays on the path): the engine decides
+        holders: set[str] = field_index._entries.get(("s", value), set())
+        return holders
 
     def _fast_modify(self, filter: Filter, update: Any, upsert: bool) -> _Modified | None:
         current = self._current(filter, writes=True)
@@ -620,6 +647,13 @@ class EmbeddedCollection(Collection):
             fast = self._fast_find(filter) if "_id" in filter else None
             if fast is not None:
                 return fast[0]
+            if len(filter) == 1 and self._keyed_reads:
+                [(field, value)] = filter.items()
+                if field in self._unique_fields:
+                    store = self._engine_store()
+                    holders = self._holders(store, field, value) if store is not None else None
+                    if holders is not None:
+                        return self._fetch(store, next(iter(holders))) if holders else None
             if "_id" not in filter:
                 # The first match in natural order, as the engine answers.
                 found = self._fast_find_many(filter, None, first=True)
