@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ FREE_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
 FIRST_LOCK = dt.timedelta(seconds=30)
 MAX_LOCK = dt.timedelta(minutes=15)
+# Signed-in callers remembered (see `Accounts.__init__`).
+KNOWN_CALLERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,10 @@ def user_view(doc: Doc) -> dict[str, Any]:
 class Accounts:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Callers by token hash, with the versions of `tokens` and `users` they were read at:
+        # valid while neither collection has been written since (a sign-out, a deactivation,
+        # a role change all write one). Only where the store can tell (`Collection.version`).
+        self._callers: OrderedDict[str, tuple[Caller, tuple[int, int]]] = OrderedDict()
 
     # Accounts -----------------------------------------------------------------------------
 
@@ -181,13 +188,25 @@ class Accounts:
 
     async def authenticate(self, token: str) -> Caller:
         digest = security.token_hash(token)
+        tokens, users = self._store.tokens.version(), self._store.users.version()
+        versions = (tokens, users) if tokens is not None and users is not None else None
+        known = self._callers.get(digest) if versions is not None else None
+        if known is not None and known[1] == versions:
+            self._callers.move_to_end(digest)
+            return known[0]
         record = await self._store.tokens.find_one({"_id": digest})
         if record is None:
             raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
         user = await self._store.users.find_one({"_id": record["user_id"]})
         if user is None or not user["active"]:
             raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
-        return Caller.of(user, digest)
+        caller = Caller.of(user, digest)
+        if versions is not None:
+            self._callers[digest] = (caller, versions)
+            self._callers.move_to_end(digest)
+            if len(self._callers) > KNOWN_CALLERS:
+                self._callers.popitem(last=False)
+        return caller
 
     async def logout(self, caller: Caller) -> None:
         await self._store.tokens.delete_one({"_id": caller.token_hash})

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import openapi
 from .appkeys import OPENAPI, SERVICES, SETTINGS, STORE_FACTORY
-from .middlewares import after_commit, errors_to_json
+from .middlewares import errors_to_json
 from .routes import ALL
 from .routes.registry import Endpoint
 from .services import Services
@@ -40,9 +40,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(
     settings: Settings, store_factory: Callable[[], Awaitable[Store]] | None = None
 ) -> web.Application:
-    app = web.Application(
-        middlewares=[errors_to_json, after_commit], client_max_size=MAX_BODY_BYTES
-    )
+    app = web.Application(middlewares=[errors_to_json], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[STORE_FACTORY] = store_factory or (
         lambda: open_store(settings.mongodb_uri, settings.data_dir)

@@ -1,5 +1,4 @@
-"""The app's middlewares: errors become the API's JSON error shape (the one place), and no
-response leaves before the writes it reports are on disk."""
+"""The one place where errors become the API's JSON error shape."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import pymongo.errors
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .appkeys import SERVICES
 from .errors import (
     ApiError,
     MethodNotAllowedError,
@@ -63,13 +61,3 @@ async def errors_to_json(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         log.exception("Unhandled error during %s %s", request.method, request.path)
         return error_response(ApiError("Something went wrong on the server; it was logged."))
-
-
-@web.middleware
-async def after_commit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A response tells its client that what it did happened: it waits until the store has
-    committed every write made so far (the embedded store commits writes in groups), including
-    any other request's write this one may have read."""
-    response = await handler(request)
-    await request.app[SERVICES].store.durable()
-    return response

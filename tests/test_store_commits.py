@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 import bson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from support import PASSWORD, ROOT, free_port, server_env
 
+from server.app import create_app
 from server.appkeys import SERVICES
-from server.middlewares import after_commit, errors_to_json
-from server.store import DATABASE_NAME, Store, StoreError, open_embedded
+from server.settings import Settings
+from server.store import DATABASE_NAME, Store, StoreError, open_embedded, open_mongomock
 from server.store.commits import CommitGroup
 
 
@@ -115,51 +115,67 @@ async def test_a_failed_commit_fails_the_waiting_and_refuses_what_follows() -> N
 # Responses wait ----------------------------------------------------------------------------------
 
 
-async def test_no_response_leaves_before_the_store_says_its_writes_are_durable() -> None:
-    released = asyncio.Event()
+async def _app_on(store: Store, data_dir: Path) -> TestClient[Any, Any]:
+    async def factory() -> Store:
+        return store
+
+    client = TestClient(TestServer(create_app(Settings(data_dir=data_dir), factory)))
+    await client.start_server()
+    await client.app[SERVICES].accounts.create_account("Acme", "a@acme.test", "Ada", PASSWORD)
+    return client
+
+
+async def test_no_answer_leaves_before_the_store_says_its_writes_are_durable(
+    tmp_path: Path,
+) -> None:
+    store = await open_mongomock()
+    committed = asyncio.Event()
+    committed.set()
 
     async def durable() -> None:
-        await released.wait()
+        await committed.wait()
 
-    async def nothing() -> None:
-        return None
-
-    store: Any = Store("test", lambda name: None, ping=nothing, close=nothing, durable=durable)
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"done": True})
-
-    app = web.Application(middlewares=[errors_to_json, after_commit])
-    app[SERVICES] = type("S", (), {"store": store})()
-    app.router.add_post("/", handler)
-    async with TestClient(TestServer(app)) as client:
-        answer = asyncio.ensure_future(client.post("/"))
+    store._durable = durable
+    client = await _app_on(store, tmp_path)
+    try:
+        login = {"email": "a@acme.test", "password": PASSWORD}
+        token = (await (await client.post("/api/v1/auth/login", json=login)).json())["token"]
+        committed.clear()  # the store holds its next commit back
+        answer = asyncio.ensure_future(
+            client.post(
+                "/api/v1/timer/start", json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+        )
         await asyncio.sleep(0.2)
         assert not answer.done()
-        released.set()
+        committed.set()
         response = await asyncio.wait_for(answer, 5)
-        assert response.status == 200
+        assert response.status == 201
+    finally:
+        await client.close()
 
 
-async def test_a_store_that_cannot_commit_answers_503_not_a_traceback() -> None:
+async def test_a_store_that_cannot_commit_answers_503_not_a_traceback(tmp_path: Path) -> None:
+    store = await open_mongomock()
+    broken = False
+
     async def durable() -> None:
-        raise StoreError("The embedded store could not write to its files.")
+        if broken:
+            raise StoreError("The embedded store could not write to its files.")
 
-    async def nothing() -> None:
-        return None
-
-    store: Any = Store("test", lambda name: None, ping=nothing, close=nothing, durable=durable)
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"done": True})
-
-    app = web.Application(middlewares=[errors_to_json, after_commit])
-    app[SERVICES] = type("S", (), {"store": store})()
-    app.router.add_post("/", handler)
-    async with TestClient(TestServer(app)) as client:
-        response = await client.post("/")
+    store._durable = durable
+    client = await _app_on(store, tmp_path)
+    try:
+        login = {"email": "a@acme.test", "password": PASSWORD}
+        token = (await (await client.post("/api/v1/auth/login", json=login)).json())["token"]
+        broken = True
+        response = await client.post(
+            "/api/v1/timer/start", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status == 503
         assert (await response.json())["error"]["code"] == "store_unavailable"
+    finally:
+        await client.close()
 
 
 # A crash -----------------------------------------------------------------------------------------

@@ -65,7 +65,12 @@ class Endpoint:
                 raise ForbiddenError("Only administrators can do this.")
             query = read_query(request, self.query or {})
             body = await read_body(request, self.body) if self.body is not None else {}
-            return await self.handler(Call(request, services, body, query, caller))
+            response = await self.handler(Call(request, services, body, query, caller))
+            # A response tells its client that what it did happened: it leaves once the store
+            # has committed every write made so far (the embedded store commits in groups),
+            # including any other request's write this one may have read.
+            await services.store.durable()
+            return response
 
         handle.__name__ = self.handler.__name__
         return handle

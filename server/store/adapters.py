@@ -90,6 +90,12 @@ class Collection:
 
     name: str
 
+    def version(self) -> int | None:
+        """A number that changes whenever the collection is written, when this process can
+        know it (the embedded store, whose only writer it is: see `CachedCollection`); None on
+        the backends that other processes write too."""
+        return None
+
     async def find_one(
         self,
         filter: Filter,

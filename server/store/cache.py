@@ -121,6 +121,9 @@ class CachedCollection(Collection):
         if isinstance(inner, EmbeddedCollection):
             inner.on_stored = self._learn
 
+    def version(self) -> int | None:
+        return self._generation  # every write steps it (`_forget`)
+
     # Cache bookkeeping --------------------------------------------------------------------
 
     def _get(self, key: Any) -> Any:
