@@ -65,7 +65,7 @@ class Tracking:
         """What the API shows of `entries`; `known`: tasks already read, by id."""
         known = known or {}
         tasks = dict(known)
-        tasks |= await self._tree.tasks_by_id(
+        tasks |= await self._tree.indexed_tasks(
             account_id, [t for e in entries if (t := e["task_id"]) and t not in known]
         )
         now = clock.now()

@@ -193,18 +193,26 @@ class Tree:
         return task, assignments
 
     async def trackable_task(self, caller: Caller, task_id: str) -> Doc:
-        """A task the caller may start a timer on now (403 / 404 / 409 `task_archived`)."""
-        task = await self._load(caller.account_id, task_id)
+        """A task the caller may start a timer on now (403 / 404 / 409 `task_archived`), as
+        the tree index keeps it (`slim`): read it, never change it."""
+        index = await self._index.get(caller.account_id)
+        task = index.tasks.get(task_id)
         if task is None:
             raise NotFoundError("No such task.")
         assignments = await self.assignments(caller)
         if not assignments.can_track(task):
             raise ForbiddenError("You cannot track time on this task.")
-        if is_archived(task, await self.archived_above(caller.account_id, [task])):
+        if is_archived(task, index.archived_ids([task])):
             raise ConflictError(
                 "This task is archived and takes no new timers.", code="task_archived"
             )
         return task
+
+    async def indexed_tasks(self, account_id: str, task_ids: Iterable[str]) -> dict[str, Doc]:
+        """These tasks as the tree index keeps them (`slim`: names, paths, ancestors), by id,
+        without reading the store: read them, never change them."""
+        tasks = (await self._index.get(account_id)).tasks
+        return {i: task for i in task_ids if (task := tasks.get(i)) is not None}
 
     async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
         task, assignments = await self.visible_task(caller, task_id)

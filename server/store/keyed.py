@@ -179,6 +179,9 @@ def stored_value(value: Any) -> Any:
         for k, v in value.items():
             if type(k) is not str or k.startswith("$") or "\x00" in k:
                 return UNSURE
+            if type(v) is str or v is None:  # most values: kept as they are, without a call
+                out[k] = v
+                continue
             stored = stored_value(v)
             if stored is UNSURE:
                 return UNSURE
