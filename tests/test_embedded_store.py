@@ -285,7 +285,7 @@ async def test_the_engine_keeps_only_the_entry_indexes_it_can_use(tmp_path: Path
 
     reopened = await open_embedded(tmp_path)
     try:
-        engine: Any = reopened.entries._inner._c  # type: ignore[attr-defined]
+        engine: Any = reopened.entries._c  # type: ignore[attr-defined]
         keys = {name: spec["key"] for name, spec in engine.index_information().items()}
         assert keys == {
             "_id_": [("_id", 1)],

@@ -208,9 +208,16 @@ async def open_embedded(data_dir: Path) -> Store:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
             lock.close()
 
+    def make(name: str) -> Collection:
+        collection = EmbeddedCollection(db[name], commits)
+        # Entries are written at every timer start and stop, which would drop the cache's
+        # queries each time, and their reads by key are answered by the engine collection's own
+        # remembered documents (`rows.Recent`): no cache in front of them.
+        return collection if name == names.ENTRIES else CachedCollection(collection)
+
     store = Store(
         "embedded",
-        lambda name: CachedCollection(EmbeddedCollection(db[name], commits)),
+        make,
         ping=ping,
         close=close,
         durable=commits.durable,

@@ -625,7 +625,8 @@ class EmbeddedCollection(Collection):
         if not self._unique_ok(store, key, new):
             return False
         rows.put(store, key, new, self._commits, self._recent)
-        self._told(key, new)
+        if self.on_stored is not None:  # (an insert returns nothing: no copy for nobody)
+            self._told(key, new)
         return True
 
     # The interface ------------------------------------------------------------------------
