@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ PROJECT_ROLES = (MANAGER, REGULAR, GUEST)
 TRACKING_ROLES = (MANAGER, REGULAR)
 
 MAX_DEPTH = 20
+# Users whose roles are remembered between requests (see `Tree.__init__`).
+KNOWN_ROLES = 10_000
 MAX_WORDS = 40
 # An import that changed more tasks than this (and than a quarter of the tree) makes the
 # search index reload rather than take each change.
@@ -153,16 +156,29 @@ class Tree:
         self._store = store
         self._accounts = accounts
         self._index = TreeIndex(store)
+        # user id -> (the `memberships` collection's version, their roles) as last read: valid
+        # while the collection is unwritten (`Collection.version`; None: read every time).
+        self._roles: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
 
     # Reading -----------------------------------------------------------------------------
 
     async def assignments(self, caller: Caller) -> Assignments:
+        version = self._store.memberships.version()
+        seen = self._roles.get(caller.user_id)
+        if seen is not None and seen[0] == version:
+            return Assignments(caller, dict(seen[1]))
         # The caller's own id (from their token) scopes the query to their account already;
         # leaving `account_id` out spares the embedded engine an account-wide candidate set.
         docs = await self._store.memberships.find(
             {"user_id": caller.user_id}, projection={"task_id": 1, "role": 1}
         )
-        return Assignments(caller, {d["task_id"]: d["role"] for d in docs})
+        roles = {d["task_id"]: d["role"] for d in docs}
+        if version is not None:
+            self._roles[caller.user_id] = (version, roles)
+            self._roles.move_to_end(caller.user_id)
+            if len(self._roles) > KNOWN_ROLES:
+                self._roles.popitem(last=False)
+        return Assignments(caller, dict(roles))
 
     async def _load(self, account_id: str, task_id: str) -> Doc | None:
         return await self._store.tasks.find_one({"_id": task_id, "account_id": account_id})

@@ -183,10 +183,21 @@ class TreeIndex:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._accounts: dict[str, AccountIndex] = {}
+        # account id -> (the `accounts` collection's version, that account's tree_version) as
+        # last read: while the collection is unwritten, the tree_version stands
+        # (`Collection.version`; on backends that cannot tell, it is read every time).
+        self._seen: dict[str, tuple[int, int]] = {}
 
     async def _version(self, account_id: str) -> int:
+        collection_version = self._store.accounts.version()
+        seen = self._seen.get(account_id)
+        if seen is not None and seen[0] == collection_version:
+            return seen[1]
         account = await self._store.accounts.find_one({"_id": account_id})
-        return int(account.get("tree_version", 0)) if account else 0
+        version = int(account.get("tree_version", 0)) if account else 0
+        if collection_version is not None:
+            self._seen[account_id] = (collection_version, version)
+        return version
 
     async def load_all(self) -> None:
         """Load every account's index, so that no request pays for it."""
