@@ -6,7 +6,9 @@ separate processes, and drives both with concurrent aiohttp clients from this pr
 
 - `GET /` on the bare app (the baseline),
 - `GET /api/v1/timer` (half of the users have a timer running),
-- `POST /api/v1/timer/start` + `POST /api/v1/timer/stop` pairs, each client on its own users,
+- `POST /api/v1/timer/start` + `POST /api/v1/timer/stop` pairs, each client on its own users
+  (bodies encoded once per client), and the very same requests against a bare handler answering
+  a body of the same size: how many of them this load generator can send at all,
 - `GET /api/v1/tasks?q=` with a fixed list of queries, as the administrator and as regular users,
   with all clients and with one client (the service time of a search, without queueing),
 - the bare app again at the end (the ratios use the mean of the two bare runs).
@@ -114,20 +116,36 @@ QUERIES = (
 )  # fmt: skip
 
 BASELINE_BODY = '{"running": false, "status": "ok"}'
+# What a timer start or stop answers, in size and shape (for the bare POST calibration).
+TIMER_LIKE_BODY = (
+    '{"entry": {"id": "6b088eb6aea19e610654f2f5", "user_id": "6b088eb6aea19e610654f2f4", '
+    '"task_id": "6b088eb6aea19e610654f2f3", "task": {"id": "6b088eb6aea19e610654f2f3", '
+    '"name": "Contract review", "path": ["Acme renewal", "Contracts"]}, '
+    '"start": "2026-11-26T20:00:00Z", "end": null, "duration": 0, "note": "bench", '
+    '"source": "api"}, "stopped": null}'
+)
 BASELINE_APP = f"""
 import sys
 from aiohttp import web
 
 BODY = {BASELINE_BODY!r}
+TIMER_LIKE = {TIMER_LIKE_BODY!r}
 
 
 async def constant(request: web.Request) -> web.Response:
     return web.json_response(text=BODY)
 
 
+async def timer_like(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response(text=TIMER_LIKE, status=201 if request.path.endswith("start") else 200)
+
+
 app = web.Application()
 app.router.add_get("/", constant)
 app.router.add_get("/healthz", constant)
+app.router.add_post("/api/v1/timer/start", timer_like)
+app.router.add_post("/api/v1/timer/stop", timer_like)
 web.run_app(app, host=sys.argv[1], port=int(sys.argv[2]), access_log=None, print=None)
 """
 
@@ -491,7 +509,7 @@ def timer_get_step(base: str, users: list[BenchUser], workers: int) -> Step:
 def timer_pair_step(base: str, users: list[BenchUser], workers: int) -> Step:
     """Worker w owns the users w, w + workers, w + 2*workers...: one user's timer, one client.
     Bodies and headers are encoded once, before measuring: encoding JSON per request made this
-    load generator, not the server, the limit (see `BARE_POST`)."""
+    load generator, not the server, the limit (`BARE_POST` measures what it can send)."""
     start_url, stop_url = f"{base}/api/v1/timer/start", f"{base}/api/v1/timer/stop"
     stop_body = b"{}"
     prepared = [
@@ -593,6 +611,7 @@ BARE = "bare aiohttp GET / (constant JSON)"
 BARE_AGAIN = "bare aiohttp GET / (again, at the end)"
 TIMER_GET = "GET /api/v1/timer"
 TIMER_PAIR = "POST timer/start + stop (pairs)"
+BARE_POST = "bare aiohttp, the same POST pairs"
 SEARCH_ADMIN = "GET /api/v1/tasks?q= (admin)"
 SEARCH_USERS = "GET /api/v1/tasks?q= (users, trackable)"
 SEARCH_ADMIN_1 = "GET /api/v1/tasks?q= (admin, 1 client)"
@@ -622,7 +641,9 @@ def print_table(results: list[Result], bare_rps: float) -> None:
         f"x bare: req/s over the mean of the two bare runs ({bare_rps:,.0f} req/s). req/s counts "
         "HTTP requests\n(a start + stop pair is two). srv CPU: CPU time of the measured server "
         "process per wall second\n(100% = one core busy); gen CPU: this load generator; other: "
-        "the rest of the machine (anything\nbut ~0% there skews the figures)."
+        "the rest of the machine (anything\nbut ~0% there skews the figures). "
+        f"'{BARE_POST}': the timer requests\nanswered by a bare handler, the most this load "
+        "generator sends of them (a ceiling, not the goal's\nbaseline)."
     )
 
 
@@ -664,6 +685,14 @@ async def measure(
         (BARE, baseline_step(baseline.base), baseline, workers),
         (TIMER_GET, timer_get_step(base, users, workers), server, workers),
         (TIMER_PAIR, timer_pair_step(base, users, timer_workers), server, timer_workers),
+        # The same requests against a bare handler answering as much: the most this load
+        # generator can send of them (not a baseline of the goal; a ceiling for the pairs).
+        (
+            BARE_POST,
+            timer_pair_step(baseline.base, users, timer_workers),
+            baseline,
+            timer_workers,
+        ),
         (SEARCH_ADMIN, search_step(base, [admin], False, workers), server, workers),
         (SEARCH_USERS, search_step(base, tokens, True, workers), server, workers),
         # One client at a time: the service time of a search, without queueing.

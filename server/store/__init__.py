@@ -79,7 +79,7 @@ class Store:
         self.login_attempts: Collection = make(names.LOGIN_ATTEMPTS)
         self.tasks: Collection = make(names.TASKS)
         self.memberships: Collection = make(names.MEMBERSHIPS)
-        self.timers: Collection = make(names.TIMERS)
+        self.timers: Collection = make(names.TIMERS)  # only read to carry old timers over
         self.entries: Collection = make(names.ENTRIES)
         self.integrations: Collection = make(names.INTEGRATIONS)
         self.oauth_states: Collection = make(names.OAUTH_STATES)

@@ -336,13 +336,12 @@ class EmbeddedCollection(Collection):
     """A synchronous pymongo-compatible collection, called on the event loop's thread.
 
     On litemongo, operations on one document named by a string `_id` take a fast path: the
-    document is read from the engine's `CollectionStore` by key, the update applied here
-    (`keyed.py`), and the result written back through the same `CollectionStore` item
-    assignment and deletion the engine's own updates and deletes use (they keep its in-memory
-    hash indexes and commit to SQLite). Reads by equality conditions alone take the engine's own
-    candidates (`CollectionStore.find_candidates`: its hash indexes, or every document) and
-    check them here. The engine's query and update machinery costs 100-500 µs of CPU per call;
-    the fast path a few tens. It is taken only where it is exact:
+    document is read by key (remembered, or from the engine's `CollectionStore`), the update
+    applied here (`keyed.py`), and the row written as the engine's own writes write it, its
+    in-memory hash indexes kept exact, left for the `CommitGroup` to commit (`rows.py`). Reads
+    by equality conditions alone take the engine's own candidates (its hash indexes, or every
+    document) and check them here. The engine's query and update machinery costs 100-500 µs of
+    CPU per call; the fast path a few tens. It is taken only where it is exact:
     - reads and deletes, unless the collection has a TTL index (the engine expires documents on
       every access);
     - inserts and updates, only when no index but `_id`'s is partial or TTL, and the unique or

@@ -6,10 +6,12 @@ write drops what it may have changed before and after it runs, and a read that r
 never fills the cache (a generation counter tells). Writes the embedded store's fast path
 makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.on_stored`):
 that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
-users, timers, entries, tasks — then cost no call into the engine at all.
+users, tasks, accounts — then cost no call into the engine at all.
 
-Small results of other equality queries (a user's memberships, read on every timer start)
-are kept too, per collection, until the collection's next write of any kind.
+Small results of other equality queries (a user's memberships) are kept too, per collection,
+until the collection's next write of any kind. The generation counter is also the collection's
+`version()`: it tells the domain when what it read may be kept (a caller, a user's roles).
+Entries are not cached: every timer call writes them (see `open_embedded`).
 
 MongoDB deployments may run several processes, so they are never cached.
 """
