@@ -190,6 +190,14 @@ class Tracking:
                         {"_id": entry["_id"]}, {"$set": {TIMER_OF: timer["_id"]}}
                     )
                     adopted += 1
+            seen = timer.get("seen_running_id")
+            if seen and copy and seen != copy.get("_id"):
+                # The start that wrote this timer died before ending the one it replaced: end
+                # it when its successor began, as the old way's next start would have.
+                await self._store.entries.update_one(
+                    {"_id": seen, "end": None, TIMER_OF: {"$exists": False}},
+                    {"$set": {"end": copy["start"]}},
+                )
             await self._store.timers.delete_one({"_id": timer["_id"]})
         if adopted:
             log.info("Carried %d running timers over to their entries", adopted)

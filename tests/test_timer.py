@@ -236,8 +236,16 @@ async def test_timers_kept_the_old_way_carry_over_at_start_up(any_world: World) 
         {"_id": caller.user_id, "account_id": caller.account_id, "entry": written}
     )
     interrupted = entry("89abcdef0123456789abcdef", str(bob.id))
+    replaced = entry("456789abcdef0123456789ab", str(bob.id))  # its start died before ending it
+    replaced["start"] = parse_time("2026-01-05T08:00:00Z", "")
+    await store.entries.insert_one(replaced)
     await store.timers.insert_one(
-        {"_id": bob.id, "account_id": caller.account_id, "entry": interrupted}
+        {
+            "_id": bob.id,
+            "account_id": caller.account_id,
+            "entry": interrupted,
+            "seen_running_id": replaced["_id"],
+        }
     )
 
     assert await world.services.tracking.adopt_old_timers() == 2
@@ -248,4 +256,6 @@ async def test_timers_kept_the_old_way_carry_over_at_start_up(any_world: World) 
     assert stopped.status == 200 and stopped.body["entry"]["end"] is not None
     bobs = (await bob.get("/api/v1/timer")).body
     assert bobs["running"] is True and bobs["entry"]["id"] == interrupted["_id"]
+    ended = (await bob.get(f"/api/v1/entries/{replaced['_id']}")).body
+    assert ended["end"] == "2026-01-05T09:00:00Z"
     assert await world.services.tracking.adopt_old_timers() == 0
