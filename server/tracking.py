@@ -46,6 +46,28 @@ def _duration(entry: Doc, now: dt.datetime) -> int:
     return max(0, int((end - entry["start"]).total_seconds()))
 
 
+def _new_entry(
+    caller: Caller,
+    task_id: str | None,
+    start: dt.datetime,
+    end: dt.datetime | None,
+    note: str,
+    source: str,
+    now: dt.datetime,
+) -> Doc:
+    return {
+        "_id": new_id(),
+        "account_id": caller.account_id,
+        "user_id": caller.user_id,
+        "task_id": task_id,
+        "start": start,
+        "end": end,
+        "note": note,
+        "source": source,
+        "created_at": now,
+    }
+
+
 class Started(NamedTuple):
     entry: Doc
     stopped: Doc | None  # the timer it stopped, if one ran
@@ -121,18 +143,8 @@ class Tracking:
                         "which it stops."
                     )
                 stopped = await self._end(current, start) or stopped
-            entry: Doc = {
-                "_id": new_id(),
-                "account_id": caller.account_id,
-                "user_id": caller.user_id,
-                "task_id": task_id,
-                "start": start,
-                "end": None,
-                "note": note,
-                "source": source,
-                "created_at": now,
-                TIMER_OF: caller.user_id,
-            }
+            entry = _new_entry(caller, task_id, start, None, note, source, now)
+            entry[TIMER_OF] = caller.user_id
             try:
                 await self._store.entries.insert_one(entry)
             except DuplicateKeyError:
@@ -294,17 +306,7 @@ class Tracking:
         task_id = fields.get("task_id")
         if task_id is not None:
             await self._tree.trackable_task(caller, task_id)
-        entry: Doc = {
-            "_id": new_id(),
-            "account_id": caller.account_id,
-            "user_id": caller.user_id,
-            "task_id": task_id,
-            "start": start,
-            "end": end,
-            "note": fields.get("note", ""),
-            "source": source,
-            "created_at": clock.now(),
-        }
+        entry = _new_entry(caller, task_id, start, end, fields.get("note", ""), source, clock.now())
         await self._store.entries.insert_one(entry)
         return entry
 
