@@ -192,9 +192,10 @@ class Tracking:
         for timer in await self._store.timers.find({}):
             copy = timer.get("entry") or {}
             entry = await self._store.entries.find_one({"_id": copy.get("_id")}) if copy else None
-            if entry is None and copy:
-                entry = {**copy, "end": None}  # its start was interrupted before writing it
-                await self._store.entries.insert_one(entry)
+            if entry is None and copy:  # its start was interrupted before writing it
+                with contextlib.suppress(DuplicateKeyError):  # (or another server process did)
+                    await self._store.entries.insert_one({**copy, "end": None})
+                entry = await self._store.entries.find_one({"_id": copy["_id"]})
             if entry is not None and entry["end"] is None and TIMER_OF not in entry:
                 # (unless the user already has a timer running the new way)
                 with contextlib.suppress(DuplicateKeyError):
