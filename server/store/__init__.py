@@ -222,11 +222,8 @@ async def open_embedded(data_dir: Path) -> Store:
         close=close,
         durable=commits.durable,
     )
+    # (The engine's in-memory indexes are built as the collections open: `_check_indexes`.)
     await store.ensure_indexes()
-    # The engine builds its in-memory indexes of a collection in the first query on it (140,000
-    # tasks: ~4 s): here, rather than in a request.
-    for name in names.ALL:
-        db[name].find_one({"_id": "\x00warm-up"})
     return store
 
 
