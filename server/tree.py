@@ -187,9 +187,6 @@ class Tree:
         ids = sorted(set(task_ids))
         if not ids:
             return {}
-        if len(ids) == 1:  # one entry's view: a read by `_id`, answered from memory
-            task = await self._load(account_id, ids[0])
-            return {task["_id"]: task} if task else {}
         docs = await self._store.tasks.find({"_id": {"$in": ids}, "account_id": account_id})
         return {d["_id"]: d for d in docs}
 
