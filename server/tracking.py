@@ -114,8 +114,11 @@ class Tracking:
     # Timer --------------------------------------------------------------------------------
 
     async def running(self, caller: Caller) -> Doc | None:
-        entry = await self._store.entries.find_one({TIMER_OF: caller.user_id})
-        if entry is None or entry["account_id"] != caller.account_id:
+        return await self._running(caller.account_id, caller.user_id)
+
+    async def _running(self, account_id: str, user_id: str) -> Doc | None:
+        entry = await self._store.entries.find_one({TIMER_OF: user_id})
+        if entry is None or entry["account_id"] != account_id:
             return None
         return entry
 
@@ -173,8 +176,8 @@ class Tracking:
 
     async def stop_if_running(self, account_id: str, user_id: str) -> None:
         """Stop a user's timer now (used when the user is deactivated)."""
-        entry = await self._store.entries.find_one({TIMER_OF: user_id})
-        if entry is not None and entry["account_id"] == account_id:
+        entry = await self._running(account_id, user_id)
+        if entry is not None:
             await self._end(entry, clock.now())
 
     async def _end(self, entry: Doc, end: dt.datetime) -> Doc | None:
