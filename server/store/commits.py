@@ -41,7 +41,6 @@ class CommitGroup:
         # once per request.)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
-        self.commits = 0  # how many times files were committed (tests and benchmarks read it)
 
     def before_write(self, connection: sqlite3.Connection) -> None:
         """Call before writing through `connection` without committing."""
@@ -95,8 +94,6 @@ class CommitGroup:
                     connection.rollback()
             self._release()
             raise StoreError("The embedded store could not write to its files.") from exc
-        if pending:
-            self.commits += 1
         self._release()
 
     def _release(self) -> None:
