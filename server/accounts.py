@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from .errors import (
 )
 from .ids import new_id
 from .paging import Page
-from .store import Doc, DuplicateKeyError, Store
+from .store import Doc, DuplicateKeyError, Remembered, Store
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +95,9 @@ def user_view(doc: Doc) -> dict[str, Any]:
 class Accounts:
     def __init__(self, store: Store) -> None:
         self._store = store
-        # Callers by token hash, with the versions of `tokens` and `users` they were read at:
-        # valid while neither collection has been written since (a sign-out, a deactivation,
-        # a role change all write one). Only where the store can tell (`Collection.version`).
-        self._callers: OrderedDict[str, tuple[Caller, tuple[int, int]]] = OrderedDict()
+        # Callers by token hash, while `tokens` and `users` are unwritten (a sign-out, a
+        # deactivation, a role change all write one of them).
+        self._callers: Remembered[str, Caller] = Remembered(KNOWN_CALLERS)
 
     # Accounts -----------------------------------------------------------------------------
 
@@ -188,12 +186,10 @@ class Accounts:
 
     async def authenticate(self, token: str) -> Caller:
         digest = security.token_hash(token)
-        tokens, users = self._store.tokens.version(), self._store.users.version()
-        versions = (tokens, users) if tokens is not None and users is not None else None
-        known = self._callers.get(digest) if versions is not None else None
-        if known is not None and known[1] == versions:
-            self._callers.move_to_end(digest)
-            return known[0]
+        versions = (self._store.tokens.version(), self._store.users.version())
+        known = self._callers.get(digest, versions)
+        if known is not None:
+            return known
         record = await self._store.tokens.find_one({"_id": digest})
         if record is None:
             raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
@@ -201,11 +197,7 @@ class Accounts:
         if user is None or not user["active"]:
             raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
         caller = Caller.of(user, digest)
-        if versions is not None:
-            self._callers[digest] = (caller, versions)
-            self._callers.move_to_end(digest)
-            if len(self._callers) > KNOWN_CALLERS:
-                self._callers.popitem(last=False)
+        self._callers.put(digest, versions, caller)
         return caller
 
     async def logout(self, caller: Caller) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from .errors import (
 from .ids import new_id
 from .paging import Page
 from .salesforce_ids import to_18
-from .store import Doc, DuplicateKeyError, Store, find_in
+from .store import Doc, DuplicateKeyError, Remembered, Store, find_in
 from .tree_index import TreeIndex
 
 log = logging.getLogger(__name__)
@@ -156,28 +155,22 @@ class Tree:
         self._store = store
         self._accounts = accounts
         self._index = TreeIndex(store)
-        # user id -> (the `memberships` collection's version, their roles) as last read: valid
-        # while the collection is unwritten (`Collection.version`; None: read every time).
-        self._roles: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
+        # A user's roles by task id, while `memberships` is unwritten.
+        self._roles: Remembered[str, dict[str, str]] = Remembered(KNOWN_ROLES)
 
     # Reading -----------------------------------------------------------------------------
 
     async def assignments(self, caller: Caller) -> Assignments:
-        version = self._store.memberships.version()
-        seen = self._roles.get(caller.user_id)
-        if seen is not None and seen[0] == version:
-            return Assignments(caller, dict(seen[1]))
-        # The caller's own id (from their token) scopes the query to their account already;
-        # leaving `account_id` out spares the embedded engine an account-wide candidate set.
-        docs = await self._store.memberships.find(
-            {"user_id": caller.user_id}, projection={"task_id": 1, "role": 1}
-        )
-        roles = {d["task_id"]: d["role"] for d in docs}
-        if version is not None:
-            self._roles[caller.user_id] = (version, roles)
-            self._roles.move_to_end(caller.user_id)
-            if len(self._roles) > KNOWN_ROLES:
-                self._roles.popitem(last=False)
+        versions = (self._store.memberships.version(),)
+        roles = self._roles.get(caller.user_id, versions)
+        if roles is None:
+            # The caller's own id (from their token) scopes the query to their account already;
+            # leaving `account_id` out spares the embedded engine an account-wide candidate set.
+            docs = await self._store.memberships.find(
+                {"user_id": caller.user_id}, projection={"task_id": 1, "role": 1}
+            )
+            roles = {d["task_id"]: d["role"] for d in docs}
+            self._roles.put(caller.user_id, versions, roles)
         return Assignments(caller, dict(roles))
 
     async def _load(self, account_id: str, task_id: str) -> Doc | None:

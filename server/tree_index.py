@@ -24,12 +24,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .store import Doc, Store
+from .store import Doc, Remembered, Store
 
 log = logging.getLogger(__name__)
 
 # From this size on, a loaded index is kept out of the cyclic garbage collector's sight.
 FREEZE_ABOVE = 10_000
+# Accounts whose tree version is remembered between requests (see `TreeIndex.__init__`).
+KNOWN_ACCOUNTS = 10_000
 
 
 def _keep_out_of_gc(tasks: int, collect_first: bool = False) -> None:
@@ -183,20 +185,16 @@ class TreeIndex:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._accounts: dict[str, AccountIndex] = {}
-        # account id -> (the `accounts` collection's version, that account's tree_version) as
-        # last read: while the collection is unwritten, the tree_version stands
-        # (`Collection.version`; on backends that cannot tell, it is read every time).
-        self._seen: dict[str, tuple[int, int]] = {}
+        # Each account's tree_version, while `accounts` is unwritten.
+        self._versions: Remembered[str, int] = Remembered(KNOWN_ACCOUNTS)
 
     async def _version(self, account_id: str) -> int:
-        collection_version = self._store.accounts.version()
-        seen = self._seen.get(account_id)
-        if seen is not None and seen[0] == collection_version:
-            return seen[1]
-        account = await self._store.accounts.find_one({"_id": account_id})
-        version = int(account.get("tree_version", 0)) if account else 0
-        if collection_version is not None:
-            self._seen[account_id] = (collection_version, version)
+        versions = (self._store.accounts.version(),)
+        version = self._versions.get(account_id, versions)
+        if version is None:
+            account = await self._store.accounts.find_one({"_id": account_id})
+            version = int(account.get("tree_version", 0)) if account else 0
+            self._versions.put(account_id, versions, version)
         return version
 
     async def load_all(self) -> None:

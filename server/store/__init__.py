@@ -31,6 +31,7 @@ from .adapters import (
 )
 from .cache import CachedCollection
 from .commits import CommitGroup
+from .memory import LRU, Remembered
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +237,11 @@ async def open_store(mongodb_uri: str | None, data_dir: Path) -> Store:
 
 
 __all__ = [
+    "LRU",
     "Collection",
     "Doc",
     "DuplicateKeyError",
+    "Remembered",
     "Store",
     "StoreError",
     "StoreLockedError",

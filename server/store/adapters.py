@@ -27,6 +27,7 @@ from . import keyed, rows
 from .collections import IndexSpec
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
+from .memory import LRU
 
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
@@ -360,7 +361,7 @@ class EmbeddedCollection(Collection):
         self.on_stored: StoredObserver | None = None
         # The fast path's writes wait for this group's commit; without one, they commit at once.
         self._commits = commits if commits is not None else CommitGroup()
-        self._recent = rows.Recent()
+        self._recent: rows.Recent = LRU(rows.RECENT)
         self._keyed_reads = False
         self._keyed_writes = False
         self._ttl = False
@@ -453,7 +454,7 @@ class EmbeddedCollection(Collection):
             except KeyError:
                 return None
             assert doc is not None
-            self._recent.keep(encoded, doc)
+            self._recent.put(encoded, doc)
         found = doc.get("_id")
         if type(found) is not str or found != key:
             return keyed.UNSURE  # a key shared with another type of id (legacy files)
@@ -466,7 +467,7 @@ class EmbeddedCollection(Collection):
             stored: Doc | None = next(iter(store._documents.get_many_encoded([encoded])), None)
             if stored is None:
                 return None
-            self._recent.keep(encoded, stored)
+            self._recent.put(encoded, stored)
             doc = stored
         seen: Doc = _aware(doc)
         return seen

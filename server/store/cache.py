@@ -25,6 +25,7 @@ from typing import Any
 
 from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
+from .memory import LRU
 
 _SCALARS = (str, int, float, bool, type(None))
 # The query cache keeps results of at most this many documents, and this many documents in all
@@ -110,8 +111,7 @@ class CachedCollection(Collection):
     def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
         self._inner = inner
         self.name = inner.name
-        self._max = max_documents
-        self._docs: OrderedDict[Any, Doc | None] = OrderedDict()
+        self._docs: LRU[Any, Doc | None] = LRU(max_documents)
         # Results of small equality queries without `_id` (a user's memberships), dropped
         # whole by every write to the collection.
         self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
@@ -129,18 +129,12 @@ class CachedCollection(Collection):
     # Cache bookkeeping --------------------------------------------------------------------
 
     def _get(self, key: Any) -> Any:
-        doc = self._docs.get(key, _MISSING)
-        if doc is not _MISSING:
-            self._docs.move_to_end(key)
-        return doc
+        return self._docs.get(key, _MISSING)
 
     def _put(self, key: Any, doc: Doc | None, generation: int) -> None:
         if generation != self._generation:
             return  # a write ran meanwhile: what we read may already be stale
-        self._docs[key] = _copy(doc)
-        self._docs.move_to_end(key)
-        while len(self._docs) > self._max:
-            self._docs.popitem(last=False)
+        self._docs.put(key, _copy(doc))
 
     def _forget(self, filter: Filter | None) -> None:
         """Drop what a write with this filter may change: the documents it names by `_id`,
@@ -151,10 +145,10 @@ class CachedCollection(Collection):
             self._queried_documents = 0
         key = filter.get("_id", _MISSING) if filter is not None else _MISSING
         if _plain(key):
-            self._docs.pop(key, None)
+            self._docs.drop(key)
         elif isinstance(key, Mapping) and set(key) == {"$in"}:
             for k in key["$in"]:
-                self._docs.pop(k, None)
+                self._docs.drop(k)
         else:
             self._docs.clear()
 

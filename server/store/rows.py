@@ -11,10 +11,10 @@ commit. (The store's reader/writer lock is for threads; the embedded store has o
 from __future__ import annotations
 
 import importlib
-from collections import OrderedDict
 from typing import Any
 
 from .commits import CommitGroup
+from .memory import LRU
 
 # (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
 _doc_keys = importlib.import_module("litemongo._vendor.mongomock.indexing")._doc_keys
@@ -23,34 +23,13 @@ _UNSEEN = object()
 Doc = dict[str, Any]
 
 
-class Recent:
-    """The documents last written or read by key through the fast path, as stored (naive
-    datetimes), by the engine's encoded key: what reading the row would decode, without the
-    SELECT. Exact as long as every write of the collection goes through its `EmbeddedCollection`
-    (one process, under the store's lock), which forgets them all before the engine's own
-    writes. Nothing changes a document in place: updates build new ones, callers get copies."""
-
-    def __init__(self, size: int = 1024) -> None:
-        self._docs: OrderedDict[str, Doc] = OrderedDict()
-        self._size = size
-
-    def get(self, encoded: str) -> Doc | None:
-        doc = self._docs.get(encoded)
-        if doc is not None:
-            self._docs.move_to_end(encoded)
-        return doc
-
-    def keep(self, encoded: str, doc: Doc) -> None:
-        self._docs[encoded] = doc
-        self._docs.move_to_end(encoded)
-        if len(self._docs) > self._size:
-            self._docs.popitem(last=False)
-
-    def drop(self, encoded: str) -> None:
-        self._docs.pop(encoded, None)
-
-    def clear(self) -> None:
-        self._docs.clear()
+# The documents last written or read by key through the fast path, as stored (naive datetimes),
+# by the engine's encoded key: what reading the row would decode, without the SELECT. Exact as
+# long as every write of the collection goes through its `EmbeddedCollection` (one process,
+# under the store's lock), which forgets them all before the engine's own writes. Nothing
+# changes a document in place: updates build new ones, callers get copies.
+Recent = LRU[str, Doc]
+RECENT = 1024
 
 
 def _reindex(index: Any, encoded: str, new: Doc) -> None:
@@ -82,7 +61,7 @@ def put(store: Any, key: str, doc: Doc, commits: CommitGroup, recent: Recent) ->
             _reindex(index, encoded, doc)
         else:
             index.add(encoded, doc)
-    recent.keep(encoded, doc)
+    recent.put(encoded, doc)
 
 
 def delete(store: Any, key: str, commits: CommitGroup, recent: Recent) -> None:
@@ -100,4 +79,4 @@ def delete(store: Any, key: str, commits: CommitGroup, recent: Recent) -> None:
         store._query_index.remove(encoded)
 
 
-__all__ = ["Recent", "delete", "put"]
+__all__ = ["RECENT", "Recent", "delete", "put"]
