@@ -22,12 +22,14 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
 from tui_support import (
     console,
+    first_rows,
     on_main,
     save_session,
     screen_text,
     sign_in,
     text_of,
     until,
+    until_row,
 )
 
 from salesforce_emulator.seeding import SeedSpec
@@ -255,16 +257,12 @@ async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> 
         assert "🔒" in screen_text(app) or "locked" in title
         assert "Salesforce" in title
         members.focus()
-        row = [members.get_row_at(i)[0] for i in range(2)].index("Bob")
+        row = [r[0] for r in first_rows(members)].index("Bob")
         members.move_cursor(row=row)
         await pilot.press("c")
         await pilot.pause()
         await pilot.press("home", "enter")  # manager is the first choice
-        await until(
-            pilot,
-            lambda: ["Bob", "manager", "this node"] in [members.get_row_at(i) for i in range(2)],
-            "the new role",
-        )
+        await until_row(pilot, members, ["Bob", "manager", "this node"], "the new role")
     listed = (await sf.admin.get(f"/api/v1/tasks/{project}/members")).body["items"]
     assert {(m["user"]["id"], m["role"], m["inherited_from"]) for m in listed} >= {
         (bob.id, "manager", None)
@@ -293,11 +291,7 @@ async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: "Role" in text_of(app.screen.query_one("#choice-title")), "")
         await pilot.press("end", "enter")  # guest is the last choice
-        await until(
-            pilot,
-            lambda: ["Bob", "guest", "this node"] in [members.get_row_at(i) for i in range(2)],
-            "Bob a guest here",
-        )
+        await until_row(pilot, members, ["Bob", "guest", "this node"], "Bob a guest here")
     cases = next(f for f in folders if f["name"] == "Cases")
     listed = (await sf.admin.get(f"/api/v1/tasks/{cases['id']}/members")).body["items"]
     assert ("Bob", "guest", None) in {
@@ -330,7 +324,7 @@ async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connect
         title = app.screen.query_one("#node-title", Static)
         await until(pilot, lambda: "Cases" in text_of(title), "the folder's members")
         await until(pilot, lambda: members.row_count == 2, "the folder's members")
-        rows = [members.get_row_at(i) for i in range(2)]
+        rows = first_rows(members)
         assert ["Bob", "regular", "↑ Salesforce"] in rows
         members.focus()
         members.move_cursor(row=[r[0] for r in rows].index("Bob"))
@@ -356,7 +350,7 @@ async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enab
         await pilot.press("5")
         users = app.screen.query_one("#users", DataTable)
         await until(pilot, lambda: users.row_count == 2, "the users")
-        rows = [users.get_row_at(i) for i in range(2)]
+        rows = first_rows(users)
         assert ["Ada Admin", "admin@acme.test", "administrator", "yes", "Salesforce owner"] in rows
         users.move_cursor(row=[r[0] for r in rows].index("Ada Admin"))
         await pilot.press("d")
@@ -364,12 +358,10 @@ async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enab
         warning = app.screen.query_one("#dialog-warning", Static)
         assert "owns the Salesforce integration" in text_of(warning)
         await pilot.press("y")
-        await until(
+        await until_row(
             pilot,
-            lambda: (
-                ["Ada Admin", "admin@acme.test", "administrator", "no", "Salesforce owner"]
-                in [users.get_row_at(i) for i in range(2)]
-            ),
+            users,
+            ["Ada Admin", "admin@acme.test", "administrator", "no", "Salesforce owner"],
             "Ada deactivated",
         )
         await pilot.press("1")
@@ -444,19 +436,17 @@ async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> 
         await pilot.press(*"carl@acme.test", "enter", *"Carl", "enter", *"long enough pw", "enter")
         await pilot.press("ctrl+s")  # not an administrator: the box stays unchecked
         await until(pilot, lambda: users.row_count == 2, "Carl in the list")
-        rows = [users.get_row_at(i) for i in range(2)]
+        rows = first_rows(users)
         assert ["Carl", "carl@acme.test", "user", "yes", ""] in rows
         users.focus()
         users.move_cursor(row=[r[0] for r in rows].index("Carl"))
         await pilot.press("c")
         await pilot.pause()
         await pilot.press("home", "enter")  # administrator is the first choice
-        await until(
+        await until_row(
             pilot,
-            lambda: (
-                ["Carl", "carl@acme.test", "administrator", "yes", ""]
-                in [users.get_row_at(i) for i in range(2)]
-            ),
+            users,
+            ["Carl", "carl@acme.test", "administrator", "yes", ""],
             "Carl an administrator",
         )
         # Adding an email that is taken shows the server's message.

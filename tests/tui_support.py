@@ -11,7 +11,7 @@ from sf_support import Connected
 from support import PASSWORD, Api
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui import config
 from tui.app import AdminApp
@@ -53,6 +53,17 @@ async def until(
             app = pilot.app
             raise AssertionError(f"timed out waiting for {what}; screen shows:\n{_dump(app)}")
         await pilot.pause(0.05)
+
+
+def first_rows(table: DataTable[Any], count: int = 2) -> list[list[Any]]:
+    return [table.get_row_at(i) for i in range(count)]
+
+
+async def until_row(
+    pilot: Pilot[None], table: DataTable[Any], row: list[Any], what: str, among: int = 2
+) -> None:
+    """Let the app run until `row` is among the table's first `among` rows."""
+    await until(pilot, lambda: row in first_rows(table, among), what)
 
 
 def _dump(app: Any) -> str:
