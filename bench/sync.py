@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import pstats
@@ -481,26 +482,28 @@ async def measure_run(
     calls = await emulator_calls(world, clients) - calls_before
     memory = world.server.memory_kb()
     breakdown = rest_calls(world.emulator.process.log_text()[log_offset:])
-    server_cpu = world.server.cpu_seconds() - cpu_server
-    emulator_cpu = world.emulator.process.cpu_seconds() - cpu_emulator
+    # What every result says, finished or not.
+    result = functools.partial(
+        Result,
+        scenario=scenario,
+        emulator_calls=calls,
+        breakdown=breakdown,
+        minimum=minimum,
+        peak_rss_kb=memory.get("VmHWM", 0),
+        server_cpu=world.server.cpu_seconds() - cpu_server,
+        emulator_cpu=world.emulator.process.cpu_seconds() - cpu_emulator,
+        store_bytes=disk_usage(world.data_dir),
+    )
     if run is None:
         # Not finished: how far it got, from what the emulator served.
         pages = breakdown["query"] + breakdown["more"]
-        return Result(
-            scenario=scenario,
+        return result(
             records=min(records, pages * PAGE),
             status="unfinished",
             error=f"not done after {give_up_after:.0f} s",
             wall=elapsed,
             counts={},
             api_calls=0,
-            emulator_calls=calls,
-            breakdown=breakdown,
-            minimum=minimum,
-            peak_rss_kb=memory.get("VmHWM", 0),
-            server_cpu=server_cpu,
-            emulator_cpu=emulator_cpu,
-            store_bytes=disk_usage(world.data_dir),
             note="records = pages served x 2,000 (an upper bound); wall = time waited",
         )
     wall = parse_time(run["finished_at"]) - parse_time(run["started_at"])
@@ -511,21 +514,13 @@ async def measure_run(
             f"connect round trip + import {elapsed:.1f} s; emulator calls include the "
             "connection's API-access check"
         )
-    return Result(
-        scenario=scenario,
+    return result(
         records=records,
         status=str(run["status"]),
         error=run.get("error"),
         wall=wall,
         counts=dict(run["counts"]),
         api_calls=int(run["api_calls"]),
-        emulator_calls=calls,
-        breakdown=breakdown,
-        minimum=minimum,
-        peak_rss_kb=memory.get("VmHWM", 0),
-        server_cpu=server_cpu,
-        emulator_cpu=emulator_cpu,
-        store_bytes=disk_usage(world.data_dir),
         search_after=search_after,
         note=note,
     )
