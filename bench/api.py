@@ -34,10 +34,8 @@ import asyncio
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +46,7 @@ import aiohttp
 import orjson
 import processes
 from argon2 import PasswordHasher
-from processes import HOST, Process, code_version, free_port
+from processes import HOST, Process, code_version, free_port, scratch
 
 from server import security
 from server.accounts import USER
@@ -742,10 +740,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="timetrail-bench-"))
+    with scratch("timetrail-bench-", args.keep) as workdir:
+        run(args, workdir)
+    return 0
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
     data_dir = workdir / "data"
     processes: list[Service] = []
-    started = time.perf_counter()
     try:
         print(f"Server code: {code_version()}")
         print(f"Seeding 1 account, {args.users} users, {args.tasks:,} tasks in {data_dir}")
@@ -773,12 +775,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for process in reversed(processes):
             process.stop(timeout=15)
-        if args.keep:
-            print(f"Kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Total {time.perf_counter() - started:.0f} s")
-    return 0
 
 
 if __name__ == "__main__":

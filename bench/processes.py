@@ -4,13 +4,16 @@ processes they start (CPU time, memory, a clean stop)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +127,19 @@ async def wait_healthy(
         if time.perf_counter() - started > give_up_after:
             raise RuntimeError(f"{process.name} not healthy after {give_up_after:.0f} s")
         await asyncio.sleep(0.1)
+
+
+@contextlib.contextmanager
+def scratch(prefix: str, keep: bool) -> Iterator[Path]:
+    """A folder for a benchmark's data and logs, removed at the end unless `keep` (then its
+    path is printed); a benchmark that ends normally prints how long it took in all."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    started = time.perf_counter()
+    try:
+        yield workdir
+    finally:
+        if keep:
+            print(f"Kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Total {time.perf_counter() - started:.0f} s")

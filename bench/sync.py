@@ -50,11 +50,9 @@ import math
 import os
 import pstats
 import re
-import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,7 +63,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import processes
-from processes import HOST, Process, code_version, free_port, memory_kb
+from processes import HOST, Process, code_version, free_port, memory_kb, scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@bench.test"
@@ -979,10 +977,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_memory is not None:
         print_data_memory(args.data_memory)
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="timetrail-sync-bench-"))
-    started = time.perf_counter()
-    reference: World | None = None
-    try:
+    with scratch("timetrail-sync-bench-", args.keep) as workdir:
+        reference: World | None = None
         print(
             f"Server code: {code_version()}; {os.cpu_count()} cores, load average "
             f"{os.getloadavg()[0]:.2f}"
@@ -1002,12 +998,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_restarts([w for w in (reference, main_world) if w is not None])
         if args.profile is not None:
             print_profile(args.profile, args.profile_lines)
-    finally:
-        if args.keep:
-            print(f"Kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Total {time.perf_counter() - started:.0f} s")
     return 0
 
 
