@@ -46,7 +46,16 @@ import aiohttp
 import orjson
 import processes
 from argon2 import PasswordHasher
-from processes import HOST, Process, code_version, free_port, scratch
+from processes import (
+    HOST,
+    PASSWORD,
+    ROOT,
+    Process,
+    code_version,
+    free_port,
+    init_account,
+    scratch,
+)
 
 from server import security
 from server.accounts import USER
@@ -55,9 +64,6 @@ from server.settings import Settings
 from server.store import open_embedded
 from server.tree import REGULAR
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_EMAIL = "admin@bench.test"
-PASSWORD = "bench-password-1"
 SEED = 20260701
 
 # --- Realistic names --------------------------------------------------------------------------
@@ -187,23 +193,6 @@ class Seeded:
     projects: int
     tasks: int
     seconds: float
-
-
-def init_account(data_dir: Path) -> str:
-    """`python -m server init`: the account and its administrator; returns the admin's token."""
-    command = [sys.executable, "-m", "server", "init", "--account", "Bench"]
-    command += ["--email", ADMIN_EMAIL, "--name", "Admin", "--password", PASSWORD]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=server_env(data_dir),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"timetrail init failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout.strip().splitlines()[-1]
 
 
 def tree_shape(tasks: int) -> tuple[int, int, int]:
@@ -751,7 +740,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     try:
         print(f"Server code: {code_version()}")
         print(f"Seeding 1 account, {args.users} users, {args.tasks:,} tasks in {data_dir}")
-        admin_token = init_account(data_dir)
+        admin_token = init_account(server_env(data_dir))
         seeded = asyncio.run(seed(data_dir, admin_token, args.tasks, args.users))
         print(
             f"  {seeded.tasks:,} tasks ({seeded.projects} projects) and {len(seeded.users)} users "

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The administrator every benchmark creates.
+ADMIN_EMAIL = "admin@bench.test"
+PASSWORD = "bench-password-1"
 HOST = "127.0.0.1"
 
 
@@ -143,3 +147,14 @@ def scratch(prefix: str, keep: bool) -> Iterator[Path]:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"Total {time.perf_counter() - started:.0f} s")
+
+
+def init_account(env: dict[str, str]) -> str:
+    """`python -m server init` with this environment: the account and its administrator;
+    returns the administrator's token."""
+    command = [sys.executable, "-m", "server", "init", "--account", "Bench"]
+    command += ["--email", ADMIN_EMAIL, "--name", "Admin", "--password", PASSWORD]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"timetrail init failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]

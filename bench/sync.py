@@ -63,11 +63,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import processes
-from processes import HOST, Process, code_version, free_port, memory_kb, scratch
+from processes import (
+    HOST,
+    ROOT,
+    Process,
+    code_version,
+    free_port,
+    init_account,
+    memory_kb,
+    scratch,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_EMAIL = "admin@bench.test"
-PASSWORD = "bench-password-1"
 INTEGRATION = "/api/v1/integrations/salesforce"
 CALLBACK_PATH = "/oauth/salesforce/callback"
 BENCH_CALLBACK_PATH = "/bench/ids"  # the bench's own OAuth grant (to find record ids)
@@ -238,23 +244,6 @@ def server_env(data_dir: Path, emulator: Emulator | None, port: int) -> dict[str
         env["TIMETRAIL_SALESFORCE_CA_BUNDLE"] = str(emulator.ca_file)
         env["TIMETRAIL_SALESFORCE_API_VERSION"] = API_VERSION
     return env
-
-
-def init_account(data_dir: Path, port: int) -> str:
-    """`python -m server init`: the account and its administrator; returns the admin's token."""
-    command = [sys.executable, "-m", "server", "init", "--account", "Bench"]
-    command += ["--email", ADMIN_EMAIL, "--name", "Admin", "--password", PASSWORD]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=server_env(data_dir, None, port),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"timetrail init failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout.strip().splitlines()[-1]
 
 
 def start_server(
@@ -773,7 +762,7 @@ def run_scale(
     emulator = start_emulator(seed, workdir, port)
     server: Process | None = None
     try:
-        token = init_account(data_dir, port)
+        token = init_account(server_env(data_dir, None, port))
         server = start_server(data_dir, emulator, port, workdir, profile)
         world = World(seed, workdir, data_dir, emulator, server, port, token)
         asyncio.run(run_world(world, args, full_only))
