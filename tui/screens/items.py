@@ -13,7 +13,7 @@ from textual.widgets import Checkbox, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection as Choice
 
 from ..api import ApiError, CatalogItem, ObjectSelection, SalesforceObject, Selection
-from .pane import Pane
+from .pane import Pane, reports_failures
 from .watch import watch_run
 
 OBJECTS: tuple[SalesforceObject, ...] = ("Opportunity", "Case")
@@ -64,12 +64,9 @@ class ItemsPane(Pane):
             self.load_selection()
 
     @work(exclusive=True, group="items")
+    @reports_failures
     async def load_selection(self) -> None:
-        try:
-            status = await self.api.integration()
-        except ApiError as error:
-            self.failed(error)
-            return
+        status = await self.api.integration()
         selection = status["selection"]
         for sobject in OBJECTS:
             chosen = selection["objects"].get(sobject)

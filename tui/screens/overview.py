@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from ..api import ApiError, Integration, Run
+from ..api import Integration, Run
 from .base import admin_app, run_counts, when
 from .dialogs import ConfirmDialog
 from .enable import EnableScreen
-from .pane import Pane
+from .pane import Pane, reports_failures
 
 REFRESH_SECONDS = 10
 
@@ -103,19 +103,13 @@ class OverviewPane(Pane):
     def on_mount(self) -> None:
         self.set_interval(REFRESH_SECONDS, self.reload)
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def reload(self) -> None:
         self.load()
 
     @work(exclusive=True, group="overview")
+    @reports_failures
     async def load(self) -> None:
-        try:
-            status = await self.api.integration()
-        except ApiError as error:
-            self.failed(error)
-            return
+        status = await self.api.integration()
         self.show(status)
 
     def show(self, status: Integration) -> None:
@@ -154,11 +148,8 @@ class OverviewPane(Pane):
         )
 
     @work(exclusive=True, group="unlink")
+    @reports_failures
     async def unlink(self) -> None:
-        try:
-            status = await self.api.unlink()
-        except ApiError as error:
-            self.failed(error)
-            return
+        status = await self.api.unlink()
         self.app.notify("Salesforce is unlinked. Imported tasks and time entries stay.")
         self.show(status)

@@ -11,10 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ..api import ApiError, Member, Task, TaskPage
+from ..api import Member, Task, TaskPage
 from .base import counted
 from .dialogs import ChoiceDialog, ConfirmDialog
-from .pane import Pane
+from .pane import Pane, reports_failures
 
 LOCK = "🔒"
 ROLES = [("manager: tracks time, sees everyone's in it", "manager"),
@@ -92,17 +92,12 @@ class RolesPane(Pane):
         self.project_tree.focus()
 
     @work(exclusive=True, group="tree")
+    @reports_failures
     async def load_roots(self, q: str, cursor: str | None = None) -> None:
         """The projects, or the tasks matching `q` (with their path); `cursor`: the next page."""
         q = q.strip()
         self.query_text = q
-        try:
-            page = await (
-                self.api.search_tasks(q, cursor) if q else self.api.projects(cursor=cursor)
-            )
-        except ApiError as error:
-            self.failed(error)
-            return
+        page = await (self.api.search_tasks(q, cursor) if q else self.api.projects(cursor=cursor))
         self.loaded = True
         if cursor is None:
             self.project_tree.clear()  # a new root node
@@ -140,14 +135,11 @@ class RolesPane(Pane):
                 self.load_roots(self.query_text, cursor)
 
     @work(group="children")
+    @reports_failures
     async def load_children(
         self, node: TreeNode[Task | str], task_id: str, cursor: str | None
     ) -> None:
-        try:
-            page = await self.api.children(task_id, cursor)
-        except ApiError as error:
-            self.failed(error)
-            return
+        page = await self.api.children(task_id, cursor)
         if not page["items"] and cursor is None:
             node.allow_expand = False
             return
@@ -165,17 +157,14 @@ class RolesPane(Pane):
             self.load_members(event.node.data)
 
     @work(exclusive=True, group="members")
+    @reports_failures
     async def load_members(self, task: Task) -> None:
-        try:
-            members = await self.api.members(task["id"])
-            for member in members:
-                source = member["inherited_from"]
-                if source and source not in self.names:
-                    found = await self.api.task(source)
-                    self.names[source] = found["name"]
-        except ApiError as error:
-            self.failed(error)
-            return
+        members = await self.api.members(task["id"])
+        for member in members:
+            source = member["inherited_from"]
+            if source and source not in self.names:
+                found = await self.api.task(source)
+                self.names[source] = found["name"]
         self.show_members(task, members)
 
     def show_members(self, task: Task, members: list[Member]) -> None:
@@ -204,12 +193,9 @@ class RolesPane(Pane):
         self.pick_user_then_role(task)
 
     @work(group="members-edit")
+    @reports_failures
     async def pick_user_then_role(self, task: Task) -> None:
-        try:
-            users = [u for u in await self.api.users() if u["active"]]
-        except ApiError as error:
-            self.failed(error)
-            return
+        users = [u for u in await self.api.users() if u["active"]]
         options = [(f"{u['name']} <{u['email']}>", u["id"]) for u in users]
         user_id = await self.app.push_screen_wait(
             ChoiceDialog(f"Assign to {task['name']}", options)
@@ -234,12 +220,9 @@ class RolesPane(Pane):
         if role is not None:
             await self.set_role(task, member["user"]["id"], role)
 
+    @reports_failures
     async def set_role(self, task: Task, user_id: str, role: str) -> None:
-        try:
-            await self.api.set_role(task["id"], user_id, role)
-        except ApiError as error:
-            self.failed(error)
-            return
+        await self.api.set_role(task["id"], user_id, role)
         self.app.notify(f"Role set to {role} on {task['name']}.")
         self.load_members(task)
 
@@ -266,12 +249,9 @@ class RolesPane(Pane):
         self.unassign_project(task, member)
 
     @work(group="members-edit")
+    @reports_failures
     async def unassign_project(self, task: Task, member: Member) -> None:
-        try:
-            project = await self.project_of(task)
-        except ApiError as error:
-            self.failed(error)
-            return
+        project = await self.project_of(task)
         question = (
             f"Remove every assignment of {member['user']['name']} in the project "
             f"{project['name']} (this node and everything in it)?"
@@ -288,12 +268,9 @@ class RolesPane(Pane):
         return current
 
     @work(group="members-edit")
+    @reports_failures
     async def unassign(self, task: Task, member: Member, target: Task, subtree: bool) -> None:
-        try:
-            await self.api.unassign(target["id"], member["user"]["id"], subtree=subtree)
-        except ApiError as error:
-            self.failed(error)
-            return
+        await self.api.unassign(target["id"], member["user"]["id"], subtree=subtree)
         where = f"the entire project {target['name']}" if subtree else target["name"]
         self.app.notify(f"{member['user']['name']} is unassigned from {where}.")
         self.load_members(task)

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from ..api import ApiError, Run
 from .base import took, when
-from .pane import Pane
+from .pane import Pane, reports_failures
 from .watch import progress, watch_run
 
 
@@ -31,19 +31,13 @@ class SyncPane(Pane):
     def focus_first(self) -> None:
         self.query_one("#runs", DataTable).focus()
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def reload(self) -> None:
         self.load_runs()
 
     @work(exclusive=True, group="runs")
+    @reports_failures
     async def load_runs(self) -> None:
-        try:
-            runs = await self.api.runs()
-        except ApiError as error:
-            self.failed(error)
-            return
+        runs = await self.api.runs()
         self.show_runs(runs)
         if runs and runs[0]["status"] == "running":
             self.follow(runs[0])

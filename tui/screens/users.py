@@ -7,10 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from ..api import ApiError, User
+from ..api import User
 from .base import counted
 from .dialogs import AddUserDialog, ChoiceDialog, ConfirmDialog
-from .pane import Pane
+from .pane import Pane, reports_failures
 
 ACCOUNT_ROLES = [
     ("administrator: manages users, the integration, items, roles", "administrator"),
@@ -44,20 +44,14 @@ class UsersPane(Pane):
     def focus_first(self) -> None:
         self.table.focus()
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def reload(self) -> None:
         self.load()
 
     @work(exclusive=True, group="users")
+    @reports_failures
     async def load(self) -> None:
-        try:
-            users = await self.api.users()
-            owner = (await self.api.integration())["owner"]
-        except ApiError as error:
-            self.failed(error)
-            return
+        users = await self.api.users()
+        owner = (await self.api.integration())["owner"]
         self.owner_id = owner["id"] if owner else None
         self.show(users)
 
@@ -94,14 +88,11 @@ class UsersPane(Pane):
         self.app.push_screen(AddUserDialog(), added)
 
     @work(group="users-edit")
+    @reports_failures
     async def add(self, values: dict[str, str]) -> None:
-        try:
-            user = await self.api.add_user(
-                values["email"], values["name"], values["password"], values["role"]
-            )
-        except ApiError as error:
-            self.failed(error)
-            return
+        user = await self.api.add_user(
+            values["email"], values["name"], values["password"], values["role"]
+        )
         self.app.notify(f"{user['name']} is added.")
         self.load()
 
@@ -118,12 +109,9 @@ class UsersPane(Pane):
         self.app.push_screen(ChoiceDialog(title, ACCOUNT_ROLES, user["role"]), chosen)
 
     @work(group="users-edit")
+    @reports_failures
     async def update(self, user: User, role: str) -> None:
-        try:
-            changed = await self.api.update_user(user["id"], role=role)
-        except ApiError as error:
-            self.failed(error)
-            return
+        changed = await self.api.update_user(user["id"], role=role)
         self.app.notify(f"{changed['name']} is now {changed['role']}.")
         self.load()
 
@@ -151,11 +139,8 @@ class UsersPane(Pane):
         )
 
     @work(group="users-edit")
+    @reports_failures
     async def deactivate(self, user: User) -> None:
-        try:
-            await self.api.deactivate_user(user["id"])
-        except ApiError as error:
-            self.failed(error)
-            return
+        await self.api.deactivate_user(user["id"])
         self.app.notify(f"{user['name']} is deactivated.")
         self.load()
