@@ -21,6 +21,7 @@ from support import free_port
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
 from tui_support import (
+    authorize_link,
     console,
     first_rows,
     on_main,
@@ -36,7 +37,6 @@ from salesforce_emulator.seeding import SeedSpec
 from tui import config
 from tui.app import AdminApp
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
-from tui.screens.enable import EnableScreen
 from tui.screens.signin import SignInScreen
 
 
@@ -128,9 +128,7 @@ async def test_enable_shows_the_link_waits_for_the_browser_and_reports_success(
     async with console(sf) as (app, pilot):
         await on_main(pilot)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
-        link = app.screen.query_one("#authorize-url", Static)
-        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        link = await authorize_link(pilot)
         state = app.screen.query_one("#enable-state", Static)
         assert "Waiting" in text_of(state)
         await pilot.press("c")
@@ -153,9 +151,7 @@ async def test_a_refused_authorization_shows_the_reason(sf: Connected) -> None:
     async with console(sf) as (app, pilot):
         await on_main(pilot)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
-        link = app.screen.query_one("#authorize-url", Static)
-        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        link = await authorize_link(pilot)
         await sf.browser.get(text_of(link))
         state = app.screen.query_one("#enable-state", Static)
         await until(pilot, lambda: "Not connected" in text_of(state), "the outcome")
@@ -169,9 +165,7 @@ async def test_an_expired_link_is_reported(sf: Connected) -> None:
     async with console(sf) as (app, pilot):
         await on_main(pilot)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
-        link = app.screen.query_one("#authorize-url", Static)
-        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        link = await authorize_link(pilot)
         await sf.world.services.store.oauth_states.update_many(
             {}, {"$set": {"expires_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}}
         )
@@ -372,9 +366,7 @@ async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enab
 
         # Re-enabling makes Eve the owner.
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
-        link = app.screen.query_one("#authorize-url", Static)
-        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        link = await authorize_link(pilot)
         await sf.browser.get(text_of(link))
         state = app.screen.query_one("#enable-state", Static)
         await until(pilot, lambda: "Connected" in text_of(state), "the outcome")
@@ -395,9 +387,7 @@ async def test_re_enabling_an_active_integration_asks_first_and_reports_success(
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, EnableScreen), "the enable screen")
-        link = app.screen.query_one("#authorize-url", Static)
-        await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+        link = await authorize_link(pilot)
         state = app.screen.query_one("#enable-state", Static)
         await pilot.pause(1.5)  # still active meanwhile: that is not the outcome
         assert "Waiting" in text_of(state)

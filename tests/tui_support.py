@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tui import config
 from tui.app import AdminApp
+from tui.screens.enable import EnableScreen
 from tui.screens.main import MainScreen
 from tui.screens.signin import SignInScreen
 
@@ -53,6 +54,14 @@ async def until(
             app = pilot.app
             raise AssertionError(f"timed out waiting for {what}; screen shows:\n{_dump(app)}")
         await pilot.pause(0.05)
+
+
+async def authorize_link(pilot: Pilot[None]) -> Static:
+    """Wait for the enable screen (after `e`) to show the authorization link; returns it."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, EnableScreen), "the enable screen")
+    link = pilot.app.screen.query_one("#authorize-url", Static)
+    await until(pilot, lambda: text_of(link).startswith("https://"), "the link")
+    return link
 
 
 def first_rows(table: DataTable[Any], count: int = 2) -> list[list[Any]]:
