@@ -70,7 +70,10 @@ class Terminal:
             shown[0] = self.screen()
             return all(text in shown[0] for text in texts)
 
-        wait_for(showing, repr(texts))
+        try:
+            wait_for(showing, repr(texts))
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; the terminal shows:\n{shown[0]}") from None
         return shown[0]
 
 
