@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from . import openapi
+from . import headers, openapi
 from .appkeys import OPENAPI, SERVICES, SETTINGS, STORE_FACTORY
 from .middlewares import errors_to_json
 from .routes import ALL
@@ -46,6 +46,7 @@ def create_app(
         lambda: open_store(settings.mongodb_uri, settings.data_dir)
     )
     app.cleanup_ctx.append(_store_ctx)
+    headers.install(app)
     all_endpoints = endpoints()
     for endpoint in all_endpoints:
         handler = endpoint.aiohttp_handler()
