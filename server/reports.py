@@ -146,8 +146,8 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
             writer.writerow(
                 [
                     g.key["user_id"],
-                    g.key["name"],
-                    g.key["email"],
+                    _cell(g.key["name"]),
+                    _cell(g.key["email"]),
                     g.seconds,
                     _hours(g.seconds),
                     g.entries,
@@ -159,7 +159,7 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
             writer.writerow(
                 [
                     g.key["project_id"] or "",
-                    g.key["name"] or "(no task)",
+                    _cell(g.key["name"] or "(no task)"),
                     _bool(g.key["archived"]),
                     g.seconds,
                     _hours(g.seconds),
@@ -172,8 +172,8 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
             writer.writerow(
                 [
                     g.key["task_id"] or "",
-                    " / ".join(g.key["path"]),
-                    g.key["name"] or "(no task)",
+                    _cell(" / ".join(g.key["path"])),
+                    _cell(g.key["name"] or "(no task)"),
                     _bool(g.key["archived"]),
                     g.seconds,
                     _hours(g.seconds),
@@ -186,6 +186,16 @@ def as_csv(group_by: str, items: list[Group], total: int) -> str:
         else ["total", "", "", total, _hours(total), sum(g.entries for g in items)]
     )
     return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """People's text as a spreadsheet shows it and never runs it: a leading quote makes a
+    would-be formula plain text."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _hours(seconds: int) -> str:

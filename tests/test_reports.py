@@ -109,3 +109,19 @@ async def test_a_running_timer_counts_up_to_now(world: World) -> None:
         "/api/v1/reports/summary", **{"from": "2026-03-01", "to": "2026-03-02"}
     )
     assert r.body["total_seconds"] == 24 * 3600
+
+
+async def test_csv_cells_that_a_spreadsheet_would_run_are_plain_text(world: World) -> None:
+    """Names are people's text: `=HYPERLINK(…)` as a task name must not become a formula in
+    the manager's spreadsheet (CSV injection)."""
+    formula = await world.admin.create_task('=HYPERLINK("https://evil.example","x")')
+    dash = await world.admin.create_task("-1+2")
+    plain = await world.admin.create_task("Ordinary - name")
+    for task in (formula, dash, plain):
+        await _entry(world.admin, task["id"], "2026-06-01T09:00:00Z", 60)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="task", format="csv")
+    names = {row[2] for row in csv.reader(io.StringIO(r.body))}
+    assert '\'=HYPERLINK("https://evil.example","x")' in names
+    assert "'-1+2" in names
+    assert "Ordinary - name" in names
+    assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
