@@ -7,6 +7,7 @@ import asyncio
 import gc
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -138,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    # What the server writes (store, keys, CA bundle) is for its own user from the first byte.
+    os.umask(0o077)
     try:
         if args.command == "serve":
             settings = settings.with_listen(args.host, args.port)

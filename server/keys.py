@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .datadir import private_dir
+
 log = logging.getLogger(__name__)
 
 KEY_FILE = "secret.key"
@@ -27,7 +29,7 @@ def load_secret_key(configured: str | None, data_dir: Path) -> str:
     path = data_dir / KEY_FILE
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import pymongo.errors
 
+from ..datadir import FILE_MODE, private_dir, private_files
 from . import collections as names
 from .adapters import (
     Collection,
@@ -163,9 +164,10 @@ async def open_mongomock() -> Store:
 
 
 def _lock_data_dir(path: Path) -> IO[str]:
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     lock_path = path / "store.lock"
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the store's lifetime
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    handle = os.fdopen(fd, "a+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -195,6 +197,8 @@ async def open_embedded(data_dir: Path) -> Store:
     except Exception:
         lock.close()
         raise
+    # The engine creates its files with the process's umask: make them owner-only.
+    private_files(data_dir)
     db = client[DATABASE_NAME]
     commits = CommitGroup()
 
@@ -206,6 +210,7 @@ async def open_embedded(data_dir: Path) -> Store:
             commits.commit()
         finally:
             client.close()
+            private_files(data_dir)  # the engine's files made since it opened
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
             lock.close()
 

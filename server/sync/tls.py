@@ -14,6 +14,8 @@ from pathlib import Path
 
 import certifi
 
+from ..datadir import private_dir, write_private
+
 
 @dataclass(frozen=True)
 class Trust:
@@ -26,9 +28,8 @@ class Trust:
             return cls(None, certifi.where())
         if not extra_ca.is_file():
             raise ValueError(f"TIMETRAIL_SALESFORCE_CA_BUNDLE: no such file: {extra_ca}")
-        data_dir.mkdir(parents=True, exist_ok=True)
-        combined = data_dir / "salesforce-ca-bundle.pem"
-        combined.write_text(Path(certifi.where()).read_text() + "\n" + extra_ca.read_text())
+        combined = private_dir(data_dir) / "salesforce-ca-bundle.pem"
+        write_private(combined, Path(certifi.where()).read_text() + "\n" + extra_ca.read_text())
         return cls(extra_ca, str(combined))
 
     def ssl_context(self) -> ssl.SSLContext:
