@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import getpass
 import logging
 import os
+import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from .accounts import Accounts
 from .app import create_app
+from .datadir import private_dir
 from .demo import run_demo
 from .errors import ApiError
 from .settings import Settings, SettingsError
@@ -144,13 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             settings = settings.with_listen(args.host, args.port)
-            web.run_app(
-                _serving(create_app(settings)),
-                host=settings.host,
-                port=settings.port,
-                access_log=None,
-            )
+            # Bound before the store opens: a busy port changes nothing on disk.
+            sock = listening_socket(settings.host, settings.port)
+            _check_data_dir(settings)
+            web.run_app(_serving(create_app(settings)), sock=sock, access_log=None)
             return 0
+        _check_data_dir(settings)
         if args.command == "demo":
             settings = settings.with_listen(args.host, args.port)
             return asyncio.run(run_demo(settings, args.login_port, args.instance_port))
@@ -158,7 +161,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_create_account(settings, args, first=True))
         if args.command == "account":
             return asyncio.run(_create_account(settings, args, first=False))
-    except StoreError as error:
+    except (StoreError, StartupError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     raise AssertionError(args.command)  # pragma: no cover
+
+
+class StartupError(Exception):
+    """Why the command cannot start, in one line for the terminal."""
+
+
+def _check_data_dir(settings: Settings) -> None:
+    """The embedded store, the secret key and the CA bundle live in the data dir: it must be
+    writable before anything starts."""
+    path = settings.data_dir
+    try:
+        private_dir(path)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise StartupError(
+            f"the data dir {path} is not writable ({error.strerror or error}); set "
+            "TIMETRAIL_DATA_DIR to a folder this user can write."
+        ) from None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, or a `StartupError` that says why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise StartupError(f"cannot listen on {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use (another Timetrail server?); choose "
+                "another with --port or TIMETRAIL_PORT."
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    sock.setblocking(False)
+    return sock
