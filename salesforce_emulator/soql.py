@@ -321,10 +321,11 @@ class _Parser:
             return Membership(path, tuple(literals), negated)
         if self.token.is_word("like"):
             self.advance()
+            token = self.token
             literal = self.literal()
             if literal.kind != "string":
                 raise SoqlError("MALFORMED_QUERY", f"LIKE on {path} needs a quoted pattern")
-            return Like(path, literal.value)
+            return Like(path, _unquote(token.text, like=True))
         raise self.fail()
 
     def literal(self) -> Literal:
@@ -352,7 +353,9 @@ class _Parser:
         raise self.fail(token)
 
 
-def _unquote(quoted: str) -> str:
+def _unquote(quoted: str, *, like: bool = False) -> str:
+    """A string literal's value. For LIKE, escapes that mean something to the pattern stay
+    escaped: \\% and \\_ (a literal % or _) and \\\\ (a literal backslash)."""
     body = quoted[1:-1]
     out = []
     i = 0
@@ -361,7 +364,10 @@ def _unquote(quoted: str) -> str:
         if char == "\\" and i + 1 < len(body):
             following = body[i + 1]
             # \% and \_ stay escaped: they only mean something to LIKE.
-            out.append(_ESCAPES.get(following, "\\" + following))
+            if like and following == "\\":
+                out.append("\\\\")
+            else:
+                out.append(_ESCAPES.get(following, "\\" + following))
             i += 2
         else:
             out.append(char)

@@ -932,6 +932,46 @@ def test_soql_literals_and_operators() -> None:
     assert count.count_only
 
 
+def test_soql_like_escapes_match_a_literal_backslash_percent_and_underscore() -> None:
+    org = Emulator(SeedSpec(accounts=0)).org
+    for name in ("C:\\temp", "C:temp", "50% off", "50 off", "a_b", "axb"):
+        org.load("Account", {"Name": name})
+    now = datetime.now(UTC)
+
+    def names(pattern: str) -> list[str]:
+        query = prepare(f"SELECT Name FROM Account WHERE Name LIKE '{pattern}'", now)
+        return [r["Name"] for r in query.run(org.rows("Account"), org.get)]
+
+    assert names("%:\\\\t%") == ["C:\\temp"]
+    assert names("%0\\% o%") == ["50% off"]
+    assert names("a\\_b") == ["a_b"]
+
+
+def test_soql_orders_text_case_insensitively_as_its_comparisons_do() -> None:
+    """ORDER BY on text and `>`/`=` on text use one case-insensitive collation (ties by Id), so
+    a keyset walk over names that differ only in case meets every row once."""
+    org = Emulator(SeedSpec(accounts=0)).org
+    for name in ("beta", "Alpha", "BETA", "alpha", "Beta", "ALPHA", "gamma"):
+        org.load("Account", {"Name": name})
+    now = datetime.now(UTC)
+    order = " ORDER BY Name ASC, Id ASC LIMIT 2"
+    rows = list(org.rows("Account"))
+    first = prepare("SELECT Id, Name FROM Account" + order, now).run(rows, org.get)
+    walked = list(first)
+    while True:
+        name, last = walked[-1]["Name"], walked[-1]["Id"]
+        after = f"WHERE Name > '{name}' OR (Name = '{name}' AND Id > '{last}')"
+        page = prepare(f"SELECT Id, Name FROM Account {after}" + order, now).run(rows, org.get)
+        if not page:
+            break
+        walked += page
+    assert [r["Name"].lower() for r in walked] == ["alpha"] * 3 + ["beta"] * 3 + ["gamma"]
+    assert [r["Id"] for r in walked] == [
+        r["Id"] for r in sorted(rows, key=lambda r: (r["Name"].lower(), r["Id"]))
+    ]
+    assert len(prepare("SELECT Id FROM Account OFFSET 2000", now).run(rows, org.get)) == 0
+
+
 # --- the standalone emulator ----------------------------------------------------------------------
 
 

@@ -456,7 +456,7 @@ async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connect
     assert "REQUEST_LIMIT_EXCEEDED" in run["error"]
 
 
-# Selection and the catalog ------------------------------------------------------------------
+# Selection -----------------------------------------------------------------------
 
 
 async def select(sf: Connected, body: dict[str, Any]) -> dict[str, Any]:
@@ -522,39 +522,3 @@ async def test_a_malformed_selection_is_refused_naming_the_field(sf: Connected) 
         r = await sf.admin.put(f"{INTEGRATION}/selection", body)
         assert (r.status, r.code) == (400, "invalid_request"), body
         assert field in r.body["error"]["message"]
-
-
-async def test_the_catalog_lists_live_items_searchable_paged_and_marked(sf: Connected) -> None:
-    await connect_and_import(sf)
-    opps = records(sf, "Opportunity")
-    await select(
-        sf,
-        {
-            "objects": {
-                "Opportunity": {"enabled": True, "mode": "selected", "ids": [opps[0]["Id"]]}
-            },
-            "activities": True,
-        },
-    )
-    page = await sf.admin.get(f"{INTEGRATION}/catalog", object="Opportunity")
-    assert page.status == 200
-    every = list(sf.emu.emulator.org.rows("Opportunity"))
-    assert len(page.body["items"]) == min(len(every), 50)
-    marked = {i["id"]: i["selected"] for i in page.body["items"]}
-    assert marked[opps[0]["Id"]] is True and marked[opps[1]["Id"]] is False
-
-    word = opps[1]["Name"].split()[0]
-    found = await sf.admin.get(f"{INTEGRATION}/catalog", object="Opportunity", q=word)
-    assert found.body["items"] and all(
-        word.lower() in i["name"].lower() for i in found.body["items"]
-    )
-
-    small = await sf.admin.get(f"{INTEGRATION}/catalog", object="Case", q="'; DROP")
-    assert small.status == 200 and small.body["items"] == []
-
-
-async def test_the_catalog_says_when_salesforce_is_down(sf: Connected) -> None:
-    await connect_and_import(sf)
-    sf.emu.emulator.inject_failures("unavailable", 1)
-    r = await sf.admin.get(f"{INTEGRATION}/catalog", object="Case")
-    assert (r.status, r.code) == (502, "salesforce_unavailable")

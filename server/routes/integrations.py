@@ -10,9 +10,8 @@ from aiohttp import web
 
 from .. import clock
 from ..errors import ConflictError
-from ..paging import Page, decode_cursor
 from ..services import CALLBACK_PATH
-from ..sync.catalog import PAGE as CATALOG_PAGE
+from ..sync.catalog import MAX_CURSOR as CATALOG_CURSOR
 from ..sync.catalog import catalog
 from ..sync.engine import run_view
 from ..sync.objects import RECORDS
@@ -25,8 +24,14 @@ BASE = "/api/v1/integrations/salesforce"
 RUNS = {"limit": Field("integer", minimum=1, maximum=500, default=20)}
 CATALOG = {
     "object": Field("enum", required=True, choices=tuple(o.sobject for o in RECORDS)),
-    "q": Field("string", max_length=200, description="Words in the name (Cases: the subject)"),
-    "cursor": Field("string", max_length=200),
+    "q": Field(
+        "string",
+        max_length=200,
+        description="Text in the name (Cases: in the subject or the case number)",
+    ),
+    "cursor": Field(
+        "string", max_length=CATALOG_CURSOR, description="next_cursor of the previous page"
+    ),
 }
 SELECTION = {
     "objects": Field(
@@ -148,11 +153,10 @@ def _page(title: str, message: str, ok: bool) -> str:
 )
 async def get_catalog(call: Call) -> web.StreamResponse:
     q = call.query
-    page = Page(offset=decode_cursor(q["cursor"]), limit=CATALOG_PAGE)
-    items, more = await catalog(
-        call.services.integrations, call.caller.account_id, q["object"], q["q"], page.offset
+    items, next_cursor = await catalog(
+        call.services.integrations, call.caller.account_id, q["object"], q["q"], q["cursor"]
     )
-    return json({"items": items, "next_cursor": page.next_cursor(len(items), more)})
+    return json({"items": items, "next_cursor": next_cursor})
 
 
 @routes.put(
