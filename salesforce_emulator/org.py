@@ -484,14 +484,15 @@ def _derive(type_name: str, record: Record, changed: set[str], moment: datetime)
 
 
 def _derive_event_times(record: Record, changed: set[str]) -> None:
-    """ActivityDateTime and ActivityDate follow StartDateTime (either start may be written);
-    a written EndDateTime sets DurationInMinutes, else the duration places EndDateTime (so moving
-    the start moves the end).
-    An all-day event spans whole days from ActivityDate."""
+    """ActivityDateTime and ActivityDate follow StartDateTime (either start may be written); a
+    written EndDateTime sets DurationInMinutes, else the duration places EndDateTime (so moving
+    the start moves the end). An all-day event spans whole days from ActivityDate."""
     if record["IsAllDayEvent"]:
         day = record["ActivityDate"]
-        if day is None or ("StartDateTime" in changed and record["StartDateTime"] is not None):
+        if record["StartDateTime"] is not None and (day is None or "StartDateTime" in changed):
             day = record["StartDateTime"].astimezone(UTC).date()
+        if day is None:
+            return
         days = max(1, (record.get("DurationInMinutes") or 1440) // 1440)
         if "EndDateTime" in changed and record["EndDateTime"] is not None:
             days = max(1, (record["EndDateTime"].astimezone(UTC).date() - day).days + 1)

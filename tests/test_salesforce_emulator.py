@@ -1115,6 +1115,23 @@ def test_the_demo_events_are_partly_over_and_generated_seeds_take_an_events_coun
     assert parse_seed("opportunities=3,events=4") == SeedSpec(opportunities=3, events=4)
 
 
+def test_event_times_follow_the_start_and_the_end_or_the_duration() -> None:
+    org = Emulator("empty").org
+    event = org.insert("Event", {"StartDateTime": "2027-03-01T09:00:00Z", "DurationInMinutes": 30})
+    assert format_datetime(event["EndDateTime"]) == "2027-03-01T09:30:00.000+0000"
+    moved = org.update(event["Id"], {"ActivityDateTime": "2027-03-02T23:45:00+00:00"})
+    assert format_datetime(moved["StartDateTime"]) == "2027-03-02T23:45:00.000+0000"
+    assert format_datetime(moved["EndDateTime"]) == "2027-03-03T00:15:00.000+0000"
+    assert moved["ActivityDate"].isoformat() == "2027-03-02"
+    with pytest.raises(RecordError):
+        org.update(event["Id"], {"EndDateTime": "2027-03-01T00:00:00Z"})
+    with pytest.raises(RecordError):
+        org.update(event["Id"], {"IsArchived": True})
+    offsite = org.insert("Event", {"IsAllDayEvent": True, "ActivityDate": "2027-04-01"})
+    assert offsite["DurationInMinutes"] == 1440
+    assert format_datetime(offsite["EndDateTime"]) == "2027-04-01T23:59:00.000+0000"
+
+
 # --- per-user access: profiles and field-level security ---------------------------------------
 
 OTHER_USERNAME = "sam.seller@acme-demo.example"
