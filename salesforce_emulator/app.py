@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LATEST_VERSION = 66
 _WRITES = ("POST", "PUT", "PATCH")
+MAX_REQUEST_BYTES = 16_384  # the URI, and the URI plus the headers
+# What the HTTP server itself accepts, well above that, so that the limit answers as Salesforce.
+SERVER_LINE_BYTES = 4 * MAX_REQUEST_BYTES
 
 
 def _scope(path: str) -> FaultScope | None:
@@ -30,6 +33,24 @@ def _scope(path: str) -> FaultScope | None:
     if path.startswith(("/services/oauth2/", "/id/")):
         return FaultScope.OAUTH
     return None
+
+
+def _edge_page(status: int, title: str) -> web.Response:
+    page = f"<html><head><title>{status} {title}</title></head><body><h1>{title}</h1></body></html>"
+    return web.Response(status=status, text=page, content_type="text/html")
+
+
+@web.middleware
+async def refuse_long_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A URI over 16,384 bytes answers 414, a URI and headers over that together 431, both with
+    an HTML page from Salesforce's edge: no API call is counted."""
+    uri = len(request.raw_path.encode())
+    headers = sum(len(name) + len(value) + 4 for name, value in request.raw_headers)
+    if uri > MAX_REQUEST_BYTES:
+        return _edge_page(414, "Request-URI Too Long")
+    if uri + headers > MAX_REQUEST_BYTES:
+        return _edge_page(431, "Request Header Fields Too Large")
+    return await handler(request)
 
 
 @web.middleware
@@ -82,6 +103,7 @@ async def serve_rest(request: web.Request) -> web.Response:
                 dict(request.query),
                 body,
                 request.headers,
+                access.user_id,
             )
         )
     except SalesforceError as error:
@@ -113,7 +135,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 def _base_app(emulator: Emulator) -> web.Application:
-    app = web.Application(middlewares=[control.control_errors, inject_faults])
+    app = web.Application(middlewares=[refuse_long_requests, control.control_errors, inject_faults])
     app[EMULATOR] = emulator
     oauth.add_routes(app)
     control.add_routes(app)

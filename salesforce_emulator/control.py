@@ -18,9 +18,12 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | POST /__control/authorization/next | ``{"deny": true}`` or ``{"username"}`` | the next authorize |
 | POST /__control/clock | ``{"advance_seconds"}`` | move the emulator's clock |
 | PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
+| PUT /__control/object-access | ``{"object", "readable", "username"?}`` | object access |
+| PUT /__control/field-access | ``{"object", "field", "readable", "username"?}`` | field access |
 
-Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities``,
-``api_disabled_user``, ``random_seed``, ``history_days``.
+Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities`` (Tasks),
+``events``, ``api_disabled_user``, ``random_seed``, ``history_days``. Access without a username
+applies to every user.
 """
 
 from __future__ import annotations
@@ -209,6 +212,43 @@ async def put_connected_app(request: web.Request) -> web.Response:
     return web.json_response({"client_id": emulator.app.client_id, "redirect_uris": uris})
 
 
+def _readable(body: dict[str, Any]) -> bool:
+    readable = body["readable"]
+    if not isinstance(readable, bool):
+        raise ControlError("readable is true or false")
+    return readable
+
+
+def _username(body: dict[str, Any]) -> str | None:
+    username = body.get("username")
+    return None if username is None else str(username)
+
+
+async def put_object_access(request: web.Request) -> web.Response:
+    body = await _body(request)
+    name = _emulator(request).set_object_access(
+        str(body["object"]), _readable(body), _username(body)
+    )
+    return web.json_response(
+        {"object": name, "readable": body["readable"], "username": _username(body)}
+    )
+
+
+async def put_field_access(request: web.Request) -> web.Response:
+    body = await _body(request)
+    name, field_name = _emulator(request).set_field_access(
+        str(body["object"]), str(body["field"]), _readable(body), _username(body)
+    )
+    return web.json_response(
+        {
+            "object": name,
+            "field": field_name,
+            "readable": body["readable"],
+            "username": _username(body),
+        }
+    )
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/__control/state", get_state)
@@ -227,3 +267,5 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/__control/authorization/next", next_authorization)
     router.add_post("/__control/clock", advance_clock)
     router.add_put("/__control/connected-app", put_connected_app)
+    router.add_put("/__control/object-access", put_object_access)
+    router.add_put("/__control/field-access", put_field_access)

@@ -115,6 +115,22 @@ class Emulator:
         else:
             self.org.api_disabled_users.add(user_id)
 
+    def set_object_access(
+        self, object_name: str, readable: bool, username: str | None = None
+    ) -> str:
+        """Whether one user's profile (without a username: every user's) may read an object;
+        the object's canonical name."""
+        user_id = None if username is None else self.user(username)["Id"]
+        return self.org.access.set_object(object_name, readable, user_id)
+
+    def set_field_access(
+        self, object_name: str, field_name: str, readable: bool, username: str | None = None
+    ) -> tuple[str, str]:
+        """Field-level security of one field for one user (without a username: every user);
+        the canonical object and field names."""
+        user_id = None if username is None else self.user(username)["Id"]
+        return self.org.access.set_field(object_name, field_name, readable, user_id)
+
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         self.org.daily_api_limit = limit
         if used is not None:
@@ -260,7 +276,7 @@ class Emulator:
             ],
             "counts": {
                 t: {"live": org.count(t), "stored": org.count(t, include_deleted=True)}
-                for t in ("Account", "Opportunity", "Case", "Task")
+                for t in ("Account", "Opportunity", "Case", "Task", "Event")
             },
             "login_url": self.login_url,
             "instance_url": self.instance_url,

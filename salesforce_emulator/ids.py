@@ -12,6 +12,7 @@ KEY_PREFIXES = {
     "Opportunity": "006",
     "Case": "500",
     "Task": "00T",
+    "Event": "00U",
     "QueryLocator": "01g",
 }
 

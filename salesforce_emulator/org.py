@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .access import AccessRules
 from .clock import Clock
 from .ids import KEY_PREFIXES, IdFactory, to_18
 from .schema import (
@@ -30,6 +31,7 @@ Record = dict[str, Any]
 
 REPLICATION_UPDATED_DAYS = 30
 REPLICATION_DELETED_DAYS = 15
+ACTIVITY_TYPES = ("Task", "Event")
 
 _TYPE_BY_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 _SYSTEM_FIELDS = frozenset(
@@ -44,6 +46,7 @@ _SYSTEM_FIELDS = frozenset(
         "IsClosed",
         "IsWon",
         "CaseNumber",
+        "IsArchived",
     }
 )
 
@@ -69,6 +72,7 @@ class Org:
         self.api_calls = 0
         self.session_timeout = timedelta(hours=2)
         self.default_user_id = ""
+        self.access = AccessRules()
         self._tables: dict[str, dict[str, Record]] = {t.name: {} for t in SCHEMA.values()}
         self._delete_log: dict[str, dict[str, datetime]] = {t.name: {} for t in SCHEMA.values()}
         self._cascaded: dict[str, list[str]] = {}
@@ -222,17 +226,18 @@ class Org:
 
     def delete(self, record_id: str) -> Record:
         """Move a record to the recycle bin: IsDeleted, visible to queryAll and …/deleted. Its
-        activities (Tasks whose WhatId is the record) go with it, as in Salesforce."""
+        activities (Tasks and Events whose WhatId is the record) go with it, as in Salesforce."""
         record = self._live(record_id)
         moment = self._clock.now()
         deleted = self._soft_delete(record, moment)
         children = [
-            task["Id"]
-            for task in self._tables["Task"].values()
-            if task["WhatId"] == record["Id"] and not task["IsDeleted"]
+            activity["Id"]
+            for type_name in ACTIVITY_TYPES
+            for activity in self._tables[type_name].values()
+            if activity["WhatId"] == record["Id"] and not activity["IsDeleted"]
         ]
         for child in children:
-            self._soft_delete(self._tables["Task"][child], moment)
+            self._soft_delete(self.require(child), moment)
         if children:
             self._cascaded[record["Id"]] = children
         return deleted
@@ -243,7 +248,7 @@ class Org:
             raise RecordError(f"{record_id} is not deleted")
         restored = self._undelete_one(record)
         for child_id in self._cascaded.pop(record["Id"], []):
-            child = self._tables["Task"].get(child_id)
+            child = self.get(child_id)
             if child is not None and child["IsDeleted"]:
                 self._undelete_one(child)
         return restored
@@ -257,7 +262,9 @@ class Org:
         type_name = self.type_of(record)
         del self._tables[type_name][record["Id"]]
         for child_id in self._cascaded.pop(record["Id"], []):
-            self._tables["Task"].pop(child_id, None)
+            child = self.get(child_id)
+            if child is not None:
+                del self._tables[self.type_of(child)][child["Id"]]
 
     # --- replication ---------------------------------------------------------------------
 
@@ -344,6 +351,8 @@ class Org:
         if creating:
             required = {"Opportunity": ("Name",), "Account": ("Name",)}.get(type_name, ())
             missing = [name for name in required if not fields.get(name)]
+            if type_name == "Event":
+                missing = _missing_event_times(fields)
             if missing:
                 raise RecordError(f"Required fields are missing: [{', '.join(missing)}]")
         return fields
@@ -368,6 +377,20 @@ def _statuses(type_name: str) -> dict[str, bool]:
     if type_name == "Task":
         return TASK_STATUSES
     raise RecordError(f"{type_name} records are not closed or reopened")
+
+
+def _missing_event_times(fields: Mapping[str, Any]) -> list[str]:
+    """An event needs its start and either its end or its duration (all-day events their
+    date)."""
+    if fields.get("IsAllDayEvent"):
+        has_day = any(fields.get(n) is not None for n in ("ActivityDate", "StartDateTime"))
+        return [] if has_day else ["ActivityDate"]
+    missing = []
+    if fields.get("StartDateTime") is None and fields.get("ActivityDateTime") is None:
+        missing.append("StartDateTime")
+    if fields.get("EndDateTime") is None and fields.get("DurationInMinutes") is None:
+        missing.append("DurationInMinutes")
+    return missing
 
 
 def _defaults(type_name: str) -> Record:
@@ -407,6 +430,21 @@ def _defaults(type_name: str) -> Record:
             "TaskSubtype": "Task",
             "Description": None,
         }
+    if type_name == "Event":
+        return {
+            "Subject": None,
+            "WhatId": None,
+            "WhoId": None,
+            "StartDateTime": None,
+            "EndDateTime": None,
+            "ActivityDateTime": None,
+            "ActivityDate": None,
+            "DurationInMinutes": None,
+            "IsAllDayEvent": False,
+            "IsArchived": False,
+            "Location": None,
+            "Description": None,
+        }
     if type_name == "Account":
         return {
             "Name": None,
@@ -432,6 +470,8 @@ def _derive(type_name: str, record: Record, changed: set[str], moment: datetime)
                 record["Probability"] = stage.probability
             if "ForecastCategoryName" not in changed:
                 record["ForecastCategoryName"] = stage.forecast_category
+    elif type_name == "Event":
+        _derive_event_times(record, changed)
     elif type_name in ("Case", "Task"):
         was_closed = bool(record.get("IsClosed"))
         closed = _statuses(type_name)[record["Status"]]
@@ -441,3 +481,42 @@ def _derive(type_name: str, record: Record, changed: set[str], moment: datetime)
             record[stamp] = moment
         elif not closed:
             record[stamp] = None
+
+
+def _derive_event_times(record: Record, changed: set[str]) -> None:
+    """ActivityDateTime and ActivityDate follow StartDateTime (either start may be written); a
+    written EndDateTime sets DurationInMinutes, else the duration places EndDateTime (so moving
+    the start moves the end). An all-day event spans whole days from ActivityDate."""
+    if record["IsAllDayEvent"]:
+        day = record["ActivityDate"]
+        if record["StartDateTime"] is not None and (day is None or "StartDateTime" in changed):
+            day = record["StartDateTime"].astimezone(UTC).date()
+        if day is None:
+            return
+        days = max(1, (record.get("DurationInMinutes") or 1440) // 1440)
+        if "EndDateTime" in changed and record["EndDateTime"] is not None:
+            days = max(1, (record["EndDateTime"].astimezone(UTC).date() - day).days + 1)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        record.update(
+            ActivityDate=day,
+            StartDateTime=start,
+            ActivityDateTime=start,
+            DurationInMinutes=days * 1440,
+            EndDateTime=start + timedelta(days=days, minutes=-1),
+        )
+        return
+    if "ActivityDateTime" in changed and "StartDateTime" not in changed:
+        record["StartDateTime"] = record["ActivityDateTime"]
+    start = record["StartDateTime"]
+    if start is None:
+        return
+    record["ActivityDateTime"] = start
+    record["ActivityDate"] = start.astimezone(UTC).date()
+    end, duration = record["EndDateTime"], record["DurationInMinutes"]
+    if ("EndDateTime" in changed and end is not None) or duration is None:
+        end = end or start
+        if end < start:
+            raise RecordError("EndDateTime: the end can't be before the start")
+        record["DurationInMinutes"] = int((end - start).total_seconds() // 60)
+    else:
+        record["EndDateTime"] = start + timedelta(minutes=duration)

@@ -2,10 +2,14 @@
 Composite API can run its subrequests through the same code.
 
 Resources: the version's resource list, ``query`` and ``queryAll`` (2,000 records a page, then
-``query/<locator>-<offset>``), ``sobjects`` (a short global describe), ``sobjects/T/updated`` and
-``sobjects/T/deleted`` (replication), ``sobjects/T/<id>`` (one record), ``limits``,
-``composite/batch`` and ``composite`` (GET subrequests). Versions from 31.0 up are served; older
-ones answer 410 Gone, as retired versions do.
+``query/<locator>-<offset>``), ``sobjects`` (a short global describe), ``sobjects/T/describe``,
+``sobjects/T/updated`` and ``sobjects/T/deleted`` (replication), ``sobjects/T/<id>`` (one
+record), ``limits``, ``composite/batch`` and ``composite`` (GET subrequests). Versions from 31.0
+up are served; older ones answer 410 Gone, as retired versions do.
+
+Each request is answered as its session's user sees the org: an object they cannot read is
+unknown (INVALID_TYPE in SOQL, NOT_FOUND under ``sobjects/``), a field hidden from them an
+unknown column. Composite subrequests run as the user of the call that carries them.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import errors
+from .access import Visibility
 from .cursors import PAGE_SIZE, Cursor
 from .emulator import Emulator
 from .errors import SalesforceError
 from .ids import KEY_PREFIXES, to_18
 from .org import REPLICATION_DELETED_DAYS, REPLICATION_UPDATED_DAYS, Org, Record
-from .schema import SCHEMA, format_datetime, parse_datetime, sobject_type, to_json
+from .schema import SCHEMA, SObjectType, format_datetime, parse_datetime, sobject_type, to_json
 from .soql import CompiledQuery, SoqlError, prepare
 
 MIN_VERSION = 31
@@ -40,6 +45,7 @@ class Request:
     params: Mapping[str, str]
     body: Any = None
     headers: Mapping[str, str] | None = None
+    user_id: str | None = None  # the session's user; None: a subrequest, run as its caller's
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,13 @@ def _replication_bounds(params: Mapping[str, str]) -> tuple[datetime, datetime]:
 class RestApi:
     def __init__(self, emulator: Emulator) -> None:
         self._emulator = emulator
+        self._caller: str | None = None  # the user of the request being answered
         self._routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
             (re.compile(r""), {"GET": self._resources}),
             (re.compile(r"(query|queryAll)"), {"GET": self._query}),
             (re.compile(r"(?:query|queryAll)/(01g[A-Za-z0-9]{15})-(\d+)"), {"GET": self._more}),
             (re.compile(r"sobjects"), {"GET": self._describe_global}),
+            (re.compile(r"sobjects/(\w+)/describe"), {"GET": self._describe}),
             (re.compile(r"sobjects/(\w+)/updated"), {"GET": self._updated}),
             (re.compile(r"sobjects/(\w+)/deleted"), {"GET": self._deleted}),
             (re.compile(r"sobjects/(\w+)/(\w{15}|\w{18})"), {"GET": self._record}),
@@ -99,7 +107,21 @@ class RestApi:
         return self._emulator.org
 
     def dispatch(self, request: Request) -> Response:
-        """Answer one request, errors included, as Salesforce would."""
+        """Answer one request, errors included, as Salesforce would, as its user sees the org
+        (a request without a user is a subrequest of the one being answered)."""
+        if request.user_id is None:
+            return self._answer(request)
+        outer, self._caller = self._caller, request.user_id
+        try:
+            return self._answer(request)
+        finally:
+            self._caller = outer
+
+    @property
+    def _visible(self) -> Visibility:
+        return self._org.access.for_user(self._caller)
+
+    def _answer(self, request: Request) -> Response:
         try:
             for pattern, methods in self._routes:
                 match = pattern.fullmatch(request.path)
@@ -125,19 +147,39 @@ class RestApi:
         names = ("sobjects", "query", "queryAll", "limits", "composite")
         return Response(200, {name: f"{base}/{name}" for name in names})
 
+    def _summary(self, sobject: SObjectType, version: str) -> dict[str, Any]:
+        readable = self._visible.object_readable(sobject.name)
+        base = f"/services/data/v{version}/sobjects/{sobject.name}"
+        return {
+            "name": sobject.name,
+            "label": sobject.name,
+            "keyPrefix": KEY_PREFIXES[sobject.name],
+            "queryable": readable,
+            "retrieveable": readable,
+            "replicateable": readable,
+            "urls": {"sobject": base, "describe": f"{base}/describe"},
+        }
+
     def _describe_global(self, request: Request) -> Response:
-        sobjects = [
-            {
-                "name": t.name,
-                "label": t.name,
-                "keyPrefix": KEY_PREFIXES[t.name],
-                "queryable": True,
-                "replicateable": True,
-                "urls": {"sobject": f"/services/data/v{request.version}/sobjects/{t.name}"},
-            }
-            for t in SCHEMA.values()
-        ]
+        """Every object, with what the user may do with it."""
+        sobjects = [self._summary(t, request.version) for t in SCHEMA.values()]
         return Response(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
+
+    def _describe(self, request: Request, type_name: str) -> Response:
+        """An object's fields, without those hidden from the user."""
+        sobject = SCHEMA[self._type(type_name).lower()]
+        visible = self._visible
+        fields = [
+            {
+                "name": f.name,
+                "type": f.type.value,
+                "referenceTo": list(f.reference_to),
+                "relationshipName": f.relationship_name,
+            }
+            for f in sobject.fields
+            if visible.field_readable(sobject.name, f.name)
+        ]
+        return Response(200, {**self._summary(sobject, request.version), "fields": fields})
 
     def _limits(self, request: Request) -> Response:
         org = self._org
@@ -159,13 +201,13 @@ class RestApi:
             raise errors.malformed_query("A query string (q) is required")
         now = self._emulator.clock.now()
         try:
-            compiled = prepare(text, now)
+            compiled = prepare(text, now, self._visible)
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from None
         include_deleted = resource == "queryAll"
         rows = self._org.rows(compiled.sobject.name)
-        if not include_deleted:
-            rows = (r for r in rows if not r["IsDeleted"])
+        if not include_deleted:  # query leaves out deleted rows and archived activities
+            rows = (r for r in rows if not r["IsDeleted"] and not r.get("IsArchived"))
         records = compiled.run(rows, self._resolve)
         if compiled.count_only:
             return Response(200, {"totalSize": len(records), "done": True, "records": []})
@@ -210,8 +252,9 @@ class RestApi:
     # --- records and replication ---------------------------------------------------------
 
     def _type(self, name: str) -> str:
+        """The canonical name of an object the user may read, else NOT_FOUND."""
         sobject = sobject_type(name)
-        if sobject is None:
+        if sobject is None or not self._visible.object_readable(sobject.name):
             raise errors.not_found()
         return sobject.name
 
@@ -222,12 +265,13 @@ class RestApi:
             raise errors.not_found()
         sobject = SCHEMA[canonical.lower()]
         wanted = request.params.get("fields")
-        names = [f.name for f in sobject.fields]
+        visible = self._visible
+        names = [f.name for f in sobject.fields if visible.field_readable(canonical, f.name)]
         if wanted:
             names = []
             for name in wanted.split(","):
                 field_ = sobject.field(name.strip())
-                if field_ is None:
+                if field_ is None or not visible.field_readable(canonical, field_.name):
                     raise SalesforceError(
                         400,
                         "INVALID_FIELD",

@@ -16,10 +16,11 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
-from .app import create_instance_app, create_login_app
+from .app import SERVER_LINE_BYTES, create_instance_app, create_login_app
 from .emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, Seed
 from .tls import EmulatorTls
 
@@ -86,9 +87,15 @@ def _login_sockets(port: int) -> list[socket.socket]:
 
 
 def _runner(app: web.Application, access_log: bool) -> web.AppRunner:
+    # aiohttp refuses request lines and header lines over 8,190 bytes by itself: the emulator's
+    # apps decide about long requests instead, as Salesforce does (app.refuse_long_requests).
+    limits: dict[str, Any] = {
+        "max_line_size": SERVER_LINE_BYTES,
+        "max_field_size": SERVER_LINE_BYTES,
+    }
     if access_log:
-        return web.AppRunner(app, shutdown_timeout=1)
-    return web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        return web.AppRunner(app, shutdown_timeout=1, **limits)
+    return web.AppRunner(app, access_log=None, shutdown_timeout=1, **limits)
 
 
 async def _stop(runner: web.AppRunner) -> None:

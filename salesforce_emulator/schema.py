@@ -16,6 +16,7 @@ class FieldType(Enum):
     PICKLIST = "picklist"
     TEXTAREA = "textarea"
     BOOLEAN = "boolean"
+    INT = "int"
     DOUBLE = "double"
     DATE = "date"
     DATETIME = "datetime"
@@ -157,8 +158,31 @@ TASK = SObjectType(
     ),
 )
 
+# A meeting: no Status and no IsClosed. It is over once EndDateTime has passed, which changes no
+# field. ActivityDateTime and ActivityDate follow StartDateTime; EndDateTime and
+# DurationInMinutes follow each other.
+EVENT = SObjectType(
+    "Event",
+    "Subject",
+    (
+        *_OWNED,
+        _f("Subject"),
+        _ref("WhatId", "What", "Account", "Opportunity", "Case"),
+        _ref("WhoId", "Who", "Contact", "Lead"),
+        _f("StartDateTime", FieldType.DATETIME),
+        _f("EndDateTime", FieldType.DATETIME),
+        _f("ActivityDateTime", FieldType.DATETIME),
+        _f("ActivityDate", FieldType.DATE),
+        _f("DurationInMinutes", FieldType.INT),
+        _f("IsAllDayEvent", FieldType.BOOLEAN),
+        _f("IsArchived", FieldType.BOOLEAN),
+        _f("Location"),
+        _f("Description", FieldType.TEXTAREA),
+    ),
+)
+
 SCHEMA: dict[str, SObjectType] = {
-    t.name.lower(): t for t in (USER, ACCOUNT, OPPORTUNITY, CASE, TASK)
+    t.name.lower(): t for t in (USER, ACCOUNT, OPPORTUNITY, CASE, TASK, EVENT)
 }
 
 
@@ -220,6 +244,10 @@ def coerce(field_: Field, value: Any) -> Any:
     if kind is FieldType.BOOLEAN:
         if not isinstance(value, bool):
             raise ValueError(f"{field_.name} takes true or false")
+        return value
+    if kind is FieldType.INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{field_.name} takes a whole number")
         return value
     if kind is FieldType.DOUBLE:
         if isinstance(value, bool) or not isinstance(value, int | float):

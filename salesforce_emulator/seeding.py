@@ -27,6 +27,7 @@ class SeedSpec:
     opportunities: int = 0
     cases: int = 0
     activities: int = 0
+    events: int = 0
     api_disabled_user: bool = False
     random_seed: int = 20260101
     history_days: int = 60
@@ -45,8 +46,8 @@ def seed_users(org: Org, count: int, *, api_disabled_user: bool) -> None:
 
 def seed_generated(org: Org, spec: SeedSpec, now: datetime) -> None:
     """Generated users, accounts, opportunities (about one in six closed: won, lost or a custom
-    closed stage), cases (a quarter closed) and activities spread over the opportunities and
-    cases (a third completed)."""
+    closed stage), cases (a quarter closed), activities spread over the opportunities and
+    cases (a third completed) and events on them (about half already over)."""
     rng = random.Random(spec.random_seed)  # noqa: S311 - test data, not secrets
     seed_users(org, max(spec.users, 1), api_disabled_user=spec.api_disabled_user)
     owners = [u["Id"] for u in org.users() if org.user_api_enabled(u["Id"])]
@@ -119,11 +120,26 @@ def seed_generated(org: Org, spec: SeedSpec, now: datetime) -> None:
             },
             at=at,
         )
+    for i in range(spec.events):
+        at = moment()
+        start = now + timedelta(hours=rng.randrange(-24 * 14, 24 * 21))
+        org.load(
+            "Event",
+            {
+                "Subject": f"{rng.choice(_EVENT_SUBJECTS)} {i + 1}",
+                "WhatId": rng.choice(parents) if parents else None,
+                "StartDateTime": start.replace(minute=0, second=0, microsecond=0),
+                "DurationInMinutes": rng.choice((30, 60, 90)),
+                "OwnerId": rng.choice(owners),
+            },
+            at=min(at, start),
+        )
 
 
 def seed_demo(org: Org, now: datetime, *, api_disabled_user: bool = False) -> None:
     """A small, realistic org: five accounts, twelve opportunities across the stages (two won,
-    one lost, one closed as a duplicate), eight cases (two closed) and thirty activities."""
+    one lost, one closed as a duplicate), eight cases (two closed), thirty activities and six
+    meetings (events) on opportunities and cases, three over and three to come."""
     seed_users(org, 3, api_disabled_user=api_disabled_user)
     users = [u["Id"] for u in org.users()]
 
@@ -187,6 +203,20 @@ def seed_demo(org: Org, now: datetime, *, api_disabled_user: bool = False) -> No
             },
             at=at,
         )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for i, (subject, parent, in_hours, minutes) in enumerate(_DEMO_EVENTS):
+        start = hour + timedelta(hours=in_hours)
+        org.load(
+            "Event",
+            {
+                "Subject": subject,
+                "WhatId": parents[parent],
+                "StartDateTime": start,
+                "DurationInMinutes": minutes,
+                "OwnerId": users[i % len(users)],
+            },
+            at=min(ago(10 - i), start - timedelta(days=1)),
+        )
 
 
 _DEMO_ACCOUNTS = (
@@ -232,9 +262,19 @@ _DEMO_TASKS = (
     "Write up workaround",
     "Quarterly business review",
 )
+# Subject, index into opportunities + cases, start in hours from now, duration in minutes.
+_DEMO_EVENTS = (
+    ("Kick-off meeting", 0, -72, 60),
+    ("Pricing workshop", 1, -26, 90),
+    ("Escalation call", 12, -3, 30),
+    ("Contract signing", 0, 20, 45),
+    ("On-site demo", 6, 50, 120),
+    ("Support review", 15, 96, 60),
+)
 _COMPANY_WORDS = ("Blue", "North", "Silver", "Rapid", "Green", "Bright", "Prime", "Atlas", "Nova")
 _COMPANY_KINDS = ("Systems", "Foods", "Logistics", "Health", "Energy", "Labs", "Partners")
 _INDUSTRIES = ("Technology", "Manufacturing", "Healthcare", "Energy", "Retail", "Finance")
 _DEAL_WORDS = ("Renewal", "Expansion", "Pilot", "Upgrade", "Migration", "Rollout", "Add-on")
 _CASE_SUBJECTS = ("Cannot log in", "Billing question", "Feature request", "Bug report", "Outage")
+_EVENT_SUBJECTS = ("Kick-off", "Workshop", "Demo", "Review call", "On-site visit", "Check-in")
 _TASK_SUBJECTS = ("Call", "Email", "Meeting", "Follow-up", "Demo", "Review", "Send quote")

@@ -9,6 +9,10 @@ single quotes, numbers, ``true``/``false``/``null``, dates (``2026-01-01``), dat
 (``2026-01-01T00:00:00Z``, ``+00:00`` or ``.000+0000``) and the date literals ``TODAY``,
 ``YESTERDAY``, ``TOMORROW``, ``LAST_N_DAYS:n`` and ``NEXT_N_DAYS:n`` (days in UTC). String
 comparisons ignore case; ids compare in their 18-character form whichever length was written.
+
+A query binds to the schema as one user sees it: an object they cannot read is an unknown type, a
+field hidden from them an unknown column, a relationship to an unreadable object an unknown
+relationship (a polymorphic one still tells the parent's type, not its name).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from .ids import KEY_PREFIXES, to_18
 from .schema import (
@@ -38,6 +42,25 @@ Resolver = Callable[[str], Record | None]
 
 _TYPE_BY_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 MAX_OFFSET = 2000
+
+
+class Visibility(Protocol):
+    """What the querying user may read (``access.Visibility``)."""
+
+    def object_readable(self, type_name: str) -> bool: ...
+
+    def field_readable(self, type_name: str, field_name: str) -> bool: ...
+
+
+class _Everything:
+    def object_readable(self, type_name: str) -> bool:
+        return True
+
+    def field_readable(self, type_name: str, field_name: str) -> bool:
+        return True
+
+
+EVERYTHING: Visibility = _Everything()
 
 
 class SoqlError(Exception):
@@ -424,17 +447,22 @@ _POLYMORPHIC_FIELDS = {
 }
 
 
-def _resolve(text: str, sobject: SObjectType) -> _Path:
+def _resolve(text: str, sobject: SObjectType, visible: Visibility) -> _Path:
     parts = text.split(".")
     if len(parts) > 1 and parts[0].lower() == sobject.name.lower():
         parts = parts[1:]  # SELECT Opportunity.Name FROM Opportunity
     if len(parts) == 1:
         field_ = sobject.field(parts[0])
-        if field_ is None:
+        if field_ is None or not visible.field_readable(sobject.name, field_.name):
             raise _no_such_column(parts[0], sobject)
         name = field_.name
         return _Path((name,), field_, lambda record, _resolver: record.get(name))
     relationship = sobject.relationship(parts[0])
+    if relationship is not None and (
+        not visible.field_readable(sobject.name, relationship.name)
+        or not any(visible.object_readable(t) for t in relationship.reference_to)
+    ):
+        relationship = None
     if relationship is None:
         raise SoqlError(
             "INVALID_FIELD",
@@ -463,12 +491,17 @@ def _resolve(text: str, sobject: SObjectType) -> _Path:
             if field_.name == "Type":
                 return type_name
             if field_.name == "Name":
-                return target.get(SCHEMA[type_name.lower()].name_field)
+                name_field = SCHEMA[type_name.lower()].name_field
+                if not visible.object_readable(type_name):
+                    return None
+                if not visible.field_readable(type_name, name_field):
+                    return None
+                return target.get(name_field)
             return target["Id"]
 
         return _Path((rel_name, field_.name), field_, polymorphic_get)
     target_type = SCHEMA[relationship.reference_to[0].lower()]
-    inner = _resolve(".".join(parts[1:]), target_type)
+    inner = _resolve(".".join(parts[1:]), target_type, visible)
 
     def related_get(record: Record, resolver: Resolver) -> Any:
         target = parent(record, resolver)
@@ -512,6 +545,7 @@ def _value(field_: Field, literal: Literal) -> Any:
         return literal.value.casefold()
     expected = {
         FieldType.BOOLEAN: ("boolean", "boolean"),
+        FieldType.INT: ("number", "int"),
         FieldType.DOUBLE: ("number", "double"),
         FieldType.DATE: ("date", "date"),
         FieldType.DATETIME: ("datetime", "dateTime"),
@@ -548,8 +582,10 @@ def _check_filterable(field_: Field) -> None:
         raise SoqlError("INVALID_FIELD", f"field '{field_.name}' can not be filtered in query call")
 
 
-def _compile_comparison(node: Comparison, sobject: SObjectType, now: datetime) -> Predicate:
-    path = _resolve(node.path, sobject)
+def _compile_comparison(
+    node: Comparison, sobject: SObjectType, now: datetime, visible: Visibility
+) -> Predicate:
+    path = _resolve(node.path, sobject, visible)
     field_, get, operator = path.field, path.get, node.operator
     _check_filterable(field_)
     if node.literal.kind == "null":
@@ -609,11 +645,13 @@ def _like_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
-def _compile_condition(node: Condition, sobject: SObjectType, now: datetime) -> Predicate:
+def _compile_condition(
+    node: Condition, sobject: SObjectType, now: datetime, visible: Visibility
+) -> Predicate:
     if isinstance(node, Comparison):
-        return _compile_comparison(node, sobject, now)
+        return _compile_comparison(node, sobject, now, visible)
     if isinstance(node, Membership):
-        path = _resolve(node.path, sobject)
+        path = _resolve(node.path, sobject, visible)
         _check_filterable(path.field)
         values = {
             None if literal.kind == "null" else _value(path.field, literal)
@@ -624,7 +662,7 @@ def _compile_condition(node: Condition, sobject: SObjectType, now: datetime) -> 
             return lambda r, res: _stored(member_field, member_get(r, res)) not in values
         return lambda r, res: _stored(member_field, member_get(r, res)) in values
     if isinstance(node, Like):
-        path = _resolve(node.path, sobject)
+        path = _resolve(node.path, sobject, visible)
         _check_filterable(path.field)
         if path.field.type not in STRING_TYPES:
             raise SoqlError(
@@ -639,9 +677,9 @@ def _compile_condition(node: Condition, sobject: SObjectType, now: datetime) -> 
 
         return like
     if isinstance(node, Not):
-        inner = _compile_condition(node.operand, sobject, now)
+        inner = _compile_condition(node.operand, sobject, now, visible)
         return lambda r, res: not inner(r, res)
-    parts = [_compile_condition(operand, sobject, now) for operand in node.operands]
+    parts = [_compile_condition(operand, sobject, now, visible) for operand in node.operands]
     if node.operator == "and":
         return lambda r, res: all(p(r, res) for p in parts)
     return lambda r, res: any(p(r, res) for p in parts)
@@ -737,17 +775,18 @@ def _place(
     _place(nested, parent, tail, SCHEMA[parent_type.lower()], resolver, version)
 
 
-def compile_query(query: Query, now: datetime) -> CompiledQuery:
-    """Bind a parsed query to the schema, or SoqlError (INVALID_TYPE, INVALID_FIELD, …)."""
+def compile_query(query: Query, now: datetime, visible: Visibility = EVERYTHING) -> CompiledQuery:
+    """Bind a parsed query to the schema as a user sees it, or SoqlError (INVALID_TYPE,
+    INVALID_FIELD, …)."""
     sobject = sobject_type(query.sobject)
-    if sobject is None:
+    if sobject is None or not visible.object_readable(sobject.name):
         raise SoqlError(
             "INVALID_TYPE",
             f"sObject type '{query.sobject}' is not supported. If you are attempting to use a "
             "custom object, be sure to append the '__c' after the entity name. Please reference "
             "your WSDL or the describe call for the appropriate names.",
         )
-    columns = tuple(_resolve(name, sobject) for name in query.fields)
+    columns = tuple(_resolve(name, sobject, visible) for name in query.fields)
     seen: set[tuple[str, ...]] = set()
     for column in columns:
         key = tuple(n.lower() for n in column.names)
@@ -758,7 +797,7 @@ def compile_query(query: Query, now: datetime) -> CompiledQuery:
         seen.add(key)
     sorts = []
     for item in query.order_by:
-        path = _resolve(item.path, sobject)
+        path = _resolve(item.path, sobject, visible)
         if path.field.type is FieldType.TEXTAREA:
             raise SoqlError(
                 "INVALID_FIELD", f"field '{path.field.name}' can not be sorted in a query call"
@@ -769,12 +808,14 @@ def compile_query(query: Query, now: datetime) -> CompiledQuery:
         raise SoqlError(
             "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}"
         )
-    predicate = None if query.where is None else _compile_condition(query.where, sobject, now)
+    predicate = (
+        None if query.where is None else _compile_condition(query.where, sobject, now, visible)
+    )
     return CompiledQuery(
         sobject, columns, query.count, predicate, tuple(sorts), query.limit, offset
     )
 
 
-def prepare(text: str, now: datetime) -> CompiledQuery:
+def prepare(text: str, now: datetime, visible: Visibility = EVERYTHING) -> CompiledQuery:
     """Parse and bind in one step."""
-    return compile_query(parse(text), now)
+    return compile_query(parse(text), now, visible)

@@ -243,6 +243,7 @@ SCHEMAS: dict[str, Any] = {
             "counts",
             "api_calls",
             "error",
+            "warnings",
         ],
         "properties": {
             "id": _ID,
@@ -258,6 +259,21 @@ SCHEMAS: dict[str, Any] = {
             },
             "api_calls": {"type": "integer"},
             "error": {"type": ["string", "null"]},
+            "warnings": {
+                "type": "array",
+                "description": "Objects the sync could not read (the run still succeeds): "
+                "the Salesforce object, Salesforce's errorCode (such as INVALID_TYPE or "
+                "INVALID_FIELD) and its message.",
+                "items": {
+                    "type": "object",
+                    "required": ["object", "code", "message"],
+                    "properties": {
+                        "object": {"type": "string"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "RunList": _list_of("Run"),

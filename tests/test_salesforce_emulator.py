@@ -32,9 +32,11 @@ from simple_salesforce.exceptions import (
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
 )
 
 from salesforce_emulator import Emulator, RunningEmulator, SeedSpec, running_emulator
+from salesforce_emulator.__main__ import parse_seed
 from salesforce_emulator.ids import IdFactory, to_18
 from salesforce_emulator.org import RecordError
 from salesforce_emulator.schema import format_datetime
@@ -970,6 +972,399 @@ def test_soql_orders_text_case_insensitively_as_its_comparisons_do() -> None:
         r["Id"] for r in sorted(rows, key=lambda r: (r["Name"].lower(), r["Id"]))
     ]
     assert len(prepare("SELECT Id FROM Account OFFSET 2000", now).run(rows, org.get)) == 0
+
+
+# --- Events ---------------------------------------------------------------------------------
+
+
+async def test_events_are_queried_like_tasks_with_their_parent_and_have_no_status(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    result = await blocking(
+        sf.query,
+        "SELECT Id, Subject, What.Type, What.Name, StartDateTime, EndDateTime, "
+        "ActivityDateTime, DurationInMinutes, IsAllDayEvent, IsArchived, SystemModstamp "
+        "FROM Event ORDER BY StartDateTime",
+    )
+    assert result["totalSize"] == 6
+    first = result["records"][0]
+    assert first["Id"].startswith("00U") and len(first["Id"]) == 18
+    assert to_18(first["Id"][:15]) == first["Id"]
+    assert first["attributes"]["type"] == "Event"
+    assert first["What"]["Type"] == "Opportunity"
+    assert first["What"]["Name"] == "Acme - 200 seat renewal"
+    assert first["ActivityDateTime"] == first["StartDateTime"]
+    assert first["DurationInMinutes"] == 60
+    assert (first["IsAllDayEvent"], first["IsArchived"]) == (False, False)
+    assert {r["What"]["Type"] for r in result["records"]} == {"Opportunity", "Case"}
+    for column in ("Status", "IsClosed"):
+        with pytest.raises(SalesforceMalformedRequest) as invalid:
+            await blocking(sf.query, f"SELECT Id, {column} FROM Event")
+        assert error_code(invalid.value) == "INVALID_FIELD"
+        content: Any = invalid.value.content
+        assert content[0]["message"].startswith(f"No such column '{column}' on entity 'Event'.")
+
+    one = await rest(sf, f"sobjects/Event/{first['Id'][:15]}")
+    assert (one["Id"], one["Subject"]) == (first["Id"], "Kick-off meeting")
+    assert "Status" not in one
+
+
+async def test_a_meeting_that_ends_changes_no_field(emu: RunningEmulator, sf: Salesforce) -> None:
+    org = emu.emulator.org
+    start = emu.emulator.clock.now() - timedelta(minutes=1)
+    event = org.insert(
+        "Event",
+        {
+            "Subject": "Quick sync",
+            "WhatId": next(iter(org.rows("Opportunity")))["Id"],
+            "StartDateTime": format_datetime(start + timedelta(minutes=2)),
+            "DurationInMinutes": 15,
+        },
+    )
+    emu.emulator.advance_clock(3600)  # the meeting is over
+    end = emu.emulator.clock.now()
+    params = {"start": soql_time(start), "end": soql_time(end)}
+    assert (await rest(sf, "sobjects/Event/updated/", params=params))["ids"] == [event["Id"]]
+    later = {"start": soql_time(end - timedelta(minutes=30)), "end": soql_time(end)}
+    assert (await rest(sf, "sobjects/Event/updated/", params=later))["ids"] == []
+    row = (
+        await blocking(
+            sf.query, f"SELECT SystemModstamp, EndDateTime FROM Event WHERE Id = '{event['Id']}'"
+        )
+    )["records"][0]
+    assert row["SystemModstamp"] == format_datetime(event["SystemModstamp"])
+    assert row["EndDateTime"] < format_datetime(end)
+
+
+async def test_deleting_a_parent_takes_its_events_along_and_undelete_brings_them_back(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    start = emu.emulator.clock.now() - timedelta(minutes=1)
+    case = next(c for c in org.rows("Case") if c["Subject"] == "Login page times out")
+    events = [e["Id"] for e in org.rows("Event") if e["WhatId"] == case["Id"]]
+    tasks = [t["Id"] for t in org.rows("Task") if t["WhatId"] == case["Id"]]
+    assert events and tasks
+    org.delete(case["Id"])
+    emu.emulator.advance_clock(60)
+    params = {"start": soql_time(start), "end": soql_time(emu.emulator.clock.now())}
+    deleted = await rest(sf, "sobjects/Event/deleted/", params=params)
+    assert [d["id"] for d in deleted["deletedRecords"]] == events
+    live = await blocking(sf.query_all, f"SELECT Id FROM Event WHERE WhatId = '{case['Id']}'")
+    assert live["totalSize"] == 0
+    everything = await blocking(
+        sf.query_all,
+        f"SELECT Id, IsDeleted FROM Event WHERE WhatId = '{case['Id']}'",
+        include_deleted=True,
+    )
+    assert [(r["Id"], r["IsDeleted"]) for r in everything["records"]] == [(events[0], True)]
+    org.undelete(case["Id"])
+    back = await blocking(sf.query, f"SELECT Id FROM Event WHERE WhatId = '{case['Id']}'")
+    assert [r["Id"] for r in back["records"]] == events
+    org.purge(case["Id"])
+    assert all(org.get(i) is None for i in events + tasks)
+
+
+async def test_archived_events_only_come_back_from_query_all(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    old = org.load(
+        "Event",
+        {
+            "Subject": "Last year's review",
+            "StartDateTime": emu.emulator.clock.now() - timedelta(days=400),
+            "DurationInMinutes": 60,
+            "IsArchived": True,
+        },
+    )
+    live = await blocking(sf.query_all, "SELECT Id FROM Event")
+    everything = await blocking(
+        sf.query_all, "SELECT Id, IsArchived FROM Event", include_deleted=True
+    )
+    assert old["Id"] not in {r["Id"] for r in live["records"]}
+    assert {"Id": old["Id"], "IsArchived": True} in [
+        {k: r[k] for k in ("Id", "IsArchived")} for r in everything["records"]
+    ]
+
+
+async def test_the_control_api_creates_changes_and_deletes_events_and_refuses_to_close_them(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    opportunity = next(iter(emu.emulator.org.rows("Opportunity")))
+    async with httpx.AsyncClient(
+        base_url=emu.control_url, verify=ssl_context, trust_env=False
+    ) as control:
+        created = await control.post(
+            "/records/Event",
+            json={
+                "Subject": "Demo",
+                "WhatId": opportunity["Id"],
+                "StartDateTime": "2027-01-05T10:00:00Z",
+                "EndDateTime": "2027-01-05T11:30:00Z",
+            },
+        )
+        assert created.status_code == 201
+        event = created.json()
+        assert event["Id"].startswith("00U")
+        assert (event["DurationInMinutes"], event["ActivityDate"]) == (90, "2027-01-05")
+        moved = await control.patch(
+            f"/records/{event['Id']}", json={"StartDateTime": "2027-01-06T09:00:00Z"}
+        )
+        assert moved.json()["EndDateTime"] == "2027-01-06T10:30:00.000+0000"
+        longer = await control.patch(f"/records/{event['Id']}", json={"DurationInMinutes": 120})
+        assert longer.json()["EndDateTime"] == "2027-01-06T11:00:00.000+0000"
+        for action in ("close", "reopen"):
+            refused = await control.post(f"/records/{event['Id']}/{action}", json={})
+            assert refused.status_code == 400
+            assert "Event" in refused.json()["error"]
+        no_times = await control.post("/records/Event", json={"Subject": "When?"})
+        assert no_times.status_code == 400
+        assert "StartDateTime" in no_times.json()["error"]
+        no_status = await control.post(
+            "/records/Event",
+            json={"StartDateTime": "2027-01-05T10:00:00Z", "DurationInMinutes": 5, "Status": "x"},
+        )
+        assert no_status.status_code == 400
+        deleted = await control.post(f"/records/{opportunity['Id']}/delete")
+        assert deleted.status_code == 200
+        assert (await control.get(f"/records/{event['Id']}")).json()["IsDeleted"] is True
+        await control.post(f"/records/{opportunity['Id']}/undelete")
+        assert (await control.get(f"/records/{event['Id']}")).json()["IsDeleted"] is False
+        await control.post(f"/records/{event['Id']}/delete")
+        undeleted = await control.post(f"/records/{event['Id']}/undelete")
+        assert undeleted.json()["IsDeleted"] is False
+        assert (await control.post(f"/records/{event['Id']}/purge")).status_code == 204
+        assert (await control.get(f"/records/{event['Id']}")).status_code == 404
+        state = (await control.get("/state")).json()
+        assert state["counts"]["Event"] == {"live": 6, "stored": 6}
+
+
+def test_the_demo_events_are_partly_over_and_generated_seeds_take_an_events_count() -> None:
+    emulator = Emulator("demo")
+    now = emulator.clock.now()
+    events = list(emulator.org.rows("Event"))
+    assert sum(e["EndDateTime"] < now for e in events) == 3
+    assert sum(e["StartDateTime"] > now for e in events) == 3
+    parents = {emulator.org.type_of(emulator.org.require(e["WhatId"])) for e in events}
+    assert parents == {"Opportunity", "Case"}
+    assert Emulator(SeedSpec(opportunities=5, cases=2)).org.count("Event") == 0
+    generated = Emulator(SeedSpec(opportunities=5, cases=2, events=9)).org
+    assert generated.count("Event") == 9
+    assert all(generated.get(e["WhatId"]) is not None for e in generated.rows("Event"))
+    assert parse_seed("opportunities=3,events=4") == SeedSpec(opportunities=3, events=4)
+
+
+def test_event_times_follow_the_start_and_the_end_or_the_duration() -> None:
+    org = Emulator("empty").org
+    event = org.insert("Event", {"StartDateTime": "2027-03-01T09:00:00Z", "DurationInMinutes": 30})
+    assert format_datetime(event["EndDateTime"]) == "2027-03-01T09:30:00.000+0000"
+    moved = org.update(event["Id"], {"ActivityDateTime": "2027-03-02T23:45:00+00:00"})
+    assert format_datetime(moved["StartDateTime"]) == "2027-03-02T23:45:00.000+0000"
+    assert format_datetime(moved["EndDateTime"]) == "2027-03-03T00:15:00.000+0000"
+    assert moved["ActivityDate"].isoformat() == "2027-03-02"
+    with pytest.raises(RecordError):
+        org.update(event["Id"], {"EndDateTime": "2027-03-01T00:00:00Z"})
+    with pytest.raises(RecordError):
+        org.update(event["Id"], {"IsArchived": True})
+    offsite = org.insert("Event", {"IsAllDayEvent": True, "ActivityDate": "2027-04-01"})
+    assert offsite["DurationInMinutes"] == 1440
+    assert format_datetime(offsite["EndDateTime"]) == "2027-04-01T23:59:00.000+0000"
+
+
+# --- per-user access: profiles and field-level security ---------------------------------------
+
+OTHER_USERNAME = "sam.seller@acme-demo.example"
+INVALID_TYPE_CASE = (
+    "sObject type 'Case' is not supported. If you are attempting to use a custom object, be sure "
+    "to append the '__c' after the entity name. Please reference your WSDL or the describe call "
+    "for the appropriate names."
+)
+NO_SUCH_COLUMN_SUBJECT = (
+    "No such column 'Subject' on entity 'Task'. If you are attempting to use a custom field, be "
+    "sure to append the '__c' after the custom field name. Please reference your WSDL or the "
+    "describe call for the appropriate names."
+)
+
+
+async def test_a_user_who_cannot_read_an_object_finds_it_unknown(
+    emu: RunningEmulator, sf: Salesforce, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_object_access("case", False, "admin@acme-demo.example")
+    with pytest.raises(SalesforceMalformedRequest) as invalid:
+        await blocking(sf.query, "SELECT Id FROM Case")
+    content: Any = invalid.value.content
+    assert content == [{"message": INVALID_TYPE_CASE, "errorCode": "INVALID_TYPE"}]
+    with pytest.raises(SalesforceMalformedRequest):
+        await blocking(sf.query_all, "SELECT Id FROM Case", include_deleted=True)
+    now = emu.emulator.clock.now()
+    window = {"start": soql_time(now - timedelta(days=1)), "end": soql_time(now)}
+    case_id = next(iter(emu.emulator.org.rows("Case")))["Id"]
+    for path, params in (
+        ("sobjects/Case/updated/", window),
+        ("sobjects/Case/deleted/", window),
+        ("sobjects/Case/describe/", {}),
+        (f"sobjects/Case/{case_id}", {}),
+    ):
+        with pytest.raises(SalesforceResourceNotFound) as missing:
+            await rest(sf, path, params=params)
+        content = missing.value.content
+        assert content == [
+            {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+        ], path
+    # Tasks on cases still tell their parent's type, not its name.
+    on_cases = await blocking(
+        sf.query, "SELECT What.Type, What.Name FROM Task WHERE What.Type = 'Case'"
+    )
+    assert on_cases["totalSize"] > 0
+    assert {(r["What"]["Type"], r["What"]["Name"]) for r in on_cases["records"]} == {("Case", None)}
+    other = connect(emu, requests_session, OTHER_USERNAME)
+    assert (await blocking(other.query, "SELECT Id FROM Case"))["totalSize"] == 8
+
+
+async def test_a_relationship_to_an_unreadable_object_is_an_invalid_field(
+    emu: RunningEmulator, sf: Salesforce, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_object_access("Account", False)  # every user
+    for user in (sf, connect(emu, requests_session, OTHER_USERNAME)):
+        with pytest.raises(SalesforceMalformedRequest) as invalid:
+            await blocking(user.query, "SELECT Id, Account.Name FROM Opportunity")
+        assert error_code(invalid.value) == "INVALID_FIELD"
+        assert (await blocking(user.query, "SELECT Id FROM Opportunity"))["totalSize"] == 12
+    emu.emulator.set_object_access("Account", True, OTHER_USERNAME)
+    other = connect(emu, requests_session, OTHER_USERNAME)
+    result = await blocking(other.query, "SELECT Account.Name FROM Opportunity LIMIT 1")
+    assert result["records"][0]["Account"]["Name"]
+
+
+async def test_a_field_hidden_by_field_level_security_is_an_unknown_column(
+    emu: RunningEmulator, sf: Salesforce, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_field_access("Task", "subject", False, "admin@acme-demo.example")
+    for text in (
+        "SELECT Id, Subject FROM Task",
+        "SELECT Id FROM Task WHERE Subject = 'Call'",
+        "SELECT Id FROM Task ORDER BY Subject",
+    ):
+        with pytest.raises(SalesforceMalformedRequest) as invalid:
+            await blocking(sf.query, text)
+        content: Any = invalid.value.content
+        assert content == [{"message": NO_SUCH_COLUMN_SUBJECT, "errorCode": "INVALID_FIELD"}], text
+    task_id = next(iter(emu.emulator.org.rows("Task")))["Id"]
+    record = await rest(sf, f"sobjects/Task/{task_id}")
+    assert "Subject" not in record and record["Status"]
+    with pytest.raises(SalesforceMalformedRequest):
+        await rest(sf, f"sobjects/Task/{task_id}", params={"fields": "Id,Subject"})
+    described = await rest(sf, "sobjects/Task/describe/")
+    names = {f["name"] for f in described["fields"]}
+    assert "Subject" not in names and "Status" in names
+    other = connect(emu, requests_session, OTHER_USERNAME)
+    assert (await blocking(other.query, "SELECT Subject FROM Task LIMIT 1"))["records"][0][
+        "Subject"
+    ]
+    emu.emulator.set_field_access("Task", "Subject", True, "admin@acme-demo.example")
+    assert (await blocking(sf.query, "SELECT Subject FROM Task"))["totalSize"] == 30
+
+
+async def test_composite_subrequests_answer_the_access_errors_each(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_object_access("Case", False)
+    emu.emulator.set_field_access("Task", "Subject", False)
+    base = f"/services/data/v{VERSION}"
+    urls = {
+        "c": "query?q=SELECT+Id+FROM+Case",
+        "t": "query?q=SELECT+Subject+FROM+Task",
+        "e": "query?q=SELECT+Id+FROM+Event",
+        "d": "sobjects/Case/describe",
+    }
+    body = {
+        "compositeRequest": [
+            {"method": "GET", "url": f"{base}/{url}", "referenceId": ref}
+            for ref, url in urls.items()
+        ]
+    }
+    result = await rest(sf, "composite", method="POST", json=body)
+    answers = {a["referenceId"]: a for a in result["compositeResponse"]}
+    assert answers["c"]["httpStatusCode"] == 400
+    assert answers["c"]["body"] == [{"message": INVALID_TYPE_CASE, "errorCode": "INVALID_TYPE"}]
+    assert answers["t"]["httpStatusCode"] == 400
+    assert answers["t"]["body"] == [
+        {"message": NO_SUCH_COLUMN_SUBJECT, "errorCode": "INVALID_FIELD"}
+    ]
+    assert (answers["e"]["httpStatusCode"], answers["e"]["body"]["totalSize"]) == (200, 6)
+    assert answers["d"]["httpStatusCode"] == 404
+    assert emu.api_calls == 1
+
+
+async def test_global_describe_says_what_the_user_may_read(
+    emu: RunningEmulator, sf: Salesforce, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=emu.control_url, verify=ssl_context, trust_env=False
+    ) as control:
+        hidden = await control.put(
+            "/object-access",
+            json={"object": "event", "readable": False, "username": "admin@acme-demo.example"},
+        )
+        assert hidden.json() == {
+            "object": "Event",
+            "readable": False,
+            "username": "admin@acme-demo.example",
+        }
+        field = await control.put(
+            "/field-access", json={"object": "Case", "field": "subject", "readable": False}
+        )
+        assert field.json()["field"] == "Subject"
+        unknown = await control.put(
+            "/field-access", json={"object": "Case", "field": "Colour", "readable": False}
+        )
+        assert unknown.status_code == 400
+    described = await rest(sf, "sobjects/")
+    flags = {
+        o["name"]: (o["queryable"], o["retrieveable"], o["replicateable"])
+        for o in described["sobjects"]
+    }
+    assert flags["Event"] == (False, False, False)
+    assert flags["Task"] == flags["Case"] == (True, True, True)
+    assert {"Opportunity", "Case", "Task", "Event", "Account", "User"} <= set(flags)
+    event = next(o for o in described["sobjects"] if o["name"] == "Event")
+    assert event["keyPrefix"] == "00U"
+
+
+# --- long URIs ------------------------------------------------------------------------------
+
+
+async def test_a_uri_over_16384_bytes_answers_414_and_with_the_headers_431_in_html(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    tokens = emu.emulator.issue_tokens()
+
+    def soql(length: int) -> str:
+        ids = ",".join(f"'{to_18('006' + str(i).rjust(12, '0'))}'" for i in range(length // 21))
+        return f"SELECT Id FROM Opportunity WHERE Id IN ({ids})"
+
+    async with httpx.AsyncClient(
+        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+        fits = await http.get("/query", params={"q": soql(12_000)})
+        assert len(fits.request.url.raw_path) > 8_190  # past aiohttp's own line limit
+        assert fits.status_code == 200, fits.text
+        too_long = await http.get("/query", params={"q": soql(17_000)})
+        assert len(too_long.request.url.raw_path) > 16_384
+        long_headers = await http.get(
+            "/query", params={"q": soql(12_000)}, headers={"X-Padding": "p" * 5_000}
+        )
+    assert too_long.status_code == 414
+    assert too_long.headers["Content-Type"].startswith("text/html")
+    assert "Sforce-Limit-Info" not in too_long.headers
+    assert long_headers.status_code == 431
+    assert long_headers.headers["Content-Type"].startswith("text/html")
+    assert "<html>" in long_headers.text
+    assert emu.api_calls == 1
 
 
 # --- the standalone emulator ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sf_support import (
     AiohttpClient,
     AiohttpServer,
     Connected,
+    account_id,
     connected_world,
 )
 from support import free_port
@@ -34,6 +35,7 @@ from tui_support import (
 )
 
 from salesforce_emulator.seeding import SeedSpec
+from server.ids import new_id
 from tui import config
 from tui.app import AdminApp
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
@@ -226,6 +228,65 @@ async def test_force_sync_shows_progress_counts_and_history(sf: Connected) -> No
         assert "1 created" in text_of(line)
         await until(pilot, lambda: runs.row_count == 2, "the new run in the history")
         assert runs.get_row_at(0)[1:3] == ["force", "succeeded"]
+
+
+async def test_the_sync_tab_shows_the_warnings_of_the_selected_run(sf: Connected) -> None:
+    await connect(sf)
+    account = await account_id(sf.admin)
+    started = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    warnings = [
+        {
+            "object": "Case",
+            "code": "INVALID_TYPE",
+            "message": "sObject type 'Case' is not supported. If you are attempting to use a "
+            "custom object, be sure to append the '__c' after the entity name. Please "
+            "reference your WSDL or the describe call for the appropriate names.",
+        },
+        {
+            "object": "Task",
+            "code": "INVALID_FIELD",
+            "message": "No such column 'Subject' on entity 'Task'. If you are attempting to use "
+            "a custom field, be sure to append the '__c' after the custom field name.",
+        },
+    ]
+    await sf.world.services.store.sync_runs.insert_one(
+        {
+            "_id": new_id(),
+            "account_id": account,
+            "trigger": "schedule",
+            "status": "succeeded",
+            "started_at": started,
+            "finished_at": started + dt.timedelta(seconds=2),
+            "counts": {"created": 0, "updated": 1, "archived": 0, "restored": 0},
+            "api_calls": 4,
+            "error": None,
+            "warnings": warnings,
+        }
+    )
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("4")
+        runs = app.screen.query_one("#runs", DataTable)
+        await until(pilot, lambda: runs.row_count == 2, "the history")
+        header = [str(column.label) for column in runs.columns.values()]
+        latest = dict(zip(header, runs.get_row_at(0), strict=True))
+        assert (latest["Trigger"], latest["Warn"]) == ("schedule", "2")
+        assert dict(zip(header, runs.get_row_at(1), strict=True))["Warn"] == ""
+        shown = app.screen.query_one("#run-warnings", Static)
+        await until(pilot, lambda: "Warnings of the run" in text_of(shown), "the warnings")
+        lines = text_of(shown).splitlines()
+        assert "Case: INVALID_TYPE sObject type 'Case' is not supported." in lines
+        assert "Task: INVALID_FIELD No such column 'Subject' on entity 'Task'." in lines
+        # Every line fits the 80-column screen, below the table.
+        assert shown.region.height == 3 and shown.region.bottom <= 24
+        assert all(len(line) <= 78 for line in lines)
+
+        runs.focus()
+        await pilot.press("down")  # the first run, without warnings
+        await until(pilot, lambda: text_of(shown) == "", "no warnings for the first run")
+        await pilot.press("up")
+        await until(pilot, lambda: "Case: INVALID_TYPE" in text_of(shown), "the warnings again")
 
 
 # Roles --------------------------------------------------------------------------------------

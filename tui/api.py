@@ -61,6 +61,12 @@ class Counts(TypedDict):
     restored: int
 
 
+class RunWarning(TypedDict):
+    object: str
+    code: str
+    message: str
+
+
 class Run(TypedDict):
     id: str
     trigger: str
@@ -70,6 +76,7 @@ class Run(TypedDict):
     counts: Counts
     api_calls: int
     error: str | None
+    warnings: list[RunWarning]
 
 
 class Org(TypedDict):

@@ -217,6 +217,7 @@ def run_view(doc: Doc) -> dict[str, Any]:
         "counts": doc.get("counts") or {"created": 0, "updated": 0, "archived": 0, "restored": 0},
         "api_calls": doc.get("api_calls", 0),
         "error": doc.get("error"),
+        "warnings": doc.get("warnings") or [],
     }
 
 

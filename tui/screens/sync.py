@@ -1,4 +1,5 @@
-"""Force a sync, follow the running one live, and the history of runs."""
+"""Force a sync, follow the running one live, and the history of runs with the warnings of the
+selected one (objects the sync could not read)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from ..api import ApiError, Run
+from ..api import ApiError, Run, RunWarning
 from .base import took, when
 from .pane import Pane, reports_failures
 from .watch import progress, watch_run
@@ -21,12 +22,24 @@ class SyncPane(Pane):
     ]
 
     def compose(self) -> ComposeResult:
+        self._runs: dict[str, Run] = {}  # the runs listed, by id
         yield Static("", id="run-progress")
         table: DataTable[str] = DataTable(id="runs", cursor_type="row")
         table.add_columns(
-            "Started", "Trigger", "Status", "Took", "New", "Upd", "Arch", "Rest", "Calls", "Error"
+            "Started",
+            "Trigger",
+            "Status",
+            "Took",
+            "New",
+            "Upd",
+            "Arch",
+            "Rest",
+            "Calls",
+            "Warn",
+            "Error",
         )
         yield table
+        yield Static("", id="run-warnings")
 
     def focus_first(self) -> None:
         self.query_one("#runs", DataTable).focus()
@@ -47,6 +60,7 @@ class SyncPane(Pane):
             self.query_one("#run-progress", Static).update("No sync has run yet.")
 
     def show_runs(self, runs: list[Run]) -> None:
+        self._runs = {run["id"]: run for run in runs}
         table: DataTable[str] = self.query_one("#runs", DataTable)
         table.clear()
         for run in runs:
@@ -61,9 +75,26 @@ class SyncPane(Pane):
                 str(c["archived"]),
                 str(c["restored"]),
                 str(run["api_calls"]),
+                str(len(run["warnings"])) if run["warnings"] else "",
                 run["error"] or "",
                 key=run["id"],
             )
+        self.show_warnings(runs[0] if runs else None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is not None and key in self._runs:
+            self.show_warnings(self._runs[key])
+
+    def show_warnings(self, run: Run | None) -> None:
+        """The warnings of a run (the latest until another row is selected), one line each."""
+        line = self.query_one("#run-warnings", Static)
+        if run is None or not run["warnings"]:
+            line.update("")
+            return
+        lines = [f"[yellow]Warnings of the run started {when(run['started_at'])}:[/yellow]"]
+        lines += [_warning_line(w) for w in run["warnings"]]
+        line.update("\n".join(lines))
 
     def action_force_sync(self) -> None:
         self.force_sync()
@@ -89,3 +120,17 @@ class SyncPane(Pane):
             self.show_runs(await self.api.runs())
         except ApiError as error:
             self.failed(error)
+
+
+def _warning_line(warning: RunWarning) -> str:
+    """`Case: INVALID_TYPE sObject type 'Case' is not supported.`: Salesforce's message to its
+    first sentence, cut to fit an 80-column line."""
+    message = " ".join(warning["message"].split())
+    first = message.split(". ", 1)[0].rstrip(".") + "."
+    text = f"{warning['object']}: {warning['code']} {first}"
+    if len(text) > _LINE:
+        text = text[: _LINE - 1] + "…"
+    return escape(text)
+
+
+_LINE = 76
