@@ -71,6 +71,8 @@ class Org:
         self.default_user_id = ""
         self._tables: dict[str, dict[str, Record]] = {t.name: {} for t in SCHEMA.values()}
         self._delete_log: dict[str, dict[str, datetime]] = {t.name: {} for t in SCHEMA.values()}
+        # The delete log knows nothing before this (purged with the recycle bin).
+        self.delete_log_since = self.created_at
         self._cascaded: dict[str, list[str]] = {}
         self._case_numbers = itertools.count(1001)
 
@@ -258,6 +260,20 @@ class Org:
         del self._tables[type_name][record["Id"]]
         for child_id in self._cascaded.pop(record["Id"], []):
             self._tables["Task"].pop(child_id, None)
+
+    def empty_recycle_bin(self) -> int:
+        """Erase every soft-deleted record and purge the delete log up to now. The records
+        erased."""
+        erased = 0
+        for table in self._tables.values():
+            for record_id in [i for i, r in table.items() if r["IsDeleted"]]:
+                del table[record_id]
+                erased += 1
+        for log in self._delete_log.values():
+            log.clear()
+        self._cascaded.clear()
+        self.delete_log_since = self._clock.now()
+        return erased
 
     # --- replication ---------------------------------------------------------------------
 
