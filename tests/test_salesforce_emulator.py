@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -870,7 +870,9 @@ async def test_the_control_api_drives_the_org_over_http(
         late = await control.patch(
             f"/records/{opportunity['Id']}?stamped_seconds_ago=600", json={"Name": "Late"}
         )
-        late_stamp = datetime.fromisoformat(late.json()["SystemModstamp"].replace("+0000", "+00:00"))
+        late_stamp = datetime.fromisoformat(
+            late.json()["SystemModstamp"].replace("+0000", "+00:00")
+        )
         assert emu.emulator.clock.now() - late_stamp >= timedelta(seconds=599)
         emptied = await control.post("/recycle-bin/empty")
         assert emptied.status_code == 200
