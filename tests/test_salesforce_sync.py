@@ -551,14 +551,15 @@ async def test_a_long_first_import_keeps_its_lease_and_a_force_sync_joins_it(
     aiohttp_client: AiohttpClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lease = dt.timedelta(seconds=4)
+    lease = dt.timedelta(seconds=5)
     monkeypatch.setattr(runs_module, "LEASE", lease)
-    spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=0, activities=0)
+    spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=2500, activities=0)
     async with connected_world(
         tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
     ) as sf:
-        # Every REST call slow: the access check, the first pages, then two more pages.
-        sf.emu.emulator.inject_failures("delay", 4, seconds=2.0)
+        # Every REST call slow (the access check, the first pages, then three more pages): the
+        # run takes twice its lease, and renews it with every page.
+        sf.emu.emulator.inject_failures("delay", 5, seconds=2.0)
         assert (await sf.authorize()).status_code == 200
         first = await last_run(sf)
         started = dt.datetime.fromisoformat(first["started_at"].replace("Z", "+00:00"))
