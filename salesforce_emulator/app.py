@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from email.utils import format_datetime
 
 from aiohttp import web
 
@@ -15,7 +16,7 @@ from .appkeys import EMULATOR, REST_API
 from .emulator import Emulator
 from .errors import SalesforceError, server_unavailable
 from .faults import FaultMode, FaultScope
-from .rest import Request, Response, RestApi, parse_version
+from .rest import Request, Response, RestApi, api_calls_of, parse_version
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         raise asyncio.CancelledError  # nothing more to say on a closed connection
     if scope is FaultScope.REST:
         error = server_unavailable()
-        return web.json_response(
-            error.body(), status=error.status, headers={"Sforce-Limit-Info": emulator.limit_info()}
-        )
+        return web.json_response(error.body(), status=error.status, headers=_headers(emulator))
     return web.json_response(
         {"error": "temporarily_unavailable", "error_description": "service unavailable"},
         status=503,
@@ -85,21 +84,22 @@ async def serve_rest(request: web.Request) -> web.Response:
     """Every ``/services/data/vNN.N/…`` request: check the version and the session, count the
     call, dispatch; ``Sforce-Limit-Info`` on every answer."""
     emulator = request.app[EMULATOR]
+    path = request.match_info.get("path", "").strip("/")
     try:
         version = parse_version(request.match_info["version"])
         access = emulator.authenticate(request.headers.get("Authorization"))
-        emulator.admit_api_call(access)
         body = None
         if request.method in _WRITES and request.can_read_body:
             try:
                 body = await request.json()
             except ValueError:
                 raise SalesforceError(400, "JSON_PARSER_ERROR", "the body is not JSON") from None
+        emulator.admit_api_call(access, api_calls_of(path, body))
         response = request.app[REST_API].dispatch(
             Request(
                 request.method,
                 version,
-                request.match_info.get("path", "").strip("/"),
+                path,
                 dict(request.query),
                 body,
                 request.headers,
@@ -108,11 +108,16 @@ async def serve_rest(request: web.Request) -> web.Response:
         )
     except SalesforceError as error:
         response = Response(error.status, error.body())
-    return web.json_response(
-        response.body,
-        status=response.status,
-        headers={"Sforce-Limit-Info": emulator.limit_info()},
-    )
+    return web.json_response(response.body, status=response.status, headers=_headers(emulator))
+
+
+def _headers(emulator: Emulator) -> dict[str, str]:
+    """On every REST answer: the org's API usage, and the time by the org's clock (the host's
+    clock is not Salesforce's)."""
+    return {
+        "Sforce-Limit-Info": emulator.limit_info(),
+        "Date": format_datetime(emulator.clock.now(), usegmt=True),
+    }
 
 
 def _release(version: int) -> str:

@@ -11,6 +11,7 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | POST /__control/records/{Type} | field values | create a record |
 | GET, PATCH /__control/records/{id} | field values | read or change a record |
 | POST /__control/records/{id}/{action} | ``{"status"?}`` | close, reopen, delete, undelete, purge |
+| POST /__control/recycle-bin/empty | | erase deleted records, purge the delete log |
 | POST /__control/tokens/expire | | expire every access token |
 | POST /__control/tokens/revoke | ``{"username"?}`` | revoke refresh and access tokens |
 | POST /__control/failures | ``{"mode", "count", "seconds"?, "scope"?}`` | inject failures |
@@ -20,6 +21,9 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
 | PUT /__control/object-access | ``{"object", "readable", "username"?}`` | object access |
 | PUT /__control/field-access | ``{"object", "field", "readable", "username"?}`` | field access |
+
+Creating or changing a record with ``?stamped_seconds_ago=N`` commits it late: its SystemModstamp
+lies N seconds in the past.
 
 Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities`` (Tasks),
 ``events``, ``api_disabled_user``, ``random_seed``, ``history_days``. Access without a username
@@ -120,9 +124,17 @@ async def put_api_access(request: web.Request) -> web.Response:
     return web.json_response(emulator.state())
 
 
+def _stamped_seconds_ago(request: web.Request) -> float:
+    return float(request.query.get("stamped_seconds_ago", 0))
+
+
 async def create_record(request: web.Request) -> web.Response:
     emulator = _emulator(request)
-    record = emulator.org.insert(request.match_info["type"], await _body(request))
+    record = emulator.create_record(
+        request.match_info["type"],
+        await _body(request),
+        stamped_seconds_ago=_stamped_seconds_ago(request),
+    )
     return web.json_response(record_json(emulator, record), status=201)
 
 
@@ -133,8 +145,16 @@ async def get_record(request: web.Request) -> web.Response:
 
 async def change_record(request: web.Request) -> web.Response:
     emulator = _emulator(request)
-    record = emulator.org.update(request.match_info["id"], await _body(request))
+    record = emulator.update_record(
+        request.match_info["id"],
+        await _body(request),
+        stamped_seconds_ago=_stamped_seconds_ago(request),
+    )
     return web.json_response(record_json(emulator, record))
+
+
+async def empty_recycle_bin(request: web.Request) -> web.Response:
+    return web.json_response({"erased": _emulator(request).empty_recycle_bin()})
 
 
 async def act_on_record(request: web.Request) -> web.Response:
@@ -260,6 +280,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/__control/records/{id:[A-Za-z0-9]{15,18}}", get_record)
     router.add_patch("/__control/records/{id:[A-Za-z0-9]{15,18}}", change_record)
     router.add_post("/__control/records/{id:[A-Za-z0-9]{15,18}}/{action}", act_on_record)
+    router.add_post("/__control/recycle-bin/empty", empty_recycle_bin)
     router.add_post("/__control/tokens/expire", expire_tokens)
     router.add_post("/__control/tokens/revoke", revoke_tokens)
     router.add_post("/__control/failures", add_failures)

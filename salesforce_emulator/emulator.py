@@ -6,7 +6,9 @@ in-process tests use it directly to seed and inspect.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from . import errors
@@ -58,6 +60,9 @@ class Emulator:
         self.org = self._new_org(seed, api_disabled_user)
         self.sessions = Sessions(self.app, self.clock, self.org.id)
         self.cursors = Cursors(self._ids)
+        # The SOQL of the latest queries run (``query``/``queryAll`` and their first pages in
+        # composites), oldest first: tests check what a client asked.
+        self.queries: deque[str] = deque(maxlen=1000)
 
     # --- the org -------------------------------------------------------------------------
 
@@ -68,6 +73,7 @@ class Emulator:
         self.cursors = Cursors(self._ids)
         self.faults.clear()
         self.next_authorization = None
+        self.queries.clear()
         return self.org
 
     def _new_org(self, seed: Seed, api_disabled_user: bool) -> Org:
@@ -131,6 +137,27 @@ class Emulator:
         user_id = None if username is None else self.user(username)["Id"]
         return self.org.access.set_field(object_name, field_name, readable, user_id)
 
+    def create_record(
+        self, type_name: str, values: dict[str, Any], *, stamped_seconds_ago: float = 0.0
+    ) -> Record:
+        """A new record; with ``stamped_seconds_ago``, committed late: its SystemModstamp lies
+        that far in the past although it becomes visible only now."""
+        return self.org.insert(type_name, values, at=self._stamp(stamped_seconds_ago))
+
+    def update_record(
+        self, record_id: str, values: dict[str, Any], *, stamped_seconds_ago: float = 0.0
+    ) -> Record:
+        """A change to a record, stamped like ``create_record``."""
+        return self.org.update(record_id, values, at=self._stamp(stamped_seconds_ago))
+
+    def _stamp(self, seconds_ago: float) -> Any:
+        return self.clock.now() - timedelta(seconds=seconds_ago) if seconds_ago else None
+
+    def empty_recycle_bin(self) -> int:
+        """Erase every soft-deleted record and purge the delete log: ``…/deleted`` then knows
+        nothing before now (``earliestDateAvailable`` moves to now). The records erased."""
+        return self.org.empty_recycle_bin()
+
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         self.org.daily_api_limit = limit
         if used is not None:
@@ -183,16 +210,17 @@ class Emulator:
             raise errors.invalid_session()
         return access
 
-    def admit_api_call(self, access: AccessToken) -> None:
-        """Count one API call for a session, or refuse it: API access off for the org or the
-        user's profile, or the daily limit used up."""
+    def admit_api_call(self, access: AccessToken, calls: int = 1) -> None:
+        """Count a request's API calls (one; a ``composite/batch`` counts each subrequest) for a
+        session, or refuse it: API access off for the org or the user's profile, or the daily
+        limit used up."""
         if not self.org.api_enabled:
             raise errors.api_disabled_for_org()
         if not self.org.user_api_enabled(access.user_id):
             raise errors.api_currently_disabled()
         if self.org.api_calls >= self.org.daily_api_limit:
             raise errors.request_limit_exceeded()
-        self.org.api_calls += 1
+        self.org.api_calls += calls
 
     def limit_info(self) -> str:
         return f"api-usage={self.org.api_calls}/{self.org.daily_api_limit}"

@@ -75,6 +75,8 @@ class Org:
         self.access = AccessRules()
         self._tables: dict[str, dict[str, Record]] = {t.name: {} for t in SCHEMA.values()}
         self._delete_log: dict[str, dict[str, datetime]] = {t.name: {} for t in SCHEMA.values()}
+        # The delete log knows nothing before this (purged with the recycle bin).
+        self.delete_log_since = self.created_at
         self._cascaded: dict[str, list[str]] = {}
         self._case_numbers = itertools.count(1001)
 
@@ -265,6 +267,20 @@ class Org:
             child = self.get(child_id)
             if child is not None:
                 del self._tables[self.type_of(child)][child["Id"]]
+
+    def empty_recycle_bin(self) -> int:
+        """Erase every soft-deleted record and purge the delete log up to now. The records
+        erased."""
+        erased = 0
+        for table in self._tables.values():
+            for record_id in [i for i, r in table.items() if r["IsDeleted"]]:
+                del table[record_id]
+                erased += 1
+        for log in self._delete_log.values():
+            log.clear()
+        self._cascaded.clear()
+        self.delete_log_since = self._clock.now()
+        return erased
 
     # --- replication ---------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ Composite API can run its subrequests through the same code.
 Resources: the version's resource list, ``query`` and ``queryAll`` (2,000 records a page, then
 ``query/<locator>-<offset>``), ``sobjects`` (a short global describe), ``sobjects/T/describe``,
 ``sobjects/T/updated`` and ``sobjects/T/deleted`` (replication), ``sobjects/T/<id>`` (one
-record), ``limits``, ``composite/batch`` and ``composite`` (GET subrequests). Versions from 31.0
-up are served; older ones answer 410 Gone, as retired versions do.
+record), ``limits``, ``composite/batch`` (each subrequest counts as a call) and ``composite``
+(one call for up to 25 subrequests, at most 5 of them queries; GET subrequests). Versions from
+31.0 up are served; older ones answer 410 Gone, as retired versions do.
 
 Each request is answered as its session's user sees the org: an object they cannot read is
 unknown (INVALID_TYPE in SOQL, NOT_FOUND under ``sobjects/``), a field hidden from them an
@@ -33,6 +34,7 @@ from .soql import CompiledQuery, SoqlError, prepare
 
 MIN_VERSION = 31
 MAX_SUBREQUESTS = 25
+MAX_QUERY_SUBREQUESTS = 5  # query, queryAll and query-more subrequests of one composite
 _VERSION = re.compile(r"v(\d{2,3})\.(\d)")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)\.([^}]+)\}")
 
@@ -82,6 +84,25 @@ def _replication_bounds(params: Mapping[str, str]) -> tuple[datetime, datetime]:
         ) from None
     # Salesforce ignores the seconds of both bounds.
     return _floor_minute(start), _floor_minute(end)
+
+
+def api_calls_of(path: str, body: Any) -> int:
+    """What a request counts against the daily limit: one, but ``composite/batch`` counts each
+    of its subrequests (``composite`` counts one however many it carries)."""
+    if path.strip("/") == "composite/batch" and isinstance(body, dict):
+        items = body.get("batchRequests")
+        if isinstance(items, list) and items:
+            return min(len(items), MAX_SUBREQUESTS)
+    return 1
+
+
+def _is_query(url: str) -> bool:
+    """Whether a subrequest URL is a query, a queryAll or a query-more."""
+    path = urlsplit(url).path.strip("/")
+    if path.startswith("services/data/"):
+        path = path[len("services/data/") :]
+    resource = path.partition("/")[2].strip("/")
+    return re.fullmatch(r"(?:query|queryAll)(?:/.*)?", resource) is not None
 
 
 class RestApi:
@@ -205,6 +226,7 @@ class RestApi:
         except SoqlError as error:
             raise SalesforceError(400, error.error_code, error.message) from None
         include_deleted = resource == "queryAll"
+        self._emulator.queries.append(text)
         rows = self._org.rows(compiled.sobject.name)
         if not include_deleted:  # query leaves out deleted rows and archived activities
             rows = (r for r in rows if not r["IsDeleted"] and not r.get("IsArchived"))
@@ -314,7 +336,7 @@ class RestApi:
             raise errors.invalid_replication_date("endDate must chronologically follow startDate")
         covered = min(end, _floor_minute(now))
         deleted = self._org.deleted_records(canonical, start, covered)
-        earliest = _floor_minute(max(horizon, self._org.created_at))
+        earliest = _floor_minute(max(horizon, self._org.delete_log_since))
         return Response(
             200,
             {
@@ -359,7 +381,7 @@ class RestApi:
         return items
 
     def _batch(self, request: Request) -> Response:
-        """``composite/batch``: independent subrequests, one API call for all of them."""
+        """``composite/batch``: independent subrequests, each counted as an API call."""
         items = self._subrequests(request.body, "batchRequests")
         halt = bool(request.body.get("haltOnError"))
         results: list[dict[str, Any]] = []
@@ -390,6 +412,14 @@ class RestApi:
         """``composite``: subrequests in order; a later one may use ``@{ref.path}`` to read an
         earlier answer (``@{opps.records[0].Id}``)."""
         items = self._subrequests(request.body, "compositeRequest")
+        queries = sum(1 for i in items if _is_query(str(i.get("url", ""))))
+        if queries > MAX_QUERY_SUBREQUESTS:
+            raise SalesforceError(
+                400,
+                "LIMIT_EXCEEDED",
+                f"A composite request may contain at most {MAX_QUERY_SUBREQUESTS} query, "
+                f"queryAll or query more subrequests; this one has {queries}",
+            )
         all_or_none = bool(request.body.get("allOrNone"))
         answers: dict[str, Any] = {}
         out: list[dict[str, Any]] = []

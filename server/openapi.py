@@ -208,7 +208,8 @@ SCHEMAS: dict[str, Any] = {
             "reason": {
                 "type": ["string", "null"],
                 "description": "owner_left, refresh_refused, api_disabled, access_denied, "
-                "authorization_expired, token_error, unreachable, …",
+                "authorization_expired, token_error, unreachable, api_limit (still active: "
+                "scheduled syncs paused at 90 % of the org's daily API calls), …",
             },
             "owner": {"oneOf": [_ref("User"), {"type": "null"}]},
             "org": {

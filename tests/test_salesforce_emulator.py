@@ -14,9 +14,10 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -718,7 +719,77 @@ async def test_composite_batch_runs_several_queries_for_one_api_call(
     assert result["results"][0]["result"]["totalSize"] == 12
     assert result["results"][1]["result"]["totalSize"] == 2
     assert result["results"][2]["result"][0]["errorCode"] == "INVALID_FIELD"
-    assert emu.api_calls == 1
+    assert emu.api_calls == 3  # composite/batch bills every subrequest
+
+
+def composite_body(urls: list[str]) -> dict[str, Any]:
+    return {
+        "allOrNone": False,
+        "compositeRequest": [
+            {"method": "GET", "url": f"/services/data/v{VERSION}/{u}", "referenceId": f"r{i}"}
+            for i, u in enumerate(urls)
+        ],
+    }
+
+
+async def test_composite_counts_one_call_for_five_queries_and_refuses_a_sixth(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    now = emu.emulator.clock.now()
+    window = {"start": soql_time(now - timedelta(days=1)), "end": soql_time(now)}
+    deleted = f"sobjects/Case/deleted/?start={quote(window['start'])}&end={quote(window['end'])}"
+    queries = [
+        "query?q=SELECT+Id+FROM+Opportunity",
+        "queryAll?q=SELECT+Id+FROM+Case",
+        "query/?q=SELECT+Id+FROM+Task",
+        "queryAll/?q=SELECT+Id+FROM+Account",
+        "query?q=SELECT+Id+FROM+Case+WHERE+IsClosed=true",
+    ]
+    result = await rest(sf, "composite", method="POST", json=composite_body([*queries, deleted]))
+    assert [r["httpStatusCode"] for r in result["compositeResponse"]] == [200] * 6
+    assert result["compositeResponse"][0]["body"]["totalSize"] == 12
+    assert "earliestDateAvailable" in result["compositeResponse"][5]["body"]
+    assert emu.api_calls == 1  # the whole composite is one call
+
+    for urls in ([*queries, queries[0]], [deleted] * 26):
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            await rest(sf, "composite", method="POST", json=composite_body(urls))
+        assert error_code(refused.value) == "LIMIT_EXCEEDED"
+
+
+async def test_rest_answers_carry_the_orgs_time_in_the_date_header(
+    emu: RunningEmulator, requests_session: requests.Session
+) -> None:
+    emu.emulator.advance_clock(3 * 86400)
+    tokens = emu.emulator.issue_tokens()
+    answer = await blocking(
+        requests_session.get,
+        f"{emu.instance_url}/services/data/v{VERSION}/limits",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert answer.status_code == 200
+    stamped = parsedate_to_datetime(answer.headers["Date"])
+    assert abs(stamped - emu.emulator.clock.now()) < timedelta(minutes=1)
+    assert abs(stamped - datetime.now(UTC)) > timedelta(days=2)
+
+
+async def test_emptying_the_recycle_bin_moves_earliest_date_available_to_now(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    org = emu.emulator.org
+    start = emu.emulator.clock.now() - timedelta(minutes=2)
+    opportunity = next(iter(org.rows("Opportunity")))
+    org.delete(opportunity["Id"])
+    assert emu.emulator.empty_recycle_bin() >= 1  # with its activities
+    emu.emulator.advance_clock(120)
+    params = {"start": soql_time(start), "end": soql_time(emu.emulator.clock.now())}
+
+    deleted = await rest(sf, "sobjects/Opportunity/deleted/", params=params)
+
+    assert deleted["deletedRecords"] == []  # the log forgot it
+    assert deleted["earliestDateAvailable"] > format_datetime(start)
+    everything = await blocking(sf.query_all, "SELECT Id FROM Opportunity", include_deleted=True)
+    assert opportunity["Id"] not in {r["Id"] for r in everything["records"]}
 
 
 async def test_composite_subrequests_can_use_earlier_answers(sf: Salesforce) -> None:
@@ -798,6 +869,15 @@ async def test_the_control_api_drives_the_org_over_http(
         assert reopened.json()["StageName"] == "Negotiation/Review"
         renamed = await control.patch(f"/records/{opportunity['Id']}", json={"Name": "Bigger"})
         assert renamed.json()["Name"] == "Bigger"
+        late = await control.patch(
+            f"/records/{opportunity['Id']}?stamped_seconds_ago=600", json={"Name": "Late"}
+        )
+        late_stamp = datetime.fromisoformat(
+            late.json()["SystemModstamp"].replace("+0000", "+00:00")
+        )
+        assert emu.emulator.clock.now() - late_stamp >= timedelta(seconds=599)
+        emptied = await control.post("/recycle-bin/empty")
+        assert emptied.status_code == 200
         assert renamed.json()["SystemModstamp"] >= opportunity["SystemModstamp"]
         deleted = await control.post(f"/records/{opportunity['Id']}/delete")
         assert deleted.json()["IsDeleted"] is True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,12 @@ from sf_support import (
 
 from salesforce_emulator.seeding import SeedSpec
 from server import clock
+from server.sync import runs as runs_module
+from server.sync.engine import Read, pack
 from server.sync.importer import Importer, record_key
+from server.sync.objects import CASE, OPPORTUNITY
 from server.sync.runs import Syncs
+from server.sync.scheduler import SyncScheduler
 from server.tree import source_key
 from server.tree_index import AccountIndex
 
@@ -142,6 +146,128 @@ async def test_syncing_again_duplicates_nothing_and_costs_one_call(sf: Connected
     assert run["status"] == "succeeded" and run["trigger"] == "force"
     assert run["counts"] == {"created": 0, "updated": 0, "archived": 0, "restored": 0}
     assert await imported_count(sf) == before
+
+
+async def test_a_composite_holds_at_most_five_queries_and_25_subrequests() -> None:
+    units = [
+        [Read(OPPORTUNITY, "records", f"q{i}"), Read(OPPORTUNITY, "deleted", f"d{i}")]
+        for i in range(12)
+    ]
+    calls = pack(units)
+    assert [len(c) for c in calls] == [10, 10, 4]
+    assert [r.url for c in calls for r in c] == [r.url for u in units for r in u]
+    deletions = pack([[Read(CASE, "deleted", f"d{i}")] for i in range(30)])
+    assert [len(c) for c in deletions] == [25, 5]
+
+
+def both_clocks(sf: Connected, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Move Salesforce's clock and this server's together, as time passes for both."""
+    offset = dt.timedelta(0)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + offset)
+
+    def advance(seconds: float) -> None:
+        nonlocal offset
+        offset += dt.timedelta(seconds=seconds)
+        sf.emu.emulator.advance_clock(seconds)
+
+    return advance
+
+
+def read_everything(sf: Connected) -> list[str]:
+    """The queries Salesforce answered that read records without a `SystemModstamp` bound."""
+    return [q for q in sf.emu.emulator.queries if "SystemModstamp >=" not in q]
+
+
+async def test_records_unchanged_for_weeks_are_not_read_again(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await connect_and_import(sf)
+    advance = both_clocks(sf, monkeypatch)
+    nothing = {"created": 0, "updated": 0, "archived": 0, "restored": 0}
+    for _ in range(4):  # twenty quiet days, a sync every five
+        advance(5 * 86400)
+        sf.emu.emulator.queries.clear()
+        calls = sf.emu.api_calls
+        run = await sync(sf)
+        assert (run["counts"], run["api_calls"]) == (nothing, 1)
+        assert sf.emu.api_calls - calls == 1
+        assert read_everything(sf) == []
+
+    advance(20 * 86400)  # twenty days without any sync: deletions are beyond the log
+    assert (await sync(sf))["status"] == "succeeded"
+    sf.emu.emulator.queries.clear()
+    calls = sf.emu.api_calls
+    run = await sync(sf)
+    assert (run["counts"], run["api_calls"], sf.emu.api_calls - calls) == (nothing, 1, 1)
+    assert read_everything(sf) == []
+
+
+async def test_a_record_committed_late_with_an_earlier_stamp_is_not_missed(
+    sf: Connected,
+) -> None:
+    await connect_and_import(sf)
+    org = sf.emu.emulator.org
+    opp = records(sf, "Opportunity")[0]
+    org.update(opp["Id"], {"Name": "Renamed"})
+    await sync(sf)
+    late = sf.emu.emulator.create_record(
+        "Opportunity",
+        {"Name": "Committed late", "StageName": "Prospecting"},
+        stamped_seconds_ago=60,
+    )
+    assert late["SystemModstamp"] < org.require(opp["Id"])["SystemModstamp"]
+
+    run = await sync(sf)
+
+    assert run["counts"]["created"] == 1
+    assert (await task_for(sf, late["Id"]))["name"] == "Committed late"
+
+
+async def test_windows_run_on_salesforces_clock_not_the_servers(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sf.emu.emulator.advance_clock(3 * 86400)  # the org's clock is days ahead of this server's
+    await connect_and_import(sf)
+    org = sf.emu.emulator.org
+    first, second = records(sf, "Opportunity")[:2]
+    org.update(first["Id"], {"Name": "Changed"})
+    org.delete(second["Id"])
+    org.purge(second["Id"])
+    both_clocks(sf, monkeypatch)(120)  # `…/deleted` counts whole minutes
+
+    calls = sf.emu.api_calls
+    run = await sync(sf)
+
+    assert (run["status"], run["api_calls"], sf.emu.api_calls - calls) == ("succeeded", 1, 1)
+    assert (await task_for(sf, first["Id"]))["name"] == "Changed"
+    assert (await task_for(sf, second["Id"]))["archived"] is True
+
+
+async def test_deletions_lost_with_an_emptied_recycle_bin_are_found_by_reading_ids(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await connect_and_import(sf)
+    advance = both_clocks(sf, monkeypatch)
+    advance(120)
+    await sync(sf)  # the deletions cursor is now later than the import
+    opp = records(sf, "Opportunity")[0]
+    sf.emu.emulator.org.delete(opp["Id"])
+    sf.emu.emulator.empty_recycle_bin()  # erased, and the delete log with it
+    advance(120)
+    sf.emu.emulator.queries.clear()
+
+    calls = sf.emu.api_calls
+    run = await sync(sf)
+
+    assert (await task_for(sf, opp["Id"]))["archived"] is True
+    assert run["api_calls"] == sf.emu.api_calls - calls == 2  # the sync, then every live id
+    assert read_everything(sf) == [
+        f"SELECT Id FROM {t} WHERE IsDeleted = false" for t in ("Opportunity", "Case", "Task")
+    ]
+    advance(120)
+    calls = sf.emu.api_calls
+    assert (await sync(sf))["api_calls"] == sf.emu.api_calls - calls == 1
 
 
 async def test_4500_opportunities_arrive_over_three_pages(
@@ -404,6 +530,52 @@ async def test_two_server_processes_never_sync_one_account_at_once(sf: Connected
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]  # the import and one more
 
 
+async def test_with_two_server_processes_an_account_syncs_once_per_interval(
+    sf: Connected,
+) -> None:
+    await connect_and_import(sf)
+    services = sf.world.services
+    other = Syncs(services.store, services.tree, services.integrations)
+    mine = SyncScheduler(services.store, services.syncs, 3600)
+    theirs = SyncScheduler(services.store, other, 3600)
+    for scheduler, syncs in ((mine, services.syncs), (theirs, other), (mine, services.syncs)):
+        await scheduler.tick()
+        await syncs.wait()
+    runs = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+    assert [r["trigger"] for r in runs] == ["schedule", "connect"]
+
+
+async def test_a_long_first_import_keeps_its_lease_and_a_force_sync_joins_it(
+    tmp_path: Path,
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lease = dt.timedelta(seconds=5)
+    monkeypatch.setattr(runs_module, "LEASE", lease)
+    spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=2500, activities=0)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
+    ) as sf:
+        # Every REST call slow (the access check, the first pages, then three more pages): the
+        # run takes twice its lease, and renews it with every page.
+        sf.emu.emulator.inject_failures("delay", 5, seconds=2.0)
+        assert (await sf.authorize()).status_code == 200
+        first = await last_run(sf)
+        started = dt.datetime.fromisoformat(first["started_at"].replace("Z", "+00:00"))
+        # Until the run has outlived its first lease.
+        outlived = started + lease + dt.timedelta(seconds=0.5)
+        await asyncio.sleep(max((outlived - clock.now()).total_seconds(), 0))
+
+        again = await sf.admin.post(f"{INTEGRATION}/sync")
+
+        assert again.status == 202
+        assert (again.body["run"]["id"], again.body["run"]["status"]) == (first["id"], "running")
+        await sf.world.services.syncs.wait()
+        runs = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+        assert [(r["trigger"], r["status"]) for r in runs] == [("connect", "succeeded")]
+
+
 async def test_a_crash_between_pages_then_a_clean_run_gives_exactly_the_emulators_tree(
     tmp_path: Path,
     aiohttp_server: AiohttpServer,
@@ -453,7 +625,36 @@ async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connect
     sf.emu.emulator.set_api_limit(limit=1, used=1)
     run = await sync(sf)
     assert run["status"] == "failed"
-    assert "REQUEST_LIMIT_EXCEEDED" in run["error"]
+    assert run["error"] == (
+        "Salesforce's daily API limit is reached (1/1 calls in 24 h); "
+        "syncing resumes when it frees up."
+    )
+    assert run["api_calls"] == 0  # a refused call is not counted
+
+
+async def test_scheduled_syncs_pause_at_90_percent_of_the_api_limit_and_forced_ones_go(
+    sf: Connected,
+) -> None:
+    await connect_and_import(sf)
+    services = sf.world.services
+    sf.emu.emulator.set_api_limit(limit=1000, used=899)
+    assert (await sync(sf))["status"] == "succeeded"  # now at 900 of 1000
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("active", "api_limit")
+    assert "900 of 1000" in status["message"]
+    before = len((await sf.admin.get(f"{INTEGRATION}/runs")).body["items"])
+
+    await services.scheduler.tick()
+    await services.syncs.wait()
+    assert len((await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]) == before
+    assert (await sync(sf))["trigger"] == "force"  # forced runs still go
+
+    sf.emu.emulator.set_api_limit(limit=100_000)
+    assert (await sync(sf))["status"] == "succeeded"
+    assert (await sf.status())["reason"] is None
+    await services.scheduler.tick()
+    await services.syncs.wait()
+    assert (await last_run(sf))["trigger"] == "schedule"
 
 
 # Selection -----------------------------------------------------------------------

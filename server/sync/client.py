@@ -11,9 +11,12 @@ The one place that calls Salesforce's REST API, and the one classifier of its fa
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
@@ -25,7 +28,15 @@ from .tls import Trust
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-TIMEOUT_SECONDS = 30
+# Connecting must be quick; an answer may take minutes (a large page, a busy org).
+TIMEOUT_SECONDS = (30, 300)
+# Subrequests of one Composite call: at most 25, of which at most 5 query, queryAll or query-more.
+COMPOSITE_MAX_SUBREQUESTS = 25
+COMPOSITE_MAX_QUERIES = 5
+# Scheduled syncs pause while the org's API usage in the rolling 24 hours is at least this share
+# of its daily allocation (forced ones still run).
+API_PAUSE_SHARE = 0.9
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
 class SalesforceError(Exception):
@@ -79,6 +90,13 @@ def classify_status(status: int, code: str, message: str) -> SalesforceError:
     return SalesforceError(code or "ERROR", message or f"HTTP {status}", status)
 
 
+def billed(exc: SalesforceError) -> bool:
+    """Whether Salesforce counted a call that failed this way against the daily limit: it does
+    not count calls it refused before running (expired session, no API access, limit reached)
+    nor ones it never answered (outages, timeouts)."""
+    return not isinstance(exc, (SessionExpired, ApiDisabled, LimitExceeded, Unavailable))
+
+
 def _first_error(content: Any) -> tuple[str, str]:
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
@@ -93,6 +111,29 @@ class ApiUsage:
     limit: int
 
 
+def api_limit_paused(usage: dict[str, int] | None) -> bool:
+    """Whether the last known API usage (`{"used", "limit"}`) pauses scheduled syncs."""
+    if not usage or usage.get("limit", 0) <= 0:
+        return False
+    return usage["used"] >= API_PAUSE_SHARE * usage["limit"]
+
+
+@dataclass
+class Composite:
+    """The answers of a Composite call, each the body or the failure as the same call alone
+    would have raised it, and Salesforce's time when it answered (its `Date` header)."""
+
+    answers: list[dict[str, Any] | SalesforceError]
+    time: dt.datetime | None
+
+    def body(self, index: int) -> dict[str, Any]:
+        """An answer's body; a failed subrequest raises."""
+        answer = self.answers[index]
+        if isinstance(answer, SalesforceError):
+            raise answer
+        return answer
+
+
 class _Session(requests.Session):
     """A session whose trust comes only from Timetrail's settings, with a default timeout."""
 
@@ -100,11 +141,30 @@ class _Session(requests.Session):
         super().__init__()
         self.trust_env = False  # REQUESTS_CA_BUNDLE and proxies in the environment do not apply
         self.verify = trust.bundle
+        # Salesforce's clock when it last answered (the `Date` header), to the second.
+        self.salesforce_time: dt.datetime | None = None
+        self.api_usage: ApiUsage | None = None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("timeout", TIMEOUT_SECONDS)
         kwargs["verify"] = self.verify
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        self.salesforce_time = _http_date(response.headers.get("Date"))
+        # Error answers may carry it too (a refused call says how far over the limit it is).
+        usage = _API_USAGE.search(response.headers.get("Sforce-Limit-Info") or "")
+        if usage is not None:
+            self.api_usage = ApiUsage(int(usage.group(1)), int(usage.group(2)))
+        return response
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class SalesforceClient:
@@ -128,9 +188,8 @@ class SalesforceClient:
         except Exception as exc:
             raise classify(exc) from exc
         finally:
-            usage = self._sf.api_usage.get("api-usage")
-            if usage is not None:
-                self.api_usage = ApiUsage(int(usage.used), int(usage.total))
+            if self._session.api_usage is not None:
+                self.api_usage = self._session.api_usage
         return result
 
     async def query(self, soql: str) -> dict[str, Any]:
@@ -153,27 +212,35 @@ class SalesforceClient:
         )
         return result
 
-    async def batch(self, urls: list[str]) -> list[dict[str, Any]]:
-        """GET subrequests (relative URLs, `vNN.N/…`) through the Composite API's batch
-        resource: one API call for all of them. Each answer's body, in order; a failed one
-        raises as the same call would alone."""
+    async def composite(self, urls: list[str]) -> Composite:
+        """GET subrequests (relative URLs, `vNN.N/…`) in one Composite API call, which counts
+        as one API call: at most 25, of which at most 5 queries (the caller packs them)."""
 
         def run(sf: Salesforce) -> list[dict[str, Any]]:
-            body = {"batchRequests": [{"method": "GET", "url": u} for u in urls]}
-            answer = sf.restful("composite/batch", method="POST", json=body)
-            if not isinstance(answer, dict):
+            body = {
+                "allOrNone": False,
+                "compositeRequest": [
+                    {"method": "GET", "url": f"/services/data/{u}", "referenceId": f"r{i}"}
+                    for i, u in enumerate(urls)
+                ],
+            }
+            answer = sf.restful("composite", method="POST", json=body)
+            if not isinstance(answer, dict) or not isinstance(
+                answer.get("compositeResponse"), list
+            ):
                 raise SalesforceError("INVALID_RESPONSE", "the Composite API answered no results")
-            return list(answer["results"])
+            return list(answer["compositeResponse"])
 
         results = await self._run(run)
-        bodies = []
+        answers: list[dict[str, Any] | SalesforceError] = []
         for result in results:
-            status = int(result["statusCode"])
+            status = int(result["httpStatusCode"])
             if status >= 400:
-                code, message = _first_error(result["result"])
-                raise classify_status(status, code, message)
-            bodies.append(dict(result["result"]))
-        return bodies
+                code, message = _first_error(result["body"])
+                answers.append(classify_status(status, code, message))
+            else:
+                answers.append(dict(result["body"]))
+        return Composite(answers, self._session.salesforce_time)
 
     async def check_api_access(self) -> None:
         """One cheap REST call: raises `ApiDisabled` when the user's profile has no API access."""

@@ -9,7 +9,7 @@ Archiving never touches time entries.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +216,10 @@ class Importer:
             # Below a renamed record (its activities) the path shows the new name.
             await self._tree.rename_in_paths(doc["_id"], len(ancestors), item.name)
             page.renamed.append(doc["_id"])
+
+    def keys_of(self, record_ids: Iterable[str]) -> set[str]:
+        """The keys `apply` reports as seen, for record ids read some other way."""
+        return {self._key(record_key(i)) for i in record_ids}
 
     async def archive_missing(self, sobject: str, seen: set[str]) -> None:
         """After a full read of an object: its imported tasks Salesforce no longer returns

@@ -21,7 +21,7 @@ from ..accounts import ADMINISTRATOR, Caller, user_view
 from ..errors import ConflictError
 from ..keys import Cipher
 from ..store import Doc, Store
-from .client import ApiDisabled, SalesforceClient, SalesforceError, SessionExpired
+from .client import ApiDisabled, SalesforceClient, SalesforceError, SessionExpired, api_limit_paused
 from .oauth import OAuthFailure, SalesforceOAuth, Tokens, new_code_verifier
 from .selection import changed_objects, default_selection, parse_selection
 from .tls import Trust
@@ -102,6 +102,14 @@ class Integrations:
             # Nobody came back from Salesforce in time: the authorization URL has expired.
             status, reason = ERROR, "authorization_expired"
             message = "The authorization was not completed within ten minutes. Enable again."
+        usage: dict[str, int] = doc.get("api_usage") or {}
+        if status == ACTIVE and reason is None and api_limit_paused(usage):
+            # Still connected; scheduled syncs wait for the org's API usage to come down.
+            reason = "api_limit"
+            message = (
+                f"Scheduled syncs are paused: Salesforce's API usage is {usage['used']} of "
+                f"{usage['limit']} calls in 24 h. They resume below 90 %."
+            )
         return {
             "status": status,
             "reason": reason,

@@ -2,7 +2,8 @@
 
 A run holds a lease document (`sync_leases`, `_id` = account) taken atomically and expiring, so
 two server processes on one MongoDB never sync one account at once, and a process that died
-mid-run does not block the next one for longer than the lease. Every run is recorded in
+mid-run does not block the next one for longer than the lease. The run renews its lease with
+every page it writes, so a long first import keeps it. Every run is recorded in
 `sync_runs`: trigger, start and end, counts, API calls, error.
 """
 
@@ -20,7 +21,7 @@ from ..errors import ConflictError, NotFoundError
 from ..ids import new_id
 from ..store import Doc, DuplicateKeyError, Store
 from ..tree import REGULAR, Tree, source_key
-from .client import SalesforceError, Unavailable
+from .client import LimitExceeded, SalesforceError, Unavailable
 from .engine import SyncRun, run_view
 from .importer import PROJECT_KEY
 from .integration import ACTIVE, NEEDS_REAUTH, Integrations
@@ -114,6 +115,7 @@ class Syncs:
             account_id,
             self.retry_delays,
             self.api_version,
+            progress=lambda: self._renew_lease(account_id, run["_id"]),
         )
         # Until it returns, the run is a failure: cancelled (shutdown) counts as interrupted.
         status: str = "failed"
@@ -121,6 +123,9 @@ class Syncs:
         try:
             await sync.execute()
             status, error = "succeeded", None
+        except LimitExceeded:
+            status, error = "failed", await self._limit_reached(account_id)
+            log.warning("Sync of %s failed: %s", account_id, error)
         except (SalesforceError, OAuthFailure, ConflictError) as exc:
             status, error = "failed", _describe(exc)
             log.warning("Sync of %s failed: %s", account_id, error)
@@ -141,6 +146,24 @@ class Syncs:
                 },
             )
             await self._store.sync_leases.delete_one({"_id": account_id, "run_id": run["_id"]})
+
+    async def _renew_lease(self, account_id: str, run_id: str) -> None:
+        """The run is alive: its lease runs for another LEASE from now."""
+        renewed = await self._store.sync_leases.update_one(
+            {"_id": account_id, "run_id": run_id},
+            {"$set": {"expires_at": clock.now() + LEASE}},
+        )
+        if not renewed.matched:
+            # Taken over after it expired: the other run goes on, this one stops here.
+            raise ConflictError("Another sync took over this account.", code="sync_running")
+
+    async def _limit_reached(self, account_id: str) -> str:
+        integration = await self._store.integrations.find_one({"_id": account_id})
+        usage = (integration or {}).get("api_usage")
+        counted = f" ({usage['used']}/{usage['limit']} calls in 24 h)" if usage else ""
+        return (
+            f"Salesforce's daily API limit is reached{counted}; syncing resumes when it frees up."
+        )
 
     async def wait(self) -> None:
         """Until every run this process started has finished (tests, shutdown)."""

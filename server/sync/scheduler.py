@@ -1,9 +1,12 @@
 """The in-process scheduler: every active integration syncs every
 `TIMETRAIL_SYNC_INTERVAL_SECONDS` (default one hour).
 
-Each server process runs one APScheduler job that starts a run for every active integration;
-the sync lease (`runs.py`) makes sure that, with several processes on one MongoDB, an account is
-still synced by one of them at a time. Overlapping ticks are skipped and missed ones coalesced.
+Each server process runs one APScheduler job that starts a run for every active integration
+whose interval it claims: the claim moves the integration's `next_scheduled_at` on atomically,
+so with several processes on one MongoDB an account syncs once per interval, not once per
+process (and the sync lease, `runs.py`, keeps runs from overlapping). Scheduled runs pause while
+the org's last known API usage is at 90 % of its daily allocation or more; forced ones still go.
+Overlapping ticks are skipped and missed ones coalesced.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import logging
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .. import clock
 from ..errors import ConflictError
 from ..store import Store
+from .client import api_limit_paused
 from .integration import ACTIVE
 from .runs import Syncs
 
@@ -55,10 +60,31 @@ class SyncScheduler:
 
     async def tick(self) -> None:
         integrations = await self._store.integrations.find(
-            {"status": ACTIVE}, projection={"_id": 1}
+            {"status": ACTIVE}, projection={"_id": 1, "api_usage": 1}
         )
         for integration in integrations:
+            account_id = integration["_id"]
+            if api_limit_paused(integration.get("api_usage")):
+                log.info("Scheduled sync of %s paused: API usage at 90 %% or more", account_id)
+                continue
+            if not await self._claim(account_id):
+                continue
             try:
-                await self._syncs.start(integration["_id"], "schedule")
+                await self._syncs.start(account_id, "schedule")
             except ConflictError as exc:
-                log.info("Scheduled sync of %s skipped: %s", integration["_id"], exc.message)
+                log.info("Scheduled sync of %s skipped: %s", account_id, exc.message)
+
+    async def _claim(self, account_id: str) -> bool:
+        """Take this interval's scheduled run of an account, unless another process has."""
+        now = clock.now()
+        # A little early is still this interval: ticks of one process are not exactly apart.
+        following = now + dt.timedelta(seconds=self._interval - min(self._interval / 10, 60))
+        claimed = await self._store.integrations.find_one_and_update(
+            {
+                "_id": account_id,
+                "status": ACTIVE,
+                "$or": [{"next_scheduled_at": None}, {"next_scheduled_at": {"$lte": now}}],
+            },
+            {"$set": {"next_scheduled_at": following}},
+        )
+        return claimed is not None
