@@ -138,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # A line per outgoing HTTP request is noise at INFO.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
+    # APScheduler narrates adding and running its one job at INFO; its warnings still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except SettingsError as error:

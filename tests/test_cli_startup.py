@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT, server_env
+from support import ROOT, server_env, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +76,12 @@ def test_a_read_only_data_dir_is_one_line(tmp_path: Path) -> None:
     data_dir.chmod(0o500)
     line = _one_clear_line(_timetrail("serve", "--port", "0", data_dir=data_dir))
     assert "not writable" in line
+
+
+def test_a_start_prints_no_scheduler_chatter(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with server_process(tmp_path / "data", log):
+        pass
+    text = log.read_text()
+    assert "Salesforce sync every" in text  # our own line says what the scheduler does
+    assert "tentatively" not in text and "apscheduler" not in text, text

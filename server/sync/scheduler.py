@@ -38,6 +38,7 @@ class SyncScheduler:
 
     def start(self) -> None:
         """Must run inside the running event loop."""
+        self._scheduler.start()
         self._scheduler.add_job(
             self.tick,
             IntervalTrigger(seconds=self._interval, timezone=dt.UTC),
@@ -46,7 +47,6 @@ class SyncScheduler:
             coalesce=True,
             misfire_grace_time=self._interval,
         )
-        self._scheduler.start()
         log.info("Salesforce sync every %d s", self._interval)
 
     def shutdown(self) -> None:
