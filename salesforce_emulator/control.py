@@ -18,6 +18,9 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | POST /__control/authorization/next | ``{"deny": true}`` or ``{"username"}`` | the next authorize |
 | POST /__control/clock | ``{"advance_seconds"}`` | move the emulator's clock |
 | PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
+| PUT /__control/connected-app/rotation | ``{"enabled"}`` | refresh token rotation on or off |
+| POST /__control/instance/move | | move the org to its other instance host name |
+| PUT /__control/tokens/refuse-new | ``{"enabled"}`` | REST refuses every new access token |
 
 Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities``,
 ``api_disabled_user``, ``random_seed``, ``history_days``.
@@ -209,6 +212,24 @@ async def put_connected_app(request: web.Request) -> web.Response:
     return web.json_response({"client_id": emulator.app.client_id, "redirect_uris": uris})
 
 
+async def put_rotation(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    emulator.set_refresh_rotation(bool(body["enabled"]))
+    return web.json_response({"rotate_refresh_tokens": emulator.app.rotate_refresh_tokens})
+
+
+async def move_instance(request: web.Request) -> web.Response:
+    return web.json_response({"instance_url": _emulator(request).move_instance()})
+
+
+async def refuse_new_tokens(request: web.Request) -> web.Response:
+    body = await _body(request)
+    enabled = bool(body["enabled"])
+    _emulator(request).refuse_new_sessions(enabled)
+    return web.json_response({"refuse_new": enabled})
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/__control/state", get_state)
@@ -227,3 +248,6 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/__control/authorization/next", next_authorization)
     router.add_post("/__control/clock", advance_clock)
     router.add_put("/__control/connected-app", put_connected_app)
+    router.add_put("/__control/connected-app/rotation", put_rotation)
+    router.add_post("/__control/instance/move", move_instance)
+    router.add_put("/__control/tokens/refuse-new", refuse_new_tokens)

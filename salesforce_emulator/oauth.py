@@ -3,6 +3,9 @@
 ``/services/oauth2/authorize`` stands in for the browser's login-and-allow pages: it approves at
 once as the org's default user (or the user named by ``login_hint``), unless the control API
 asked for the next authorization to be denied or to log in as someone else.
+
+Each site serves one login family (``LOGIN_FAMILY``: production or sandbox); the org's own host
+has none and serves both, as a My Domain does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from yarl import URL
 from .appkeys import EMULATOR
 from .errors import OAuthError, authentication_failure
 from .ids import to_18
+from .sessions import PRODUCTION
+
+LOGIN_FAMILY = web.AppKey("login_family", str)
 
 _ALWAYS_ALLOWED_SCOPES = frozenset({"full", "openid", "offline_access", "web"})
 _NO_STORE = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
@@ -32,6 +38,11 @@ def _error_page(error: str, description: str) -> web.Response:
         "</body></html>"
     )
     return web.Response(status=400, text=body, content_type="text/html")
+
+
+def _family(request: web.Request) -> str | None:
+    """The login family of the site a request came to (None: the org's own host)."""
+    return request.app.get(LOGIN_FAMILY)
 
 
 def _redirect(redirect_uri: str, params: Mapping[str, str | None]) -> web.HTTPFound:
@@ -93,7 +104,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     hint = directive.username if directive is not None else params.get("login_hint")
     if hint:
         user = emulator.org.user_by_username(hint) or user
-    code = emulator.sessions.issue_code(redirect_uri, user["Id"], scopes, challenge)
+    code = emulator.sessions.issue_code(
+        redirect_uri, user["Id"], scopes, challenge, _family(request) or PRODUCTION
+    )
     raise _redirect(redirect_uri, {"code": code, "state": state})
 
 
@@ -128,10 +141,10 @@ async def token(request: web.Request) -> web.Response:
             if not code:
                 raise authentication_failure()
             grant = emulator.sessions.exchange_code(
-                code, form.get("redirect_uri"), form.get("code_verifier")
+                code, form.get("redirect_uri"), form.get("code_verifier"), _family(request)
             )
         else:
-            grant = emulator.sessions.refresh(form.get("refresh_token", ""))
+            grant = emulator.sessions.refresh(form.get("refresh_token", ""), _family(request))
     except OAuthError as error:
         return web.json_response(error.body(), status=error.status, headers=_NO_STORE)
     return web.json_response(emulator.token_response(grant), headers=_NO_STORE)
@@ -144,7 +157,7 @@ async def revoke(request: web.Request) -> web.Response:
     try:
         if not value:
             raise OAuthError("unsupported_token_type", "token type not supported")
-        emulator.sessions.revoke(str(value))
+        emulator.sessions.revoke(str(value), _family(request))
     except OAuthError as error:
         return web.json_response(error.body(), status=error.status)
     return web.Response(status=200)
