@@ -26,7 +26,8 @@ from .sessions import PRODUCTION
 
 LOGIN_FAMILY = web.AppKey("login_family", str)
 
-_ALWAYS_ALLOWED_SCOPES = frozenset({"full", "openid", "offline_access", "web"})
+_ALWAYS_ALLOWED_SCOPES = frozenset({"full", "openid", "web"})
+_REFRESH_SYNONYMS = frozenset({"refresh_token", "offline_access"})
 _NO_STORE = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
 
 
@@ -48,6 +49,17 @@ def _family(request: web.Request) -> str | None:
 def _redirect(redirect_uri: str, params: Mapping[str, str | None]) -> web.HTTPFound:
     query = {k: v for k, v in params.items() if v is not None}
     return web.HTTPFound(str(URL(redirect_uri).update_query(query)))
+
+
+def _granted(requested: list[str], configured: tuple[str, ...]) -> tuple[str, ...]:
+    """The scopes an authorization gets: the requested ones the app allows (all of the app's
+    when none are asked); ``offline_access`` and ``refresh_token`` are synonyms."""
+    if not requested:
+        return configured
+    allowed = set(configured) | _ALWAYS_ALLOWED_SCOPES
+    if allowed & _REFRESH_SYNONYMS:
+        allowed |= _REFRESH_SYNONYMS
+    return tuple(s for s in requested if s in allowed)
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
@@ -80,8 +92,8 @@ async def authorize(request: web.Request) -> web.StreamResponse:
                 "state": state,
             },
         )
-    scopes = tuple(params.get("scope", "").split()) or emulator.app.scopes
-    if set(scopes) - set(emulator.app.scopes) - _ALWAYS_ALLOWED_SCOPES:
+    scopes = _granted(params.get("scope", "").split(), emulator.app.scopes)
+    if not scopes:
         raise _redirect(
             redirect_uri,
             {

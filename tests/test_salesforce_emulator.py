@@ -456,6 +456,19 @@ async def test_the_control_api_turns_rotation_moves_the_instance_and_refuses_new
         emu.emulator.authenticate(f"Bearer {tokens['access_token']}")
 
 
+async def test_the_granted_scopes_are_the_requested_ones_the_app_allows(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    emu.emulator.app.scopes = ("api", "id")  # no refresh_token on the app
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = (await authorize(emu, client, ssl_context, verifier, scope="api refresh_token"))[
+            "code"
+        ][0]
+        token = dict(await client.fetch_token(emu.token_url, code=code, code_verifier=verifier))
+    assert token["scope"] == "api" and "refresh_token" not in token
+
+
 async def test_client_credentials_are_checked_in_the_body_and_with_basic_auth(
     emu: RunningEmulator, ssl_context: ssl.SSLContext
 ) -> None:
