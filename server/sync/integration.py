@@ -99,6 +99,9 @@ class Integrations:
         # org's imported records are archived).
         self.on_org_changed: Callable[[str], Awaitable[None]] | None = None
         self._refresh_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # How long a refused refresh waits for another process's rotation to show in the store
+        # before it concludes that the refresh token is dead.
+        self.refresh_race_grace = 1.0
 
     # Reading ------------------------------------------------------------------------------
 
@@ -544,7 +547,12 @@ class Integrations:
             except OAuthFailure as failure:
                 if failure.error != "invalid_grant":
                     raise
+                # With rotation, a process that refreshed first has made our refresh token
+                # invalid; its write may be a moment behind its refresh.
                 winner = await self._winner(account_id, stored)
+                if winner is None:
+                    await asyncio.sleep(self.refresh_race_grace)
+                    winner = await self._winner(account_id, stored)
                 if winner is not None:
                     return winner
                 await self._store.integrations.update_one(
@@ -575,6 +583,25 @@ class Integrations:
                 winner = await self._winner(account_id, stored)
                 if winner is not None:
                     return winner
+            if "tokens.refresh" in update:
+                # A process that lost the race to us and gave up too early took our rotation
+                # for a refused refresh: the connection works.
+                await self._store.integrations.update_one(
+                    {
+                        "_id": account_id,
+                        "tokens.refresh": update["tokens.refresh"],
+                        "status": NEEDS_REAUTH,
+                        "reason": "refresh_refused",
+                    },
+                    {
+                        "$set": {
+                            "status": ACTIVE,
+                            "reason": None,
+                            "message": f"Connected to Salesforce as {doc['org']['username']}.",
+                            "updated_at": clock.now(),
+                        }
+                    },
+                )
             return fresh.instance_url, renewed
 
     async def _winner(
