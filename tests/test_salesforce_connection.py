@@ -520,9 +520,15 @@ async def test_every_failed_connect_revokes_the_grant_it_got(sf: Connected) -> N
     assert (await sf.authorize()).status_code == 400
     status = await sf.status()
     assert (status["status"], status["reason"]) == ("error", "salesforce_error")
+    # The identity URL fails: the authorize page and the code exchange pass first.
+    emulator.inject_failures("delay", 2, seconds=0, scope="oauth")
+    emulator.inject_failures("unavailable", 1, scope="oauth")
+    assert (await sf.authorize()).status_code == 400
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("error", "identity_failed")
 
     tokens = await issued_refresh_tokens()
-    assert len(tokens) == 2
+    assert len(tokens) == 3
     for token in tokens:
         assert await sf.refresh_is_refused(token)
 
