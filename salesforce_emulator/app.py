@@ -14,9 +14,10 @@ from aiohttp import web
 from . import control, oauth
 from .appkeys import EMULATOR, REST_API
 from .emulator import Emulator
-from .errors import SalesforceError, server_unavailable
+from .errors import SalesforceError, invalid_session, server_unavailable
 from .faults import FaultMode, FaultScope
 from .rest import Request, Response, RestApi, api_calls_of, parse_version
+from .sessions import PRODUCTION
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ async def serve_rest(request: web.Request) -> web.Response:
     path = request.match_info.get("path", "").strip("/")
     try:
         version = parse_version(request.match_info["version"])
+        if not emulator.serves_instance(request.host):
+            raise invalid_session()  # the org moved to another instance host
         access = emulator.authenticate(request.headers.get("Authorization"))
         body = None
         if request.method in _WRITES and request.can_read_body:
@@ -147,9 +150,12 @@ def _base_app(emulator: Emulator) -> web.Application:
     return app
 
 
-def create_login_app(emulator: Emulator) -> web.Application:
-    """The login host: authorize, token, revoke, the identity URL, the control API."""
-    return _base_app(emulator)
+def create_login_app(emulator: Emulator, family: str = PRODUCTION) -> web.Application:
+    """A login host (``production``: login.salesforce.com, ``sandbox``: test.salesforce.com):
+    authorize, token, revoke, the identity URL, the control API."""
+    app = _base_app(emulator)
+    app[oauth.LOGIN_FAMILY] = family
+    return app
 
 
 def create_instance_app(emulator: Emulator) -> web.Application:

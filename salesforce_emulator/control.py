@@ -21,6 +21,9 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
 | PUT /__control/object-access | ``{"object", "readable", "username"?}`` | object access |
 | PUT /__control/field-access | ``{"object", "field", "readable", "username"?}`` | field access |
+| PUT /__control/connected-app/rotation | ``{"enabled"}`` | refresh token rotation on or off |
+| POST /__control/instance/move | | move the org to its other instance host name |
+| PUT /__control/tokens/refuse-new | ``{"enabled"}`` | REST refuses every new access token |
 
 Creating or changing a record with ``?stamped_seconds_ago=N`` commits it late: its SystemModstamp
 lies N seconds in the past.
@@ -269,6 +272,24 @@ async def put_field_access(request: web.Request) -> web.Response:
     )
 
 
+async def put_rotation(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    emulator.set_refresh_rotation(bool(body["enabled"]))
+    return web.json_response({"rotate_refresh_tokens": emulator.app.rotate_refresh_tokens})
+
+
+async def move_instance(request: web.Request) -> web.Response:
+    return web.json_response({"instance_url": _emulator(request).move_instance()})
+
+
+async def refuse_new_tokens(request: web.Request) -> web.Response:
+    body = await _body(request)
+    enabled = bool(body["enabled"])
+    _emulator(request).refuse_new_sessions(enabled)
+    return web.json_response({"refuse_new": enabled})
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/__control/state", get_state)
@@ -290,3 +311,6 @@ def add_routes(app: web.Application) -> None:
     router.add_put("/__control/connected-app", put_connected_app)
     router.add_put("/__control/object-access", put_object_access)
     router.add_put("/__control/field-access", put_field_access)
+    router.add_put("/__control/connected-app/rotation", put_rotation)
+    router.add_post("/__control/instance/move", move_instance)
+    router.add_put("/__control/tokens/refuse-new", refuse_new_tokens)

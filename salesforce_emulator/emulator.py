@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from yarl import URL
+
 from . import errors
 from .clock import Clock
 from .cursors import Cursors
@@ -19,7 +21,7 @@ from .ids import IdFactory
 from .org import Org, Record, RecordError
 from .schema import format_datetime
 from .seeding import SeedSpec, seed_demo, seed_generated, seed_users
-from .sessions import AccessToken, ConnectedApp, Grant, Sessions, signature
+from .sessions import SANDBOX, AccessToken, ConnectedApp, Grant, Sessions, signature
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Emulator:
         # Where the two sites are served; the runner sets them once it knows its ports.
         self.login_url = "https://localhost"
         self.instance_url = "https://127.0.0.1"
+        # The sandbox login host (test.salesforce.com), when the runner serves one.
+        self.sandbox_login_url: str | None = None
         self.faults = FaultQueue()
         self.next_authorization: NextAuthorization | None = None
         self.org = self._new_org(seed, api_disabled_user)
@@ -109,6 +113,28 @@ class Emulator:
     def revoke_tokens(self, username: str | None = None) -> int:
         user_id = None if username is None else self.user(username)["Id"]
         return self.sessions.revoke_all(user_id)
+
+    def set_refresh_rotation(self, enabled: bool) -> None:
+        """The connected app's refresh token rotation."""
+        self.app.rotate_refresh_tokens = enabled
+
+    def move_instance(self) -> str:
+        """Move the org to another instance host (as a migration or a My Domain rename does):
+        the next token responses carry the new ``instance_url``, and data calls to the old
+        host answer 401 ``INVALID_SESSION_ID``. The instance site answers to both of its names
+        (``127.0.0.1`` and ``localhost``), so a move swaps one for the other."""
+        url = URL(self.instance_url)
+        host = "localhost" if url.host == "127.0.0.1" else "127.0.0.1"
+        self.instance_url = str(url.with_host(host)).rstrip("/")
+        return self.instance_url
+
+    def serves_instance(self, host: str | None) -> bool:
+        """Whether a request's ``Host`` is the org's current instance host."""
+        return host == URL(self.instance_url).raw_authority
+
+    def refuse_new_sessions(self, refused: bool = True) -> None:
+        """Every access token issued from now on is refused by the REST API at once."""
+        self.sessions.refuse_new_sessions = refused
 
     def set_api_enabled(self, enabled: bool, username: str | None = None) -> None:
         """API access for the whole org, or for one user's profile."""
@@ -208,6 +234,8 @@ class Emulator:
         access = self.sessions.access(token.strip(), self.org.session_timeout)
         if access is None:
             raise errors.invalid_session()
+        if access.rest_refused:
+            raise errors.session_not_valid_for_rest()
         return access
 
     def admit_api_call(self, access: AccessToken, calls: int = 1) -> None:
@@ -217,7 +245,7 @@ class Emulator:
         if not self.org.api_enabled:
             raise errors.api_disabled_for_org()
         if not self.org.user_api_enabled(access.user_id):
-            raise errors.api_currently_disabled()
+            raise errors.api_disabled_for_org()
         if self.org.api_calls >= self.org.daily_api_limit:
             raise errors.request_limit_exceeded()
         self.org.api_calls += calls
@@ -225,12 +253,13 @@ class Emulator:
     def limit_info(self) -> str:
         return f"api-usage={self.org.api_calls}/{self.org.daily_api_limit}"
 
-    def identity_url(self, user_id: str) -> str:
-        return f"{self.login_url}/id/{self.org.id}/{user_id}"
+    def identity_url(self, user_id: str, family: str | None = None) -> str:
+        login = self.sandbox_login_url if family == SANDBOX else None
+        return f"{login or self.login_url}/id/{self.org.id}/{user_id}"
 
     def token_response(self, grant: Grant) -> dict[str, Any]:
         access = grant.access
-        identity = self.identity_url(access.user_id)
+        identity = self.identity_url(access.user_id, access.family)
         issued_at = str(int(access.issued_at.timestamp() * 1000))
         body: dict[str, Any] = {"access_token": access.token}
         if grant.refresh_token is not None:
@@ -307,7 +336,9 @@ class Emulator:
                 for t in ("Account", "Opportunity", "Case", "Task", "Event")
             },
             "login_url": self.login_url,
+            "sandbox_login_url": self.sandbox_login_url,
             "instance_url": self.instance_url,
+            "rotate_refresh_tokens": self.app.rotate_refresh_tokens,
             "client_id": self.app.client_id,
             "redirect_uris": self.app.redirect_uris,
             "pending_failures": len(self.faults),

@@ -27,13 +27,17 @@ def invalid_session() -> SalesforceError:
 
 
 def api_disabled_for_org() -> SalesforceError:
+    """REST's answer both for an org without API access and for a user whose profile lacks
+    "API Enabled" (``API_CURRENTLY_DISABLED`` is the SOAP API's code for the latter)."""
     return SalesforceError(
-        403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner"
+        403, "API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization."
     )
 
 
-def api_currently_disabled() -> SalesforceError:
-    return SalesforceError(403, "API_CURRENTLY_DISABLED", "API is disabled for this User")
+def session_not_valid_for_rest() -> SalesforceError:
+    return SalesforceError(
+        401, "INVALID_SESSION_ID", "This session is not valid for use with the REST API"
+    )
 
 
 def request_limit_exceeded() -> SalesforceError:

@@ -3,6 +3,9 @@
 ``/services/oauth2/authorize`` stands in for the browser's login-and-allow pages: it approves at
 once as the org's default user (or the user named by ``login_hint``), unless the control API
 asked for the next authorization to be denied or to log in as someone else.
+
+Each site serves one login family (``LOGIN_FAMILY``: production or sandbox); the org's own host
+has none and serves both, as a My Domain does.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from yarl import URL
 from .appkeys import EMULATOR
 from .errors import OAuthError, authentication_failure
 from .ids import to_18
+from .sessions import PRODUCTION
 
-_ALWAYS_ALLOWED_SCOPES = frozenset({"full", "openid", "offline_access", "web"})
+LOGIN_FAMILY = web.AppKey("login_family", str)
+
+_ALWAYS_ALLOWED_SCOPES = frozenset({"full", "openid", "web"})
+_REFRESH_SYNONYMS = frozenset({"refresh_token", "offline_access"})
 _NO_STORE = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
 
 
@@ -34,9 +41,25 @@ def _error_page(error: str, description: str) -> web.Response:
     return web.Response(status=400, text=body, content_type="text/html")
 
 
+def _family(request: web.Request) -> str | None:
+    """The login family of the site a request came to (None: the org's own host)."""
+    return request.app.get(LOGIN_FAMILY)
+
+
 def _redirect(redirect_uri: str, params: Mapping[str, str | None]) -> web.HTTPFound:
     query = {k: v for k, v in params.items() if v is not None}
     return web.HTTPFound(str(URL(redirect_uri).update_query(query)))
+
+
+def _granted(requested: list[str], configured: tuple[str, ...]) -> tuple[str, ...]:
+    """The scopes an authorization gets: the requested ones the app allows (all of the app's
+    when none are asked); ``offline_access`` and ``refresh_token`` are synonyms."""
+    if not requested:
+        return configured
+    allowed = set(configured) | _ALWAYS_ALLOWED_SCOPES
+    if allowed & _REFRESH_SYNONYMS:
+        allowed |= _REFRESH_SYNONYMS
+    return tuple(s for s in requested if s in allowed)
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
@@ -69,8 +92,8 @@ async def authorize(request: web.Request) -> web.StreamResponse:
                 "state": state,
             },
         )
-    scopes = tuple(params.get("scope", "").split()) or emulator.app.scopes
-    if set(scopes) - set(emulator.app.scopes) - _ALWAYS_ALLOWED_SCOPES:
+    scopes = _granted(params.get("scope", "").split(), emulator.app.scopes)
+    if not scopes:
         raise _redirect(
             redirect_uri,
             {
@@ -93,7 +116,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     hint = directive.username if directive is not None else params.get("login_hint")
     if hint:
         user = emulator.org.user_by_username(hint) or user
-    code = emulator.sessions.issue_code(redirect_uri, user["Id"], scopes, challenge)
+    code = emulator.sessions.issue_code(
+        redirect_uri, user["Id"], scopes, challenge, _family(request) or PRODUCTION
+    )
     raise _redirect(redirect_uri, {"code": code, "state": state})
 
 
@@ -128,10 +153,10 @@ async def token(request: web.Request) -> web.Response:
             if not code:
                 raise authentication_failure()
             grant = emulator.sessions.exchange_code(
-                code, form.get("redirect_uri"), form.get("code_verifier")
+                code, form.get("redirect_uri"), form.get("code_verifier"), _family(request)
             )
         else:
-            grant = emulator.sessions.refresh(form.get("refresh_token", ""))
+            grant = emulator.sessions.refresh(form.get("refresh_token", ""), _family(request))
     except OAuthError as error:
         return web.json_response(error.body(), status=error.status, headers=_NO_STORE)
     return web.json_response(emulator.token_response(grant), headers=_NO_STORE)
@@ -144,7 +169,7 @@ async def revoke(request: web.Request) -> web.Response:
     try:
         if not value:
             raise OAuthError("unsupported_token_type", "token type not supported")
-        emulator.sessions.revoke(str(value))
+        emulator.sessions.revoke(str(value), _family(request))
     except OAuthError as error:
         return web.json_response(error.body(), status=error.status)
     return web.Response(status=200)

@@ -2,9 +2,11 @@
 
 Two sites, as Salesforce has two hosts: the login host ``https://localhost:<port>`` (OAuth,
 identity) and the instance host ``https://127.0.0.1:<port>`` (REST, the token's
-``instance_url``). Both names resolve on any machine without configuration and both are in the
-one certificate the throwaway CA issues; the login site also listens on ``::1`` when it can, for
-systems where ``localhost`` resolves to IPv6 first.
+``instance_url``), and on request a third, the sandbox login host (test.salesforce.com's part,
+``https://localhost:<port>``). Both names resolve on any machine without configuration and both
+are in the one certificate the throwaway CA issues; every site also listens on ``::1`` when it
+can, for systems where ``localhost`` resolves to IPv6 first (the instance site answers to
+``https://localhost:<port>`` too, the name an instance move switches to).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiohttp import web
 
 from .app import SERVER_LINE_BYTES, create_instance_app, create_login_app
 from .emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, Seed
+from .sessions import SANDBOX
 from .tls import EmulatorTls
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ class RunningEmulator:
     instance_url: str
     ca_file: Path
     tls: EmulatorTls
+    sandbox_login_url: str | None = None
 
     @property
     def client_id(self) -> str:
@@ -79,7 +83,7 @@ def _listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket
     return sock
 
 
-def _login_sockets(port: int) -> list[socket.socket]:
+def _loopback_sockets(port: int) -> list[socket.socket]:
     sockets = [_listen("127.0.0.1", port, socket.AF_INET)]
     with contextlib.suppress(OSError):
         sockets.append(_listen("::1", sockets[0].getsockname()[1], socket.AF_INET6))
@@ -123,9 +127,12 @@ async def running_emulator(
     redirect_uris: list[str] | None = None,
     login_port: int = 0,
     instance_port: int = 0,
+    sandbox: bool = False,
+    sandbox_login_port: int = 0,
     access_log: bool = False,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve an emulator (a new one, seeded, unless given) on both hosts until the block ends.
+    """Serve an emulator (a new one, seeded, unless given) on both hosts until the block ends;
+    with ``sandbox``, a sandbox login host too (``sandbox_login_url``).
 
     The CA certificate is written to ``ca_file``, or to ``directory/salesforce-emulator-ca.pem``.
     Ports 0 pick free ones.
@@ -145,30 +152,44 @@ async def running_emulator(
     tls = EmulatorTls()
     tls.write_ca(ca_file)
     context = tls.server_context()
-    login_sockets = _login_sockets(login_port)
+    ports = [login_port, instance_port, *([sandbox_login_port] if sandbox else [])]
+    bound: list[list[socket.socket]] = []
     try:
-        instance_socket = _listen("127.0.0.1", instance_port, socket.AF_INET)
+        for port in ports:
+            bound.append(_loopback_sockets(port))
     except OSError:
-        for sock in login_sockets:
+        for sock in (s for group in bound for s in group):
             sock.close()
         raise
-    emulator.login_url = f"https://localhost:{login_sockets[0].getsockname()[1]}"
-    emulator.instance_url = f"https://127.0.0.1:{instance_socket.getsockname()[1]}"
-    runners = [
-        _runner(create_login_app(emulator), access_log),
-        _runner(create_instance_app(emulator), access_log),
-    ]
+
+    def port_of(sockets: list[socket.socket]) -> int:
+        return int(sockets[0].getsockname()[1])
+
+    emulator.login_url = f"https://localhost:{port_of(bound[0])}"
+    emulator.instance_url = f"https://127.0.0.1:{port_of(bound[1])}"
+    apps = [create_login_app(emulator), create_instance_app(emulator)]
+    if sandbox:
+        emulator.sandbox_login_url = f"https://localhost:{port_of(bound[2])}"
+        apps.append(create_login_app(emulator, SANDBOX))
+    runners = [_runner(app, access_log) for app in apps]
     try:
-        for runner, sockets in zip(runners, (login_sockets, [instance_socket]), strict=True):
+        for runner, sockets in zip(runners, bound, strict=True):
             await runner.setup()
             for sock in sockets:
                 await web.SockSite(runner, sock, ssl_context=context).start()
         logger.info(
             "Salesforce emulator: login %s, instance %s", emulator.login_url, emulator.instance_url
         )
-        yield RunningEmulator(emulator, emulator.login_url, emulator.instance_url, ca_file, tls)
+        yield RunningEmulator(
+            emulator,
+            emulator.login_url,
+            emulator.instance_url,
+            ca_file,
+            tls,
+            emulator.sandbox_login_url,
+        )
     finally:
         for runner in runners:
             await _stop(runner)
-        for sock in [*login_sockets, instance_socket]:
+        for sock in (s for group in bound for s in group):
             sock.close()

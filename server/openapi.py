@@ -207,9 +207,19 @@ SCHEMAS: dict[str, Any] = {
             },
             "reason": {
                 "type": ["string", "null"],
-                "description": "owner_left, refresh_refused, api_disabled, access_denied, "
-                "authorization_expired, token_error, unreachable, api_limit (still active: "
-                "scheduled syncs paused at 90 % of the org's daily API calls), …",
+                "description": "active: api_limit (scheduled syncs paused at 90 % of the org's "
+                "daily API calls); needs_reauth: owner_left, refresh_refused (Salesforce refused "
+                "the refresh token), session_refused (a session refused right after its "
+                "refresh); error: api_disabled (the org's edition has no API access, or the "
+                "user's profile lacks “API Enabled”; scheduled syncs stop), access_denied, "
+                "authorization_expired, authorization_failed, token_error, identity_failed, "
+                "objects_unavailable (neither Opportunities nor Cases can be queried), "
+                "salesforce_error, unreachable",
+            },
+            "environment": {
+                "type": ["string", "null"],
+                "description": "where the connection logs in: production, sandbox, or the "
+                "org's My Domain URL (null before the first connection)",
             },
             "owner": {"oneOf": [_ref("User"), {"type": "null"}]},
             "org": {

@@ -9,6 +9,7 @@ from .keys import Cipher, load_secret_key
 from .reports import Reports
 from .settings import Settings
 from .store import Store
+from .sync.importer import archive_imported_records
 from .sync.integration import Integrations
 from .sync.oauth import ConnectedApp, SalesforceOAuth
 from .sync.runs import Syncs
@@ -44,6 +45,7 @@ class Services:
                 client_id=settings.salesforce_client_id,
                 client_secret=settings.salesforce_client_secret,
                 login_url=settings.salesforce_login_url,
+                sandbox_login_url=settings.salesforce_sandbox_login_url,
                 redirect_uri=settings.base_url + CALLBACK_PATH,
             )
             oauth = SalesforceOAuth(app, trust)
@@ -59,7 +61,11 @@ class Services:
         async def first_import(account_id: str) -> None:
             await syncs.start(account_id, "connect")
 
+        async def forget_old_org(account_id: str) -> None:
+            await archive_imported_records(store, tree, account_id)
+
         integrations.on_connected = first_import
+        integrations.on_org_changed = forget_old_org
         return cls(
             settings=settings,
             store=store,

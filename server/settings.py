@@ -28,6 +28,7 @@ class Settings:
     salesforce_client_id: str | None = None
     salesforce_client_secret: str | None = None
     salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
     salesforce_ca_bundle: Path | None = None
     salesforce_api_version: str = "66.0"
     sync_interval_seconds: int = 3600
@@ -68,6 +69,9 @@ class Settings:
             salesforce_client_id=get("SALESFORCE_CLIENT_ID"),
             salesforce_client_secret=get("SALESFORCE_CLIENT_SECRET"),
             salesforce_login_url=(get("SALESFORCE_LOGIN_URL") or defaults.salesforce_login_url),
+            salesforce_sandbox_login_url=(
+                get("SALESFORCE_SANDBOX_LOGIN_URL") or defaults.salesforce_sandbox_login_url
+            ),
             salesforce_ca_bundle=Path(ca_bundle).expanduser() if ca_bundle else None,
             salesforce_api_version=get("SALESFORCE_API_VERSION") or defaults.salesforce_api_version,
             sync_interval_seconds=get_int(

@@ -48,10 +48,11 @@ class Connected:
         assert r.status == 200, r.body
         return dict(r.body)
 
-    async def refresh_is_refused(self, refresh_token: str) -> bool:
-        """Whether Salesforce now refuses this refresh token (it was revoked)."""
+    async def refresh_is_refused(self, refresh_token: str, login_url: str | None = None) -> bool:
+        """Whether Salesforce now refuses this refresh token (it was revoked), at the login
+        host that issued it (default: production)."""
         answer = await self.browser.post(
-            self.emu.token_url,
+            f"{login_url}/services/oauth2/token" if login_url else self.emu.token_url,
             data={
                 "grant_type": "refresh_token",
                 "refresh_token": refresh_token,
@@ -76,13 +77,14 @@ async def connected_world(
     seed: Seed = "demo",
     embedded: bool = False,
     sync_interval_seconds: int = 3600,
+    sandbox: bool = False,
 ) -> AsyncIterator[Connected]:
     """With `embedded`, on the embedded store (in tmp_path) rather than mongomock, whose unique
     checks scan every document (too slow for thousands of imports)."""
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     async with running_emulator(
-        tmp_path, seed=seed, redirect_uris=[public_url + CALLBACK_PATH]
+        tmp_path, seed=seed, redirect_uris=[public_url + CALLBACK_PATH], sandbox=sandbox
     ) as emu:
         settings = Settings(
             data_dir=tmp_path / "data",
@@ -90,6 +92,7 @@ async def connected_world(
             salesforce_client_id=emu.client_id,
             salesforce_client_secret=emu.client_secret,
             salesforce_login_url=emu.login_url,
+            salesforce_sandbox_login_url=emu.sandbox_login_url or "https://test.salesforce.com",
             salesforce_ca_bundle=emu.ca_file,
             sync_interval_seconds=sync_interval_seconds,
         )

@@ -4,6 +4,7 @@ follows redirects."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -23,7 +24,8 @@ from sf_support import (
 from support import World
 
 from server.services import CALLBACK_PATH
-from server.sync.client import SalesforceClient
+from server.sync.client import ApiDisabled, SalesforceClient, SessionExpired
+from server.sync.integration import Integrations
 from server.sync.oauth import OAuthFailure
 
 
@@ -276,3 +278,266 @@ async def test_re_enabling_revokes_the_grant_it_replaces(sf: Connected) -> None:
     assert cipher.decrypt((await sf.raw())["tokens"]["refresh"]) != old_refresh
     assert await sf.refresh_is_refused(old_refresh)
     assert (await sf.status())["status"] == "active"
+
+
+# A real org: rotation, instance moves, refused sessions, API access ------------------------
+
+
+async def _stored_refresh(sf: Connected) -> str:
+    return sf.world.services.integrations._cipher.decrypt((await sf.raw())["tokens"]["refresh"])
+
+
+async def test_with_rotation_two_refreshes_in_a_row_both_succeed(sf: Connected) -> None:
+    sf.emu.emulator.set_refresh_rotation(True)
+    await sf.authorize()
+    await sf.world.services.syncs.wait()
+    account = await account_id(sf.admin)
+    issued = await _stored_refresh(sf)
+
+    sf.emu.emulator.expire_access_tokens()
+    assert await sf.world.services.integrations.call(account, _count_opportunities) > 0
+    rotated = await _stored_refresh(sf)
+    sf.emu.emulator.expire_access_tokens()
+    assert await sf.world.services.integrations.call(account, _count_opportunities) > 0
+
+    assert len({issued, rotated, await _stored_refresh(sf)}) == 3
+    assert await sf.refresh_is_refused(issued) and await sf.refresh_is_refused(rotated)
+    assert (await sf.status())["status"] == "active"
+
+
+async def test_concurrent_calls_in_two_processes_refresh_once_with_rotation(
+    sf: Connected,
+) -> None:
+    sf.emu.emulator.set_refresh_rotation(True)
+    await sf.authorize()
+    await sf.world.services.syncs.wait()
+    account = await account_id(sf.admin)
+    here = sf.world.services.integrations
+    # Another server process on the same database: its own locks, the same store and key.
+    there = Integrations(here._store, here._oauth, here._cipher, here._trust, here.api_version)
+    sf.emu.emulator.expire_access_tokens()
+
+    counts = await asyncio.gather(
+        *(i.call(account, _count_opportunities) for i in (here, there, here, there))
+    )
+
+    assert len(set(counts)) == 1 and counts[0] > 0
+    assert (await sf.status())["status"] == "active"
+    # The stored refresh token is the live one: the next expiry refreshes fine.
+    assert not await sf.refresh_is_refused(await _stored_refresh(sf))
+
+
+async def test_an_instance_move_is_followed_and_stored(sf: Connected) -> None:
+    await sf.authorize()
+    await sf.world.services.syncs.wait()
+    moved = sf.emu.emulator.move_instance()
+
+    count = await sf.world.services.integrations.call(
+        await account_id(sf.admin), _count_opportunities
+    )
+
+    assert count == sf.emu.emulator.org.count("Opportunity")
+    status = await sf.status()
+    assert status["status"] == "active"
+    assert status["org"]["instance_url"] == moved != sf.emu.instance_url
+
+
+async def test_a_session_refused_right_after_a_refresh_asks_for_re_authorization(
+    sf: Connected,
+) -> None:
+    await sf.authorize()
+    await sf.world.services.syncs.wait()
+    sf.emu.emulator.refuse_new_sessions()
+    sf.emu.emulator.expire_access_tokens()
+
+    with pytest.raises(SessionExpired):
+        await sf.world.services.integrations.call(await account_id(sf.admin), _count_opportunities)
+
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("needs_reauth", "session_refused")
+    assert "refused the session it had just renewed" in status["message"]
+
+
+async def test_api_access_withdrawn_stops_the_syncs_and_names_both_causes(sf: Connected) -> None:
+    await sf.authorize()
+    services = sf.world.services
+    await services.syncs.wait()
+    account = await account_id(sf.admin)
+    runs_before = len((await sf.admin.get(f"{INTEGRATION}/runs")).body["items"])
+    sf.emu.emulator.set_api_enabled(False)
+
+    with pytest.raises(ApiDisabled):
+        await services.integrations.call(account, _count_opportunities)
+
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("error", "api_disabled")
+    assert "edition has no API access" in status["message"]
+    assert "“API Enabled”" in status["message"]
+    await services.scheduler.tick()
+    await services.syncs.wait()
+    assert len((await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]) == runs_before
+
+
+# Environments: production, sandbox, My Domain -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        "staging",
+        "http://acme.my.salesforce.com",
+        "https://acme.my.salesforce.com/path",
+        "https://acme.my.salesforce.com?x=1",
+        "https://acme.my.salesforce.com:8443",
+        "https://user@acme.my.salesforce.com",
+        "https://acme.salesforce.com",
+        "https://evil.com/.my.salesforce.com",
+        "https://-acme.my.salesforce.com",
+        "https://a.b.my.salesforce.com",
+        "",
+        42,
+    ],
+)
+async def test_an_environment_that_is_no_login_host_is_400_naming_the_field(
+    sf: Connected, environment: object
+) -> None:
+    r = await sf.admin.post(f"{INTEGRATION}/connect", {"environment": environment})
+    assert (r.status, r.code) == (400, "invalid_request")
+    assert "environment" in r.body["error"]["message"]
+    assert (await sf.status())["status"] == "not_connected"
+
+
+async def test_the_environment_says_where_the_authorization_goes(sf: Connected) -> None:
+    async def authorize_url(body: object) -> httpx2.URL:
+        r = await sf.admin.post(f"{INTEGRATION}/connect", body)
+        assert r.status == 200, r.body
+        return httpx2.URL(r.body["authorize_url"])
+
+    production = await authorize_url(None)
+    assert production.host == "localhost" and production.port == httpx2.URL(sf.emu.login_url).port
+    assert production.params["scope"] == "api refresh_token"
+    assert (await authorize_url({"environment": "production"})).port == production.port
+    my_domain = await authorize_url({"environment": "https://Acme--Dev.sandbox.my.salesforce.com/"})
+    assert str(my_domain).startswith(
+        "https://acme--dev.sandbox.my.salesforce.com/services/oauth2/authorize?"
+    )
+    sandbox = await authorize_url({"environment": "sandbox"})
+    assert str(sandbox).startswith("https://test.salesforce.com/services/oauth2/authorize?")
+
+
+@pytest.fixture
+async def sandbox(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> AsyncIterator[Connected]:
+    async with connected_world(tmp_path, aiohttp_server, aiohttp_client, sandbox=True) as world:
+        yield world
+
+
+async def test_a_sandbox_connection_logs_in_refreshes_and_revokes_at_the_sandbox_host(
+    sandbox: Connected,
+) -> None:
+    sf = sandbox
+    assert sf.emu.sandbox_login_url is not None
+    r = await sf.admin.post(f"{INTEGRATION}/connect", {"environment": "sandbox"})
+    assert r.body["authorize_url"].startswith(sf.emu.sandbox_login_url)
+
+    page = await sf.browser.get(r.body["authorize_url"])
+
+    assert page.status_code == 200, page.text
+    status = await sf.status()
+    assert (status["status"], status["environment"]) == ("active", "sandbox")
+    await sf.world.services.syncs.wait()
+    # The production login host refuses sandbox tokens: the refresh went to the sandbox host.
+    refresh = await _stored_refresh(sf)
+    assert await sf.refresh_is_refused(refresh)
+    sf.emu.emulator.expire_access_tokens()
+    count = await sf.world.services.integrations.call(
+        await account_id(sf.admin), _count_opportunities
+    )
+    assert count == sf.emu.emulator.org.count("Opportunity")
+
+    await sf.admin.post(f"{INTEGRATION}/unlink")
+
+    assert await sf.refresh_is_refused(refresh, sf.emu.sandbox_login_url)
+
+
+# Another org -------------------------------------------------------------------------------
+
+
+async def _imported(sf: Connected) -> dict[str, bool]:
+    """Salesforce id → archived, for every imported record."""
+    tasks = await sf.world.services.store.tasks.find({"source.system": "salesforce"})
+    return {t["source"]["id"]: t["archived"] for t in tasks}
+
+
+async def test_another_org_starts_the_sync_afresh_and_archives_the_old_orgs_records(
+    sf: Connected,
+) -> None:
+    await sf.authorize()
+    await sf.world.services.syncs.wait()
+    old = await _imported(sf)
+    assert old and "cursors" in await sf.raw()
+    project = await sf.world.imported_task(sf.admin, None, "Salesforce")
+    old_task = await sf.world.services.store.tasks.find_one(
+        {"source.id": next(iter(old)), "archived": False}
+    )
+    assert old_task is not None
+    entry = await sf.admin.post(
+        "/api/v1/entries",
+        {"task_id": old_task["_id"], "start": "2026-03-02T09:00:00Z", "duration": 600},
+    )
+    assert entry.status == 201, entry.body
+    reset = await sf.browser.post(f"{sf.emu.control_url}/reset", json={"seed": "demo"})
+    new_org = reset.json()["org"]["id"]
+    # The new org's records are older than the old org's sync cursors: only a sync that
+    # starts afresh reads them.
+
+    page = await sf.authorize()
+    await sf.world.services.syncs.wait()
+
+    assert page.status_code == 200
+    status = await sf.status()
+    assert status["status"] == "active" and status["org"]["org_id"] == new_org
+    imported = await _imported(sf)
+    assert all(imported[record_id] for record_id in old)  # archived, not deleted
+    org = sf.emu.emulator.org
+    live = {r["Id"] for r in org.rows("Opportunity") if not r["IsDeleted"]}
+    assert live and live <= set(imported)
+    assert (await sf.admin.get(f"/api/v1/tasks/{project['id']}")).status == 200
+    assert len((await sf.admin.get("/api/v1/entries")).body["items"]) == 1
+
+
+async def test_every_failed_connect_revokes_the_grant_it_got(sf: Connected) -> None:
+    emulator = sf.emu.emulator
+
+    async def issued_refresh_tokens() -> list[str]:
+        return list(emulator.sessions._refresh)
+
+    emulator.set_api_enabled(False, emulator.default_user["Username"])
+    assert (await sf.authorize()).status_code == 400
+    emulator.set_api_enabled(True, emulator.default_user["Username"])
+    emulator.inject_failures("unavailable", 1, scope="rest")  # the probe fails
+    assert (await sf.authorize()).status_code == 400
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("error", "salesforce_error")
+    # The identity URL fails: the authorize page and the code exchange pass first.
+    emulator.inject_failures("delay", 2, seconds=0, scope="oauth")
+    emulator.inject_failures("unavailable", 1, scope="oauth")
+    assert (await sf.authorize()).status_code == 400
+    status = await sf.status()
+    assert (status["status"], status["reason"]) == ("error", "identity_failed")
+
+    tokens = await issued_refresh_tokens()
+    assert len(tokens) == 3
+    for token in tokens:
+        assert await sf.refresh_is_refused(token)
+
+
+async def test_a_grant_without_a_refresh_token_is_refused_and_revoked(sf: Connected) -> None:
+    emulator = sf.emu.emulator
+    emulator.app.scopes = ("api", "id")  # the app does not allow refresh tokens
+
+    page = await sf.authorize()
+
+    assert page.status_code == 400 and "refresh token" in page.text
+    assert not [a for a in emulator.sessions._access.values() if not a.ended]

@@ -36,7 +36,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from salesforce_emulator import Emulator, RunningEmulator, SeedSpec, running_emulator
+from salesforce_emulator import Emulator, RunningEmulator, SeedSpec, errors, running_emulator
 from salesforce_emulator.__main__ import parse_seed
 from salesforce_emulator.ids import IdFactory, to_18
 from salesforce_emulator.org import RecordError
@@ -287,6 +287,191 @@ async def test_a_revoked_refresh_token_no_longer_refreshes_nor_its_access_tokens
     assert error_code(expired.value) == "INVALID_SESSION_ID"
 
 
+async def refresh_at(
+    emu: RunningEmulator, context: ssl.SSLContext, token_url: str, refresh_token: str
+) -> httpx.Response:
+    async with httpx.AsyncClient(verify=context, trust_env=False) as http:
+        return await http.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": emu.client_id,
+                "client_secret": emu.client_secret,
+            },
+        )
+
+
+async def test_with_rotation_each_refresh_gives_a_new_refresh_token_and_ends_the_old_one(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_refresh_rotation(True)
+    first = emu.emulator.issue_tokens()
+
+    second = (await refresh_at(emu, ssl_context, emu.token_url, first["refresh_token"])).json()
+    third = (await refresh_at(emu, ssl_context, emu.token_url, second["refresh_token"])).json()
+    replayed = await refresh_at(emu, ssl_context, emu.token_url, first["refresh_token"])
+
+    assert len({first["refresh_token"], second["refresh_token"], third["refresh_token"]}) == 3
+    assert replayed.status_code == 400
+    assert replayed.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
+    # Access tokens issued before a rotation keep working until their own timeout.
+    for tokens in (first, second, third):
+        sf = Salesforce(
+            instance_url=tokens["instance_url"],
+            session_id=tokens["access_token"],
+            session=requests_session,
+            version=VERSION,
+        )
+        assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_a_moved_instance_is_in_the_next_token_response_and_the_old_host_refuses(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, requests_session: requests.Session
+) -> None:
+    before = emu.emulator.issue_tokens()
+    old_host = before["instance_url"]
+
+    moved = emu.emulator.move_instance()
+    after = (await refresh_at(emu, ssl_context, emu.token_url, before["refresh_token"])).json()
+
+    assert moved != old_host and after["instance_url"] == moved
+    assert urlsplit(moved).port == urlsplit(old_host).port
+    stale = Salesforce(
+        instance_url=old_host,
+        session_id=after["access_token"],
+        session=requests_session,
+        version=VERSION,
+    )
+    with pytest.raises(SalesforceExpiredSession) as refused:
+        await blocking(stale.query, "SELECT Id FROM Account")
+    assert error_code(refused.value) == "INVALID_SESSION_ID"
+    for token in (before, after):  # the session is fine at the new host
+        sf = Salesforce(
+            instance_url=moved,
+            session_id=token["access_token"],
+            session=requests_session,
+            version=VERSION,
+        )
+        assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_refusing_new_sessions_makes_rest_refuse_every_token_issued_afterwards(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext, requests_session: requests.Session
+) -> None:
+    before = emu.emulator.issue_tokens()
+    emu.emulator.refuse_new_sessions()
+    after = (await refresh_at(emu, ssl_context, emu.token_url, before["refresh_token"])).json()
+
+    def client(tokens: dict[str, Any]) -> Salesforce:
+        return Salesforce(
+            instance_url=tokens["instance_url"],
+            session_id=tokens["access_token"],
+            session=requests_session,
+            version=VERSION,
+        )
+
+    with pytest.raises(SalesforceExpiredSession) as refused:
+        await blocking(client(after).query, "SELECT Id FROM Account")
+    content: Any = refused.value.content
+    assert content == [
+        {
+            "message": "This session is not valid for use with the REST API",
+            "errorCode": "INVALID_SESSION_ID",
+        }
+    ]
+    assert (await blocking(client(before).query, "SELECT Id FROM Account"))["totalSize"] == 5
+
+
+async def test_sandbox_tokens_refresh_and_revoke_only_at_the_sandbox_login_host(
+    tmp_path: Path,
+) -> None:
+    async with running_emulator(tmp_path, sandbox=True) as emu:
+        assert emu.sandbox_login_url and emu.sandbox_login_url != emu.login_url
+        context = ssl.create_default_context(cafile=str(emu.ca_file))
+        verifier = generate_token(64)
+        sandbox_token_url = f"{emu.sandbox_login_url}/services/oauth2/token"
+        async with oauth_client(emu, context) as client:
+            url, _ = client.create_authorization_url(
+                f"{emu.sandbox_login_url}/services/oauth2/authorize", code_verifier=verifier
+            )
+            async with httpx.AsyncClient(verify=context, trust_env=False) as browser:
+                location = (await browser.get(url)).headers["Location"]
+            code = parse_qs(urlsplit(location).query)["code"][0]
+            with pytest.raises(OAuthError) as wrong_host:
+                await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+            assert wrong_host.value.error == "invalid_grant"
+            sandbox = dict(
+                await client.fetch_token(sandbox_token_url, code=code, code_verifier=verifier)
+            )
+            verifier = generate_token(64)
+            code = (await authorize(emu, client, context, verifier))["code"][0]
+            production = dict(
+                await client.fetch_token(emu.token_url, code=code, code_verifier=verifier)
+            )
+        assert sandbox["id"].startswith(emu.sandbox_login_url + "/id/")
+        assert production["id"].startswith(emu.login_url + "/id/")
+
+        at_production = await refresh_at(emu, context, emu.token_url, sandbox["refresh_token"])
+        at_sandbox = await refresh_at(emu, context, sandbox_token_url, sandbox["refresh_token"])
+        crossed = await refresh_at(emu, context, sandbox_token_url, production["refresh_token"])
+        # The org's own host (its My Domain) serves both families.
+        my_domain = await refresh_at(
+            emu, context, f"{emu.instance_url}/services/oauth2/token", sandbox["refresh_token"]
+        )
+        async with httpx.AsyncClient(verify=context, trust_env=False) as http:
+            revoke_wrong = await http.post(emu.revoke_url, data={"token": sandbox["refresh_token"]})
+            revoke_right = await http.post(
+                f"{emu.sandbox_login_url}/services/oauth2/revoke",
+                data={"token": sandbox["refresh_token"]},
+            )
+
+    assert (at_production.status_code, at_production.json()) == (
+        400,
+        {"error": "invalid_grant", "error_description": "authentication failure"},
+    )
+    assert (crossed.status_code, crossed.json()["error"]) == (400, "invalid_grant")
+    assert at_sandbox.status_code == 200 and my_domain.status_code == 200
+    assert (revoke_wrong.status_code, revoke_wrong.json()["error"]) == (400, "invalid_token")
+    assert revoke_right.status_code == 200
+
+
+async def test_the_control_api_turns_rotation_moves_the_instance_and_refuses_new_sessions(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=emu.control_url, verify=ssl_context, trust_env=False
+    ) as http:
+        rotation = await http.put("/connected-app/rotation", json={"enabled": True})
+        moved = await http.post("/instance/move")
+        refused = await http.put("/tokens/refuse-new", json={"enabled": True})
+        state = (await http.get("/state")).json()
+    assert rotation.json() == {"rotate_refresh_tokens": True}
+    assert moved.json()["instance_url"] == state["instance_url"] != emu.instance_url
+    assert refused.json() == {"refuse_new": True}
+    assert state["rotate_refresh_tokens"] is True
+    tokens = emu.emulator.issue_tokens()
+    assert tokens["instance_url"] == state["instance_url"]
+    with pytest.raises(errors.SalesforceError):
+        emu.emulator.authenticate(f"Bearer {tokens['access_token']}")
+
+
+async def test_the_granted_scopes_are_the_requested_ones_the_app_allows(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    emu.emulator.app.scopes = ("api", "id")  # no refresh_token on the app
+    verifier = generate_token(64)
+    async with oauth_client(emu, ssl_context) as client:
+        code = (await authorize(emu, client, ssl_context, verifier, scope="api refresh_token"))[
+            "code"
+        ][0]
+        token = dict(await client.fetch_token(emu.token_url, code=code, code_verifier=verifier))
+    assert token["scope"] == "api" and "refresh_token" not in token
+
+
 async def test_client_credentials_are_checked_in_the_body_and_with_basic_auth(
     emu: RunningEmulator, ssl_context: ssl.SSLContext
 ) -> None:
@@ -424,16 +609,20 @@ async def test_every_rest_answer_carries_the_api_usage(
     assert emu.api_calls == 2
 
 
-async def test_a_user_without_api_access_is_refused_403_api_currently_disabled(
+async def test_a_user_without_api_access_is_refused_403_api_disabled_for_org(
     emu: RunningEmulator, requests_session: requests.Session
 ) -> None:
+    # REST answers a profile without "API Enabled" as it answers an org without the API.
     sf = connect(emu, requests_session, NO_API_USERNAME)
     with pytest.raises(SalesforceRefusedRequest) as refused:
         await blocking(sf.query, "SELECT Id FROM Account")
     assert refused.value.status == 403
     content: Any = refused.value.content
     assert content == [
-        {"message": "API is disabled for this User", "errorCode": "API_CURRENTLY_DISABLED"}
+        {
+            "message": "The REST API is not enabled for this Organization.",
+            "errorCode": "API_DISABLED_FOR_ORG",
+        }
     ]
 
 

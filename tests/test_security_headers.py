@@ -18,8 +18,8 @@ async def test_json_answers_errors_included_say_nosniff_and_no_version(world: Wo
         assert r.headers["X-Content-Type-Options"] == "nosniff", path
         server = r.headers.get("Server", "")
         assert "aiohttp" not in server.lower() and "python" not in server.lower(), server
-    r = await world.admin.get("/api/v1/me")
-    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    answer = await world.admin.get("/api/v1/me")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_the_callback_page_is_locked_down(

@@ -20,7 +20,7 @@ from sf_support import (
 )
 from support import free_port
 from textual.pilot import Pilot
-from textual.widgets import DataTable, OptionList, SelectionList, Static, Tree
+from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, Tree
 from tui_support import (
     authorize_link,
     console,
@@ -160,6 +160,41 @@ async def test_a_refused_authorization_shows_the_reason(sf: Connected) -> None:
         assert "API access is disabled" in text_of(state)
         await pilot.press("escape")
         await until(pilot, lambda: "enable API access for" in screen_text(app), "the warning")
+
+
+async def test_enable_offers_production_sandbox_or_a_my_domain(sf: Connected) -> None:
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("e")
+        link = await authorize_link(pilot)
+        assert text_of(link).startswith(sf.emu.login_url + "/services/oauth2/authorize?")
+        assert "production" in text_of(app.screen.query_one("#environment", Static))
+
+        await pilot.press("s")
+        await until(
+            pilot, lambda: text_of(link).startswith("https://test.salesforce.com/"), "sandbox"
+        )
+
+        await pilot.press("d")
+        field = app.screen.query_one("#my-domain", Input)
+        await until(pilot, lambda: field.has_focus, "the My Domain field")
+        field.value = "https://acme.my.salesforce.com"
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: text_of(link).startswith("https://acme.my.salesforce.com/services/oauth2/"),
+            "the My Domain link",
+        )
+
+        await pilot.press("d")
+        await until(pilot, lambda: bool(app.screen.query("#my-domain")), "the field again")
+        field = app.screen.query_one("#my-domain", Input)
+        field.value = "https://acme.example.com"
+        await pilot.press("enter")
+        state = app.screen.query_one("#enable-state", Static)
+        await until(pilot, lambda: "My Domain URL" in text_of(state), "the refusal")
+        assert not text_of(link).startswith("https://")
 
 
 async def test_an_expired_link_is_reported(sf: Connected) -> None:

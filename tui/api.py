@@ -114,6 +114,7 @@ class Integration(TypedDict):
     api_usage: ApiUsage | None
     message: str | None
     connected_at: NotRequired[str | None]
+    environment: NotRequired[str | None]
 
 
 class Authorization(TypedDict):
@@ -302,8 +303,11 @@ class AdminApi:
     async def integration(self) -> Integration:
         return cast(Integration, await self._call("GET", INTEGRATION))
 
-    async def connect(self) -> Authorization:
-        return cast(Authorization, await self._call("POST", f"{INTEGRATION}/connect"))
+    async def connect(self, environment: str | None = None) -> Authorization:
+        """An authorization URL; `environment` is production (the default), sandbox or the
+        org's My Domain URL."""
+        body = {"environment": environment} if environment else None
+        return cast(Authorization, await self._call("POST", f"{INTEGRATION}/connect", body))
 
     async def unlink(self) -> Integration:
         return cast(Integration, await self._call("POST", f"{INTEGRATION}/unlink"))

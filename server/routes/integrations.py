@@ -41,6 +41,14 @@ SELECTION = {
     ),
     "activities": Field("boolean", required=True),
 }
+CONNECT = {
+    "environment": Field(
+        "string",
+        max_length=300,
+        description="production (the default), sandbox, or the org's My Domain URL "
+        "(https://<name>.my.salesforce.com or https://<name>.sandbox.my.salesforce.com)",
+    ),
+}
 CALLBACK = {
     "code": Field("string", max_length=2000),
     "state": Field("string", max_length=200),
@@ -64,13 +72,16 @@ async def get_integration(call: Call) -> web.StreamResponse:
 
 @routes.post(
     f"{BASE}/connect",
-    "Enable or re-enable: a Salesforce authorization URL (state and PKCE) to open in a browser",
+    "Enable or re-enable: a Salesforce authorization URL (state and PKCE) to open in a browser, "
+    "at the login host of the environment (optional body)",
     admin=True,
+    body=CONNECT,
     responses={200: "Authorization"},
-    errors=(409,),
+    errors=(400, 409),
 )
 async def connect_integration(call: Call) -> web.StreamResponse:
-    return json(await call.services.integrations.connect(call.caller))
+    environment = call.body.get("environment")
+    return json(await call.services.integrations.connect(call.caller, environment))
 
 
 @routes.post(

@@ -242,6 +242,10 @@ class SalesforceClient:
                 answers.append(dict(result["body"]))
         return Composite(answers, self._session.salesforce_time)
 
-    async def check_api_access(self) -> None:
-        """One cheap REST call: raises `ApiDisabled` when the user's profile has no API access."""
-        await self.query("SELECT Id FROM Opportunity LIMIT 1")
+    async def queryable_objects(self) -> set[str]:
+        """The objects this user may query, from the global describe (`GET sobjects/`, one
+        counted call): the probe that the data API works, whatever object it is that the
+        user cannot read. Raises `ApiDisabled` when the org or the user has no API access."""
+        answer: Any = await self._run(lambda sf: sf.describe())
+        sobjects = answer.get("sobjects", []) if isinstance(answer, dict) else []
+        return {str(o["name"]) for o in sobjects if isinstance(o, dict) and o.get("queryable")}

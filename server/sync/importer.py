@@ -256,3 +256,18 @@ class Importer:
 
     async def _by_keys(self, keys: Sequence[str]) -> list[Doc]:
         return await find_in(self._store.tasks, "source_key", keys)
+
+
+async def archive_imported_records(store: Store, tree: Tree, account_id: str) -> int:
+    """The account was connected to another Salesforce org (or user): every record imported so
+    far is archived (the `Salesforce` project and its folders stay; time entries are kept).
+    Records the new connection sees again are restored by its first sync."""
+    docs = await store.tasks.find(
+        {"account_id": account_id, "source.system": SYSTEM, "archived": False},
+        projection={"_id": 1},
+    )
+    importer = Importer(store, tree, account_id)
+    if docs:
+        await importer._archive([d["_id"] for d in docs])
+    log.info("Archived %d records imported from the previous Salesforce org", len(docs))
+    return len(docs)

@@ -2,16 +2,24 @@
 owner leaving, and calls to Salesforce with their tokens (refreshed on expiry).
 
 One document per account in `integrations` holds the state; access and refresh tokens are kept
-only encrypted. OAuth `state` values are stored hashed in `oauth_states`: single-use (deleted as
-they are consumed), expiring after ten minutes, bound to the account and administrator who asked.
+only encrypted, with the login host (`login_url`, of the connection's `environment`) that
+issued them. OAuth `state` values are stored hashed in `oauth_states`: single-use (deleted as
+they are consumed), expiring after ten minutes, bound to the account and administrator who asked
+and to the login host the authorization was sent to.
+
+Refreshes are serialised per connection: an asyncio lock in this process, and across processes a
+compare-and-set on the stored (encrypted) refresh token — only the process whose refresh token is
+still the stored one writes; one that lost the race uses the winner's access token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
 import secrets
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,8 +29,21 @@ from ..accounts import ADMINISTRATOR, Caller, user_view
 from ..errors import ConflictError
 from ..keys import Cipher
 from ..store import Doc, Store
-from .client import ApiDisabled, SalesforceClient, SalesforceError, SessionExpired, api_limit_paused
-from .oauth import OAuthFailure, SalesforceOAuth, Tokens, new_code_verifier
+from .client import (
+    ApiDisabled,
+    SalesforceClient,
+    SalesforceError,
+    SessionExpired,
+    api_limit_paused,
+)
+from .oauth import (
+    PRODUCTION,
+    OAuthFailure,
+    SalesforceOAuth,
+    Tokens,
+    new_code_verifier,
+    parse_environment,
+)
 from .selection import changed_objects, default_selection, parse_selection
 from .tls import Trust
 
@@ -38,6 +59,17 @@ ACTIVE = "active"
 NEEDS_REAUTH = "needs_reauth"
 ERROR = "error"
 UNLINKED = "unlinked"
+
+# What Salesforce must let the connected user query: at least one of them.
+PROBED_OBJECTS = ("Opportunity", "Case")
+# Where the sync keeps its progress in the integration document; another org starts afresh.
+SYNC_STATE_FIELDS = ("cursors", "deleted_cursors", "sync_state")
+
+API_DISABLED_MESSAGE = (
+    "API access is disabled for the Salesforce user {username} ({code}): either the org's "
+    "edition has no API access, or the user's profile lacks the “API Enabled” permission. "
+    "A Salesforce administrator must grant it; then enable the integration again."
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,13 @@ class Integrations:
         self.api_version = api_version
         # Called once a connection is made (the first import starts at once).
         self.on_connected: Callable[[str], Awaitable[None]] | None = None
+        # Called when an account is connected to another org or user than before (the old
+        # org's imported records are archived).
+        self.on_org_changed: Callable[[str], Awaitable[None]] | None = None
+        self._refresh_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # How long a refused refresh waits for another process's rotation to show in the store
+        # before it concludes that the refresh token is dead.
+        self.refresh_race_grace = 1.0
 
     # Reading ------------------------------------------------------------------------------
 
@@ -113,6 +152,7 @@ class Integrations:
         return {
             "status": status,
             "reason": reason,
+            "environment": doc.get("environment") or (PRODUCTION if doc.get("org") else None),
             "owner": owner,
             "org": doc.get("org"),
             "selection": doc.get("selection") or default_selection(),
@@ -147,8 +187,12 @@ class Integrations:
             )
         return self._oauth
 
-    async def connect(self, caller: Caller) -> dict[str, Any]:
+    async def connect(self, caller: Caller, environment: str | None = None) -> dict[str, Any]:
+        """An authorization URL at the login host of `environment` (production, sandbox or a
+        My Domain URL; a 400 names the field when it is none of them)."""
         oauth = self._require_oauth()
+        environment = parse_environment(environment)
+        login_url = oauth.login_url(environment)
         state = secrets.token_urlsafe(32)
         verifier = new_code_verifier()
         now = clock.now()
@@ -160,6 +204,8 @@ class Integrations:
                 "account_id": caller.account_id,
                 "user_id": caller.user_id,
                 "verifier": self._cipher.encrypt(verifier),
+                "environment": environment,
+                "login_url": login_url,
                 "created_at": now,
                 "expires_at": expires_at,
             }
@@ -172,7 +218,7 @@ class Integrations:
                 {"status": AUTHORIZING, "message": "Waiting for authorization in Salesforce."},
             )
         return {
-            "authorize_url": oauth.authorization_url(state, verifier),
+            "authorize_url": oauth.authorization_url(login_url, state, verifier),
             "expires_at": clock.iso(expires_at),
         }
 
@@ -215,9 +261,12 @@ class Integrations:
                 "authorization_failed",
                 "The administrator who started this authorization can no longer enable it.",
             )
+        environment = pending.get("environment") or PRODUCTION
+        login_url = pending.get("login_url") or oauth.login_url(environment)
         try:
-            tokens = await oauth.exchange(code, self._cipher.decrypt(pending["verifier"]))
-            identity = await oauth.identity(tokens)
+            tokens = await oauth.exchange(
+                login_url, code, self._cipher.decrypt(pending["verifier"])
+            )
         except OAuthFailure as failure:
             return await self._failed(
                 account_id,
@@ -225,58 +274,72 @@ class Integrations:
                 f"Salesforce refused the authorization code ({failure.error}: "
                 f"{failure.description}).",
             )
-        username = str(identity.get("username", ""))
-        client = self._client(tokens.instance_url, tokens.access_token)
+        # From here on a grant exists: every failure revokes it, so that it does not stay
+        # valid (and count against the user's five approvals) unused.
+        grant = tokens.refresh_token or tokens.access_token
         try:
-            await client.check_api_access()
-        except ApiDisabled as exc:
-            await self._revoke_quietly(tokens.refresh_token or tokens.access_token)
+            identity = await oauth.identity(tokens)
+        except OAuthFailure as failure:
+            await self._revoke_quietly(login_url, grant)
             return await self._failed(
                 account_id,
-                "api_disabled",
-                f"API access is disabled for the Salesforce user {username} ({exc.code}). Make "
-                "sure that API access is enabled on the user's profile (the “API Enabled” "
-                "permission), then enable the integration again.",
+                "unreachable" if failure.error == "unreachable" else "identity_failed",
+                f"Salesforce did not say who signed in ({failure.description}).",
             )
-        except SalesforceError as exc:
-            return await self._failed(
-                account_id, "salesforce_error", f"Salesforce answered {exc.code}: {exc.message}"
-            )
-        finally:
-            client.close()
-        if tokens.refresh_token is None:
-            return await self._failed(
-                account_id,
+        username = str(identity.get("username", ""))
+        problem, usage = await self._probe(tokens, username)
+        if problem is None and tokens.refresh_token is None:
+            problem = (
                 "token_error",
                 "Salesforce issued no refresh token: give the connected app the "
                 "“Perform requests at any time (refresh_token, offline_access)” scope.",
             )
-        replaced = (await self._doc(account_id)).get("tokens")
+        if problem is not None:
+            await self._revoke_quietly(login_url, grant)
+            return await self._failed(account_id, *problem)
+        assert tokens.refresh_token is not None
+        before = await self._doc(account_id)
+        replaced = before.get("tokens")
         org = {
             "org_id": identity.get("organization_id"),
             "user_id": identity.get("user_id"),
             "username": username,
             "instance_url": tokens.instance_url,
         }
+        previous = before.get("org") or {}
+        another_org = bool(previous) and (previous.get("org_id"), previous.get("user_id")) != (
+            org["org_id"],
+            org["user_id"],
+        )
         await self._set(
             account_id,
             {
                 "status": ACTIVE,
                 "reason": None,
                 "owner_id": admin["_id"],
+                "environment": environment,
+                "login_url": login_url,
                 "org": org,
                 "tokens": {
                     "access": self._cipher.encrypt(tokens.access_token),
                     "refresh": self._cipher.encrypt(tokens.refresh_token),
                 },
-                "api_usage": _usage(client),
+                "api_usage": usage,
                 "connected_at": clock.now(),
                 "message": f"Connected to Salesforce as {username}.",
             },
+            # Another org or user: the sync starts over from a full read.
+            unset=SYNC_STATE_FIELDS if another_org else (),
         )
         if replaced:
             # Re-enabled: the previous grant is of no further use, so it should not stay valid.
-            await self._revoke_quietly(self._cipher.decrypt(replaced["refresh"]))
+            await self._revoke_quietly(
+                before.get("login_url") or oauth.login_url(PRODUCTION),
+                self._cipher.decrypt(replaced["refresh"]),
+            )
+        if another_org and self.on_org_changed is not None:
+            log.info("Account %s moved to another Salesforce org or user", account_id)
+            await self.on_org_changed(account_id)
         if self.on_connected is not None:
             await self.on_connected(account_id)
         log.info("Account %s connected to Salesforce org %s", account_id, org["org_id"])
@@ -285,6 +348,32 @@ class Integrations:
             "Salesforce is connected",
             f"Timetrail is connected to Salesforce as {username}. You can close this window.",
         )
+
+    async def _probe(
+        self, tokens: Tokens, username: str
+    ) -> tuple[tuple[str, str] | None, dict[str, int] | None]:
+        """One counted REST call (the global describe) proving that the data API works for
+        this user and that Opportunities or Cases can be read. Returns the problem (reason,
+        message) or None, and the API usage Salesforce reported."""
+        client = self._client(tokens.instance_url, tokens.access_token)
+        try:
+            queryable = await client.queryable_objects()
+        except ApiDisabled as exc:
+            message = API_DISABLED_MESSAGE.format(username=username, code=exc.code)
+            return ("api_disabled", message), _usage(client)
+        except SalesforceError as exc:
+            return ("salesforce_error", f"Salesforce answered {exc.code}: {exc.message}"), None
+        finally:
+            client.close()
+        if not queryable & set(PROBED_OBJECTS):
+            problem = (
+                "objects_unavailable",
+                f"The Salesforce user {username} can read neither Opportunities nor Cases: "
+                "give the user's profile read access to at least one of them, then enable the "
+                "integration again.",
+            )
+            return problem, _usage(client)
+        return None, _usage(client)
 
     async def _failed(self, account_id: str, reason: str, message: str) -> Outcome:
         doc = await self._doc(account_id)
@@ -302,7 +391,9 @@ class Integrations:
         doc = await self._doc(caller.account_id)
         tokens = doc.get("tokens")
         if tokens:
-            await self._revoke_quietly(self._cipher.decrypt(tokens["refresh"]))
+            await self._revoke_quietly(
+                self._login_url(doc), self._cipher.decrypt(tokens["refresh"])
+            )
         if doc["status"] != NOT_CONNECTED:
             await self._set(
                 caller.account_id,
@@ -318,11 +409,18 @@ class Integrations:
             )
         return await self.status(caller)
 
-    async def _revoke_quietly(self, token: str) -> None:
+    def _login_url(self, doc: Doc) -> str:
+        """The login host that issued a connection's tokens (production before it was kept)."""
+        url = doc.get("login_url")
+        if url:
+            return str(url)
+        return self._require_oauth().login_url(PRODUCTION)
+
+    async def _revoke_quietly(self, login_url: str, token: str) -> None:
         if self._oauth is None:
             return
         try:
-            await self._oauth.revoke(token)
+            await self._oauth.revoke(login_url, token)
         except OAuthFailure as failure:
             log.warning("Revoking the Salesforce token failed (ignored): %s", failure.error)
 
@@ -371,51 +469,164 @@ class Integrations:
 
     async def call(self, account_id: str, fn: Callable[[SalesforceClient], Awaitable[T]]) -> T:
         """Run `fn` with a client for the account's connection; on an expired session refresh
-        the access token and retry once. A refused refresh sets `needs_reauth`."""
-        oauth = self._require_oauth()
+        the access token (and instance URL) and retry once. A refused refresh, or a second
+        refusal of the session right after a refresh, sets `needs_reauth`; Salesforce refusing
+        API access sets `error` (`api_disabled`), which stops the scheduled syncs."""
+        self._require_oauth()
+        doc = await self._active(account_id)
+        tokens = doc["tokens"]
+        try:
+            return await self._call_with(account_id, doc["org"]["instance_url"], tokens, fn)
+        except SessionExpired:
+            log.info("Salesforce session of %s expired; refreshing", account_id)
+        instance_url, fresh = await self._refreshed(account_id, tokens)
+        try:
+            return await self._call_with(account_id, instance_url, fresh, fn)
+        except SessionExpired as exc:
+            await self._set(
+                account_id,
+                {
+                    "status": NEEDS_REAUTH,
+                    "reason": "session_refused",
+                    "message": "Salesforce refused the session it had just renewed "
+                    f"({exc.code}: {exc.message}). An administrator should enable the "
+                    "integration again.",
+                },
+            )
+            raise
+
+    async def _active(self, account_id: str) -> Doc:
         doc = await self._doc(account_id)
-        tokens = doc.get("tokens")
-        if doc["status"] != ACTIVE or not tokens:
+        if doc["status"] != ACTIVE or not doc.get("tokens"):
             raise ConflictError(
                 "The Salesforce integration is not connected.", code="not_connected"
             )
-        instance_url = doc["org"]["instance_url"]
+        return doc
+
+    async def _call_with(
+        self,
+        account_id: str,
+        instance_url: str,
+        tokens: dict[str, str],
+        fn: Callable[[SalesforceClient], Awaitable[T]],
+    ) -> T:
         client = self._client(instance_url, self._cipher.decrypt(tokens["access"]))
         try:
             return await fn(client)
-        except SessionExpired:
-            log.info("Salesforce session of %s expired; refreshing", account_id)
-        finally:
-            client.close()
-            await self._record_usage(account_id, client)
-        try:
-            fresh = await oauth.refresh(self._cipher.decrypt(tokens["refresh"]))
-        except OAuthFailure as failure:
-            if failure.error == "invalid_grant":
-                await self._set(
-                    account_id,
-                    {
-                        "status": NEEDS_REAUTH,
-                        "reason": "refresh_refused",
-                        "message": "Salesforce refused to renew the connection "
-                        f"({failure.description}). An administrator should enable it again.",
-                    },
-                )
+        except ApiDisabled as exc:
+            await self._api_disabled(account_id, tokens, exc)
             raise
-        await self._store_access_token(account_id, tokens["access"], fresh)
-        client = self._client(fresh.instance_url or instance_url, fresh.access_token)
-        try:
-            return await fn(client)
         finally:
             client.close()
             await self._record_usage(account_id, client)
 
-    async def _store_access_token(self, account_id: str, old: str, fresh: Tokens) -> None:
-        # Only over the token we refreshed: a concurrent refresh or re-enable wins.
+    async def _api_disabled(
+        self, account_id: str, tokens: dict[str, str], exc: ApiDisabled
+    ) -> None:
+        doc = await self._doc(account_id)
+        username = (doc.get("org") or {}).get("username", "")
+        message = API_DISABLED_MESSAGE.format(username=username, code=exc.code)
+        # Only over the connection that was refused: a re-enable meanwhile wins.
         await self._store.integrations.update_one(
-            {"_id": account_id, "tokens.access": old},
-            {"$set": {"tokens.access": self._cipher.encrypt(fresh.access_token)}},
+            {"_id": account_id, "status": ACTIVE, "tokens.access": tokens["access"]},
+            {
+                "$set": {
+                    "status": ERROR,
+                    "reason": "api_disabled",
+                    "message": message,
+                    "updated_at": clock.now(),
+                }
+            },
         )
+        log.warning("Salesforce refuses API access for account %s (%s)", account_id, exc.code)
+
+    async def _refreshed(self, account_id: str, used: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The instance URL and the (encrypted, as stored) tokens to use instead of `used`,
+        whose access token was refused: refreshed here, or what a concurrent refresh stored."""
+        oauth = self._require_oauth()
+        async with self._refresh_locks[account_id]:
+            doc = await self._doc(account_id)
+            if doc["status"] == NEEDS_REAUTH and doc.get("reason") == "refresh_refused":
+                # A concurrent refresh was just refused: so would ours be.
+                raise OAuthFailure("invalid_grant", str(doc.get("message")))
+            doc = await self._active(account_id)
+            stored = doc["tokens"]
+            if stored["access"] != used["access"]:
+                # Refreshed meanwhile (here, by another process, or re-enabled): use that one.
+                return doc["org"]["instance_url"], stored
+            try:
+                fresh = await oauth.refresh(
+                    self._login_url(doc), self._cipher.decrypt(stored["refresh"])
+                )
+            except OAuthFailure as failure:
+                if failure.error != "invalid_grant":
+                    raise
+                # With rotation, a process that refreshed first has made our refresh token
+                # invalid; its write may be a moment behind its refresh.
+                winner = await self._winner(account_id, stored)
+                if winner is None:
+                    await asyncio.sleep(self.refresh_race_grace)
+                    winner = await self._winner(account_id, stored)
+                if winner is not None:
+                    return winner
+                await self._store.integrations.update_one(
+                    {"_id": account_id, "tokens.refresh": stored["refresh"]},
+                    {
+                        "$set": {
+                            "status": NEEDS_REAUTH,
+                            "reason": "refresh_refused",
+                            "message": "Salesforce refused to renew the connection "
+                            f"({failure.description}). An administrator should enable it "
+                            "again.",
+                            "updated_at": clock.now(),
+                        }
+                    },
+                )
+                raise
+            renewed = {"access": self._cipher.encrypt(fresh.access_token)}
+            update = {"tokens.access": renewed["access"], "org.instance_url": fresh.instance_url}
+            assert fresh.refresh_token is not None
+            if fresh.refresh_token != self._cipher.decrypt(stored["refresh"]):
+                update["tokens.refresh"] = self._cipher.encrypt(fresh.refresh_token)
+            renewed["refresh"] = update.get("tokens.refresh", stored["refresh"])
+            written = await self._store.integrations.update_one(
+                {"_id": account_id, "tokens.refresh": stored["refresh"]}, {"$set": update}
+            )
+            if not written.matched:
+                # Another process rotated the refresh token first (or a re-enable replaced it).
+                winner = await self._winner(account_id, stored)
+                if winner is not None:
+                    return winner
+            if "tokens.refresh" in update:
+                # A process that lost the race to us and gave up too early took our rotation
+                # for a refused refresh: the connection works.
+                await self._store.integrations.update_one(
+                    {
+                        "_id": account_id,
+                        "tokens.refresh": update["tokens.refresh"],
+                        "status": NEEDS_REAUTH,
+                        "reason": "refresh_refused",
+                    },
+                    {
+                        "$set": {
+                            "status": ACTIVE,
+                            "reason": None,
+                            "message": f"Connected to Salesforce as {doc['org']['username']}.",
+                            "updated_at": clock.now(),
+                        }
+                    },
+                )
+            return fresh.instance_url, renewed
+
+    async def _winner(
+        self, account_id: str, stored: dict[str, str]
+    ) -> tuple[str, dict[str, str]] | None:
+        """After losing a refresh race: the instance URL and tokens the winner stored, or None
+        when the stored refresh token is still the one we used."""
+        doc = await self._active(account_id)
+        if doc["tokens"]["refresh"] == stored["refresh"]:
+            return None
+        return doc["org"]["instance_url"], doc["tokens"]
 
     async def _record_usage(self, account_id: str, client: SalesforceClient) -> None:
         usage = _usage(client)

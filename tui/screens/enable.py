@@ -1,4 +1,5 @@
-"""Enable or re-enable: the authorization URL to open, then the outcome of the callback."""
+"""Enable or re-enable: where to log in (production, sandbox or a My Domain), the authorization
+URL to open, then the outcome of the callback."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from ..api import ApiError
 from .base import admin_app
 
 POLL_SECONDS = 1.0
+PRODUCTION = "production"
+SANDBOX = "sandbox"
+
+
+def environment_label(environment: str) -> str:
+    if environment == PRODUCTION:
+        return "production (login.salesforce.com)"
+    if environment == SANDBOX:
+        return "sandbox (test.salesforce.com)"
+    return f"My Domain {environment}"
 
 
 def browser_available() -> bool:
@@ -29,12 +40,17 @@ def browser_available() -> bool:
 
 
 class EnableScreen(ModalScreen[bool]):
-    """Waits for the administrator to approve in a browser, polling the integration's status."""
+    """Waits for the administrator to approve in a browser, polling the integration's status.
+    The link logs in where the integration did before (production at first); p, s and d ask
+    for a link to production, a sandbox or a My Domain instead."""
 
     BINDINGS = [
         Binding("c", "copy", "Copy link"),
         Binding("o", "open", "Open browser"),
         Binding("e", "restart", "New link"),
+        Binding("p", "production", "Production"),
+        Binding("s", "sandbox", "Sandbox"),
+        Binding("d", "my_domain", "My Domain"),
         Binding("escape", "close", "Close"),
     ]
 
@@ -42,10 +58,13 @@ class EnableScreen(ModalScreen[bool]):
         super().__init__()
         self.url: str | None = None
         self.connected = False
+        # None until the integration's own environment is known (the first link).
+        self.environment: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="enable"):
             yield Static("[b]Enable Salesforce[/b]")
+            yield Static("", id="environment", markup=False)
             yield Static(
                 "Open this link in a browser and approve access in Salesforce "
                 "(c copies it; you can also select it with the mouse):"
@@ -60,17 +79,50 @@ class EnableScreen(ModalScreen[bool]):
     def action_restart(self) -> None:
         self.start()
 
+    def action_production(self) -> None:
+        self.choose(PRODUCTION)
+
+    def action_sandbox(self) -> None:
+        self.choose(SANDBOX)
+
+    def action_my_domain(self) -> None:
+        """A field for the My Domain URL, there only while it is typed (the screen's keys are
+        single letters)."""
+        if self.query("#my-domain"):
+            return
+        field = Input(placeholder="https://<name>.my.salesforce.com, then Enter", id="my-domain")
+        self.query_one("#enable", Vertical).mount(field, after="#environment")
+        field.focus()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        await event.input.remove()
+        if event.value.strip():
+            self.choose(event.value.strip())
+
+    def choose(self, environment: str) -> None:
+        self.environment = environment
+        self.start()
+
     def state(self, text: str) -> None:
         self.query_one("#enable-state", Static).update(text)
 
     @work(exclusive=True, group="enable")
     async def start(self) -> None:
         app = admin_app(self)
+        self.url = None  # a link for another environment must not be used by mistake
+        self.query_one("#authorize-url", Static).update("Asking the server for a link…")
         try:
             # An active integration stays active while it is re-authorized: the outcome shows
             # as a new connection time (success) or a new message (failure).
             before = await app.api.integration()
-            authorization = await app.api.connect()
+            if self.environment is None:
+                self.environment = before.get("environment") or PRODUCTION
+            self.query_one("#environment", Static).update(
+                f"Log in at: {environment_label(self.environment)} "
+                "(p production, s sandbox, d My Domain)"
+            )
+            authorization = await app.api.connect(self.environment)
         except ApiError as error:
             self.state(f"[red]{escape(error.message)}[/red]")
             app.handle_error(error)
