@@ -29,6 +29,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES] = Services.build(app[SETTINGS], store)
     log.info("Store ready (%s)", store.backend)
     await services.tracking.adopt_old_timers()
+    await services.tree.finish_moves()
     await services.tree.load_indexes()
     services.scheduler.start()
     yield
