@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -32,7 +34,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await services.tree.finish_moves()
     await services.tree.load_indexes()
     services.scheduler.start()
+    sweep = asyncio.create_task(services.tracking.sweep_forever())
     yield
+    sweep.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweep
     services.scheduler.shutdown()
     await services.syncs.close()
     await store.close()
