@@ -175,10 +175,13 @@ class Tracking:
     async def _stop_if_forgotten(self, entry: Doc, hours: int | None = None) -> Doc | None:
         """Stop a running entry that ran past its account's limit, at start + the limit, noting
         it; returns the stopped entry (None: not forgotten, or no longer running)."""
+        ran = clock.now() - entry["start"]
+        if ran <= dt.timedelta(hours=FORGOTTEN_HOURS_RANGE[0]):
+            return None  # under any account's limit: no need to read it
         if hours is None:
             hours = await self.forgotten_hours(entry["account_id"])
         limit = dt.timedelta(hours=hours)
-        if clock.now() - entry["start"] <= limit:
+        if ran <= limit:
             return None
         stopped = await self._store.entries.find_one_and_update(
             {"_id": entry["_id"], TIMER_OF: entry[TIMER_OF]},
@@ -193,7 +196,7 @@ class Tracking:
 
     async def sweep_forgotten(self) -> int:
         """Stop every forgotten timer of every account; returns how many."""
-        running = await self._store.entries.find({TIMER_OF: {"$exists": True}})
+        running = await self._running_entries()
         limits: dict[str, int] = {}
         stopped = 0
         for entry in running:
@@ -203,6 +206,20 @@ class Tracking:
             if await self._stop_if_forgotten(entry, limits[account_id]) is not None:
                 stopped += 1
         return stopped
+
+    async def _running_entries(self) -> list[Doc]:
+        """Every running entry. MongoDB answers from the sparse `timer_of` index; the embedded
+        engine would decode every entry ever tracked (on the event loop), so there each active
+        user's timer is looked up by key instead."""
+        if self._store.backend != "embedded":
+            return await self._store.entries.find({TIMER_OF: {"$exists": True}})
+        users = await self._store.users.find({"active": True}, projection={"_id": 1})
+        found = []
+        for user in users:
+            entry = await self._store.entries.find_one({TIMER_OF: user["_id"]})
+            if entry is not None:
+                found.append(entry)
+        return found
 
     async def sweep_forever(self, every: float = SWEEP_SECONDS) -> None:
         """`sweep_forgotten` every `every` seconds, until cancelled."""

@@ -89,8 +89,9 @@ async def test_stopping_a_forgotten_timer_ends_it_at_the_limit_not_now(
 
 
 async def test_the_sweep_stops_forgotten_timers_nobody_reads(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    any_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    world = any_world
     now = Clock(monkeypatch)
     bob = await world.admin.add_user("bob@acme.test")
     started = await bob.post("/api/v1/timer/start")
