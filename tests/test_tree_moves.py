@@ -8,17 +8,28 @@ again, or a restart, finishes the move.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import AiohttpClient, Api, World, sign_in
+from support import PASSWORD, AiohttpClient, Api, World, server_process, sign_in
 
+from server import clock
 from server.app import create_app
 from server.appkeys import SERVICES
+from server.ids import new_id
+from server.services import Services
 from server.settings import Settings
-from server.store import Collection, StoreError
+from server.store import Collection, StoreError, open_embedded
 
 CHILDREN = 12
 CRASH_AFTER = 5  # task writes: the moved task and four of the tasks below it
@@ -189,3 +200,113 @@ async def test_a_restart_finishes_an_interrupted_move(
     carol = await sign_in(second, "carol@acme.test")
     found = (await carol.get("/api/v1/tasks", q="widget", limit=100)).body["items"]
     assert len(found) == len(lay.below)
+
+
+SUBTREE = 3000
+
+
+def _http(base: str, method: str, path: str, token: str | None, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=60) as answer:
+        data = answer.read()
+        return json.loads(data) if data else None
+
+
+def _sign_in(base: str, email: str) -> str:
+    answer = _http(base, "POST", "/api/v1/auth/login", None, {"email": email, "password": PASSWORD})
+    return str(answer["token"])
+
+
+async def _seed(data_dir: Path) -> tuple[str, str, str]:
+    """An account whose "Old project" holds "Moved" with `SUBTREE` tasks below it, and an empty
+    "New project"; returns (old, new, moved) ids."""
+    store = await open_embedded(data_dir)
+    try:
+        services = Services.build(Settings(data_dir=data_dir), store)
+        account, _, _ = await services.accounts.create_account(
+            "Acme", "admin@acme.test", "Ada Admin", PASSWORD
+        )
+        now = clock.now()
+
+        def task(name: str, parent: dict[str, Any] | None) -> dict[str, Any]:
+            return {
+                "_id": new_id(), "account_id": account["_id"], "name": name,
+                "parent_id": parent["_id"] if parent else None,
+                "ancestors": [*parent["ancestors"], parent["_id"]] if parent else [],
+                "path": [*parent["path"], parent["name"]] if parent else [],
+                "kind": "task" if parent else "project", "archived": False, "locked": False,
+                "source": None, "sort_name": name.casefold(), "created_at": now, "updated_at": now,
+            }  # fmt: skip
+
+        old, new = task("Old project", None), task("New project", None)
+        moved = task("Moved", old)
+        widgets = [task(f"Widget {i}", moved) for i in range(SUBTREE // 2)]
+        parts = [task(f"Widget part {i}", w) for i, w in enumerate(widgets)]
+        await store.tasks.insert_many([old, new, moved, *widgets, *parts])
+        return old["_id"], new["_id"], moved["_id"]
+    finally:
+        await store.close()
+
+
+def _moved_so_far(data_dir: Path, new_id_: str) -> int:
+    """How many stored tasks name the new project (read from the embedded store's file)."""
+    path = data_dir / "store" / "timetrail" / "tasks"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT count(*) FROM documents WHERE instr(doc, ?) > 0", (new_id_.encode(),)
+        ).fetchone()
+        return int(row[0])
+
+
+@pytest.mark.slow
+async def test_a_server_killed_mid_move_finishes_the_move_when_it_restarts(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    old, new, moved = await _seed(data_dir)
+    with server_process(data_dir, tmp_path / "first.log") as base:
+        admin = _sign_in(base, "admin@acme.test")
+        for email, project in (("bob@acme.test", old), ("carol@acme.test", new)):
+            user = _http(
+                base, "POST", "/api/v1/users", admin,
+                {"email": email, "name": email[:3], "password": PASSWORD, "role": "user"},
+            )  # fmt: skip
+            _http(base, "PUT", f"/api/v1/tasks/{project}/members/{user['id']}", admin,
+                  {"role": "regular"})  # fmt: skip
+        pid = int((data_dir / "store.lock").read_text().split()[1])
+
+        def send_move() -> None:
+            with contextlib.suppress(OSError):  # (the server dies before it answers)
+                _http(base, "PATCH", f"/api/v1/tasks/{moved}", admin, {"parent_id": new})
+
+        patch = threading.Thread(target=send_move)
+        patch.start()
+        deadline = time.monotonic() + 30
+        while (written := _moved_so_far(data_dir, new)) < 100:
+            assert time.monotonic() < deadline, "the move did not start"
+        os.kill(pid, signal.SIGKILL)
+        patch.join()
+    # The kill landed mid-move: some tasks below were rewritten and some not.
+    at_kill = _moved_so_far(data_dir, new)
+    assert written <= at_kill < SUBTREE, at_kill
+
+    with server_process(data_dir, tmp_path / "second.log") as base:
+        bob, carol = _sign_in(base, "bob@acme.test"), _sign_in(base, "carol@acme.test")
+        assert _http(base, "GET", "/api/v1/tasks?q=widget", bob)["items"] == []
+        found = _http(base, "GET", "/api/v1/tasks?q=widget&limit=500", carol)
+        assert len(found["items"]) == 500 and found["next_cursor"] is not None
+    store = await open_embedded(data_dir)
+    try:
+        below = await store.tasks.find({"ancestors": moved})
+        assert len(below) == SUBTREE
+        assert all(d["ancestors"][:2] == [new, moved] for d in below)
+        assert all(d["path"][:2] == ["New project", "Moved"] for d in below)
+    finally:
+        await store.close()
