@@ -194,6 +194,16 @@ class Tracking:
             log.info("Stopped a timer forgotten for over %d h (entry %s)", hours, entry["_id"])
         return stopped
 
+    async def _without_forgotten(self, entries: list[Doc]) -> list[Doc]:
+        """These entries, with any forgotten timer among them stopped first (as read after)."""
+        settled = []
+        for entry in entries:
+            stopped = None
+            if entry["end"] is None and TIMER_OF in entry:
+                stopped = await self._stop_if_forgotten(entry)
+            settled.append(stopped or entry)
+        return settled
+
     async def sweep_forgotten(self) -> int:
         """Stop every forgotten timer of every account; returns how many."""
         running = await self._running_entries()
@@ -379,9 +389,10 @@ class Tracking:
             docs = await self._store.entries.find(
                 query, sort=newest_first, skip=offset, limit=limit + 1
             )
-            return docs[:limit], len(docs) > limit
+            return await self._without_forgotten(docs[:limit]), len(docs) > limit
         docs = await self._within(caller, await self._store.entries.find(query, sort=newest_first))
-        return docs[offset : offset + limit], len(docs) > offset + limit
+        chunk = await self._without_forgotten(docs[offset : offset + limit])
+        return chunk, len(docs) > offset + limit
 
     async def _within(self, caller: Caller, entries: list[Doc]) -> list[Doc]:
         """Entries on tasks the caller manages (the nearest assignment is `manager`)."""
@@ -537,7 +548,11 @@ class Tracking:
         }
         if user_id is not None:
             query["user_id"] = user_id
-        docs = await self._store.entries.find(query)
+        docs = [
+            d
+            for d in await self._without_forgotten(await self._store.entries.find(query))
+            if d["end"] is None or d["end"] > start_from  # (a forgotten one may end before)
+        ]
         if caller.is_admin:
             return docs
         if user_id is not None and user_id != caller.user_id:

@@ -133,3 +133,23 @@ async def test_openapi_documents_the_account_setting(world: World) -> None:
     hours = schema["properties"]["forgotten_timer_hours"]
     assert (hours["minimum"], hours["maximum"]) == (1, 24)
     assert "get" in doc["paths"]["/api/v1/account"]
+
+
+async def test_entries_and_reports_show_a_forgotten_timer_stopped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = Clock(monkeypatch)
+    await world.admin.post("/api/v1/timer/start", {"note": "forgot"})
+    now.advance(hours=30)
+    items = (await world.admin.get("/api/v1/entries")).body["items"]
+    assert [(e["duration"], e["note"]) for e in items] == [
+        (12 * 3600, "forgot (stopped automatically after 12 h)")
+    ]
+    report = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-03-02", "to": "2026-03-04"}
+    )
+    assert report.body["total_seconds"] == 12 * 3600
+    later = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-03-03", "to": "2026-03-04"}
+    )
+    assert later.body["total_seconds"] == 0
