@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -29,9 +31,14 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES] = Services.build(app[SETTINGS], store)
     log.info("Store ready (%s)", store.backend)
     await services.tracking.adopt_old_timers()
+    await services.tree.finish_moves()
     await services.tree.load_indexes()
     services.scheduler.start()
+    sweep = asyncio.create_task(services.tracking.sweep_forever())
     yield
+    sweep.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweep
     services.scheduler.shutdown()
     await services.syncs.close()
     await store.close()

@@ -22,7 +22,8 @@ _ERROR_TEXT = {
     404: "not_found (also for other accounts' objects)",
     409: "conflict; the code names it (email_taken, task_archived, no_running_timer, "
     "imported_structure_locked, task_has_entries, timer_running, last_administrator, "
-    "user_inactive)",
+    "user_inactive, tree_busy)",
+    408: "request_timeout: the request body did not arrive within 30 seconds",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests (see Retry-After)",
@@ -191,6 +192,21 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
+    "Account": {
+        "type": "object",
+        "required": ["id", "name", "forgotten_timer_hours"],
+        "properties": {
+            "id": _ID,
+            "name": {"type": "string"},
+            "forgotten_timer_hours": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 24,
+                "description": "A timer running longer is stopped at start + this many hours, "
+                "its note saying so (default 12)",
+            },
+        },
+    },
     "Integration": {
         "type": "object",
         "required": ["status", "reason", "owner", "org", "selection", "message"],
@@ -377,7 +393,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if _PARAM.search(endpoint.path):
         statuses.add(400)  # a malformed id in the path
     if endpoint.body is not None or endpoint.query:
-        statuses.update((400, 413) if endpoint.body is not None else (400,))
+        statuses.update((400, 408, 413) if endpoint.body is not None else (400,))
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": _ERROR_TEXT.get(status, ApiError.code),

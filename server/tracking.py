@@ -11,10 +11,16 @@ nothing runs twice, no entry is lost, and the client, which got no answer, start
 
 Each start or stop writes one collection only, so the embedded store commits many of them at once
 (`store/commits.py`).
+
+A timer is a running entry, so it keeps the bounds of entries: it starts at most 24 hours ago, and
+one left running longer than the account's `forgotten_timer_hours` (default 12) is stopped at
+start + that many hours, with a note saying so. That happens when the timer is next read, started
+or stopped (`running`), and in a periodic sweep (`sweep_forgotten`), whichever comes first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -39,6 +45,18 @@ START_ATTEMPTS = 100
 MAX_ENTRY = dt.timedelta(hours=24)
 # A client clock a little ahead of the server's is not an error.
 CLOCK_SKEW = dt.timedelta(minutes=1)
+# On the account document: after how many hours a running timer counts as forgotten and stops.
+FORGOTTEN_TIMER_HOURS = "forgotten_timer_hours"
+DEFAULT_FORGOTTEN_HOURS = 12
+FORGOTTEN_HOURS_RANGE = (1, 24)
+# How often the sweep stops forgotten timers nobody reads.
+SWEEP_SECONDS = 300.0
+
+
+def stopped_note(note: str, hours: int) -> str:
+    """The note of a forgotten timer once it is stopped."""
+    mark = f"(stopped automatically after {hours} h)"
+    return f"{note} {mark}" if note else mark
 
 
 def _duration(entry: Doc, now: dt.datetime) -> int:
@@ -114,13 +132,113 @@ class Tracking:
     # Timer --------------------------------------------------------------------------------
 
     async def running(self, caller: Caller) -> Doc | None:
-        return await self._running(caller.account_id, caller.user_id)
+        """The caller's running timer; one running past the account's limit is stopped first
+        (and None returned)."""
+        entry = await self._running(caller.account_id, caller.user_id)
+        if entry is not None and await self._stop_if_forgotten(entry) is not None:
+            return None
+        return entry
 
     async def _running(self, account_id: str, user_id: str) -> Doc | None:
         entry = await self._store.entries.find_one({TIMER_OF: user_id})
         if entry is None or entry["account_id"] != account_id:
             return None
         return entry
+
+    async def forgotten_hours(self, account_id: str) -> int:
+        account = await self._store.accounts.find_one({"_id": account_id})
+        hours = account.get(FORGOTTEN_TIMER_HOURS) if account else None
+        return int(hours) if hours is not None else DEFAULT_FORGOTTEN_HOURS
+
+    async def account_settings(self, account_id: str) -> dict[str, Any]:
+        """The account's settings (`GET /api/v1/account`)."""
+        account = await self._store.accounts.find_one({"_id": account_id})
+        if account is None:
+            raise NotFoundError("No such account.")
+        hours = account.get(FORGOTTEN_TIMER_HOURS)
+        return {
+            "id": account["_id"],
+            "name": account["name"],
+            FORGOTTEN_TIMER_HOURS: DEFAULT_FORGOTTEN_HOURS if hours is None else int(hours),
+        }
+
+    async def change_account_settings(
+        self, account_id: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if FORGOTTEN_TIMER_HOURS in changes:
+            await self._store.accounts.update_one(
+                {"_id": account_id},
+                {"$set": {FORGOTTEN_TIMER_HOURS: changes[FORGOTTEN_TIMER_HOURS]}},
+            )
+        return await self.account_settings(account_id)
+
+    async def _stop_if_forgotten(self, entry: Doc, hours: int | None = None) -> Doc | None:
+        """Stop a running entry that ran past its account's limit, at start + the limit, noting
+        it; returns the stopped entry (None: not forgotten, or no longer running)."""
+        ran = clock.now() - entry["start"]
+        if ran <= dt.timedelta(hours=FORGOTTEN_HOURS_RANGE[0]):
+            return None  # under any account's limit: no need to read it
+        if hours is None:
+            hours = await self.forgotten_hours(entry["account_id"])
+        limit = dt.timedelta(hours=hours)
+        if ran <= limit:
+            return None
+        stopped = await self._store.entries.find_one_and_update(
+            {"_id": entry["_id"], TIMER_OF: entry[TIMER_OF]},
+            {
+                "$set": {"end": entry["start"] + limit, "note": stopped_note(entry["note"], hours)},
+                "$unset": {TIMER_OF: ""},
+            },
+        )
+        if stopped is not None:
+            log.info("Stopped a timer forgotten for over %d h (entry %s)", hours, entry["_id"])
+        return stopped
+
+    async def _without_forgotten(self, entries: list[Doc]) -> list[Doc]:
+        """These entries, with any forgotten timer among them stopped first (as read after)."""
+        settled = []
+        for entry in entries:
+            stopped = None
+            if entry["end"] is None and TIMER_OF in entry:
+                stopped = await self._stop_if_forgotten(entry)
+            settled.append(stopped or entry)
+        return settled
+
+    async def sweep_forgotten(self) -> int:
+        """Stop every forgotten timer of every account; returns how many."""
+        running = await self._running_entries()
+        limits: dict[str, int] = {}
+        stopped = 0
+        for entry in running:
+            account_id = entry["account_id"]
+            if account_id not in limits:
+                limits[account_id] = await self.forgotten_hours(account_id)
+            if await self._stop_if_forgotten(entry, limits[account_id]) is not None:
+                stopped += 1
+        return stopped
+
+    async def _running_entries(self) -> list[Doc]:
+        """Every running entry. MongoDB answers from the sparse `timer_of` index; the embedded
+        engine would decode every entry ever tracked (on the event loop), so there each active
+        user's timer is looked up by key instead."""
+        if self._store.backend != "embedded":
+            return await self._store.entries.find({TIMER_OF: {"$exists": True}})
+        users = await self._store.users.find({"active": True}, projection={"_id": 1})
+        found = []
+        for user in users:
+            entry = await self._store.entries.find_one({TIMER_OF: user["_id"]})
+            if entry is not None:
+                found.append(entry)
+        return found
+
+    async def sweep_forever(self, every: float = SWEEP_SECONDS) -> None:
+        """`sweep_forgotten` every `every` seconds, until cancelled."""
+        while True:
+            try:
+                await self.sweep_forgotten()
+            except Exception:
+                log.exception("The sweep of forgotten timers failed; it runs again later")
+            await asyncio.sleep(every)
 
     async def start(
         self,
@@ -132,8 +250,7 @@ class Tracking:
     ) -> Started:
         now = clock.now()
         start = started_at or now
-        if start > now + CLOCK_SKEW:
-            raise InvalidRequestError("started_at must not be in the future.")
+        self._check_running_start(start, now, "started_at")
         start = min(start, now)
         task = await self._tree.trackable_task(caller, task_id) if task_id is not None else None
         stopped = None
@@ -158,8 +275,19 @@ class Tracking:
             code="timer_running",
         )
 
+    @staticmethod
+    def _check_running_start(start: dt.datetime, now: dt.datetime, field: str) -> None:
+        """A running entry's start: the bounds of an entry's (at most 24 hours ago)."""
+        if start > now + CLOCK_SKEW:
+            raise InvalidRequestError(f"{field} must not be in the future.")
+        if start < now - MAX_ENTRY:
+            raise InvalidRequestError(
+                f"{field} must be within the last 24 hours (an entry is at most 24 hours long); "
+                "add older time as an entry."
+            )
+
     async def stop(self, caller: Caller, stopped_at: dt.datetime | None) -> Doc:
-        current = await self.running(caller)
+        current = await self.running(caller)  # (a forgotten one is stopped already)
         if current is None:
             raise ConflictError("No timer is running.", code="no_running_timer")
         now = clock.now()
@@ -177,7 +305,7 @@ class Tracking:
     async def stop_if_running(self, account_id: str, user_id: str) -> None:
         """Stop a user's timer now (used when the user is deactivated)."""
         entry = await self._running(account_id, user_id)
-        if entry is not None:
+        if entry is not None and await self._stop_if_forgotten(entry) is None:
             await self._end(entry, clock.now())
 
     async def _end(self, entry: Doc, end: dt.datetime) -> Doc | None:
@@ -261,9 +389,10 @@ class Tracking:
             docs = await self._store.entries.find(
                 query, sort=newest_first, skip=offset, limit=limit + 1
             )
-            return docs[:limit], len(docs) > limit
+            return await self._without_forgotten(docs[:limit]), len(docs) > limit
         docs = await self._within(caller, await self._store.entries.find(query, sort=newest_first))
-        return docs[offset : offset + limit], len(docs) > offset + limit
+        chunk = await self._without_forgotten(docs[offset : offset + limit])
+        return chunk, len(docs) > offset + limit
 
     async def _within(self, caller: Caller, entries: list[Doc]) -> list[Doc]:
         """Entries on tasks the caller manages (the nearest assignment is `manager`)."""
@@ -286,7 +415,7 @@ class Tracking:
         return entry
 
     async def get_entry(self, caller: Caller, entry_id: str) -> Doc:
-        return await self._own_entry(caller, entry_id)
+        return await self._reachable_entry(caller, entry_id)
 
     @staticmethod
     def _span(start: dt.datetime, end: dt.datetime | None, duration: int | None) -> dt.datetime:
@@ -314,10 +443,25 @@ class Tracking:
         await self._store.entries.insert_one(entry)
         return entry
 
-    async def update_entry(self, caller: Caller, entry_id: str, fields: dict[str, Any]) -> Doc:
+    async def _reachable_entry(self, caller: Caller, entry_id: str) -> Doc:
+        """`_own_entry`, with a forgotten timer stopped first."""
         entry = await self._own_entry(caller, entry_id)
+        if entry["end"] is None and TIMER_OF in entry:
+            entry = await self._stop_if_forgotten(entry) or entry
+        return entry
+
+    @staticmethod
+    def _stops_for_another(caller: Caller, entry: Doc) -> bool:
+        """An administrator ends or deletes anyone's entry, a running one too (the owner stops
+        their own through the timer; nobody else could stop it otherwise)."""
+        return entry["end"] is None and caller.is_admin and entry["user_id"] != caller.user_id
+
+    async def update_entry(self, caller: Caller, entry_id: str, fields: dict[str, Any]) -> Doc:
         if "end" in fields and "duration" in fields:
             raise InvalidRequestError("Give either end or duration, not both.")
+        entry = await self._reachable_entry(caller, entry_id)
+        if self._stops_for_another(caller, entry) and {"end", "duration"} & set(fields):
+            return await self._stop_for_another(caller, entry, fields)
         updates: dict[str, Any] = {}
         if "task_id" in fields and fields["task_id"] != entry["task_id"]:
             if fields["task_id"] is not None:
@@ -332,10 +476,9 @@ class Tracking:
                     "This entry's timer is running; stop the timer to end it.",
                     code="timer_running",
                 )
-            if start > clock.now():
-                raise InvalidRequestError("start must not be in the future.")
             if "start" in fields:
-                updates["start"] = start
+                self._check_running_start(start, clock.now(), "start")
+                updates["start"] = min(start, clock.now())
         elif {"start", "end", "duration"} & set(fields):
             duration = fields.get("duration")
             end = fields.get("end", entry["end"] if duration is None else None)
@@ -348,8 +491,39 @@ class Tracking:
             raise NotFoundError("No such entry.")
         return doc
 
+    async def _stop_for_another(self, caller: Caller, entry: Doc, fields: dict[str, Any]) -> Doc:
+        """An administrator ends another user's running entry (`PATCH {end | duration}`)."""
+        updates: dict[str, Any] = {}
+        if "task_id" in fields and fields["task_id"] != entry["task_id"]:
+            if fields["task_id"] is not None:
+                await self._tree.trackable_task(caller, fields["task_id"])
+            updates["task_id"] = fields["task_id"]
+        if "note" in fields:
+            updates["note"] = fields["note"]
+        start: dt.datetime = fields["start"] if "start" in fields else entry["start"]
+        updates["start"] = start
+        updates["end"] = self._span(start, fields.get("end"), fields.get("duration"))
+        doc = await self._store.entries.find_one_and_update(
+            {"_id": entry["_id"], TIMER_OF: entry.get(TIMER_OF)},
+            {"$set": updates, "$unset": {TIMER_OF: ""}},
+        )
+        if doc is None:  # stopped meanwhile (by its owner, or the forgotten-timer sweep)
+            raise ConflictError(
+                "This timer was stopped meanwhile; read the entry again.", code="no_running_timer"
+            )
+        return doc
+
     async def delete_entry(self, caller: Caller, entry_id: str) -> None:
-        entry = await self._own_entry(caller, entry_id)
+        entry = await self._reachable_entry(caller, entry_id)
+        if self._stops_for_another(caller, entry):
+            # Discards the timer; only if it still runs as read (else it changed meanwhile).
+            running = {"_id": entry_id, TIMER_OF: entry.get(TIMER_OF)}
+            if not await self._store.entries.delete_one(running):
+                raise ConflictError(
+                    "This timer was stopped meanwhile; read the entry again.",
+                    code="no_running_timer",
+                )
+            return
         if entry["end"] is None:
             raise ConflictError(
                 "This entry's timer is running; stop the timer first.", code="timer_running"
@@ -374,7 +548,11 @@ class Tracking:
         }
         if user_id is not None:
             query["user_id"] = user_id
-        docs = await self._store.entries.find(query)
+        docs = [
+            d
+            for d in await self._without_forgotten(await self._store.entries.find(query))
+            if d["end"] is None or d["end"] > start_from  # (a forgotten one may end before)
+        ]
         if caller.is_admin:
             return docs
         if user_id is not None and user_id != caller.user_id:

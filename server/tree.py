@@ -26,7 +26,7 @@ from .ids import new_id
 from .paging import Page
 from .salesforce_ids import to_18
 from .store import Doc, DuplicateKeyError, Remembered, Store, find_in
-from .tree_index import TreeIndex
+from .tree_index import TreeIndex, settle
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ TRACKING_ROLES = (MANAGER, REGULAR)
 MAX_DEPTH = 20
 # Users whose roles are remembered between requests (see `Tree.__init__`).
 KNOWN_ROLES = 10_000
+# A move waits for the account's pending one (another request's) at most this many times.
+MOVE_ATTEMPTS = 20
 MAX_WORDS = 40
 # An import that changed more tasks than this (and than a quarter of the tree) makes the
 # search index reload rather than take each change.
@@ -173,14 +175,27 @@ class Tree:
             self._roles.put(caller.user_id, versions, roles)
         return Assignments(caller, dict(roles))
 
+    async def _find(self, account_id: str, filter: dict[str, Any], one: bool = False) -> list[Doc]:
+        """Tasks read from the store as a pending move leaves them (see `tree_index`):
+        permissions are never decided on a half-moved subtree."""
+
+        async def read() -> list[Doc]:
+            if one:
+                doc = await self._store.tasks.find_one(filter)
+                return [doc] if doc is not None else []
+            return await self._store.tasks.find(filter)
+
+        return await self._index.settled(account_id, read)
+
     async def _load(self, account_id: str, task_id: str) -> Doc | None:
-        return await self._store.tasks.find_one({"_id": task_id, "account_id": account_id})
+        docs = await self._find(account_id, {"_id": task_id, "account_id": account_id}, one=True)
+        return docs[0] if docs else None
 
     async def tasks_by_id(self, account_id: str, task_ids: Iterable[str]) -> dict[str, Doc]:
         ids = sorted(set(task_ids))
         if not ids:
             return {}
-        docs = await self._store.tasks.find({"_id": {"$in": ids}, "account_id": account_id})
+        docs = await self._find(account_id, {"_id": {"$in": ids}, "account_id": account_id})
         return {d["_id"]: d for d in docs}
 
     async def archived_above(self, account_id: str, tasks: Iterable[Doc]) -> set[str]:
@@ -296,9 +311,12 @@ class Tree:
         full = to_18(record_id)
         if full is None:
             raise InvalidRequestError("id is not a 15- or 18-character Salesforce record id.")
-        task = await self._store.tasks.find_one(
-            {"source_key": source_key(caller.account_id, f"{system}:{full}")}
+        found = await self._find(
+            caller.account_id,
+            {"source_key": source_key(caller.account_id, f"{system}:{full}")},
+            one=True,
         )
+        task = found[0] if found else None
         assignments = await self.assignments(caller)
         if task is None or not assignments.can_see(task):
             raise NotFoundError("No task was imported for this record.")
@@ -467,9 +485,10 @@ class Tree:
     async def update_task(
         self, caller: Caller, task_id: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
+        await self.finish_pending_move(caller.account_id)
         task, assignments = await self._editable(caller, task_id)
         if "parent_id" in changes and changes["parent_id"] != task["parent_id"]:
-            task = await self._move(caller, task, changes["parent_id"], assignments)
+            task = await self._move(caller, task, changes["parent_id"])
         if "name" in changes and changes["name"] != task["name"]:
             task = await self._rename(task, changes["name"])
         if "archived" in changes and changes["archived"] != task["archived"]:
@@ -493,9 +512,30 @@ class Tree:
         await self._index.changed(task["account_id"])
         return {**task, "name": name}
 
-    async def _move(
+    async def _move(self, caller: Caller, task: Doc, parent_id: str | None) -> Doc:
+        """Move a task and its subtree: validated, recorded on the account (one write), then
+        every task rewritten (`_finish_move`). A crash in between leaves the record, and the
+        next tree write of the account (this same request sent again, too) or the next
+        start-up finishes the move; readers see it done from the moment it is recorded."""
+        account_id = caller.account_id
+        for _ in range(MOVE_ATTEMPTS):
+            await self.finish_pending_move(account_id)
+            task, assignments = await self._editable(caller, task["_id"])
+            if task["parent_id"] == parent_id:
+                return task  # (a move sent again after it was finished)
+            move = await self._planned_move(caller, task, parent_id, assignments)
+            if await self._index.record_move(account_id, move):
+                await self._finish_move(account_id, move)
+                return settle(task, move)
+        raise ConflictError(
+            "The project tree is being reorganised by someone else; try again.",
+            code="tree_busy",
+        )
+
+    async def _planned_move(
         self, caller: Caller, task: Doc, parent_id: str | None, assignments: Assignments
     ) -> Doc:
+        """The move's record, once the caller may make it and the tree can take it."""
         # Moving takes a task out of one place and into another: it needs the right to manage
         # both (a manager of a task alone may not pull it out of a project they only visit).
         if task["parent_id"] is not None:
@@ -519,41 +559,78 @@ class Tree:
             if is_archived(parent, await self.archived_above(caller.account_id, [parent])):
                 raise ConflictError("The new parent task is archived.", code="task_archived")
         new_ancestors = [*parent["ancestors"], parent["_id"]] if parent else []
-        new_path = [*parent["path"], parent["name"]] if parent else []
         old_depth = len(task["ancestors"])
-        subtree = await self._store.tasks.find({"ancestors": task["_id"]})
-        deepest = max((len(d["ancestors"]) for d in subtree), default=old_depth)
+        deepest = max(
+            (len(d["ancestors"]) for d in await self._subtree(caller.account_id, task["_id"])),
+            default=old_depth,
+        )
         if len(new_ancestors) + (deepest - old_depth) >= MAX_DEPTH:
             raise InvalidRequestError(f"parent_id: tasks nest at most {MAX_DEPTH} levels deep.")
-        moved = {
-            **task,
+        return {
+            "id": new_id(),
+            "task_id": task["_id"],
             "parent_id": parent["_id"] if parent else None,
             "ancestors": new_ancestors,
-            "path": new_path,
-            "kind": "task" if parent else "project",
+            "path": [*parent["path"], parent["name"]] if parent else [],
+            "recorded_at": clock.now(),
         }
-        await self._store.tasks.update_one(
-            {"_id": task["_id"]},
-            {
-                "$set": {k: moved[k] for k in ("parent_id", "ancestors", "path", "kind")}
-                | {"updated_at": clock.now()}
-            },
-        )
-        for doc in [moved, *subtree]:
-            if doc is not moved:
-                tail = doc["ancestors"][old_depth:]
-                ancestors = [*new_ancestors, *tail]
-                path = [*new_path, *doc["path"][old_depth:]]
+
+    async def _subtree(self, account_id: str, task_id: str) -> list[Doc]:
+        return await self._find(account_id, {"ancestors": task_id})
+
+    async def finish_pending_move(self, account_id: str) -> None:
+        """Finish the account's recorded move, if one is pending (every tree write calls this
+        first: a rename, a delete or another move must not act on a half-moved subtree)."""
+        move = await self._index.pending_move(account_id)
+        if move is not None:
+            await self._finish_move(account_id, move)
+
+    async def finish_moves(self) -> None:
+        """Finish every move a stopped server left pending (at start-up)."""
+        for account_id in await self._index.accounts_moving():
+            log.info("Finishing a move of tasks interrupted in account %s", account_id)
+            await self.finish_pending_move(account_id)
+
+    async def _finish_move(self, account_id: str, move: Doc) -> None:
+        """Rewrite the moved task, then each task below it, then the role assignments on
+        them, as `settle` says; each write is idempotent and tasks already rewritten are
+        skipped, so an interrupted finish is simply run again."""
+        moved = move["task_id"]
+        now = clock.now()
+        root = await self._store.tasks.find_one({"_id": moved, "account_id": account_id})
+        if root is not None:
+            target = settle(root, move)
+            if target is not root:
                 await self._store.tasks.update_one(
-                    {"_id": doc["_id"]}, {"$set": {"ancestors": ancestors, "path": path}}
+                    {"_id": moved},
+                    {
+                        "$set": {k: target[k] for k in ("parent_id", "ancestors", "path", "kind")}
+                        | {"updated_at": now}
+                    },
                 )
-            else:
-                ancestors = new_ancestors
-            await self.memberships_moved(doc["_id"], ancestors)
-        await self._index.changed(caller.account_id)
-        return moved
+        below = await self._store.tasks.find({"ancestors": moved, "account_id": account_id})
+        ancestors_of = {moved: list(move["ancestors"])}
+        for doc in below:
+            target = settle(doc, move)
+            ancestors_of[doc["_id"]] = list(target["ancestors"])
+            if target is not doc:
+                await self._store.tasks.update_one(
+                    {"_id": doc["_id"]},
+                    {"$set": {"ancestors": target["ancestors"], "path": target["path"]}},
+                )
+        for membership in await self._store.memberships.find({"path_ids": moved}):
+            ancestors = ancestors_of.get(membership["task_id"])
+            if ancestors is None:
+                continue  # (its task is gone)
+            path_ids = [*ancestors, membership["task_id"]]
+            if membership["path_ids"] != path_ids:
+                await self._store.memberships.update_one(
+                    {"_id": membership["_id"]}, {"$set": {"path_ids": path_ids}}
+                )
+        await self._index.move_finished(account_id, move["id"])
 
     async def delete_task(self, caller: Caller, task_id: str) -> None:
+        await self.finish_pending_move(caller.account_id)
         task, _ = await self._editable(caller, task_id)
         subtree_ids = [task["_id"]] + [
             d["_id"]
@@ -632,6 +709,7 @@ class Tree:
     async def remove_member(
         self, caller: Caller, task_id: str, user_id: str, subtree: bool
     ) -> None:
+        await self.finish_pending_move(caller.account_id)
         task = await self._managed(caller, task_id)
         await self._accounts.get_user(caller, user_id)
         if subtree:

@@ -11,6 +11,13 @@ It stays exact across processes through `tree_version` on the account document: 
 an account's tasks bumps it (after writing), and a reader whose index carries another version
 reloads. The process that made a change (a task edited, a page of an import written) applies
 it to its own index when nothing else changed in between, so the common case costs no reload.
+
+A subtree move rewrites every task below the moved one, one document at a time (no engine here
+has multi-document transactions). It is recorded first, on the account document (`tree_move`,
+with the version bump, in one write), and finished after; until it is, every reader sees the
+tasks as the move leaves them (`settle`): the index applies it as it loads, and the tree applies
+it to what it reads from the store. A move a crash interrupted is finished by the next tree
+write of the account, or at start-up (`Tree.finish_moves`).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import heapq
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .store import Doc, Remembered, Store
 
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 FREEZE_ABOVE = 10_000
 # Accounts whose tree version is remembered between requests (see `TreeIndex.__init__`).
 KNOWN_ACCOUNTS = 10_000
+# Reads of the tree that a change overlapped are made again this many times at most.
+READ_ATTEMPTS = 5
 
 
 def _keep_out_of_gc(tasks: int, collect_first: bool = False) -> None:
@@ -73,6 +83,48 @@ def slim(doc: Doc) -> Doc:
     }
 
 
+# On the account document: the subtree move recorded and not yet finished (see the docstring).
+TREE_MOVE = "tree_move"
+
+
+def settle(doc: Doc, move: Mapping[str, Any] | None) -> Doc:
+    """A task as it stands once `move` is done: the moved task takes its new place, and the
+    tasks below it keep their ancestors from it down, under the new ones. The same whether the
+    task was already rewritten or not (so finishing a move twice changes nothing), and a copy
+    only when it differs; `slim` documents keep tuples."""
+    if move is None:
+        return doc
+    moved = move["task_id"]
+    ancestors, path = doc["ancestors"], doc["path"]
+    seq = tuple if isinstance(ancestors, tuple) else list
+    if doc["_id"] == moved:
+        new_ancestors, new_path = seq(move["ancestors"]), seq(move["path"])
+        parent_id = move["parent_id"]
+        kind = "task" if parent_id is not None else "project"
+        if (
+            doc["parent_id"] == parent_id
+            and list(ancestors) == list(new_ancestors)
+            and list(path) == list(new_path)
+            and doc["kind"] == kind
+        ):
+            return doc
+        return {
+            **doc,
+            "parent_id": parent_id,
+            "ancestors": new_ancestors,
+            "path": new_path,
+            "kind": kind,
+        }
+    if moved not in ancestors:
+        return doc
+    at = list(ancestors).index(moved)
+    new_ancestors = seq((*move["ancestors"], *ancestors[at:]))
+    new_path = seq((*move["path"], *path[at:]))
+    if list(new_ancestors) == list(ancestors) and list(new_path) == list(path):
+        return doc
+    return {**doc, "ancestors": new_ancestors, "path": new_path}
+
+
 def words_of_name(name: str) -> list[str]:
     """The words of a name, in order (one definition of a word, shared with the scoring)."""
     from .tree import words_of
@@ -92,11 +144,13 @@ class AccountIndex:
     archived: set[str] = field(default_factory=set)
 
     @classmethod
-    def build(cls, version: int, docs: Iterable[Doc]) -> AccountIndex:
-        """An index of these tasks, as `slim` keeps them."""
+    def build(
+        cls, version: int, docs: Iterable[Doc], move: Mapping[str, Any] | None = None
+    ) -> AccountIndex:
+        """An index of these tasks, as `slim` keeps them, as `move` (pending) leaves them."""
         index = cls(version)
         for doc in docs:
-            index._add(doc)
+            index._add(settle(doc, move))
         index.vocabulary = sorted(index.postings)
         return index
 
@@ -128,6 +182,18 @@ class AccountIndex:
         fresh = sorted({w for w in new_words if w in self.postings})
         if fresh:
             self.vocabulary = list(heapq.merge(self.vocabulary, fresh))
+
+    def apply_move(self, move: Mapping[str, Any]) -> None:
+        """Take in a recorded move: the moved task and everything below it."""
+        moved = move["task_id"]
+        if moved not in self.tasks:
+            return
+        changed = [
+            settled
+            for task_id in (moved, *self.descendants(moved))
+            if (settled := settle(self.tasks[task_id], move)) is not self.tasks[task_id]
+        ]
+        self.put(changed)
 
     def remove(self, task_id: str) -> None:
         old = self.tasks.pop(task_id, None)
@@ -185,17 +251,61 @@ class TreeIndex:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._accounts: dict[str, AccountIndex] = {}
-        # Each account's tree_version, while `accounts` is unwritten.
-        self._versions: Remembered[str, int] = Remembered(KNOWN_ACCOUNTS)
+        # Each account's tree_version and pending move, while `accounts` is unwritten.
+        self._versions: Remembered[str, tuple[int, Doc | None]] = Remembered(KNOWN_ACCOUNTS)
 
-    async def _version(self, account_id: str) -> int:
+    async def _state(self, account_id: str) -> tuple[int, Doc | None]:
         versions = (self._store.accounts.version(),)
-        version = self._versions.get(account_id, versions)
-        if version is None:
+        state = self._versions.get(account_id, versions)
+        if state is None:
             account = await self._store.accounts.find_one({"_id": account_id})
             version = int(account.get("tree_version", 0)) if account else 0
-            self._versions.put(account_id, versions, version)
-        return version
+            state = (version, account.get(TREE_MOVE) if account else None)
+            self._versions.put(account_id, versions, state)
+        return state
+
+    async def pending_move(self, account_id: str) -> Doc | None:
+        """The account's recorded, unfinished subtree move, if any."""
+        return (await self._state(account_id))[1]
+
+    async def record_move(self, account_id: str, move: Doc) -> bool:
+        """Record a move before any task is rewritten; False when another one is pending."""
+        account = await self._store.accounts.find_one_and_update(
+            {"_id": account_id, TREE_MOVE: {"$exists": False}},
+            {"$set": {TREE_MOVE: move}, "$inc": {"tree_version": 1}},
+        )
+        if account is None:
+            return False
+        index = self._accounts.get(account_id)
+        new_version = int(account.get("tree_version", 0))
+        if index is not None and index.version == new_version - 1:
+            index.apply_move(move)
+            index.version = new_version
+        else:
+            self._accounts.pop(account_id, None)
+        return True
+
+    async def move_finished(self, account_id: str, move_id: str) -> None:
+        """Every task is rewritten as the move leaves it: forget the record. (The index has
+        shown the move since it was recorded.)"""
+        account = await self._store.accounts.find_one_and_update(
+            {"_id": account_id, f"{TREE_MOVE}.id": move_id},
+            {"$unset": {TREE_MOVE: ""}, "$inc": {"tree_version": 1}},
+        )
+        if account is None:
+            return  # another process or request finished it first
+        index = self._accounts.get(account_id)
+        if index is not None and index.version == int(account.get("tree_version", 0)) - 1:
+            index.version += 1
+        else:
+            self._accounts.pop(account_id, None)
+
+    async def accounts_moving(self) -> list[str]:
+        """The accounts with a pending move (start-up finishes them)."""
+        docs = await self._store.accounts.find(
+            {TREE_MOVE: {"$exists": True}}, projection={"_id": 1}
+        )
+        return [d["_id"] for d in docs]
 
     async def load_all(self) -> None:
         """Load every account's index, so that no request pays for it."""
@@ -214,14 +324,31 @@ class TreeIndex:
         """This process's index of the account as it stands (maybe stale), or None."""
         return self._accounts.get(account_id)
 
+    async def settled(self, account_id: str, read: Callable[[], Awaitable[list[Doc]]]) -> list[Doc]:
+        """Tasks `read` from the store, as the pending move (if any) leaves them. A read that
+        a change of the tree overlapped (a move recorded or finished meanwhile) is made again,
+        so that no task is shown half-moved."""
+        for _ in range(READ_ATTEMPTS):
+            version, move = await self._state(account_id)
+            docs = await read()
+            if (await self._state(account_id))[0] == version:
+                break
+        return [settle(doc, move) for doc in docs]
+
     async def get(self, account_id: str) -> AccountIndex:
-        version = await self._version(account_id)
+        version, move = await self._state(account_id)
         index = self._accounts.get(account_id)
         if index is not None and index.version == version:
             return index
-        docs = await self._store.tasks.scan({"account_id": account_id}, shape=slim)
+        for attempt in range(READ_ATTEMPTS):
+            docs = await self._store.tasks.scan({"account_id": account_id}, shape=slim)
+            now, move_now = await self._state(account_id)
+            if now == version:
+                break
+            if attempt + 1 < READ_ATTEMPTS:  # the tree changed while loading: load again
+                version, move = now, move_now
         log.debug("Loading the tree index of %s: %d tasks", account_id, len(docs))
-        index = AccountIndex.build(version, docs)
+        index = AccountIndex.build(version, docs, move)
         _keep_out_of_gc(len(index.tasks))
         # A change may have landed while loading; the next reader sees a newer version.
         current = self._accounts.get(account_id)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from support import Api, World
+
+from server import clock
+from server.clock import parse_time
 
 
 async def _entry(api: Api, task_id: str | None, start: str, seconds: int) -> None:
@@ -94,21 +98,29 @@ async def test_a_range_longer_than_ten_years_is_refused(world: World) -> None:
     assert ok.status == 200
 
 
-async def test_a_timer_that_ran_for_days_counts_on_each_day(world: World) -> None:
-    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-06-05T17:00:00Z"})
-    await world.admin.post("/api/v1/timer/stop", {"stopped_at": "2026-06-08T09:00:00Z"})
-    monday = await world.admin.get(
-        "/api/v1/reports/summary", **{"from": "2026-06-08", "to": "2026-06-09"}
+async def test_a_timer_that_ran_past_midnight_counts_on_each_day(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = parse_time("2026-06-06T08:00:00Z", "")
+    monkeypatch.setattr(clock, "now", lambda: at)  # a timer starts at most 24 hours ago
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-06-05T21:00:00Z"})
+    await world.admin.post("/api/v1/timer/stop", {"stopped_at": "2026-06-06T07:00:00Z"})
+    saturday = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-06", "to": "2026-06-07"}
     )
-    assert monday.body["total_seconds"] == 9 * 3600
+    assert saturday.body["total_seconds"] == 7 * 3600
 
 
-async def test_a_running_timer_counts_up_to_now(world: World) -> None:
-    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-01-01T00:00:00Z"})
+async def test_a_running_timer_counts_up_to_now(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = parse_time("2026-03-01T10:00:00Z", "")
+    monkeypatch.setattr(clock, "now", lambda: at)
+    await world.admin.post("/api/v1/timer/start", {"started_at": "2026-03-01T02:00:00Z"})
     r = await world.admin.get(
         "/api/v1/reports/summary", **{"from": "2026-03-01", "to": "2026-03-02"}
     )
-    assert r.body["total_seconds"] == 24 * 3600
+    assert r.body["total_seconds"] == 8 * 3600
 
 
 async def test_csv_cells_that_a_spreadsheet_would_run_are_plain_text(world: World) -> None:

@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 from support import World
 
+from server import clock
 from server.clock import parse_time
+
+
+@pytest.fixture
+def jan_5_noon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's clock stands at 2026-01-05 12:00 UTC: a timer starts at most 24 hours ago,
+    so tests that start timers at fixed times of that morning need "now" to be that day."""
+    noon = parse_time("2026-01-05T12:00:00Z", "")
+    monkeypatch.setattr(clock, "now", lambda: noon)
 
 
 async def test_start_stop_records_an_entry(world: World) -> None:
@@ -33,7 +42,9 @@ async def test_start_stop_records_an_entry(world: World) -> None:
     assert (again.status, again.code) == (409, "no_running_timer")
 
 
-async def test_start_while_running_stops_the_old_one_at_the_same_instant(world: World) -> None:
+async def test_start_while_running_stops_the_old_one_at_the_same_instant(
+    world: World, jan_5_noon: None
+) -> None:
     a = await world.admin.create_task("A")
     b = await world.admin.create_task("B")
     first = await world.admin.post(
@@ -121,7 +132,7 @@ class Crash(Exception):
 
 
 async def test_a_start_that_dies_after_stopping_the_old_timer_loses_nothing(
-    any_world: World, monkeypatch: pytest.MonkeyPatch
+    any_world: World, monkeypatch: pytest.MonkeyPatch, jan_5_noon: None
 ) -> None:
     """A server killed between a start's two writes (ending the running entry, inserting the new
     one) has stopped the old timer and started nothing: no entry lost, nothing running twice."""
@@ -152,7 +163,7 @@ async def test_a_start_that_dies_after_stopping_the_old_timer_loses_nothing(
 
 
 async def test_a_start_that_loses_a_race_stops_the_winner_and_runs_alone(
-    any_world: World, monkeypatch: pytest.MonkeyPatch
+    any_world: World, monkeypatch: pytest.MonkeyPatch, jan_5_noon: None
 ) -> None:
     """On MongoDB another start of the same user can land between a start's reading of the
     running timer and its insert: the unique key refuses the loser's insert, and it stops the
@@ -188,7 +199,7 @@ async def test_a_start_that_loses_a_race_stops_the_winner_and_runs_alone(
 
 
 async def test_two_racing_stops_end_the_timer_once(
-    any_world: World, monkeypatch: pytest.MonkeyPatch
+    any_world: World, monkeypatch: pytest.MonkeyPatch, jan_5_noon: None
 ) -> None:
     world = any_world
     await world.admin.post("/api/v1/timer/start", {"started_at": "2026-01-05T09:00:00Z"})
@@ -214,7 +225,9 @@ async def test_two_racing_stops_end_the_timer_once(
     assert [e["end"] for e in entries] == ["2026-01-05T10:00:00Z"]
 
 
-async def test_timers_kept_the_old_way_carry_over_at_start_up(any_world: World) -> None:
+async def test_timers_kept_the_old_way_carry_over_at_start_up(
+    any_world: World, jan_5_noon: None
+) -> None:
     """Stores written before `timer_of` kept each running timer in a `timers` document (with a
     copy of the entry, which an interrupted start may not have written)."""
     world = any_world

@@ -11,6 +11,7 @@ ALL: tuple[Routes, ...] = (
     users.routes,
     tasks.routes,
     timer.routes,
+    timer.account_routes,
     entries.routes,
     reports.routes,
     integrations.routes,

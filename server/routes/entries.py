@@ -80,7 +80,8 @@ async def get_entry(call: Call) -> web.StreamResponse:
 
 @routes.patch(
     "/api/v1/entries/{id}",
-    "Edit an entry",
+    "Edit an entry (own; administrators: any, and {end | duration} stops another user's "
+    "running timer)",
     body=UPDATE,
     responses={200: "Entry"},
     errors=(400, 403, 404, 409),
@@ -92,7 +93,10 @@ async def update_entry(call: Call) -> web.StreamResponse:
 
 
 @routes.delete(
-    "/api/v1/entries/{id}", "Delete an entry", responses={204: None}, errors=(400, 404, 409)
+    "/api/v1/entries/{id}",
+    "Delete an entry (own; administrators: any, another user's running timer too)",
+    responses={204: None},
+    errors=(400, 404, 409),
 )
 async def delete_entry(call: Call) -> web.StreamResponse:
     await call.services.tracking.delete_entry(call.caller, call.path_id())

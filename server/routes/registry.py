@@ -6,6 +6,7 @@ Route modules declare endpoints with a `Routes` table; `server.app` registers ev
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +16,21 @@ from aiohttp import web
 
 from ..accounts import Caller
 from ..appkeys import SERVICES
-from ..errors import ForbiddenError, UnauthorizedError
+from ..errors import (
+    ForbiddenError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+    UnauthorizedError,
+)
 from ..ids import parse_id
 from ..services import Services
-from ..validation import Spec, read_body, read_query
+from ..validation import MAX_BODY_BYTES, Spec, read_body, read_query
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+# How long a request body may take to arrive, in seconds: the caller's rights are decided once
+# it has (see `Endpoint.aiohttp_handler`), so a body may not hold a decision open for long.
+BODY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,10 @@ class Endpoint:
     def aiohttp_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             services = request.app[SERVICES]
+            if self.body is not None:
+                # The whole body first, then who the caller is now: rights checked before a
+                # slow body arrived would be acted on after they were taken away.
+                await receive_body(request)
             caller = await authenticate(request, services) if self.auth else None
             if self.admin and caller is not None and not caller.is_admin:
                 raise ForbiddenError("Only administrators can do this.")
@@ -74,6 +88,22 @@ class Endpoint:
 
         handle.__name__ = self.handler.__name__
         return handle
+
+
+async def receive_body(request: web.Request) -> None:
+    """Read the request body (aiohttp keeps it for `read_body`) within `BODY_SECONDS` and
+    `MAX_BODY_BYTES`: 408 `request_timeout` or 413 `payload_too_large` otherwise."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            await request.read()
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"The request body did not arrive within {BODY_SECONDS:g} seconds."
+        ) from None
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLargeError(
+            f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+        ) from None
 
 
 async def authenticate(request: web.Request, services: Services) -> Caller:

@@ -1,20 +1,28 @@
-"""The caller's one running timer."""
+"""The caller's one running timer, and the account's setting for forgotten ones."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..tracking import SOURCES
+from ..tracking import (
+    DEFAULT_FORGOTTEN_HOURS,
+    FORGOTTEN_HOURS_RANGE,
+    FORGOTTEN_TIMER_HOURS,
+    SOURCES,
+)
 from ..validation import Field
 from .registry import Call, Routes, json
 
 routes = Routes("timer")
+account_routes = Routes("account")
 
 SOURCE = Field("enum", choices=SOURCES, default="api", description="Which client tracked it")
 START = {
     "task_id": Field("id", nullable=True),
     "note": Field("string", max_length=2000),
-    "started_at": Field("time", description="Defaults to now"),
+    "started_at": Field(
+        "time", description="Defaults to now; within the last 24 hours, not in the future"
+    ),
     "source": SOURCE,
 }
 STOP = {"stopped_at": Field("time", description="Defaults to now")}
@@ -67,3 +75,35 @@ async def stop_timer(call: Call) -> web.StreamResponse:
     tracking = call.services.tracking
     entry = await tracking.stop(call.caller, call.body.get("stopped_at"))
     return json({"entry": await tracking.view(call.caller.account_id, entry)})
+
+
+ACCOUNT_SETTINGS = {
+    FORGOTTEN_TIMER_HOURS: Field(
+        "integer",
+        minimum=FORGOTTEN_HOURS_RANGE[0],
+        maximum=FORGOTTEN_HOURS_RANGE[1],
+        description=(
+            "A timer running longer stops at start + this many hours, with a note saying so "
+            f"(default {DEFAULT_FORGOTTEN_HOURS})"
+        ),
+    )
+}
+
+
+@account_routes.get(
+    "/api/v1/account", "The account's settings", admin=True, responses={200: "Account"}
+)
+async def get_account(call: Call) -> web.StreamResponse:
+    return json(await call.services.tracking.account_settings(call.caller.account_id))
+
+
+@account_routes.patch(
+    "/api/v1/account",
+    "Change the account's settings",
+    admin=True,
+    body=ACCOUNT_SETTINGS,
+    responses={200: "Account"},
+)
+async def update_account(call: Call) -> web.StreamResponse:
+    tracking = call.services.tracking
+    return json(await tracking.change_account_settings(call.caller.account_id, call.body))
