@@ -541,3 +541,37 @@ async def test_a_grant_without_a_refresh_token_is_refused_and_revoked(sf: Connec
 
     assert page.status_code == 400 and "refresh token" in page.text
     assert not [a for a in emulator.sessions._access.values() if not a.ended]
+
+
+async def test_a_selection_saved_before_any_connect_breaks_nothing(sf: Connected) -> None:
+    """Choosing what to import first, then connecting, is a natural order: the integration
+    stays readable, connectable, syncable and unlinkable."""
+    selection = {"objects": {"Case": {"enabled": False}}, "activities": False}
+    r = await sf.admin.put(f"{INTEGRATION}/selection", selection)
+    assert r.status in (200, 409), r.body
+    status = await sf.status()
+    assert status["status"] == "not_connected"
+    assert status["selection"]["objects"]["Case"]["enabled"] is False
+    r = await sf.admin.post(f"{INTEGRATION}/sync")
+    assert (r.status, r.code) == (409, "not_connected")
+    r = await sf.admin.post(f"{INTEGRATION}/unlink")
+    assert r.status == 200, r.body
+    answer = await sf.authorize()
+    assert answer.status_code == 200, answer.text
+    await sf.world.services.syncs.wait()
+    status = await sf.status()
+    assert status["status"] == "active"
+    assert status["selection"]["objects"]["Case"]["enabled"] is False
+    assert status["last_run"]["status"] == "succeeded"
+
+
+async def test_an_incomplete_integration_document_reads_as_never_connected(sf: Connected) -> None:
+    """A document an older version left without its status must not turn every call into 500."""
+    account = (await sf.admin.get("/api/v1/me")).body["account"]["id"]
+    await sf.world.services.store.integrations.insert_one({"_id": account, "selection": None})
+    status = await sf.status()
+    assert status["status"] == "not_connected"
+    r = await sf.admin.post(f"{INTEGRATION}/sync")
+    assert (r.status, r.code) == (409, "not_connected")
+    r = await sf.admin.post(f"{INTEGRATION}/connect")
+    assert r.status == 200, r.body

@@ -85,6 +85,21 @@ def _state_key(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
+def _blank(account_id: str) -> Doc:
+    """An integration that was never connected: every field a reader may ask for."""
+    return {
+        "_id": account_id,
+        "status": NOT_CONNECTED,
+        "reason": None,
+        "message": None,
+        "owner_id": None,
+        "org": None,
+        "selection": default_selection(),
+        "project_id": None,
+        "api_usage": None,
+    }
+
+
 class Integrations:
     def __init__(
         self,
@@ -112,20 +127,9 @@ class Integrations:
     # Reading ------------------------------------------------------------------------------
 
     async def _doc(self, account_id: str) -> Doc:
+        """The account's integration, complete: what a document lacks reads as never set."""
         doc = await self._store.integrations.find_one({"_id": account_id})
-        if doc is not None:
-            return doc
-        return {
-            "_id": account_id,
-            "status": NOT_CONNECTED,
-            "reason": None,
-            "message": None,
-            "owner_id": None,
-            "org": None,
-            "selection": default_selection(),
-            "project_id": None,
-            "api_usage": None,
-        }
+        return {**_blank(account_id), **(doc or {})}
 
     async def status(self, caller: Caller) -> dict[str, Any]:
         doc = await self._doc(caller.account_id)
@@ -167,9 +171,14 @@ class Integrations:
     async def _set(
         self, account_id: str, fields: dict[str, Any], unset: tuple[str, ...] = ()
     ) -> None:
+        """Set fields of the account's integration; the first write creates a complete one."""
+        fields = {**fields, "updated_at": clock.now()}
+        written = {name.split(".")[0] for name in (*fields, *unset)}
         update: dict[str, Any] = {
-            "$set": {**fields, "updated_at": clock.now()},
-            "$setOnInsert": {"selection": default_selection(), "project_id": None},
+            "$set": fields,
+            "$setOnInsert": {
+                k: v for k, v in _blank(account_id).items() if k != "_id" and k not in written
+            },
         }
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
@@ -456,10 +465,11 @@ class Integrations:
         old = await self.selection(caller.account_id)
         new = parse_selection(old, objects, activities)
         changed = changed_objects(old, new)
-        update: dict[str, Any] = {"$set": {"selection": new, "updated_at": clock.now()}}
-        if changed:
-            update["$unset"] = {f"cursors.{name}": "" for name in changed}
-        await self._store.integrations.update_one({"_id": caller.account_id}, update, upsert=True)
+        await self._set(
+            caller.account_id,
+            {"selection": new},
+            unset=tuple(f"cursors.{name}" for name in changed),
+        )
         return new, changed
 
     # Calling Salesforce -------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Syncs:
     async def start(self, account_id: str, trigger: str) -> Doc:
         """Start a run now, or return the one already running for the account."""
         integration = await self._store.integrations.find_one({"_id": account_id})
-        status = integration["status"] if integration else "not_connected"
+        status = (integration or {}).get("status") or "not_connected"
         if status != ACTIVE:
             code = "needs_reauth" if status == NEEDS_REAUTH else "not_connected"
             raise ConflictError(
