@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import clock, security
+from . import clock, security, throttle
 from .errors import (
     ConflictError,
     ForbiddenError,
@@ -30,12 +29,6 @@ ACCOUNT_ROLES = (ADMINISTRATOR, USER)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
-# Failed sign-ins: the FREE_FAILURES-th failure within WINDOW, and each one after it, locks the
-# email out for a doubling delay (FIRST_LOCK, then twice that, …), capped at MAX_LOCK.
-FREE_FAILURES = 5
-WINDOW = dt.timedelta(minutes=15)
-FIRST_LOCK = dt.timedelta(seconds=30)
-MAX_LOCK = dt.timedelta(minutes=15)
 # Signed-in callers remembered (see `Accounts.__init__`).
 KNOWN_CALLERS = 10_000
 
@@ -95,6 +88,7 @@ def user_view(doc: Doc) -> dict[str, Any]:
 class Accounts:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._throttle = throttle.Throttle(store.login_attempts)
         # Callers by token hash, while `tokens` and `users` are unwritten (a sign-out, a
         # deactivation, a role change all write one of them).
         self._callers: Remembered[str, Caller] = Remembered(KNOWN_CALLERS)
@@ -133,44 +127,50 @@ class Accounts:
 
     # Sign-in -------------------------------------------------------------------------------
 
-    async def login(self, email: str, password: str) -> tuple[str, Doc]:
+    async def login(self, email: str, password: str, address: str | None = None) -> tuple[str, Doc]:
+        """A token for the user with this email and password, from the client at `address`."""
         key = email.strip().lower()
-        now = clock.now()
-        attempts = await self._store.login_attempts.find_one({"_id": key})
-        if attempts and attempts.get("locked_until") and attempts["locked_until"] > now:
-            wait = int((attempts["locked_until"] - now).total_seconds()) + 1
-            raise TooManyRequestsError(
-                f"Too many failed sign-ins for this email. Try again in {wait} seconds.",
-                retry_after=wait,
-            )
-        user = await self._store.users.find_one({"email": key})
-        ok = await security.verify_password(user["password_hash"] if user else None, password)
-        if not ok or user is None or not user["active"]:
-            await self._record_failure(key, now, attempts)
+        user = await self._check_password(key, password, address)
+        if user is None:
             raise InvalidCredentialsError("The email or password is not correct.")
-        if attempts:
-            await self._store.login_attempts.delete_one({"_id": key})
         token = await self._issue_token(user)
         return token, user
 
-    async def _record_failure(self, key: str, now: dt.datetime, attempts: Doc | None) -> None:
-        if attempts is None or attempts["window_start"] < now - WINDOW:
-            await self._store.login_attempts.update_one(
-                {"_id": key},
-                {"$set": {"failures": 1, "window_start": now, "locked_until": None}},
-                upsert=True,
-            )
-            return
-        doc = await self._store.login_attempts.find_one_and_update(
-            {"_id": key}, {"$inc": {"failures": 1}}
-        )
-        failures = int(doc["failures"]) if doc else 1
-        if failures >= FREE_FAILURES:
-            lock = min(FIRST_LOCK * 2 ** (failures - FREE_FAILURES), MAX_LOCK)
-            await self._store.login_attempts.update_one(
-                {"_id": key}, {"$set": {"locked_until": now + lock}}
-            )
-            log.warning("Sign-in for %s locked for %s after %d failures", key, lock, failures)
+    async def _check_password(self, email: str, password: str, address: str | None) -> Doc | None:
+        """The active user `email` names if `password` is theirs, else None; throttled.
+
+        Room in the hashing queue comes first (refusing costs nothing then), then one check
+        reserved for the client's address and one for the email (`throttle.py`), and only then
+        the slow hash: however many attempts arrive at once, an email gets at most its
+        policy's checks. An unknown email costs the same hash and counts the same."""
+        try:
+            with security.checking_slot():
+                address_key = None
+                if address:
+                    address_key = await self._throttle.reserve(
+                        throttle.ADDRESS, throttle.address_subject(address)
+                    )
+                try:
+                    email_key = await self._throttle.reserve(throttle.EMAIL, email)
+                except TooManyRequestsError:
+                    if address_key is not None:
+                        await self._throttle.release(address_key)
+                    raise
+                user = await self._store.users.find_one({"email": email})
+                ok = await security.verify_password(
+                    user["password_hash"] if user else None, password
+                )
+        except security.HashingBusy:
+            raise TooManyRequestsError(
+                "The server is busy checking other sign-ins. Try again in a moment.",
+                retry_after=1,
+            ) from None
+        if not ok or user is None or not user["active"]:
+            return None
+        await self._throttle.forget(email_key)
+        if address_key is not None:
+            await self._throttle.release(address_key)
+        return user
 
     async def _issue_token(self, user: Doc) -> str:
         token = security.new_token()

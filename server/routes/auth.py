@@ -16,6 +16,13 @@ LOGIN = {
 }
 
 
+def client_address(call: Call) -> str | None:
+    """The address sign-in attempts are counted against: the peer of the connection
+    (`request.remote`). `X-Forwarded-For` is not trusted: behind a reverse proxy every client
+    shares the proxy's address, so the proxy should limit its clients itself (README)."""
+    return call.request.remote
+
+
 @routes.post(
     "/api/v1/auth/login",
     "Sign in with email and password; returns a bearer token",
@@ -25,7 +32,9 @@ LOGIN = {
     errors=(400, 401, 429),
 )
 async def login(call: Call) -> web.StreamResponse:
-    token, user = await call.services.accounts.login(call.body["email"], call.body["password"])
+    token, user = await call.services.accounts.login(
+        call.body["email"], call.body["password"], client_address(call)
+    )
     return json({"token": token, "user": user_view(user)})
 
 

@@ -1,0 +1,219 @@
+"""Sign-in under attack (issue 12): bursts, floods, email probing, passwords and token lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Awaitable, Iterator
+from typing import Any, Literal
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+from support import PASSWORD, Api, Response, World
+
+from server import clock, security
+
+LOGIN = "/api/v1/auth/login"
+ADMIN = "admin@acme.test"
+# Long enough for anything but a hang (a test that waits on one fails instead of hanging).
+HANG = 60
+
+
+class CountingHasher(PasswordHasher):
+    """Cheap Argon2 that counts the passwords it checks and can hold them (`gate`)."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=64, parallelism=1)
+        self.checks = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self._lock = threading.Lock()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self._lock:
+            self.checks += 1
+        self.gate.wait(HANG)
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def hasher() -> Iterator[CountingHasher]:
+    counting = CountingHasher()
+    security.use_password_hasher(counting)
+    yield counting
+    counting.gate.set()
+    security.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
+class Clock:
+    """The server's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def time(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(clock, "now", lambda: fake.now)
+    return fake
+
+
+async def login(client: TestClient[Any, Any], email: str, password: str) -> Response:
+    return await Api(client).post(LOGIN, {"email": email, "password": password})
+
+
+async def login_from(
+    client: TestClient[Any, Any], address: str, email: str, password: str
+) -> Response:
+    """A sign-in from another loopback address (the server sees it as `request.remote`)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        url = client.make_url(LOGIN)
+        async with session.post(url, json={"email": email, "password": password}) as resp:
+            return Response(resp.status, await resp.json(), resp.headers)
+
+
+def refused(r: Response) -> bool:
+    """A 429 that says when to come back."""
+    return (
+        r.status == 429
+        and r.code == "too_many_requests"
+        and int(r.headers.get("Retry-After", "0")) >= 1
+    )
+
+
+async def first_answers(tasks: list[asyncio.Task[Response]], count: int) -> list[Response]:
+    """The first `count` answers among `tasks` (the others still waiting)."""
+    answered: list[Response] = []
+    pending = set(tasks)
+    while len(answered) < count:
+        done, pending = await asyncio.wait(
+            pending, timeout=HANG, return_when=asyncio.FIRST_COMPLETED
+        )
+        assert done, f"only {len(answered)} of {count} answered; the rest wait on the hashing"
+        answered += [t.result() for t in done]
+    return answered
+
+
+def spawn(calls: list[Awaitable[Response]]) -> list[asyncio.Task[Response]]:
+    async def run(call: Awaitable[Response]) -> Response:
+        return await call
+
+    return [asyncio.ensure_future(run(c)) for c in calls]
+
+
+# 1. The throttle holds under bursts ---------------------------------------------------------------
+
+
+async def test_a_burst_of_wrong_passwords_gets_five_checks_and_no_error(
+    any_world: World, hasher: CountingHasher
+) -> None:
+    answers = await asyncio.gather(
+        *(login(any_world.client, ADMIN, f"wrong password {i}") for i in range(60))
+    )
+
+    assert hasher.checks <= 5
+    statuses = sorted(r.status for r in answers)
+    assert statuses.count(401) <= 5, statuses
+    assert all(r.status == 401 or refused(r) for r in answers), statuses
+
+
+async def test_the_right_password_late_in_a_burst_gets_no_token(
+    world: World, hasher: CountingHasher
+) -> None:
+    hasher.gate.clear()  # the first checks take as long as the burst
+    try:
+        wrong = spawn([login(world.client, ADMIN, f"wrong password {i}") for i in range(39)])
+        turned_away = await first_answers(wrong, 34)
+        assert all(refused(r) for r in turned_away), [r.status for r in turned_away]
+
+        right = await login(world.client, ADMIN, PASSWORD)
+
+        assert refused(right), right.body
+    finally:
+        hasher.gate.set()
+    checked = await asyncio.gather(*wrong)
+    assert sorted(r.status for r in checked).count(401) == 5
+    assert hasher.checks == 5
+
+
+async def test_a_long_attack_on_one_email_locks_it_longer_but_never_fails(
+    world: World, time: Clock
+) -> None:
+    retry_after = 0
+    for _ in range(80):
+        r = await login(world.client, ADMIN, "wrong password")
+        while r.status == 429:
+            retry_after = int(r.headers["Retry-After"])
+            time.advance(seconds=retry_after)
+            r = await login(world.client, ADMIN, "wrong password")
+        assert r.status == 401, r.body
+
+    assert retry_after == 15 * 60  # the longest lock
+    time.advance(seconds=retry_after)
+    assert (await login(world.client, ADMIN, PASSWORD)).status == 200
+
+
+# 5. Nobody can jam sign-in ---------------------------------------------------------------------
+
+
+async def test_unknown_emails_from_one_address_are_turned_away_before_hashing(
+    world: World, hasher: CountingHasher
+) -> None:
+    answers = await asyncio.gather(
+        *(login(world.client, f"nobody{i}@acme.test", "some password") for i in range(120))
+    )
+
+    assert hasher.checks <= 20  # unknown emails cost a hash, and count against the address
+    assert sum(refused(r) for r in answers) >= 100
+    assert all(r.status == 401 or refused(r) for r in answers)
+    elsewhere = await login_from(world.client, "127.0.0.2", ADMIN, PASSWORD)
+    assert elsewhere.status == 200, elsewhere.body
+
+
+async def test_an_unknown_email_costs_a_password_check(
+    world: World, hasher: CountingHasher
+) -> None:
+    r = await login(world.client, "nobody@acme.test", PASSWORD)
+
+    assert (r.status, r.code) == (401, "invalid_credentials")
+    assert hasher.checks == 1
+
+
+async def test_attempts_beyond_the_hashing_queue_are_refused_at_once(
+    world: World, hasher: CountingHasher
+) -> None:
+    room = security.MAX_PENDING_CHECKS
+    hasher.gate.clear()
+    try:
+        attempts = spawn(
+            [
+                login_from(world.client, f"127.0.0.{10 + i}", f"user{i}@acme.test", "x" * 12)
+                for i in range(room + 4)
+            ]
+        )
+        excess = await first_answers(attempts, 4)
+        assert all(refused(r) for r in excess), [r.body for r in excess]
+    finally:
+        hasher.gate.set()
+    answers = await asyncio.gather(*attempts)
+    assert sorted(r.status for r in answers) == [401] * room + [429] * 4
+
+
+async def test_sign_in_records_expire(world: World, time: Clock) -> None:
+    store = world.services.store
+    assert (await login(world.client, "someone@acme.test", "wrong password")).status == 401
+    assert await store.login_attempts.count({}) > 0
+
+    time.advance(days=1)
+    assert (await login(world.client, "other@acme.test", "wrong password")).status == 401
+
+    remaining = await store.login_attempts.find({})
+    assert not [doc["_id"] for doc in remaining if "someone@acme.test" in doc["_id"]]
