@@ -32,6 +32,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Signed-in callers remembered (see `Accounts.__init__`).
 KNOWN_CALLERS = 10_000
 
+# Emails are unique across the server (sign-in is by email alone). The refusal is the same
+# whichever account holds the email, and does not say which.
+_EMAIL_TAKEN = "This email address is already in use."
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -67,7 +71,15 @@ def normalize_email(value: str) -> str:
     return email
 
 
-def validate_password(password: str) -> str:
+def normalize_password(value: str) -> str:
+    """The one rule for every password, wherever it comes from (the API, a prompt, a pipe):
+    the whitespace around it (spaces, tabs, a line's end, `\\r\\n` included) is not part of it."""
+    return value.strip()
+
+
+def validate_password(value: str) -> str:
+    """A new password, normalised (`normalize_password`) and long enough."""
+    password = normalize_password(value)
     if len(password) < 8:
         raise InvalidRequestError("password must be at least 8 characters.")
     if len(password) > 1024:
@@ -106,7 +118,7 @@ class Accounts:
         if not account_name:
             raise InvalidRequestError("account name must not be empty.")
         email = normalize_email(email)
-        validate_password(password)
+        password = validate_password(password)
         if await self._store.users.find_one({"email": email}) is not None:
             raise ConflictError(f"{email} is already in use.", code="email_taken")
         account_id = new_id()
@@ -158,7 +170,7 @@ class Accounts:
                     raise
                 user = await self._store.users.find_one({"email": email})
                 ok = await security.verify_password(
-                    user["password_hash"] if user else None, password
+                    user["password_hash"] if user else None, normalize_password(password)
                 )
         except security.HashingBusy:
             raise TooManyRequestsError(
@@ -171,6 +183,28 @@ class Accounts:
         if address_key is not None:
             await self._throttle.release(address_key)
         return user
+
+    async def change_password(
+        self, caller: Caller, current: str, new: str, address: str | None = None
+    ) -> None:
+        """The caller's own password; their other tokens are revoked, the calling one kept."""
+        new = validate_password(new)
+        if await self._check_password(caller.email, current, address) is None:
+            raise ForbiddenError("The current password is not correct.")
+        await self._set_password(caller.user_id, new, keep_token=caller.token_hash)
+
+    async def _set_password(self, user_id: str, password: str, *, keep_token: str | None) -> Doc:
+        """Store a (validated) password's hash and revoke the user's tokens but `keep_token`."""
+        doc = await self._store.users.find_one_and_update(
+            {"_id": user_id}, {"$set": {"password_hash": await security.hash_password(password)}}
+        )
+        if doc is None:
+            raise NotFoundError("No such user.")
+        revoked: dict[str, Any] = {"user_id": user_id}
+        if keep_token is not None:
+            revoked["_id"] = {"$ne": keep_token}
+        await self._store.tokens.delete_many(revoked)
+        return doc
 
     async def _issue_token(self, user: Doc) -> str:
         token = security.new_token()
@@ -249,7 +283,7 @@ class Accounts:
     ) -> Doc:
         self.require_admin(caller)
         email = normalize_email(email)
-        validate_password(password)
+        password = validate_password(password)
         user = await self._insert_user(caller.account_id, email, name, password, role)
         if role == ADMINISTRATOR:
             await self._store.accounts.update_one(
@@ -276,11 +310,14 @@ class Accounts:
         try:
             await self._store.users.insert_one(user)
         except DuplicateKeyError:
-            raise ConflictError(f"{email} is already in use.", code="email_taken") from None
+            raise ConflictError(_EMAIL_TAKEN, code="email_taken") from None
         return user
 
     async def update_user(self, caller: Caller, user_id: str, changes: dict[str, Any]) -> Doc:
         self.require_admin(caller)
+        password = changes.get("password")
+        if password is not None:
+            password = validate_password(password)
         user = await self.get_user(caller, user_id)
         was_admin = user["role"] == ADMINISTRATOR and user["active"]
         role = changes.get("role", user["role"])
@@ -289,6 +326,10 @@ class Accounts:
         if was_admin and not is_admin:
             await self._release_admin(caller.account_id, user_id)
         updates = {k: v for k, v in changes.items() if k in ("name", "role", "active")}
+        if password is not None:
+            # Every token of the user ends, but the calling one when it is theirs.
+            keep = caller.token_hash if user_id == caller.user_id else None
+            user = await self._set_password(user_id, password, keep_token=keep)
         if not updates:
             return user
         doc = await self._store.users.find_one_and_update(

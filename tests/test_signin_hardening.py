@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
-from support import PASSWORD, Api, Response, World
+from support import PASSWORD, ROOT, Api, Response, World, server_env, sign_in
 
 from server import clock, security
+from server.app import create_app
+from server.settings import Settings
 
 LOGIN = "/api/v1/auth/login"
 ADMIN = "admin@acme.test"
@@ -217,3 +222,91 @@ async def test_sign_in_records_expire(world: World, time: Clock) -> None:
 
     remaining = await store.login_attempts.find({})
     assert not [doc["_id"] for doc in remaining if "someone@acme.test" in doc["_id"]]
+
+
+# 8. No cross-account email probing -------------------------------------------------------------
+
+
+async def test_an_email_of_another_account_gets_the_same_answer_as_ones_own(
+    world: World,
+) -> None:
+    await world.new_account("Beta", "boss@beta.test")
+    await world.admin.add_user("ann@acme.test")
+
+    def new_user(email: str) -> dict[str, str]:
+        return {"email": email, "name": "Someone", "password": "long enough password"}
+
+    own = await world.admin.post("/api/v1/users", new_user("ann@acme.test"))
+    other = await world.admin.post("/api/v1/users", new_user("boss@beta.test"))
+
+    assert (other.status, other.code) == (409, "email_taken")
+    assert other.body == own.body
+    assert "beta" not in other.body["error"]["message"].lower()
+    spec = (await world.admin.get("/api/v1/openapi.json")).body
+    assert "unique" in spec["paths"]["/api/v1/users"]["post"]["description"]
+
+
+# 9. One password rule; changing passwords ------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_a_password_piped_to_init_signs_in_as_typed_through_the_api(
+    tmp_path: Path,
+) -> None:
+    args = ["init", "--account", "Acme", "--email", ADMIN, "--name", "Ada Admin"]
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server", *args],
+        input="  piped pass phrase \r\n",
+        env=server_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+
+    app = create_app(Settings(data_dir=tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        r = await login(client, ADMIN, "piped pass phrase")
+        assert r.status == 200, r.body
+
+
+async def test_a_user_changes_their_password_and_their_other_sessions_end(
+    world: World,
+) -> None:
+    other_session = await sign_in(world.client, ADMIN)
+    path = "/api/v1/me/password"
+
+    wrong = await world.admin.post(
+        path, {"current_password": "not it at all", "new_password": "a new pass phrase"}
+    )
+    assert (wrong.status, wrong.code) == (403, "forbidden")
+    short = await world.admin.post(path, {"current_password": PASSWORD, "new_password": "short"})
+    assert (short.status, short.code) == (400, "invalid_request")
+
+    done = await world.admin.post(
+        path, {"current_password": PASSWORD, "new_password": "  a new pass phrase\r\n"}
+    )
+
+    assert done.status == 204, done.body
+    assert (await world.admin.get("/api/v1/me")).status == 200
+    assert (await other_session.get("/api/v1/me")).status == 401
+    assert (await login(world.client, ADMIN, PASSWORD)).status == 401
+    assert (await login(world.client, ADMIN, "a new pass phrase")).status == 200
+
+
+async def test_an_administrator_resets_a_users_password(world: World) -> None:
+    ann = await world.admin.add_user("ann@acme.test")
+
+    forbidden = await ann.patch(f"/api/v1/users/{ann.id}", {"password": "ann chose this"})
+    assert forbidden.status == 403
+    reset = await world.admin.patch(f"/api/v1/users/{ann.id}", {"password": "reset by the admin"})
+
+    assert reset.status == 200, reset.body
+    assert reset.body["email"] == "ann@acme.test"
+    assert (await ann.get("/api/v1/me")).status == 401
+    assert (await login(world.client, "ann@acme.test", PASSWORD)).status == 401
+    assert (await login(world.client, "ann@acme.test", "reset by the admin")).status == 200
+    assert (await world.admin.get("/api/v1/me")).status == 200

@@ -14,6 +14,10 @@ LOGIN = {
     "email": Field("string", required=True, min_length=1, max_length=254),
     "password": Field("string", required=True, min_length=1, max_length=1024),
 }
+CHANGE_PASSWORD = {
+    "current_password": Field("string", required=True, min_length=1, max_length=1024),
+    "new_password": Field("string", required=True, min_length=8, max_length=1024),
+}
 
 
 def client_address(call: Call) -> str | None:
@@ -47,3 +51,20 @@ async def logout(call: Call) -> web.StreamResponse:
 @routes.get("/api/v1/me", "The signed-in user and their account", responses={200: "Me"})
 async def get_me(call: Call) -> web.StreamResponse:
     return json(await call.services.accounts.me(call.caller))
+
+
+@routes.post(
+    "/api/v1/me/password",
+    "Change one's own password; the user's other tokens are revoked, the calling one kept",
+    body=CHANGE_PASSWORD,
+    responses={204: None},
+    errors=(400, 403, 429),
+)
+async def change_password(call: Call) -> web.StreamResponse:
+    await call.services.accounts.change_password(
+        call.caller,
+        call.body["current_password"],
+        call.body["new_password"],
+        client_address(call),
+    )
+    return no_content()
