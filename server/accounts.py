@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 # Signed-in callers remembered (see `Accounts.__init__`).
 KNOWN_CALLERS = 10_000
+# A token unused this long is refused (`TIMETRAIL_TOKEN_IDLE_DAYS`); its last use is written at
+# most once per TOKEN_TOUCH, so using a token costs no write per request.
+TOKEN_IDLE = dt.timedelta(days=30)
+TOKEN_TOUCH = dt.timedelta(hours=1)
+# How often, at most, one process deletes the tokens that expired unused (as a sign-in issues one).
+TOKEN_PURGE_EVERY = dt.timedelta(hours=1)
 
+_INVALID_TOKEN = "The token is missing, invalid or revoked. Sign in again."
 # Emails are unique across the server (sign-in is by email alone). The refusal is the same
 # whichever account holds the email, and does not say which.
 _EMAIL_TAKEN = "This email address is already in use."
@@ -98,12 +106,14 @@ def user_view(doc: Doc) -> dict[str, Any]:
 
 
 class Accounts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, token_idle: dt.timedelta = TOKEN_IDLE) -> None:
         self._store = store
+        self._token_idle = token_idle
         self._throttle = throttle.Throttle(store.login_attempts)
-        # Callers by token hash, while `tokens` and `users` are unwritten (a sign-out, a
-        # deactivation, a role change all write one of them).
-        self._callers: Remembered[str, Caller] = Remembered(KNOWN_CALLERS)
+        self._tokens_purged_at: dt.datetime | None = None
+        # Callers by token hash, with their token's last recorded use, while `tokens` and `users`
+        # are unwritten (a sign-out, a deactivation, a role change all write one of them).
+        self._callers: Remembered[str, tuple[Caller, dt.datetime]] = Remembered(KNOWN_CALLERS)
 
     # Accounts -----------------------------------------------------------------------------
 
@@ -207,6 +217,7 @@ class Accounts:
         return doc
 
     async def _issue_token(self, user: Doc) -> str:
+        await self._purge_idle_tokens()
         token = security.new_token()
         await self._store.tokens.insert_one(
             {
@@ -214,24 +225,54 @@ class Accounts:
                 "user_id": user["_id"],
                 "account_id": user["account_id"],
                 "created_at": clock.now(),
+                "last_used_at": clock.now(),
             }
         )
         return token
 
+    async def _purge_idle_tokens(self) -> None:
+        """Delete the tokens unused for the idle limit (those presented are refused anyway;
+        this keeps the abandoned ones from piling up), at most once per `TOKEN_PURGE_EVERY`."""
+        now = clock.now()
+        if self._tokens_purged_at is not None and now - self._tokens_purged_at < TOKEN_PURGE_EVERY:
+            return
+        self._tokens_purged_at = now
+        cutoff = now - self._token_idle
+        await self._store.tokens.delete_many({"last_used_at": {"$lt": cutoff}})
+        # Tokens issued before uses were recorded count from their creation.
+        await self._store.tokens.delete_many(
+            {"last_used_at": {"$exists": False}, "created_at": {"$lt": cutoff}}
+        )
+
     async def authenticate(self, token: str) -> Caller:
+        """The caller a token names, unless it is revoked or went unused for the idle limit;
+        its use is recorded when the last record is `TOKEN_TOUCH` old."""
         digest = security.token_hash(token)
+        now = clock.now()
         versions = (self._store.tokens.version(), self._store.users.version())
         known = self._callers.get(digest, versions)
-        if known is not None:
-            return known
+        if known is not None and now - known[1] < TOKEN_TOUCH:
+            return known[0]
         record = await self._store.tokens.find_one({"_id": digest})
         if record is None:
-            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+            raise UnauthorizedError(_INVALID_TOKEN)
+        last_used: dt.datetime = record.get("last_used_at") or record["created_at"]
+        if now - last_used > self._token_idle:
+            await self._store.tokens.delete_one({"_id": digest})
+            raise UnauthorizedError("The token expired unused. Sign in again.")
         user = await self._store.users.find_one({"_id": record["user_id"]})
         if user is None or not user["active"]:
-            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+            raise UnauthorizedError(_INVALID_TOKEN)
+        if now - last_used >= TOKEN_TOUCH:
+            touched = await self._store.tokens.update_one(
+                {"_id": digest}, {"$set": {"last_used_at": now}}
+            )
+            if not touched.matched:  # revoked meanwhile
+                raise UnauthorizedError(_INVALID_TOKEN)
+            last_used = now
+            versions = (self._store.tokens.version(), self._store.users.version())
         caller = Caller.of(user, digest)
-        self._callers.put(digest, versions, caller)
+        self._callers.put(digest, versions, (caller, last_used))
         return caller
 
     async def logout(self, caller: Caller) -> None:

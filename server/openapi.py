@@ -35,7 +35,8 @@ _DESCRIPTIONS = {
         "(30 s, doubling, at most 15 minutes), and at most 20 failed or pending checks per client "
         "address (the connection's peer address), locked the same way. Unknown emails cost and "
         "count the same as known ones. When the server is busy checking other passwords, or a "
-        "limit is reached, the answer is 429 too_many_requests with Retry-After (seconds)."
+        "limit is reached, the answer is 429 too_many_requests with Retry-After (seconds). "
+        "Tokens expire once unused for TIMETRAIL_TOKEN_IDLE_DAYS (30 by default)."
     ),
     ("POST", "/api/v1/users"): (
         "Emails are unique across the whole server (sign-in is by email alone). An email "

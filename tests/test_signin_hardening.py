@@ -15,11 +15,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
-from support import PASSWORD, ROOT, Api, Response, World, server_env, sign_in
+from support import PASSWORD, ROOT, AiohttpClient, Api, Response, World, server_env, sign_in
 
 from server import clock, security
 from server.app import create_app
-from server.settings import Settings
+from server.appkeys import SERVICES
+from server.settings import Settings, SettingsError
 
 LOGIN = "/api/v1/auth/login"
 ADMIN = "admin@acme.test"
@@ -310,3 +311,68 @@ async def test_an_administrator_resets_a_users_password(world: World) -> None:
     assert (await login(world.client, "ann@acme.test", PASSWORD)).status == 401
     assert (await login(world.client, "ann@acme.test", "reset by the admin")).status == 200
     assert (await world.admin.get("/api/v1/me")).status == 200
+
+
+# 14. Tokens end when unused ----------------------------------------------------------------------
+
+
+async def test_a_token_unused_for_the_idle_limit_is_refused(any_world: World, time: Clock) -> None:
+    admin = any_world.admin
+    assert (await admin.get("/api/v1/me")).status == 200  # (remembered on the embedded store)
+
+    for _ in range(3):  # used every 29 days, it lives on
+        time.advance(days=29)
+        assert (await admin.get("/api/v1/me")).status == 200
+
+    time.advance(days=30, seconds=1)
+    r = await admin.get("/api/v1/me")
+
+    assert (r.status, r.code) == (401, "unauthorized")
+
+
+async def test_the_idle_limit_is_a_setting(
+    aiohttp_client: AiohttpClient, tmp_path: Path, time: Clock
+) -> None:
+    settings = Settings.from_env(
+        {"TIMETRAIL_DATA_DIR": str(tmp_path), "TIMETRAIL_TOKEN_IDLE_DAYS": "2"}
+    )
+    client = await aiohttp_client(create_app(settings))
+    await client.app[SERVICES].accounts.create_account("Acme", ADMIN, "Ada", PASSWORD)
+    admin = await sign_in(client, ADMIN)
+
+    time.advance(days=1, hours=23)
+    assert (await admin.get("/api/v1/me")).status == 200
+    time.advance(days=2, seconds=1)
+    assert (await admin.get("/api/v1/me")).status == 401
+    with pytest.raises(SettingsError, match="TIMETRAIL_TOKEN_IDLE_DAYS"):
+        Settings.from_env({"TIMETRAIL_TOKEN_IDLE_DAYS": "0"})
+
+
+async def test_a_token_in_use_is_rewritten_at_most_once_an_hour(
+    aiohttp_client: AiohttpClient, settings: Settings, time: Clock
+) -> None:
+    client = await aiohttp_client(create_app(settings))  # the embedded store counts its writes
+    await client.app[SERVICES].accounts.create_account("Acme", ADMIN, "Ada", PASSWORD)
+    admin = await sign_in(client, ADMIN)
+    tokens = client.app[SERVICES].store.tokens
+
+    written = tokens.version()
+    for _ in range(5):
+        time.advance(minutes=10)
+        assert (await admin.get("/api/v1/me")).status == 200
+    assert tokens.version() == written
+
+    time.advance(minutes=20)
+    assert (await admin.get("/api/v1/me")).status == 200
+    assert tokens.version() != written
+
+
+async def test_tokens_left_unused_are_deleted(world: World, time: Clock) -> None:
+    ann = await world.admin.add_user("ann@acme.test")
+    tokens = world.services.store.tokens
+    assert await tokens.count({"user_id": ann.id}) == 1
+
+    time.advance(days=31)
+    await sign_in(world.client, ADMIN)  # a sign-in clears out what expired
+
+    assert await tokens.count({"user_id": ann.id}) == 0
