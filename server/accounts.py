@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import clock, security
+from . import clock, security, throttle
 from .errors import (
     ConflictError,
     ForbiddenError,
@@ -30,14 +30,19 @@ ACCOUNT_ROLES = (ADMINISTRATOR, USER)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
-# Failed sign-ins: the FREE_FAILURES-th failure within WINDOW, and each one after it, locks the
-# email out for a doubling delay (FIRST_LOCK, then twice that, …), capped at MAX_LOCK.
-FREE_FAILURES = 5
-WINDOW = dt.timedelta(minutes=15)
-FIRST_LOCK = dt.timedelta(seconds=30)
-MAX_LOCK = dt.timedelta(minutes=15)
 # Signed-in callers remembered (see `Accounts.__init__`).
 KNOWN_CALLERS = 10_000
+# A token unused this long is refused (`TIMETRAIL_TOKEN_IDLE_DAYS`); its last use is written at
+# most once per TOKEN_TOUCH, so using a token costs no write per request.
+TOKEN_IDLE = dt.timedelta(days=30)
+TOKEN_TOUCH = dt.timedelta(hours=1)
+# How often, at most, one process deletes the tokens that expired unused (as a sign-in issues one).
+TOKEN_PURGE_EVERY = dt.timedelta(hours=1)
+
+_INVALID_TOKEN = "The token is missing, invalid or revoked. Sign in again."
+# Emails are unique across the server (sign-in is by email alone). The refusal is the same
+# whichever account holds the email, and does not say which.
+_EMAIL_TAKEN = "This email address is already in use."
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,15 @@ def normalize_email(value: str) -> str:
     return email
 
 
-def validate_password(password: str) -> str:
+def normalize_password(value: str) -> str:
+    """The one rule for every password, wherever it comes from (the API, a prompt, a pipe):
+    the whitespace around it (spaces, tabs, a line's end, `\\r\\n` included) is not part of it."""
+    return value.strip()
+
+
+def validate_password(value: str) -> str:
+    """A new password, normalised (`normalize_password`) and long enough."""
+    password = normalize_password(value)
     if len(password) < 8:
         raise InvalidRequestError("password must be at least 8 characters.")
     if len(password) > 1024:
@@ -93,11 +106,14 @@ def user_view(doc: Doc) -> dict[str, Any]:
 
 
 class Accounts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, token_idle: dt.timedelta = TOKEN_IDLE) -> None:
         self._store = store
-        # Callers by token hash, while `tokens` and `users` are unwritten (a sign-out, a
-        # deactivation, a role change all write one of them).
-        self._callers: Remembered[str, Caller] = Remembered(KNOWN_CALLERS)
+        self._token_idle = token_idle
+        self._throttle = throttle.Throttle(store.login_attempts)
+        self._tokens_purged_at: dt.datetime | None = None
+        # Callers by token hash, with their token's last recorded use, while `tokens` and `users`
+        # are unwritten (a sign-out, a deactivation, a role change all write one of them).
+        self._callers: Remembered[str, tuple[Caller, dt.datetime]] = Remembered(KNOWN_CALLERS)
 
     # Accounts -----------------------------------------------------------------------------
 
@@ -112,7 +128,7 @@ class Accounts:
         if not account_name:
             raise InvalidRequestError("account name must not be empty.")
         email = normalize_email(email)
-        validate_password(password)
+        password = validate_password(password)
         if await self._store.users.find_one({"email": email}) is not None:
             raise ConflictError(f"{email} is already in use.", code="email_taken")
         account_id = new_id()
@@ -133,46 +149,75 @@ class Accounts:
 
     # Sign-in -------------------------------------------------------------------------------
 
-    async def login(self, email: str, password: str) -> tuple[str, Doc]:
+    async def login(self, email: str, password: str, address: str | None = None) -> tuple[str, Doc]:
+        """A token for the user with this email and password, from the client at `address`."""
         key = email.strip().lower()
-        now = clock.now()
-        attempts = await self._store.login_attempts.find_one({"_id": key})
-        if attempts and attempts.get("locked_until") and attempts["locked_until"] > now:
-            wait = int((attempts["locked_until"] - now).total_seconds()) + 1
-            raise TooManyRequestsError(
-                f"Too many failed sign-ins for this email. Try again in {wait} seconds.",
-                retry_after=wait,
-            )
-        user = await self._store.users.find_one({"email": key})
-        ok = await security.verify_password(user["password_hash"] if user else None, password)
-        if not ok or user is None or not user["active"]:
-            await self._record_failure(key, now, attempts)
+        user = await self._check_password(key, password, address)
+        if user is None:
             raise InvalidCredentialsError("The email or password is not correct.")
-        if attempts:
-            await self._store.login_attempts.delete_one({"_id": key})
         token = await self._issue_token(user)
         return token, user
 
-    async def _record_failure(self, key: str, now: dt.datetime, attempts: Doc | None) -> None:
-        if attempts is None or attempts["window_start"] < now - WINDOW:
-            await self._store.login_attempts.update_one(
-                {"_id": key},
-                {"$set": {"failures": 1, "window_start": now, "locked_until": None}},
-                upsert=True,
-            )
-            return
-        doc = await self._store.login_attempts.find_one_and_update(
-            {"_id": key}, {"$inc": {"failures": 1}}
+    async def _check_password(self, email: str, password: str, address: str | None) -> Doc | None:
+        """The active user `email` names if `password` is theirs, else None; throttled.
+
+        Room in the hashing queue comes first (refusing costs nothing then), then one check
+        reserved for the client's address and one for the email (`throttle.py`), and only then
+        the slow hash: however many attempts arrive at once, an email gets at most its
+        policy's checks. An unknown email costs the same hash and counts the same."""
+        try:
+            with security.checking_slot():
+                address_key = None
+                if address:
+                    address_key = await self._throttle.reserve(
+                        throttle.ADDRESS, throttle.address_subject(address)
+                    )
+                try:
+                    email_key = await self._throttle.reserve(throttle.EMAIL, email)
+                except TooManyRequestsError:
+                    if address_key is not None:
+                        await self._throttle.release(address_key)
+                    raise
+                user = await self._store.users.find_one({"email": email})
+                ok = await security.verify_password(
+                    user["password_hash"] if user else None, normalize_password(password)
+                )
+        except security.HashingBusy:
+            raise TooManyRequestsError(
+                "The server is busy checking other sign-ins. Try again in a moment.",
+                retry_after=1,
+            ) from None
+        if not ok or user is None or not user["active"]:
+            return None
+        await self._throttle.forget(email_key)
+        if address_key is not None:
+            await self._throttle.release(address_key)
+        return user
+
+    async def change_password(
+        self, caller: Caller, current: str, new: str, address: str | None = None
+    ) -> None:
+        """The caller's own password; their other tokens are revoked, the calling one kept."""
+        new = validate_password(new)
+        if await self._check_password(caller.email, current, address) is None:
+            raise ForbiddenError("The current password is not correct.")
+        await self._set_password(caller.user_id, new, keep_token=caller.token_hash)
+
+    async def _set_password(self, user_id: str, password: str, *, keep_token: str | None) -> Doc:
+        """Store a (validated) password's hash and revoke the user's tokens but `keep_token`."""
+        doc = await self._store.users.find_one_and_update(
+            {"_id": user_id}, {"$set": {"password_hash": await security.hash_password(password)}}
         )
-        failures = int(doc["failures"]) if doc else 1
-        if failures >= FREE_FAILURES:
-            lock = min(FIRST_LOCK * 2 ** (failures - FREE_FAILURES), MAX_LOCK)
-            await self._store.login_attempts.update_one(
-                {"_id": key}, {"$set": {"locked_until": now + lock}}
-            )
-            log.warning("Sign-in for %s locked for %s after %d failures", key, lock, failures)
+        if doc is None:
+            raise NotFoundError("No such user.")
+        revoked: dict[str, Any] = {"user_id": user_id}
+        if keep_token is not None:
+            revoked["_id"] = {"$ne": keep_token}
+        await self._store.tokens.delete_many(revoked)
+        return doc
 
     async def _issue_token(self, user: Doc) -> str:
+        await self._purge_idle_tokens()
         token = security.new_token()
         await self._store.tokens.insert_one(
             {
@@ -180,24 +225,54 @@ class Accounts:
                 "user_id": user["_id"],
                 "account_id": user["account_id"],
                 "created_at": clock.now(),
+                "last_used_at": clock.now(),
             }
         )
         return token
 
+    async def _purge_idle_tokens(self) -> None:
+        """Delete the tokens unused for the idle limit (those presented are refused anyway;
+        this keeps the abandoned ones from piling up), at most once per `TOKEN_PURGE_EVERY`."""
+        now = clock.now()
+        if self._tokens_purged_at is not None and now - self._tokens_purged_at < TOKEN_PURGE_EVERY:
+            return
+        self._tokens_purged_at = now
+        cutoff = now - self._token_idle
+        await self._store.tokens.delete_many({"last_used_at": {"$lt": cutoff}})
+        # Tokens issued before uses were recorded count from their creation.
+        await self._store.tokens.delete_many(
+            {"last_used_at": {"$exists": False}, "created_at": {"$lt": cutoff}}
+        )
+
     async def authenticate(self, token: str) -> Caller:
+        """The caller a token names, unless it is revoked or went unused for the idle limit;
+        its use is recorded when the last record is `TOKEN_TOUCH` old."""
         digest = security.token_hash(token)
+        now = clock.now()
         versions = (self._store.tokens.version(), self._store.users.version())
         known = self._callers.get(digest, versions)
-        if known is not None:
-            return known
+        if known is not None and now - known[1] < TOKEN_TOUCH:
+            return known[0]
         record = await self._store.tokens.find_one({"_id": digest})
         if record is None:
-            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+            raise UnauthorizedError(_INVALID_TOKEN)
+        last_used: dt.datetime = record.get("last_used_at") or record["created_at"]
+        if now - last_used > self._token_idle:
+            await self._store.tokens.delete_one({"_id": digest})
+            raise UnauthorizedError("The token expired unused. Sign in again.")
         user = await self._store.users.find_one({"_id": record["user_id"]})
         if user is None or not user["active"]:
-            raise UnauthorizedError("The token is missing, invalid or revoked. Sign in again.")
+            raise UnauthorizedError(_INVALID_TOKEN)
+        if now - last_used >= TOKEN_TOUCH:
+            touched = await self._store.tokens.update_one(
+                {"_id": digest}, {"$set": {"last_used_at": now}}
+            )
+            if not touched.matched:  # revoked meanwhile
+                raise UnauthorizedError(_INVALID_TOKEN)
+            last_used = now
+            versions = (self._store.tokens.version(), self._store.users.version())
         caller = Caller.of(user, digest)
-        self._callers.put(digest, versions, caller)
+        self._callers.put(digest, versions, (caller, last_used))
         return caller
 
     async def logout(self, caller: Caller) -> None:
@@ -249,7 +324,7 @@ class Accounts:
     ) -> Doc:
         self.require_admin(caller)
         email = normalize_email(email)
-        validate_password(password)
+        password = validate_password(password)
         user = await self._insert_user(caller.account_id, email, name, password, role)
         if role == ADMINISTRATOR:
             await self._store.accounts.update_one(
@@ -276,11 +351,14 @@ class Accounts:
         try:
             await self._store.users.insert_one(user)
         except DuplicateKeyError:
-            raise ConflictError(f"{email} is already in use.", code="email_taken") from None
+            raise ConflictError(_EMAIL_TAKEN, code="email_taken") from None
         return user
 
     async def update_user(self, caller: Caller, user_id: str, changes: dict[str, Any]) -> Doc:
         self.require_admin(caller)
+        password = changes.get("password")
+        if password is not None:
+            password = validate_password(password)
         user = await self.get_user(caller, user_id)
         was_admin = user["role"] == ADMINISTRATOR and user["active"]
         role = changes.get("role", user["role"])
@@ -289,6 +367,10 @@ class Accounts:
         if was_admin and not is_admin:
             await self._release_admin(caller.account_id, user_id)
         updates = {k: v for k, v in changes.items() if k in ("name", "role", "active")}
+        if password is not None:
+            # Every token of the user ends, but the calling one when it is theirs.
+            keep = caller.token_hash if user_id == caller.user_id else None
+            user = await self._set_password(user_id, password, keep_token=keep)
         if not updates:
             return user
         doc = await self._store.users.find_one_and_update(

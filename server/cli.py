@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .accounts import Accounts
+from .accounts import Accounts, normalize_password
 from .app import create_app
 from .datadir import private_dir
 from .demo import run_demo
@@ -71,14 +71,15 @@ def _admin_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _password(given: str | None) -> str:
+    """The password as given, piped (its first line) or typed, normalised as the API does."""
     if given is not None:
-        return given
+        return normalize_password(given)
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        return normalize_password(sys.stdin.readline())
     first = getpass.getpass("Administrator password: ")
-    if getpass.getpass("Repeat it: ") != first:
+    if normalize_password(getpass.getpass("Repeat it: ")) != normalize_password(first):
         raise SystemExit("The passwords differ.")
-    return first
+    return normalize_password(first)
 
 
 async def _create_account(settings: Settings, args: argparse.Namespace, first: bool) -> int:

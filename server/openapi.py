@@ -29,6 +29,33 @@ _ERROR_TEXT = {
     429: "too_many_requests (see Retry-After)",
 }
 
+# What a summary line cannot say, by (method, path).
+_DESCRIPTIONS = {
+    ("POST", "/api/v1/auth/login"): (
+        "Throttled: at most 5 password checks per email per 15 minutes, then one per lock "
+        "(30 s, doubling, at most 15 minutes), and at most 20 failed or pending checks per client "
+        "address (the connection's peer address), locked the same way. Unknown emails cost and "
+        "count the same as known ones. When the server is busy checking other passwords, or a "
+        "limit is reached, the answer is 429 too_many_requests with Retry-After (seconds). "
+        "Tokens expire once unused for TIMETRAIL_TOKEN_IDLE_DAYS (30 by default)."
+    ),
+    ("POST", "/api/v1/users"): (
+        "Emails are unique across the whole server (sign-in is by email alone). An email "
+        "already used by any user, of this account or of another one, is refused with 409 "
+        "email_taken and the same message, which does not say which account holds it."
+    ),
+    ("PATCH", "/api/v1/users/{id}"): (
+        "A password sets the user's new password (at least 8 characters, surrounding "
+        "whitespace removed) and revokes all their tokens (the caller's own, when it is their "
+        "own password, is kept)."
+    ),
+    ("POST", "/api/v1/me/password"): (
+        "new_password: at least 8 characters; surrounding whitespace is not part of a password. "
+        "A wrong current_password is 403 forbidden. The check is throttled as sign-in is (429 "
+        "with Retry-After)."
+    ),
+}
+
 _ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -354,6 +381,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
     }
+    description = _DESCRIPTIONS.get((endpoint.method, endpoint.path))
+    if description:
+        op["description"] = description
     if not endpoint.auth:
         op["security"] = []
     params: list[dict[str, Any]] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from .accounts import Accounts
@@ -35,7 +36,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
-        accounts = Accounts(store)
+        accounts = Accounts(store, token_idle=dt.timedelta(days=settings.token_idle_days))
         tree = Tree(store, accounts)
         tracking = Tracking(store, tree)
         trust = Trust.build(settings.salesforce_ca_bundle, settings.data_dir)

@@ -32,6 +32,8 @@ class Settings:
     salesforce_ca_bundle: Path | None = None
     salesforce_api_version: str = "66.0"
     sync_interval_seconds: int = 3600
+    # A bearer token unused this long is refused.
+    token_idle_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +79,7 @@ class Settings:
             sync_interval_seconds=get_int(
                 "SYNC_INTERVAL_SECONDS", defaults.sync_interval_seconds, 1
             ),
+            token_idle_days=get_int("TOKEN_IDLE_DAYS", defaults.token_idle_days, 1),
         )
 
     @property

@@ -24,6 +24,7 @@ UPDATE = {
     "name": NAME,
     "role": Field("enum", choices=ACCOUNT_ROLES),
     "active": Field("boolean"),
+    "password": Field("string", min_length=8, max_length=1024),
 }
 
 
@@ -65,7 +66,7 @@ async def get_user(call: Call) -> web.StreamResponse:
 
 @routes.patch(
     "/api/v1/users/{id}",
-    "Rename, change account role, (de)activate",
+    "Rename, change account role, (de)activate, set a new password (revokes the user's tokens)",
     admin=True,
     body=UPDATE,
     responses={200: "User"},

@@ -58,6 +58,10 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(USERS, (("email", 1),), "email_unique", unique=True),
     IndexSpec(USERS, (("account_id", 1), ("email", 1)), "account_users"),
     IndexSpec(TOKENS, (("user_id", 1),), "tokens_by_user"),
+    # The periodic purges of tokens unused too long and of expired sign-in records ask by range,
+    # which the embedded engine's hash indexes cannot answer: MongoDB's alone.
+    IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use", embedded=()),
+    IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry", embedded=()),
     IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
     IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
     # An imported record maps to exactly one task per account, forever (the key starts with
