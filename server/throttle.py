@@ -97,7 +97,9 @@ class Throttle:
         for _ in range(ROUNDS):
             now = clock.now()
             doc = await self._attempts.find_one({"_id": key})
-            if doc is None or doc["expires_at"] <= now:
+            # A window that starts after now was opened before the clock was set back: it
+            # would lock for as long as the clock moved, so it starts afresh.
+            if doc is None or doc["expires_at"] <= now or doc["window_start"] > now:
                 if await self._start(policy, key, doc, now):
                     return key
                 continue

@@ -376,3 +376,14 @@ async def test_tokens_left_unused_are_deleted(world: World, time: Clock) -> None
     await sign_in(world.client, ADMIN)  # a sign-in clears out what expired
 
     assert await tokens.count({"user_id": ann.id}) == 0
+
+
+async def test_a_clock_set_back_does_not_lock_anyone_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows opened before the server's clock was set back (NTP, a VM restored) must not
+    lock an address for as long as the clock moved."""
+    earlier = clock.now() - dt.timedelta(days=300)
+    monkeypatch.setattr(clock, "now", lambda: earlier)
+    again = await sign_in(world.client, "admin@acme.test")
+    assert (await again.get("/api/v1/me")).status == 200
