@@ -21,6 +21,7 @@ from .errors import (
 from .ids import new_id
 from .paging import Page
 from .store import Doc, DuplicateKeyError, Remembered, Store
+from .text import clean_name
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class Accounts:
         self, account_name: str, email: str, name: str, password: str
     ) -> tuple[Doc, Doc, str]:
         """A new, isolated account with its first administrator; returns a token for them."""
-        account_name = account_name.strip()
+        account_name = clean_name(account_name)
         if not account_name:
             raise InvalidRequestError("account name must not be empty.")
         email = normalize_email(email)
@@ -335,7 +336,7 @@ class Accounts:
     async def _insert_user(
         self, account_id: str, email: str, name: str, password: str, role: str
     ) -> Doc:
-        name = name.strip()
+        name = clean_name(name)
         if not name:
             raise InvalidRequestError("name must not be empty.")
         user = {

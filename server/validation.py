@@ -14,6 +14,7 @@ from aiohttp import web
 from .clock import parse_time
 from .errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from .ids import parse_id
+from .text import clean_name, clean_note
 
 Kind = Literal["string", "integer", "boolean", "id", "time", "enum", "string_list", "object"]
 
@@ -32,6 +33,8 @@ class Field:
     choices: tuple[str, ...] = ()
     default: Any = None
     description: str = ""
+    # People's text: "name" (one line) or "note" (lines) is cleaned of controls (`text.py`).
+    text: Literal["name", "note"] | None = None
 
     def parse(self, name: str, value: Any) -> Any:
         if value is None:
@@ -77,6 +80,10 @@ class Field:
         if not isinstance(value, str):
             raise InvalidRequestError(f"{name} must be a string.")
         text: str = value.strip()
+        if self.text == "name":
+            text = clean_name(text)
+        elif self.text == "note":
+            text = clean_note(text)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

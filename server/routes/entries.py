@@ -25,7 +25,7 @@ CREATE = {
     "start": Field("time", required=True),
     "end": Field("time"),
     "duration": DURATION,
-    "note": Field("string", max_length=2000),
+    "note": Field("string", max_length=2000, text="note"),
     "source": Field("enum", choices=SOURCES, default="api"),
 }
 UPDATE = {
@@ -33,7 +33,7 @@ UPDATE = {
     "start": Field("time"),
     "end": Field("time"),
     "duration": DURATION,
-    "note": Field("string", max_length=2000),
+    "note": Field("string", max_length=2000, text="note"),
 }
 
 

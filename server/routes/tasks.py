@@ -13,7 +13,7 @@ from .registry import Call, Routes, json, no_content
 
 routes = Routes("tasks")
 
-NAME = Field("string", min_length=1, max_length=300)
+NAME = Field("string", min_length=1, max_length=300, text="name")
 SEARCH = {
     "q": Field("string", max_length=200, description="Words; each must start a word of the name"),
     "include_archived": Field("boolean", default=False),
@@ -33,7 +33,7 @@ BY_SOURCE = {
     ),
 }
 CREATE = {
-    "name": Field("string", required=True, min_length=1, max_length=300),
+    "name": Field("string", required=True, min_length=1, max_length=300, text="name"),
     "parent_id": Field("id", nullable=True, description="null or absent creates a project"),
 }
 UPDATE = {

@@ -19,7 +19,7 @@ account_routes = Routes("account")
 SOURCE = Field("enum", choices=SOURCES, default="api", description="Which client tracked it")
 START = {
     "task_id": Field("id", nullable=True),
-    "note": Field("string", max_length=2000),
+    "note": Field("string", max_length=2000, text="note"),
     "started_at": Field(
         "time", description="Defaults to now; within the last 24 hours, not in the future"
     ),

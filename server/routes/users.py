@@ -13,10 +13,10 @@ from .registry import Call, Routes, json, no_content
 
 routes = Routes("users")
 
-NAME = Field("string", min_length=1, max_length=200)
+NAME = Field("string", min_length=1, max_length=200, text="name")
 CREATE = {
     "email": Field("string", required=True, min_length=1, max_length=254),
-    "name": Field("string", required=True, min_length=1, max_length=200),
+    "name": Field("string", required=True, min_length=1, max_length=200, text="name"),
     "password": Field("string", required=True, min_length=8, max_length=1024),
     "role": Field("enum", choices=ACCOUNT_ROLES, default="user"),
 }
