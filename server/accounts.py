@@ -130,23 +130,45 @@ class Accounts:
             raise InvalidRequestError("account name must not be empty.")
         email = normalize_email(email)
         password = validate_password(password)
-        if await self._store.users.find_one({"email": email}) is not None:
+        existing = await self._store.users.find_one({"email": email})
+        if existing is None:
+            # The user first: the unique email index decides a race between two creations,
+            # and the loser leaves nothing behind.
+            user = await self._insert_user(new_id(), email, name, password, ADMINISTRATOR)
+        elif await self._store.accounts.find_one({"_id": existing["account_id"]}) is None:
+            # A creation that stopped between its two writes left its administrator without an
+            # account: running it again finishes it, with what is given now.
+            user = await self._revive_administrator(existing, name, password)
+        else:
             raise ConflictError(f"{email} is already in use.", code="email_taken")
-        account_id = new_id()
-        # The user first: the unique email index decides a race between two creations, and
-        # the loser leaves nothing behind.
-        user = await self._insert_user(account_id, email, name, password, ADMINISTRATOR)
         account: Doc = {
-            "_id": account_id,
+            "_id": user["account_id"],
             "name": account_name,
             # The active administrators, kept here so that "never remove the last one" is a
             # single atomic update on this document.
             "admins": [user["_id"]],
             "created_at": clock.now(),
         }
-        await self._store.accounts.insert_one(account)
+        await self._store.accounts.update_one(
+            {"_id": account["_id"]},
+            {"$setOnInsert": {k: v for k, v in account.items() if k != "_id"}},
+            upsert=True,
+        )
         token = await self._issue_token(user)
         return account, user, token
+
+    async def _revive_administrator(self, user: Doc, name: str, password: str) -> Doc:
+        name = clean_name(name)
+        if not name:
+            raise InvalidRequestError("name must not be empty.")
+        changes = {
+            "name": name,
+            "role": ADMINISTRATOR,
+            "active": True,
+            "password_hash": await security.hash_password(password),
+        }
+        await self._store.users.update_one({"_id": user["_id"]}, {"$set": changes})
+        return {**user, **changes}
 
     # Sign-in -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support import PASSWORD, ROOT, Api, server_env, sign_in
 
+from server.accounts import Accounts
 from server.app import create_app
 from server.appkeys import SERVICES
 from server.settings import Settings
@@ -203,6 +204,38 @@ async def test_init_prints_a_token_that_works_against_a_server_on_that_folder(
             "administrator",
             "Acme",
         )
+
+
+@pytest.mark.slow
+async def test_init_finishes_a_creation_that_stopped_between_its_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after the administrator was written and before the account was left a user
+    with no account: running `timetrail init` again repairs the store instead of failing on the
+    email it took."""
+    store = await open_embedded(tmp_path)
+    try:
+
+        async def crash(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the process died here")
+
+        monkeypatch.setattr(store.accounts, "update_one", crash)
+        monkeypatch.setattr(store.accounts, "insert_one", crash)
+        with pytest.raises(RuntimeError):
+            await Accounts(store).create_account("Acme", ADMIN_EMAIL, "Ada Admin", "first try!")
+        assert await store.users.find_one({"email": ADMIN_EMAIL}) is not None
+        assert await store.accounts.find_one({}) is None
+    finally:
+        await store.close()
+
+    result = await _cli_async(tmp_path, "init", *_account_args("Acme", ADMIN_EMAIL))
+    assert result.returncode == 0, result.stderr
+    async with running_app(tmp_path) as client:
+        me = await Api(client, _printed_token(result.stdout)).get("/api/v1/me")
+        assert (me.body["email"], me.body["account"]["name"]) == (ADMIN_EMAIL, "Acme")
+        assert (await sign_in(client, ADMIN_EMAIL)).token  # the password given the second time
+    again = await _cli_async(tmp_path, "init", *_account_args("Acme", ADMIN_EMAIL))
+    assert again.returncode == 1
 
 
 @pytest.mark.slow
