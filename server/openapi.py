@@ -315,9 +315,12 @@ SCHEMAS: dict[str, Any] = {
             "error": {"type": ["string", "null"]},
             "warnings": {
                 "type": "array",
-                "description": "Objects the sync could not read (the run still succeeds): "
-                "the Salesforce object, Salesforce's errorCode (such as INVALID_TYPE or "
-                "INVALID_FIELD) and its message.",
+                "description": "Objects the sync could not read, one entry each: the "
+                "Salesforce object, Salesforce's errorCode (INVALID_TYPE for an object the "
+                "user's profile cannot read, INVALID_FIELD for a field hidden by field-level "
+                "security, NOT_FOUND, INSUFFICIENT_ACCESS) and its message. The run still "
+                "succeeds with the other objects; nothing of a skipped object is archived and "
+                "its cursors stay, so the first run after it is readable again catches up.",
                 "items": {
                     "type": "object",
                     "required": ["object", "code", "message"],
@@ -346,7 +349,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "objects": {"type": "object"},
-            "activities": {"type": "boolean"},
+            "activities": {
+                "type": "boolean",
+                "description": "Tasks and Events (meetings) on the items imported.",
+            },
         },
     },
     "RunStarted": {"type": "object", "properties": {"run": _ref("Run")}},

@@ -47,7 +47,7 @@ MAX_WORDS = 40
 RELOAD_ABOVE = 2_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-SOURCE_OBJECTS = ("Opportunity", "Case", "Task")
+SOURCE_OBJECTS = ("Opportunity", "Case", "Task", "Event")
 
 
 def words_of(text: str) -> list[str]:

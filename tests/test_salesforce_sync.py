@@ -262,8 +262,11 @@ async def test_deletions_lost_with_an_emptied_recycle_bin_are_found_by_reading_i
 
     assert (await task_for(sf, opp["Id"]))["archived"] is True
     assert run["api_calls"] == sf.emu.api_calls - calls == 2  # the sync, then every live id
+    on_records = " AND (What.Type IN ('Opportunity', 'Case'))"
     assert read_everything(sf) == [
-        f"SELECT Id FROM {t} WHERE IsDeleted = false" for t in ("Opportunity", "Case", "Task")
+        "SELECT Id FROM Opportunity WHERE IsDeleted = false",
+        "SELECT Id FROM Case WHERE IsDeleted = false",
+        *(f"SELECT Id FROM {t} WHERE IsDeleted = false{on_records}" for t in ("Task", "Event")),
     ]
     advance(120)
     calls = sf.emu.api_calls

@@ -1,11 +1,13 @@
 """One sync run for one account: read what changed in Salesforce, page by page, and write it.
 
-The plan of a run is a list of reads per object: its first page of records (`queryAll`, which
-also returns deleted rows, on `SystemModstamp >=` a cursor) and, when due, its deletions window
-(`sobjects/T/deleted`, for records deleted and purged since). The reads go to Salesforce packed
-into Composite calls (each counts as one API call; at most 25 subrequests of which at most 5
-queries), so a sync with nothing changed costs one call; further pages (`nextRecordsUrl`) cost a
-call each.
+The plan of a run is a list of reads per object (`planning.py`): the first page of its records
+(`queryAll`, which also returns deleted rows, on `SystemModstamp >=` a cursor; several queries
+when the selection names items) and, when due, its deletions window (`sobjects/T/deleted`, for
+records deleted and purged since). The reads go to Salesforce packed into Composite calls (each
+counts as one API call; at most 25 subrequests of which at most 5 queries), so a sync with
+nothing changed costs one call; further pages (`nextRecordsUrl`) cost a call each. An object the
+user may not read (unknown type, hidden field, no access) is skipped with a warning on the run:
+nothing of it is archived and its cursors stay, and the other objects sync.
 
 Windows run on Salesforce's clock, never this server's: the time of each answer (its `Date`
 header) and `latestDateCovered`. The records cursor moves to the time of the read, less an
@@ -15,7 +17,8 @@ longer comes back) only when the deletions cursor is missing or older than Sales
 deletions (15 days); when Salesforce's delete log turns out not to reach back to the cursor
 (`earliestDateAvailable` later, recycle bin emptied), the live ids are read instead and what
 vanished is archived. A cursor is saved only after the records it covers are written, so a run
-that dies anywhere is completed by the next.
+that dies anywhere is completed by the next. Meetings (Events) end without any field changing:
+every run archives the imported ones whose end is at or before Salesforce's time.
 """
 
 from __future__ import annotations
@@ -24,26 +27,18 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from .. import clock
 from ..store import Doc, Store
 from ..tree import Tree
-from .client import (
-    COMPOSITE_MAX_QUERIES,
-    COMPOSITE_MAX_SUBREQUESTS,
-    Composite,
-    SalesforceClient,
-    SalesforceError,
-    Unavailable,
-    billed,
-)
+from .client import Composite, SalesforceClient, SalesforceError, Unavailable, billed
 from .importer import Importer, map_record
 from .integration import Integrations
-from .objects import ACTIVITY, RECORDS, SyncedObject
+from .objects import ALL, EVENT, SyncedObject
+from .planning import Plan, Read, conditions, pack, parse_soql_time, soql_time
 from .selection import default_selection, selected_ids
 
 log = logging.getLogger(__name__)
@@ -60,87 +55,35 @@ MIN_WINDOW = dt.timedelta(minutes=1)
 # with an earlier `SystemModstamp` is still read (again, harmlessly).
 OVERLAP = dt.timedelta(minutes=5)
 INVALID_REPLICATION_DATE = "INVALID_REPLICATION_DATE"
+# What Salesforce answers about an object (or a field of it) the user may not read: the run
+# skips that object with a warning and syncs the others.
+UNREADABLE = frozenset(
+    {
+        "INVALID_TYPE",
+        "INVALID_FIELD",
+        "NOT_FOUND",
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+    }
+)
 
 Progress = Callable[[], Awaitable[None]]
-
-
-def soql_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_soql_time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
 
 
 def _floor_minute(value: dt.datetime) -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
 
-@dataclass(frozen=True)
-class Read:
-    """One GET subrequest of a run: an object's first page of records or of live ids (queries),
-    or its deletions window."""
+@dataclass
+class ObjectRead:
+    """An object's reads in one run, answered over one or more Composite calls."""
 
-    obj: SyncedObject
-    kind: str  # "records", "ids" or "deleted"
-    url: str
-
-    @property
-    def is_query(self) -> bool:
-        return self.kind != "deleted"
-
-
-def pack(units: Sequence[Sequence[Read]]) -> list[list[Read]]:
-    """Reads into Composite calls, in order, each within Salesforce's limits (25 subrequests,
-    5 of them queries); the reads of one unit (an object's) stay in one call."""
-    calls: list[list[Read]] = []
-    current: list[Read] = []
-    for unit in units:
-        queries = sum(r.is_query for r in current) + sum(r.is_query for r in unit)
-        if current and (
-            len(current) + len(unit) > COMPOSITE_MAX_SUBREQUESTS or queries > COMPOSITE_MAX_QUERIES
-        ):
-            calls.append(current)
-            current = []
-        current.extend(unit)
-    if current:
-        calls.append(current)
-    return calls
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one run reads of one object."""
-
-    obj: SyncedObject
-    soql: str
-    full: bool
-    cursor: dt.datetime | None
-    deleted_cursor: dt.datetime | None
-    deleted_window: tuple[dt.datetime, dt.datetime] | None
-    api_version: str
-
-    def reads(self) -> list[Read]:
-        """The first page, then the deletions if due."""
-        version = f"v{self.api_version}"
-        reads = [Read(self.obj, "records", f"{version}/queryAll?q={quote(self.soql)}")]
-        if self.deleted_window is not None:
-            start, end = self.deleted_window
-            reads.append(
-                Read(
-                    self.obj,
-                    "deleted",
-                    f"{version}/sobjects/{self.obj.sobject}/deleted/"
-                    f"?start={quote(soql_time(start))}&end={quote(soql_time(end))}",
-                )
-            )
-        return reads
-
-    def ids_read(self) -> Read:
-        """Every live id (archived activities too, hence `queryAll`)."""
-        # A name from the registry: nothing from outside goes in.
-        soql = f"SELECT Id FROM {self.obj.sobject} WHERE IsDeleted = false"  # noqa: S608
-        return Read(self.obj, "ids", f"v{self.api_version}/queryAll?q={quote(soql)}")
+    plan: Plan
+    pending: int  # its reads not yet answered
+    at: dt.datetime | None = None  # Salesforce's time at its first answer
+    seen: set[str] = field(default_factory=set)
+    deleted: dict[str, Any] | SalesforceError | None = None
+    skipped: bool = False
 
 
 class SyncRun:
@@ -167,6 +110,8 @@ class SyncRun:
         self._clock_offset = dt.timedelta(0)
         # Per object, how far back Salesforce's delete log reaches now (when it said so).
         self._earliest: dict[str, dt.datetime] = {}
+        # Objects the run could not read: `{object, code, message}` each.
+        self.warnings: list[dict[str, str]] = []
 
     async def _call(self, fn: Callable[[SalesforceClient], Awaitable[T]]) -> T:
         """One API call; outages, timeouts and dropped connections are retried with growing
@@ -218,27 +163,71 @@ class SyncRun:
         await self._store.integrations.update_one(
             {"_id": self._account_id}, {"$set": {"project_id": self._structure.project["_id"]}}
         )
-        plans = []
-        for obj in (*RECORDS, ACTIVITY):
+        objects: dict[str, ObjectRead] = {}
+        for obj in ALL:
             if self._enabled(obj):
-                plans.append(self._plan(obj, cursors, deleted_cursors))
+                plan = self._plan(obj, cursors, deleted_cursors)
+                objects[obj.sobject] = ObjectRead(plan, len(plan.reads()))
             else:
                 # Off: what was imported of it is archived (and restored when back on).
                 await self.importer.archive_missing(obj.sobject, set())
-        # Parents before their activities: each call's objects are written before the next.
         lost: list[Plan] = []
-        for reads in pack([p.reads() for p in plans]):
+        for state in objects.values():
+            if state.pending == 0:  # nothing to read (nothing of it selected)
+                state.at = self._salesforce_now()
+                if not await self._finish(state):
+                    lost.append(state.plan)
+        # Parents before their activities: each call's reads are written in order, an object's
+        # records settled once its last read is in.
+        for reads in pack([s.plan.reads() for s in objects.values() if s.pending]):
             answer, at = await self._composite(reads)
-            for plan in plans:
-                mine = [i for i, r in enumerate(reads) if r.obj == plan.obj]
-                if not mine:
-                    continue
-                first = answer.body(mine[0])
-                deleted = answer.answers[mine[1]] if len(mine) > 1 else None
-                if not await self._sync_object(plan, first, deleted, at):
-                    lost.append(plan)
+            for index, read in enumerate(reads):
+                state = objects[read.obj.sobject]
+                await self._answered(state, read, answer.answers[index], at)
+                if state.pending == 0 and not state.skipped and not await self._finish(state):
+                    lost.append(state.plan)
         if lost:
             await self._read_ids(lost)
+        events = objects.get(EVENT.sobject)
+        if events is not None and not events.skipped:
+            assert events.at is not None
+            await self.importer.archive_ended(events.at)
+
+    async def _answered(
+        self,
+        state: ObjectRead,
+        read: Read,
+        answer: dict[str, Any] | SalesforceError,
+        at: dt.datetime,
+    ) -> None:
+        """One answer for an object: a first page (written, with the pages after it) or its
+        deletions (applied when the object is settled). An object the user may not read is
+        skipped with a warning."""
+        state.pending -= 1
+        if state.at is None:
+            state.at = at
+        if state.skipped:
+            return
+        try:
+            if read.kind == "deleted":
+                if isinstance(answer, SalesforceError) and answer.code in UNREADABLE:
+                    raise answer
+                state.deleted = answer
+            elif isinstance(answer, SalesforceError):
+                raise answer
+            else:
+                state.seen |= await self._pages(state.plan.obj, answer, state.at)
+        except SalesforceError as exc:
+            if exc.code not in UNREADABLE:
+                raise
+            self._skip(read.obj, exc)
+            state.skipped = True
+
+    def _skip(self, obj: SyncedObject, exc: SalesforceError) -> None:
+        """An object this run cannot read: nothing of it is archived and its cursors stay, so a
+        run after it is readable again catches up."""
+        log.warning("Sync of %s skips %s: %s", self._account_id, obj.sobject, exc)
+        self.warnings.append({"object": obj.sobject, "code": exc.code, "message": exc.message})
 
     def _enabled(self, obj: SyncedObject) -> bool:
         if obj.parent_field:
@@ -257,12 +246,6 @@ class SyncRun:
             or deleted_cursor is None
             or deleted_cursor < now - DELETED_WINDOW + DELETED_MARGIN
         )
-        # Names from the registry and a formatted datetime: nothing from outside goes in.
-        soql = f"SELECT {', '.join(obj.fields)} FROM {obj.sobject}"  # noqa: S608
-        if not full:
-            assert cursor is not None
-            soql += f" WHERE SystemModstamp >= {soql_time(cursor)}"
-        soql += " ORDER BY SystemModstamp ASC"
         window = None
         if not full:
             assert deleted_cursor is not None
@@ -270,22 +253,15 @@ class SyncRun:
             end = _floor_minute(now - dt.timedelta(seconds=5))
             if end - deleted_cursor > MIN_WINDOW:
                 window = (deleted_cursor, end)
-        return Plan(obj, soql, full, cursor, deleted_cursor, window, self._api_version)
+        scope = conditions(obj, self._selection, self._api_version)
+        return Plan(obj, scope, full, cursor, deleted_cursor, window, self._api_version)
 
-    async def _sync_object(
-        self,
-        plan: Plan,
-        page: dict[str, Any],
-        deleted: dict[str, Any] | SalesforceError | None,
-        at: dt.datetime,
-    ) -> bool:
-        """Read and write an object's records from its first page on; False when its deletions
-        since the cursor are lost to Salesforce's delete log (its live ids must be read)."""
-        obj = plan.obj
+    async def _pages(self, obj: SyncedObject, page: dict[str, Any], at: dt.datetime) -> set[str]:
+        """Write the records of a first page and of the pages after it; the keys seen."""
         seen: set[str] = set()
         while True:
             records = page.get("records", [])
-            items = [map_record(obj, r, self._instance_url) for r in records]
+            items = [map_record(obj, r, self._instance_url, at) for r in records]
             if obj.parent_field:
                 parents = await self.importer.parents_for_activities(
                     {i.parent_id for i in items if i.parent_id}
@@ -298,12 +274,20 @@ class SyncRun:
                 await self._progress()
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
-                break
+                return seen
             page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
+
+    async def _finish(self, state: ObjectRead) -> bool:
+        """Settle an object whose reads are all written: archive what a full read did not see,
+        apply its deletions, move its cursors. False when its deletions since the cursor are
+        lost to Salesforce's delete log (its live ids must be read)."""
+        plan, deleted, at = state.plan, state.deleted, state.at
+        assert at is not None
+        obj = plan.obj
         covered = True
         update: dict[str, str] = {}
         if plan.full:
-            await self.importer.archive_missing(obj.sobject, seen)
+            await self.importer.archive_missing(obj.sobject, state.seen)
             update[f"deleted_cursors.{obj.sobject}"] = soql_time(at - OVERLAP)
         elif isinstance(deleted, SalesforceError):
             if deleted.code != INVALID_REPLICATION_DATE:
@@ -323,7 +307,7 @@ class SyncRun:
         else:
             assert plan.deleted_cursor is not None
             covered = plan.deleted_cursor >= at - DELETED_WINDOW + DELETED_MARGIN
-        # Written: the next run reads from the time of this read, less the overlap.
+        # Written: the next run reads from the time of the object's first read, less the overlap.
         since = at - OVERLAP
         if plan.cursor is not None and plan.cursor > since:
             since = plan.cursor
@@ -332,34 +316,59 @@ class SyncRun:
         return covered
 
     async def _read_ids(self, plans: list[Plan]) -> None:
-        """Objects whose deletions Salesforce no longer knows: read every live id, archive the
-        imported records that are not among them, and restart the deletions cursor."""
-        for reads in pack([[p.ids_read()] for p in plans]):
+        """Objects whose deletions Salesforce no longer knows: read every live id (of what the
+        selection reads), archive the imported records that are not among them, and restart the
+        deletions cursor."""
+        live: dict[str, set[str]] = {p.obj.sobject: set() for p in plans}
+        pending = {p.obj.sobject: len(p.ids_reads()) for p in plans}
+        first: dict[str, dt.datetime] = {}
+        skipped: set[str] = set()
+        for plan in plans:
+            if not pending[plan.obj.sobject]:
+                await self._ids_read(plan.obj, live[plan.obj.sobject], self._salesforce_now())
+        for reads in pack([p.ids_reads() for p in plans]):
             answer, at = await self._composite(reads)
             for index, read in enumerate(reads):
-                live: set[str] = set()
-                page = answer.body(index)
-                while True:
-                    live |= {str(r["Id"]) for r in page.get("records", [])}
-                    if self._progress is not None:
-                        await self._progress()
-                    next_url = page.get("nextRecordsUrl")
-                    if page.get("done", True) or not next_url:
-                        break
-                    page = await self._call(
-                        functools.partial(SalesforceClient.next_page, url=next_url)
-                    )
                 sobject = read.obj.sobject
-                await self.importer.archive_missing(sobject, self.importer.keys_of(live))
-                # Deletions until this read are settled; from here on the log has them again
-                # (a cursor past where the log now starts, so it counts as covered).
-                since = at - OVERLAP
-                if sobject in self._earliest:
-                    since = min(at, max(since, self._earliest[sobject] + MIN_WINDOW))
-                await self._store.integrations.update_one(
-                    {"_id": self._account_id},
-                    {"$set": {f"deleted_cursors.{sobject}": soql_time(since)}},
-                )
+                pending[sobject] -= 1
+                first.setdefault(sobject, at)
+                if sobject in skipped:
+                    continue
+                try:
+                    live[sobject] |= await self._live_ids(answer.body(index))
+                except SalesforceError as exc:
+                    if exc.code not in UNREADABLE:
+                        raise
+                    self._skip(read.obj, exc)
+                    skipped.add(sobject)
+                    continue
+                if not pending[sobject]:
+                    await self._ids_read(read.obj, live[sobject], first[sobject])
+
+    async def _live_ids(self, page: dict[str, Any]) -> set[str]:
+        live: set[str] = set()
+        while True:
+            live |= {str(r["Id"]) for r in page.get("records", [])}
+            if self._progress is not None:
+                await self._progress()
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return live
+            page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
+
+    async def _ids_read(self, obj: SyncedObject, live: set[str], at: dt.datetime) -> None:
+        """Every live id of an object is in: archive the rest and restart its deletions cursor."""
+        sobject = obj.sobject
+        await self.importer.archive_missing(sobject, self.importer.keys_of(live))
+        # Deletions until this read are settled; from here on the log has them again
+        # (a cursor past where the log now starts, so it counts as covered).
+        since = at - OVERLAP
+        if sobject in self._earliest:
+            since = min(at, max(since, self._earliest[sobject] + MIN_WINDOW))
+        await self._store.integrations.update_one(
+            {"_id": self._account_id},
+            {"$set": {f"deleted_cursors.{sobject}": soql_time(since)}},
+        )
 
 
 def run_view(doc: Doc) -> dict[str, Any]:
@@ -376,4 +385,4 @@ def run_view(doc: Doc) -> dict[str, Any]:
     }
 
 
-__all__ = ["Plan", "Read", "SyncRun", "pack", "run_view"]
+__all__ = ["Plan", "Read", "SyncRun", "pack", "run_view", "soql_time"]

@@ -8,6 +8,7 @@ Archiving never touches time entries.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 from .. import clock
 from ..store import Doc, Store, find_in, in_chunks
 from ..tree import REGULAR, Source, Tree, source_key
-from .objects import RECORDS, SyncedObject
+from .objects import EVENT, RECORDS, SyncedObject, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ def folder_key(sobject: str) -> str:
 
 def record_key(record_id: str) -> str:
     return f"{SYSTEM}:{record_id}"
+
+
+# On an event's task: when the meeting ends (it is archived once that has passed).
+ENDS_AT = "source_ends_at"
 
 
 @dataclass
@@ -59,17 +64,22 @@ class Imported:
     archived: bool
     parent_id: str | None  # the Salesforce id of the record it belongs to (activities)
     url: str
+    ends_at: dt.datetime | None = None  # events: when the meeting ends
 
 
-def map_record(obj: SyncedObject, record: Mapping[str, Any], instance_url: str) -> Imported:
+def map_record(
+    obj: SyncedObject, record: Mapping[str, Any], instance_url: str, now: dt.datetime
+) -> Imported:
+    """A record as the tree needs it, archived or not at Salesforce's time `now`."""
     parent = record.get(obj.parent_field) if obj.parent_field else None
     return Imported(
         object=obj.sobject,
         id=str(record["Id"]),
         name=obj.name(record)[:300],
-        archived=obj.archived(record),
+        archived=obj.archived(record, now),
         parent_id=str(parent) if parent else None,
         url=f"{instance_url}/{record['Id']}",
+        ends_at=parse_time(record.get(obj.ends_field)) if obj.ends_field else None,
     )
 
 
@@ -157,6 +167,8 @@ class Importer:
                 source = Source(SYSTEM, item.object, item.id, item.url)
                 new = self._tree.imported_task_doc(self._account_id, item.name, parent, source)
                 new["archived"] = item.archived
+                if item.ends_at is not None:
+                    new[ENDS_AT] = item.ends_at
                 inserts.append(new)
                 self.counts.created += 1
                 if item.archived:
@@ -191,6 +203,8 @@ class Importer:
                 self.counts.archived += 1
             else:
                 self.counts.restored += 1
+        if item.ends_at is not None and _aware(doc.get(ENDS_AT)) != item.ends_at:
+            changes[ENDS_AT] = item.ends_at
         moved = parent is not None and doc["parent_id"] != parent["_id"]
         renamed = doc["name"] != item.name
         if renamed:
@@ -232,6 +246,21 @@ class Importer:
         if gone:
             await self._archive(gone)
 
+    async def archive_ended(self, now: dt.datetime) -> None:
+        """Meetings over by Salesforce's time `now`: their end passed, which changed no field
+        (so no read brings them), since they were written."""
+        docs = await self._store.tasks.find(
+            {
+                "account_id": self._account_id,
+                "source.object": EVENT.sobject,
+                "archived": False,
+                ENDS_AT: {"$lte": now},
+            },
+            projection={"_id": 1},
+        )
+        if docs:
+            await self._archive([d["_id"] for d in docs])
+
     async def archive_ids(self, record_ids: Sequence[str]) -> None:
         """Records Salesforce reports deleted (purged ones included)."""
         if not record_ids:
@@ -271,3 +300,10 @@ async def archive_imported_records(store: Store, tree: Tree, account_id: str) ->
         await importer._archive([d["_id"] for d in docs])
     log.info("Archived %d records imported from the previous Salesforce org", len(docs))
     return len(docs)
+
+
+def _aware(value: Any) -> Any:
+    """A stored datetime in UTC (some stores give naive UTC back)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

@@ -4,7 +4,8 @@ A run holds a lease document (`sync_leases`, `_id` = account) taken atomically a
 two server processes on one MongoDB never sync one account at once, and a process that died
 mid-run does not block the next one for longer than the lease. The run renews its lease with
 every page it writes, so a long first import keeps it. Every run is recorded in
-`sync_runs`: trigger, start and end, counts, API calls, error.
+`sync_runs`: trigger, start and end, counts, API calls, error, and warnings (objects it could
+not read; the run still succeeds).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Syncs:
             "counts": {"created": 0, "updated": 0, "archived": 0, "restored": 0},
             "api_calls": 0,
             "error": None,
+            "warnings": [],
             "process": self._process,
         }
         await self._store.sync_runs.insert_one(run)
@@ -142,6 +144,7 @@ class Syncs:
                         "counts": sync.importer.counts.as_dict(),
                         "api_calls": sync.api_calls,
                         "error": error,
+                        "warnings": sync.warnings,
                     }
                 },
             )

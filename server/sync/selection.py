@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 from ..salesforce_ids import to_18
-from .objects import RECORDS
+from .objects import ACTIVITIES, RECORDS
 
 MODES = ("all", "selected")
 MAX_IDS = 10_000
@@ -65,8 +65,11 @@ def selected_ids(selection: dict[str, Any], sobject: str) -> set[str] | None:
 
 
 def changed_objects(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Object types (and `Task`, for activities) whose next read must be a full one."""
+    """Object types whose next read must be a full one (their cursors are reset): those whose
+    setting changed, and the activities (`Task`, `Event`) when they were switched or when the
+    records they hang below changed. A parent checked later, turned on, or read whole again
+    then brings its activities, however old; one unchecked takes them along to the archive."""
     changed = [name for name in new["objects"] if old["objects"].get(name) != new["objects"][name]]
-    if old.get("activities") != new.get("activities"):
-        changed.append("Task")
+    if changed or old.get("activities") != new.get("activities"):
+        changed += [o.sobject for o in ACTIVITIES]
     return changed
