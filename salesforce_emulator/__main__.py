@@ -1,10 +1,11 @@
 """``python -m salesforce_emulator``: serve a seeded emulator until Ctrl-C (SIGINT) or SIGTERM.
 
     python -m salesforce_emulator --seed demo --login-port 8443 --instance-port 9443 \\
-        --ca-file /tmp/sf-ca.pem
+        --ca-file /tmp/sf-ca.pem [--sandbox --sandbox-login-port 8444]
 
-prints the login URL, the instance URL, the connected app's client id and secret, and where the
-CA certificate is (point ``TIMETRAIL_SALESFORCE_CA_BUNDLE`` at it).
+prints the login URL (and the sandbox login URL with ``--sandbox``), the instance URL, the
+connected app's client id and secret, and where the CA certificate is (point
+``TIMETRAIL_SALESFORCE_CA_BUNDLE`` at it).
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(tempfile.gettempdir()) / CA_FILE_NAME,
         help="where to write the CA certificate (PEM)",
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="serve a sandbox login host (test.salesforce.com's part) too",
+    )
+    parser.add_argument(
+        "--sandbox-login-port",
+        type=int,
+        default=0,
+        help="sandbox login host port, with --sandbox (0: a free one)",
+    )
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     parser.add_argument(
@@ -85,12 +97,18 @@ async def serve(args: argparse.Namespace) -> None:
         redirect_uris=args.redirect_uri,
         login_port=args.login_port,
         instance_port=args.instance_port,
+        sandbox=args.sandbox,
+        sandbox_login_port=args.sandbox_login_port,
         access_log=args.access_log,
     ) as running:
         default_user = running.emulator.default_user["Username"]
+        sandbox = (
+            f"  sandbox login: {running.sandbox_login_url}\n" if running.sandbox_login_url else ""
+        )
         print(
             "Salesforce emulator ready\n"
             f"  login URL:     {running.login_url}\n"
+            f"{sandbox}"
             f"  instance URL:  {running.instance_url}\n"
             f"  client id:     {running.client_id}\n"
             f"  client secret: {running.client_secret}\n"

@@ -159,7 +159,8 @@ async def test_a_refused_authorization_shows_the_reason(sf: Connected) -> None:
         await until(pilot, lambda: "Not connected" in text_of(state), "the outcome")
         assert "API access is disabled" in text_of(state)
         await pilot.press("escape")
-        await until(pilot, lambda: "enable API access for" in screen_text(app), "the warning")
+        await until(pilot, lambda: "lacks “API Enabled”" in screen_text(app), "the warning")
+        assert "edition has no API access" in screen_text(app)
 
 
 async def test_enable_offers_production_sandbox_or_a_my_domain(sf: Connected) -> None:

@@ -44,8 +44,9 @@ def warnings(status: Integration) -> list[str]:
         ]
     if reason == "api_disabled":
         return [
-            "API access is disabled for this Salesforce user's profile: enable API access for "
-            "this Salesforce profile (Setup → Profiles → API Enabled), then press e to enable."
+            "Salesforce refuses API access: either the org's edition has no API access, or "
+            "this Salesforce user's profile lacks “API Enabled” (Setup → Profiles). Fix it, "
+            "then press e to enable."
         ]
     if state == "error":
         return [f"{status['message'] or reason}. Press e to try again."]
