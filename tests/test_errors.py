@@ -370,6 +370,35 @@ async def test_a_wrong_method_says_which_methods_are_allowed(world: World) -> No
     assert "GET" in r.headers.get("Allow", "")
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "PUT", "POST"])
+async def test_a_method_by_source_does_not_list_is_405_not_a_malformed_task_id(
+    world: World, method: str
+) -> None:
+    # /tasks/by-source only answers GET; other methods used to reach /tasks/{id}'s routes and be
+    # told that "by-source" is not a valid id.
+    r = await world.admin.request(method, "/api/v1/tasks/by-source", {}, id="006000000000001")
+
+    expect_error(r, 405, "method_not_allowed")
+    assert allowed_methods(r) == {"GET", "HEAD"}
+
+
+@pytest.mark.parametrize("template", sorted({e.path for e in ENDPOINTS}))
+async def test_every_path_answers_a_method_it_does_not_list_with_405_and_allow(
+    world: World, template: str
+) -> None:
+    path = template.replace("{id}", new_id()).replace("{user_id}", new_id())
+    listed = {e.method for e in ENDPOINTS if e.path == template}
+
+    r = await world.admin.request("TRACE", path)
+
+    expect_error(r, 405, "method_not_allowed")
+    assert allowed_methods(r) == listed | ({"HEAD"} if "GET" in listed else set())
+
+
+def allowed_methods(r: Response) -> set[str]:
+    return {method.strip() for method in r.headers["Allow"].split(",")}
+
+
 # Authentication --------------------------------------------------------------------------------
 
 PROTECTED = [
