@@ -29,6 +29,9 @@ from ..validation import MAX_BODY_BYTES, Spec, read_body, read_query
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 
+# A response that is an HTML page (for a browser), in `Endpoint.responses`.
+HTML = "text/html"
+
 # How long a request body may take to arrive, in seconds: the caller's rights are decided once
 # it has (see `Endpoint.aiohttp_handler`), so a body may not hold a decision open for long.
 BODY_SECONDS = 30.0
@@ -64,7 +67,9 @@ class Endpoint:
     query: Spec | None = None
     auth: bool = True
     admin: bool = False
-    # status → component schema name (or None for no body), documented in OpenAPI.
+    # status → component schema name, HTML for a page, or None for no body; documented in
+    # OpenAPI with `errors`, the statuses answered in the error shape (`server.openapi` adds
+    # those every endpoint of its kind can answer).
     responses: Mapping[int, str | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
 
