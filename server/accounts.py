@@ -29,7 +29,10 @@ ADMINISTRATOR = "administrator"
 USER = "user"
 ACCOUNT_ROLES = (ADMINISTRATOR, USER)
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# An email as the server takes it: something, @, a domain with a dot, no spaces (also the
+# pattern the OpenAPI document gives).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 # Signed-in callers remembered (see `Accounts.__init__`).
 KNOWN_CALLERS = 10_000

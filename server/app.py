@@ -13,7 +13,7 @@ from . import headers, openapi
 from .appkeys import OPENAPI, SERVICES, SETTINGS, STORE_FACTORY
 from .middlewares import errors_to_json
 from .routes import ALL
-from .routes.registry import Endpoint
+from .routes.registry import Endpoint, register
 from .services import Services
 from .settings import Settings
 from .store import Store, open_store
@@ -55,11 +55,6 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     headers.install(app)
     all_endpoints = endpoints()
-    for endpoint in all_endpoints:
-        handler = endpoint.aiohttp_handler()
-        if endpoint.method == "GET":
-            app.router.add_get(endpoint.path, handler)  # and HEAD
-        else:
-            app.router.add_route(endpoint.method, endpoint.path, handler)
+    register(app, all_endpoints)
     app[OPENAPI] = openapi.build(all_endpoints)
     return app

@@ -6,6 +6,9 @@ import datetime as dt
 
 from .errors import InvalidRequestError
 
+# The years a time given to the API may name (as written, before it is turned into UTC).
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -35,6 +38,6 @@ def parse_time(value: object, field: str) -> dt.datetime:
         ) from None
     if parsed.tzinfo is None:
         raise InvalidRequestError(f"{field} must include a UTC offset, for example Z or +01:00.")
-    if not 1970 <= parsed.year <= 9000:
-        raise InvalidRequestError(f"{field} is out of range.")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise InvalidRequestError(f"{field} must be in the years {FIRST_YEAR} to {LAST_YEAR}.")
     return parsed.astimezone(dt.UTC).replace(microsecond=0)

@@ -43,8 +43,14 @@ class NotFoundError(ApiError):
 
 
 class MethodNotAllowedError(ApiError):
+    """405; `allow` lists the path's methods, sent as the `Allow` header."""
+
     status = 405
     code = "method_not_allowed"
+
+    def __init__(self, *, allow: str) -> None:
+        super().__init__("This method is not allowed on this path.")
+        self.allow = allow
 
 
 class ConflictError(ApiError):

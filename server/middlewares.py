@@ -25,6 +25,8 @@ def error_response(error: ApiError) -> web.Response:
     response = web.json_response(error.as_body(), status=error.status)
     if isinstance(error, TooManyRequestsError):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowedError):
+        response.headers["Allow"] = error.allow
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="timetrail"'
     return response
@@ -34,7 +36,7 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     if exc.status == 404:
         return NotFoundError("No such path.")
     if exc.status == 405:
-        return MethodNotAllowedError("This method is not allowed on this path.")
+        return MethodNotAllowedError(allow=exc.headers.get("Allow", ""))
     if exc.status == 413:
         return PayloadTooLargeError("The request body is too large.")
     error = ApiError(exc.reason or "Request failed.", code="http_error")
@@ -51,10 +53,7 @@ async def errors_to_json(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(_from_http(exc))
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+        return error_response(_from_http(exc))
     except (StoreError, pymongo.errors.ConnectionFailure) as exc:
         log.error("Store unavailable during %s %s: %s", request.method, request.path, exc)
         return error_response(StoreUnavailableError("The database is not reachable right now."))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import ApiError
-from .routes.registry import Endpoint
+from .routes.registry import HTML, Endpoint
 from .sync.objects import RECORDS
 from .sync.runs import TRIGGERS
 from .tree import SOURCE_OBJECTS
@@ -22,12 +22,23 @@ _ERROR_TEXT = {
     404: "not_found (also for other accounts' objects)",
     409: "conflict; the code names it (email_taken, task_archived, no_running_timer, "
     "imported_structure_locked, task_has_entries, timer_running, last_administrator, "
-    "user_inactive, tree_busy)",
+    "user_inactive, tree_busy, source_taken, sync_running, not_connected, needs_reauth, "
+    "salesforce_not_configured)",
     408: "request_timeout: the request body did not arrive within 30 seconds",
     413: "payload_too_large",
-    415: "unsupported_media_type",
+    415: "unsupported_media_type: a body that is not application/json",
     429: "too_many_requests (see Retry-After)",
+    502: "salesforce_unavailable",
+    503: "store_unavailable: the database cannot be reached or refused a write",
 }
+
+_INFO = (
+    "Time tracking for teams that work in Salesforce. Every error has one shape, "
+    '{"error": {"code", "message"}}. Besides the statuses each operation lists, a method a '
+    "path does not list is answered 405 method_not_allowed with an Allow header naming the "
+    "path's methods (components.responses.MethodNotAllowed), and a request line longer than "
+    "8190 bytes is refused 400 in plain text by the HTTP server before the API reads it."
+)
 
 # What a summary line cannot say, by (method, path).
 _DESCRIPTIONS = {
@@ -48,6 +59,14 @@ _DESCRIPTIONS = {
         "A password sets the user's new password (at least 8 characters, surrounding "
         "whitespace removed) and revokes all their tokens (the caller's own, when it is their "
         "own password, is kept)."
+    ),
+    ("GET", "/api/v1/reports/summary"): (
+        "to must be after from, and at most ten years after it (400 invalid_request otherwise)."
+    ),
+    ("GET", "/oauth/salesforce/callback"): (
+        "An HTML page saying the outcome: 200 when the connection is made, 400 when it is not "
+        "(an unknown, used or expired state, a refusal at Salesforce). 409 "
+        "salesforce_not_configured (JSON) when the server has no connected app configured."
     ),
     ("POST", "/api/v1/me/password"): (
         "new_password: at least 8 characters; surrounding whitespace is not part of a password. "
@@ -415,28 +434,51 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, schema in endpoint.responses.items():
         response: dict[str, Any] = {"description": "OK" if status < 300 else "See body"}
+        if schema == HTML:
+            response["description"] = "An HTML page saying the outcome"
         if schema is not None:
-            content = {"application/json": {"schema": _ref(schema)}}
-            if schema == "Summary":
-                content["text/csv"] = {"schema": {"type": "string"}}
-            response["content"] = content
+            response["content"] = _content(schema)
         responses[str(status)] = response
-    statuses = set(endpoint.errors)
+    for status in sorted(_error_statuses(endpoint)):
+        text = _ERROR_TEXT.get(status, ApiError.code)
+        declared = responses.get(str(status))
+        error = responses.setdefault(str(status), {})
+        error["description"] = f"{declared['description']}; or {text}" if declared else text
+        error.setdefault("content", {})["application/json"] = {"schema": _ref("Error")}
+        if status == 429:
+            error["headers"] = {"Retry-After": _RETRY_AFTER}
+    op["responses"] = responses
+    return op
+
+
+def _content(schema: str) -> dict[str, Any]:
+    if schema == HTML:
+        return {HTML: {"schema": {"type": "string"}}}
+    content = {"application/json": {"schema": _ref(schema)}}
+    if schema == "Summary":
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return content
+
+
+def _error_statuses(endpoint: Endpoint) -> set[int]:
+    """Every status the endpoint may answer in the error shape: its own, and those of what it
+    is (signed in, for administrators, with a body, a query or an id in its path)."""
+    statuses = {*endpoint.errors, 503}
     if endpoint.auth:
         statuses.add(401)
     if endpoint.admin:
         statuses.add(403)
-    if _PARAM.search(endpoint.path):
-        statuses.add(400)  # a malformed id in the path
-    if endpoint.body is not None or endpoint.query:
-        statuses.update((400, 408, 413) if endpoint.body is not None else (400,))
-    for status in sorted(statuses):
-        responses[str(status)] = {
-            "description": _ERROR_TEXT.get(status, ApiError.code),
-            "content": {"application/json": {"schema": _ref("Error")}},
-        }
-    op["responses"] = responses
-    return op
+    if _PARAM.search(endpoint.path) or endpoint.query:
+        statuses.add(400)  # a malformed id in the path, a malformed query
+    if endpoint.body is not None:
+        statuses.update((400, 408, 413, 415))
+    return statuses
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
 
 
 def build(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
@@ -445,16 +487,25 @@ def build(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "Timetrail API",
-            "version": "1",
-            "description": "Time tracking for teams that work in Salesforce.",
-        },
+        "info": {"title": "Timetrail API", "version": "1", "description": _INFO},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": SCHEMAS,
+            "responses": {
+                "MethodNotAllowed": {
+                    "description": "method_not_allowed: the path does not list this method",
+                    "headers": {
+                        "Allow": {
+                            "description": "The path's methods, for example GET, HEAD",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    },
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                }
+            },
         },
     }

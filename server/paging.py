@@ -13,6 +13,9 @@ from .validation import Field
 
 T = TypeVar("T")
 
+# What a cursor is made of (URL-safe base64 without padding), here and in the catalog's.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -20,7 +23,13 @@ QUERY: dict[str, Field] = {
     "limit": Field(
         "integer", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT, description="Page size"
     ),
-    "cursor": Field("string", max_length=200, description="next_cursor of the previous page"),
+    "cursor": Field(
+        "string",
+        max_length=200,
+        pattern=CURSOR_PATTERN,
+        mismatch="is not a cursor this server returned",
+        description="next_cursor of the previous page",
+    ),
 }
 
 

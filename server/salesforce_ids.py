@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?")
+# A 15-character id, or one with its 3-character suffix (also the OpenAPI document's pattern).
+PATTERN = "^[a-zA-Z0-9]{15}([a-zA-Z0-5]{3})?$"
+_ID = re.compile(PATTERN)
 
 
 def _suffix(body: str) -> str:

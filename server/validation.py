@@ -4,6 +4,7 @@ OpenAPI schema, so the documentation cannot drift from what the server accepts."
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
+from . import clock
 from .clock import parse_time
 from .errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from .ids import parse_id
@@ -19,6 +21,16 @@ from .text import clean_name, clean_note
 Kind = Literal["string", "integer", "boolean", "id", "time", "enum", "string_list", "object"]
 
 MAX_BODY_BYTES = 64 * 1024
+
+# Times: ISO 8601 with an offset, or a bare date (midnight UTC), in the years `clock` accepts
+# (the pattern spells out FIRST_YEAR to LAST_YEAR, 1970 to 9000).
+TIME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": "^(19[7-9][0-9]|[2-8][0-9]{3}|9000)-",
+    "description": "ISO 8601 with an offset, for example 2026-01-31T09:00:00Z (a bare date "
+    f"means midnight UTC); years {clock.FIRST_YEAR} to {clock.LAST_YEAR}",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class Field:
     description: str = ""
     # People's text: "name" (one line) or "note" (lines) is cleaned of controls (`text.py`).
     text: Literal["name", "note"] | None = None
+    # A string's form (a regular expression both Python and JSON Schema read alike, anchored),
+    # and what the refusal says after the field's name.
+    pattern: str | None = None
+    mismatch: str = "is not in the expected form"
 
     def parse(self, name: str, value: Any) -> Any:
         if value is None:
@@ -96,6 +112,8 @@ class Field:
             )
         if self.max_length is not None and len(text) > self.max_length:
             raise InvalidRequestError(f"{name} must be at most {self.max_length} characters.")
+        if self.pattern is not None and text and not re.search(self.pattern, text):
+            raise InvalidRequestError(f"{name} {self.mismatch}.")
         return text
 
     def parse_query(self, name: str, raw: str) -> Any:
@@ -122,6 +140,8 @@ class Field:
                 base = {"type": "string", "minLength": self.min_length}
                 if self.max_length is not None:
                     base["maxLength"] = self.max_length
+                if self.pattern is not None:
+                    base["pattern"] = self.pattern
             case "enum":
                 base = {"type": "string", "enum": list(self.choices)}
             case "integer":
@@ -135,7 +155,7 @@ class Field:
             case "id":
                 base = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
             case "time":
-                base = {"type": "string", "format": "date-time"}
+                base = dict(TIME_SCHEMA)
             case "string_list":
                 base = {"type": "array", "items": {"type": "string"}}
             case "object":
@@ -145,7 +165,11 @@ class Field:
             if "enum" in base:
                 base["enum"] = [*base["enum"], None]
         if self.description:
-            base["description"] = self.description
+            base["description"] = (
+                f"{self.description}. {base['description']}"
+                if "description" in base
+                else self.description
+            )
         if self.default is not None:
             base["default"] = self.default
         return base

@@ -370,6 +370,35 @@ async def test_a_wrong_method_says_which_methods_are_allowed(world: World) -> No
     assert "GET" in r.headers.get("Allow", "")
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "PUT", "POST"])
+async def test_a_method_by_source_does_not_list_is_405_not_a_malformed_task_id(
+    world: World, method: str
+) -> None:
+    # /tasks/by-source only answers GET; other methods used to reach /tasks/{id}'s routes and be
+    # told that "by-source" is not a valid id.
+    r = await world.admin.request(method, "/api/v1/tasks/by-source", {}, id="006000000000001")
+
+    expect_error(r, 405, "method_not_allowed")
+    assert allowed_methods(r) == {"GET", "HEAD"}
+
+
+@pytest.mark.parametrize("template", sorted({e.path for e in ENDPOINTS}))
+async def test_every_path_answers_a_method_it_does_not_list_with_405_and_allow(
+    world: World, template: str
+) -> None:
+    path = template.replace("{id}", new_id()).replace("{user_id}", new_id())
+    listed = {e.method for e in ENDPOINTS if e.path == template}
+
+    r = await world.admin.request("TRACE", path)
+
+    expect_error(r, 405, "method_not_allowed")
+    assert allowed_methods(r) == listed | ({"HEAD"} if "GET" in listed else set())
+
+
+def allowed_methods(r: Response) -> set[str]:
+    return {method.strip() for method in r.headers["Allow"].split(",")}
+
+
 # Authentication --------------------------------------------------------------------------------
 
 PROTECTED = [
@@ -712,7 +741,8 @@ def router_operations(client: Client) -> set[tuple[str, str]]:
     return {
         (route.method, route.resource.canonical)
         for route in client.app.router.routes()
-        if route.method != "HEAD" and route.resource is not None
+        # HEAD answers as GET; "*" answers every other method 405
+        if route.method not in ("HEAD", "*") and route.resource is not None
     }
 
 
@@ -949,3 +979,28 @@ async def test_every_schema_the_openapi_document_refers_to_exists(client: Client
     doc = (await Api(client).get("/api/v1/openapi.json")).body
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
     assert refs and refs <= set(doc["components"]["schemas"])
+
+
+async def test_openapi_states_the_forms_the_server_enforces(client: Client) -> None:
+    doc = (await Api(client).get("/api/v1/openapi.json")).body
+    paths = doc["paths"]
+
+    def query(path: str, name: str) -> dict[str, Any]:
+        params = paths[path]["get"]["parameters"]
+        return next(p["schema"] for p in params if p["name"] == name)
+
+    body = paths["/api/v1/users"]["post"]["requestBody"]["content"]["application/json"]
+    assert re.search(body["schema"]["properties"]["email"]["pattern"], "ada@acme.test")
+    assert not re.search(body["schema"]["properties"]["email"]["pattern"], "ada@acme")
+    assert query("/api/v1/tasks", "cursor")["pattern"] == "^[A-Za-z0-9_-]*$"
+    assert re.search(query("/api/v1/tasks/by-source", "id")["pattern"], "006000000000001")
+    year = query("/api/v1/reports/summary", "from")["pattern"]
+    assert re.search(year, "1970-01-01") and re.search(year, "9000-12-31")
+    assert not re.search(year, "1969-12-31") and not re.search(year, "9001-01-01")
+    assert "after from" in query("/api/v1/reports/summary", "to")["description"]
+    callback = paths["/oauth/salesforce/callback"]["get"]["responses"]
+    assert set(callback["400"]["content"]) == {"text/html", "application/json"}
+    assert "409" in callback
+    assert {"415", "503"} <= set(paths["/api/v1/timer/start"]["post"]["responses"])
+    allow = doc["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"]
+    assert allow["required"] is True

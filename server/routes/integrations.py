@@ -10,13 +10,14 @@ from aiohttp import web
 
 from .. import clock
 from ..errors import ConflictError
+from ..paging import CURSOR_PATTERN
 from ..services import CALLBACK_PATH
 from ..sync.catalog import MAX_CURSOR as CATALOG_CURSOR
 from ..sync.catalog import catalog
 from ..sync.engine import run_view
 from ..sync.objects import RECORDS
 from ..validation import Field
-from .registry import Call, Routes, json
+from .registry import HTML, Call, Routes, json
 
 routes = Routes("integrations")
 
@@ -30,7 +31,11 @@ CATALOG = {
         description="Text in the name (Cases: in the subject or the case number)",
     ),
     "cursor": Field(
-        "string", max_length=CATALOG_CURSOR, description="next_cursor of the previous page"
+        "string",
+        max_length=CATALOG_CURSOR,
+        pattern=CURSOR_PATTERN,
+        mismatch="is not a cursor this server returned",
+        description="next_cursor of the previous page",
     ),
 }
 SELECTION = {
@@ -127,7 +132,8 @@ async def get_run(call: Call) -> web.StreamResponse:
     "Where Salesforce sends the administrator's browser back (an HTML page)",
     auth=False,
     query=CALLBACK,
-    responses={200: None, 400: None},
+    responses={200: HTML, 400: HTML},
+    errors=(409,),
 )
 async def salesforce_callback(call: Call) -> web.StreamResponse:
     q = call.query

@@ -7,7 +7,7 @@ Route modules declare endpoints with a `Routes` table; `server.app` registers ev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..accounts import Caller
 from ..appkeys import SERVICES
 from ..errors import (
     ForbiddenError,
+    MethodNotAllowedError,
     PayloadTooLargeError,
     RequestTimeoutError,
     UnauthorizedError,
@@ -27,6 +28,9 @@ from ..services import Services
 from ..validation import MAX_BODY_BYTES, Spec, read_body, read_query
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+# A response that is an HTML page (for a browser), in `Endpoint.responses`.
+HTML = "text/html"
 
 # How long a request body may take to arrive, in seconds: the caller's rights are decided once
 # it has (see `Endpoint.aiohttp_handler`), so a body may not hold a decision open for long.
@@ -63,7 +67,9 @@ class Endpoint:
     query: Spec | None = None
     auth: bool = True
     admin: bool = False
-    # status → component schema name (or None for no body), documented in OpenAPI.
+    # status → component schema name, HTML for a page, or None for no body; documented in
+    # OpenAPI with `errors`, the statuses answered in the error shape (`server.openapi` adds
+    # those every endpoint of its kind can answer).
     responses: Mapping[int, str | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
 
@@ -88,6 +94,32 @@ class Endpoint:
 
         handle.__name__ = self.handler.__name__
         return handle
+
+
+def register(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
+    """Route every endpoint, a GET also for HEAD, and every other method of each path to 405
+    `method_not_allowed` with `Allow` (a path never falls through to another path's routes)."""
+    resources: dict[str, web.Resource] = {}
+    allowed: dict[str, set[str]] = {}
+    for endpoint in endpoints:
+        if endpoint.path not in resources:
+            resources[endpoint.path] = app.router.add_resource(endpoint.path)
+        resource, methods = resources[endpoint.path], allowed.setdefault(endpoint.path, set())
+        handler = endpoint.aiohttp_handler()
+        resource.add_route(endpoint.method, handler)
+        methods.add(endpoint.method)
+        if endpoint.method == "GET":
+            resource.add_route("HEAD", handler)
+            methods.add("HEAD")
+    for path, resource in resources.items():
+        resource.add_route("*", _method_not_allowed(", ".join(sorted(allowed[path]))))
+
+
+def _method_not_allowed(allow: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def method_not_allowed(request: web.Request) -> web.StreamResponse:
+        raise MethodNotAllowedError(allow=allow)
+
+    return method_not_allowed
 
 
 async def receive_body(request: web.Request) -> None:

@@ -12,7 +12,11 @@ routes = Routes("reports")
 
 SUMMARY = {
     "from": Field("time", required=True, description="Start of the range (a date or a time)"),
-    "to": Field("time", required=True, description="End of the range, exclusive"),
+    "to": Field(
+        "time",
+        required=True,
+        description="End of the range, exclusive: after from, at most ten years after it",
+    ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
     "user_id": Field("id", description="Only this user's time"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging
+from .. import paging, salesforce_ids
 from ..ids import parse_id
 from ..paging import Page
 from ..tree import PROJECT_ROLES
@@ -29,6 +29,8 @@ BY_SOURCE = {
         required=True,
         min_length=1,
         max_length=18,
+        pattern=salesforce_ids.PATTERN,
+        mismatch="is not a 15- or 18-character Salesforce record id",
         description="A 15- or 18-character Salesforce record id",
     ),
 }

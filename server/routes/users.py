@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import paging
-from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, user_view
+from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, EMAIL_PATTERN, user_view
 from ..paging import Page
 from ..store import Doc
 from ..validation import Field
@@ -15,7 +15,14 @@ routes = Routes("users")
 
 NAME = Field("string", min_length=1, max_length=200, text="name")
 CREATE = {
-    "email": Field("string", required=True, min_length=1, max_length=254),
+    "email": Field(
+        "string",
+        required=True,
+        min_length=1,
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        mismatch="is not a valid email address",
+    ),
     "name": Field("string", required=True, min_length=1, max_length=200, text="name"),
     "password": Field("string", required=True, min_length=8, max_length=1024),
     "role": Field("enum", choices=ACCOUNT_ROLES, default="user"),
