@@ -4,6 +4,8 @@ A report may cover a year of a whole team's entries (tens of thousands): it read
 bounded batches (`Tracking.report_batches`) and adds each batch to its totals, looking up only the
 tasks, projects and users it has not seen yet, and hands the event loop back after every batch,
 so the other requests are served while it runs. Only the totals are kept, never the entries.
+Reports take turns (`ReportQueue`): several at once would each add a step to every turn of the
+loop.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from . import clock
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
+from .report_queue import ReportQueue
 from .store import Doc
 from .tracking import Tracking
 from .tree import Tree
@@ -30,6 +33,10 @@ MAX_RANGE_DAYS = 366
 MAX_RANGE = dt.timedelta(days=MAX_RANGE_DAYS)
 # CSV rows written to the response at a time.
 CSV_ROWS_PER_CHUNK = 200
+# Reports read their entries one at a time, the others waiting their turn (`report_queue`).
+REPORTS_AT_ONCE = 1
+REPORTS_WAITING = 16
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass
@@ -67,6 +74,9 @@ class Reports:
         self._accounts = accounts
         self._tree = tree
         self._tracking = tracking
+        self.queue = ReportQueue(
+            at_once=REPORTS_AT_ONCE, waiting=REPORTS_WAITING, retry_after=RETRY_AFTER_SECONDS
+        )
 
     async def summary(
         self,
@@ -83,6 +93,17 @@ class Reports:
                 f"from and to may be at most {MAX_RANGE_DAYS} days apart; "
                 "ask for a longer period one year at a time."
             )
+        async with self.queue.turn():
+            return await self._summary(caller, start, end, group_by, user_id)
+
+    async def _summary(
+        self,
+        caller: Caller,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: str,
+        user_id: str | None,
+    ) -> tuple[list[Group], int]:
         now = clock.now()
         names = _Names()
         groups: dict[str | None, Group] = {}

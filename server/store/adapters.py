@@ -21,10 +21,9 @@ from typing import Any, TypeVar
 import bson
 import pymongo
 import pymongo.errors
-from mongomock.filtering import filter_applies
 from pymongo import ReturnDocument, UpdateOne
 
-from . import keyed, rows
+from . import keyed, matching, rows
 from .collections import IndexSpec
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
@@ -85,6 +84,8 @@ def _all(cursor: Any) -> list[Doc]:
 
 
 _AWARE_UTC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+# UTC as BSON's own fixed offset (equal to `dt.UTC`): decodes in less than half the time.
+_AWARE: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 
 
 class Collection:
@@ -206,12 +207,6 @@ def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
         same = {earlier: doc.get(earlier) for earlier in keyset[:i]}
         either.append({**same, name: {"$gt": doc.get(name)}})
     return {"$or": either}
-
-
-def _engine_matches(filter: Filter, doc: Doc) -> bool:
-    """Whether the embedded engine's query would return `doc` (as stored): litemongo matches
-    with mongomock's matcher, so this is that matcher."""
-    return bool(filter_applies(filter, doc))  # type: ignore[no-untyped-call]
 
 
 def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
@@ -769,14 +764,15 @@ class EmbeddedCollection(Collection):
         document of the collection for any condition its hash indexes cannot answer (a range),
         so a batch asked by query costs the whole collection (seconds at 50,000 entries). Each
         batch here reads the next `size` rows of its SQLite file instead (by ROWID, through its
-        own connection, as `scan` does) and keeps those the engine's own matcher accepts: a
-        batch may hold fewer documents than `size`, or none, and still be one bounded step."""
+        own connection, as `scan` does) and keeps those the engine's query would return
+        (`matching`): a batch may hold fewer documents than `size`, or none, and is still one
+        bounded step."""
         store = self._engine_store()
         if store is None or self._ttl:
             async for batch in super().batches(filter, size=size, keyset=keyset):
                 yield batch
             return
-        wanted = _naive(filter)
+        matches = matching.matcher(filter)
         last = 0
         while True:
             rows = store._connection.execute(
@@ -786,8 +782,8 @@ class EmbeddedCollection(Collection):
             if not rows:
                 return
             last = rows[-1][0]
-            docs = [bson.decode(blob) for _, blob in rows]
-            yield [_aware(d) for d in docs if _engine_matches(wanted, d)]
+            docs = [bson.decode(blob, _AWARE) for _, blob in rows]
+            yield [d for d in docs if matches(d)]
             if len(rows) < size:
                 return
 
