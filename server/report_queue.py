@@ -23,6 +23,11 @@ class ReportQueue:
         self._waiting = 0
         self._retry_after = retry_after
 
+    @property
+    def waiting(self) -> int:
+        """How many reports wait for their turn now."""
+        return self._waiting
+
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Runs the block when it is this report's turn; raises `TooManyRequestsError` at

@@ -15,6 +15,7 @@ from support import Api, World
 from server import clock, reports, tracking
 from server.clock import parse_time
 from server.ids import new_id
+from server.report_queue import ReportQueue
 
 
 async def _entry(api: Api, task_id: str | None, start: str, seconds: int) -> None:
@@ -240,3 +241,19 @@ def _noting(method: Callable[..., Any], called: asyncio.Event) -> Callable[..., 
         return method(*args, **kwargs)
 
     return noted
+
+
+async def test_reports_take_turns_and_too_many_waiting_are_refused(world: World) -> None:
+    """While a report runs, the next waits its turn; past the waiting room, 429 + Retry-After."""
+    await _setup(world)
+    queue = world.services.reports.queue = ReportQueue(at_once=1, waiting=1, retry_after=7)
+    async with queue.turn():  # a report running
+        waiting = asyncio.create_task(world.admin.get("/api/v1/reports/summary", **RANGE))
+        while queue.waiting == 0:
+            await asyncio.sleep(0)
+        refused = await world.admin.get("/api/v1/reports/summary", **RANGE)
+        assert (refused.status, refused.code) == (429, "too_many_requests")
+        assert refused.headers["Retry-After"] == "7"
+        assert not waiting.done()
+    answered = await waiting
+    assert (answered.status, answered.body["total_seconds"]) == (200, 13260)
