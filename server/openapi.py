@@ -49,6 +49,13 @@ _DESCRIPTIONS = {
         "whitespace removed) and revokes all their tokens (the caller's own, when it is their "
         "own password, is kept)."
     ),
+    ("GET", "/api/v1/reports/summary"): (
+        "from and to may be at most 366 days apart (400 invalid_request otherwise; ask for a "
+        "longer period one year at a time). An entry crossing the range counts in part, a "
+        "running one up to now. The server prepares one report at a time and up to 16 wait "
+        "their turn in order; past that, 429 too_many_requests with Retry-After (seconds). "
+        "format=csv streams the CSV (chunked); errors are always JSON."
+    ),
     ("POST", "/api/v1/me/password"): (
         "new_password: at least 8 characters; surrounding whitespace is not part of a password. "
         "A wrong current_password is 403 forbidden. The check is throttled as sign-in is (429 "

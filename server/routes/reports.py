@@ -18,7 +18,11 @@ routes = Routes("reports")
 
 SUMMARY = {
     "from": Field("time", required=True, description="Start of the range (a date or a time)"),
-    "to": Field("time", required=True, description="End of the range, exclusive"),
+    "to": Field(
+        "time",
+        required=True,
+        description="End of the range, exclusive (at most 366 days after from)",
+    ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
     "user_id": Field("id", description="Only this user's time"),
@@ -30,7 +34,7 @@ SUMMARY = {
     "Tracked time per task, project or user",
     query=SUMMARY,
     responses={200: "Summary"},
-    errors=(400, 403),
+    errors=(400, 403, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
     q = call.query
