@@ -1,23 +1,42 @@
-"""Summary reports: time per task, project or user over a date range, as JSON or CSV."""
+"""Summary reports: time per task, project or user over a date range, as JSON or CSV.
+
+A report may cover a year of a whole team's entries (tens of thousands): it reads them in
+bounded batches (`Tracking.report_batches`) and adds each batch to its totals, looking up only the
+tasks, projects and users it has not seen yet, and hands the event loop back after every batch,
+so the other requests are served while it runs. Only the totals are kept, never the entries.
+Reports take turns (`ReportQueue`): several at once would each add a step to every turn of the
+loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import clock
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
+from .report_queue import ReportQueue
 from .store import Doc
 from .tracking import Tracking
 from .tree import Tree
 
 GROUPINGS = ("task", "project", "user")
-# A report reads every entry in its range: ten years bounds that work.
-MAX_RANGE = dt.timedelta(days=10 * 366)
+# The longest range one report covers: a year, leap day included. A longer period is asked year
+# by year (each report's work grows with the entries in its range).
+MAX_RANGE_DAYS = 366
+MAX_RANGE = dt.timedelta(days=MAX_RANGE_DAYS)
+# CSV rows written to the response at a time.
+CSV_ROWS_PER_CHUNK = 200
+# Reports read their entries one at a time, the others waiting their turn (`report_queue`).
+REPORTS_AT_ONCE = 1
+REPORTS_WAITING = 16
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass
@@ -35,11 +54,29 @@ def _overlap(entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime)
     return max(0, int((hi - lo).total_seconds()))
 
 
+@dataclass
+class _Names:
+    """The tasks, projects and users a report has looked up so far (each asked once)."""
+
+    tasks: dict[str, Doc] = field(default_factory=dict)
+    projects: dict[str, Doc] = field(default_factory=dict)
+    users: dict[str, Doc] = field(default_factory=dict)
+    asked: set[tuple[str, str]] = field(default_factory=set)  # (kind, id), found or not
+
+    def unasked(self, kind: str, ids: set[str]) -> list[str]:
+        new = sorted(i for i in ids if (kind, i) not in self.asked)
+        self.asked.update((kind, i) for i in new)
+        return new
+
+
 class Reports:
     def __init__(self, accounts: Accounts, tree: Tree, tracking: Tracking) -> None:
         self._accounts = accounts
         self._tree = tree
         self._tracking = tracking
+        self.queue = ReportQueue(
+            at_once=REPORTS_AT_ONCE, waiting=REPORTS_WAITING, retry_after=RETRY_AFTER_SECONDS
+        )
 
     async def summary(
         self,
@@ -52,43 +89,68 @@ class Reports:
         if end <= start:
             raise InvalidRequestError("to must be after from.")
         if end - start > MAX_RANGE:
-            raise InvalidRequestError("from and to may be at most ten years apart.")
-        entries = await self._tracking.entries_for_report(caller, start, end, user_id)
+            raise InvalidRequestError(
+                f"from and to may be at most {MAX_RANGE_DAYS} days apart; "
+                "ask for a longer period one year at a time."
+            )
+        async with self.queue.turn():
+            return await self._summary(caller, start, end, group_by, user_id)
+
+    async def _summary(
+        self,
+        caller: Caller,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: str,
+        user_id: str | None,
+    ) -> tuple[list[Group], int]:
         now = clock.now()
-        tasks = await self._tree.tasks_by_id(
-            caller.account_id, [e["task_id"] for e in entries if e["task_id"]]
-        )
-        projects = await self._tree.tasks_by_id(
-            caller.account_id, [t["ancestors"][0] for t in tasks.values() if t["ancestors"]]
-        )
-        users = await self._accounts.users_by_id(
-            caller.account_id, sorted({e["user_id"] for e in entries})
-        )
+        names = _Names()
         groups: dict[str | None, Group] = {}
-        for entry in entries:
-            seconds = _overlap(entry, start, end, now)
-            if seconds == 0:
-                continue
-            task = tasks.get(entry["task_id"]) if entry["task_id"] else None
-            group_id, key, sort_key = self._key(group_by, entry, task, projects, users)
-            group = groups.get(group_id)
-            if group is None:
-                group = groups[group_id] = Group(key=key, sort_key=sort_key)
-            group.seconds += seconds
-            group.entries += 1
+        batches = self._tracking.report_batches(caller, start, end, user_id)
+        async for entries in batches:
+            await self._look_up(caller.account_id, group_by, entries, names)
+            for entry in entries:
+                seconds = _overlap(entry, start, end, now)
+                if seconds == 0:
+                    continue
+                task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
+                group_id, key, sort_key = self._key(group_by, entry, task, names)
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
+                group.seconds += seconds
+                group.entries += 1
+            await asyncio.sleep(0)  # the other requests' turn
         items = sorted(groups.values(), key=lambda g: (-g.seconds, g.sort_key))
         return items, sum(g.seconds for g in items)
 
+    async def _look_up(
+        self, account_id: str, group_by: str, entries: list[Doc], names: _Names
+    ) -> None:
+        """Reads what these entries' groups are named by and was not read yet."""
+        if group_by == "user":
+            user_ids = names.unasked("user", {e["user_id"] for e in entries})
+            if user_ids:
+                names.users.update(await self._accounts.users_by_id(account_id, user_ids))
+            return
+        task_ids = names.unasked("task", {e["task_id"] for e in entries if e["task_id"]})
+        if not task_ids:
+            return
+        found = await self._tree.tasks_by_id(account_id, task_ids)
+        names.tasks.update(found)
+        if group_by == "project":
+            roots = {t["ancestors"][0] for t in found.values() if t["ancestors"]}
+            project_ids = names.unasked("project", roots)
+            if project_ids:
+                names.projects.update(await self._tree.tasks_by_id(account_id, project_ids))
+
     @staticmethod
     def _key(
-        group_by: str,
-        entry: Doc,
-        task: Doc | None,
-        projects: dict[str, Doc],
-        users: dict[str, Doc],
+        group_by: str, entry: Doc, task: Doc | None, names: _Names
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         if group_by == "user":
-            user = users.get(entry["user_id"])
+            user = names.users.get(entry["user_id"])
             return (
                 entry["user_id"],
                 {
@@ -106,7 +168,7 @@ class Reports:
             )
             return None, none_key, ("\uffff",)
         if group_by == "project":
-            project = projects.get(task["ancestors"][0]) if task["ancestors"] else task
+            project = names.projects.get(task["ancestors"][0]) if task["ancestors"] else task
             if project is None:
                 project = task
             return (
@@ -137,55 +199,61 @@ def as_json(items: list[Group], total: int) -> dict[str, Any]:
     }
 
 
-def as_csv(group_by: str, items: list[Group], total: int) -> str:
+def csv_chunks(group_by: str, items: list[Group], total: int) -> Iterator[str]:
+    """The report as CSV text, `CSV_ROWS_PER_CHUNK` rows at a time (a response streams them)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    for n, row in enumerate(_csv_rows(group_by, items, total), start=1):
+        writer.writerow(row)
+        if n % CSV_ROWS_PER_CHUNK == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    if out.tell():
+        yield out.getvalue()
+
+
+def _csv_rows(group_by: str, items: list[Group], total: int) -> Iterator[list[Any]]:
     if group_by == "user":
-        writer.writerow(["user_id", "name", "email", "seconds", "hours", "entries"])
+        yield ["user_id", "name", "email", "seconds", "hours", "entries"]
         for g in items:
-            writer.writerow(
-                [
-                    g.key["user_id"],
-                    _cell(g.key["name"]),
-                    _cell(g.key["email"]),
-                    g.seconds,
-                    _hours(g.seconds),
-                    g.entries,
-                ]
-            )
+            yield [
+                g.key["user_id"],
+                _cell(g.key["name"]),
+                _cell(g.key["email"]),
+                g.seconds,
+                _hours(g.seconds),
+                g.entries,
+            ]
     elif group_by == "project":
-        writer.writerow(["project_id", "project", "archived", "seconds", "hours", "entries"])
+        yield ["project_id", "project", "archived", "seconds", "hours", "entries"]
         for g in items:
-            writer.writerow(
-                [
-                    g.key["project_id"] or "",
-                    _cell(g.key["name"] or "(no task)"),
-                    _bool(g.key["archived"]),
-                    g.seconds,
-                    _hours(g.seconds),
-                    g.entries,
-                ]
-            )
+            yield [
+                g.key["project_id"] or "",
+                _cell(g.key["name"] or "(no task)"),
+                _bool(g.key["archived"]),
+                g.seconds,
+                _hours(g.seconds),
+                g.entries,
+            ]
     else:
-        writer.writerow(["task_id", "path", "task", "archived", "seconds", "hours", "entries"])
+        yield ["task_id", "path", "task", "archived", "seconds", "hours", "entries"]
         for g in items:
-            writer.writerow(
-                [
-                    g.key["task_id"] or "",
-                    _cell(" / ".join(g.key["path"])),
-                    _cell(g.key["name"] or "(no task)"),
-                    _bool(g.key["archived"]),
-                    g.seconds,
-                    _hours(g.seconds),
-                    g.entries,
-                ]
-            )
-    writer.writerow(
-        ["total", "", "", "", total, _hours(total), sum(g.entries for g in items)]
+            yield [
+                g.key["task_id"] or "",
+                _cell(" / ".join(g.key["path"])),
+                _cell(g.key["name"] or "(no task)"),
+                _bool(g.key["archived"]),
+                g.seconds,
+                _hours(g.seconds),
+                g.entries,
+            ]
+    entries = sum(g.entries for g in items)
+    yield (
+        ["total", "", "", "", total, _hours(total), entries]
         if group_by == "task"
-        else ["total", "", "", total, _hours(total), sum(g.entries for g in items)]
+        else ["total", "", "", total, _hours(total), entries]
     )
-    return out.getvalue()
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import datetime as dt
 import io
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from support import Api, World
 
-from server import clock
+from server import clock, reports, tracking
 from server.clock import parse_time
+from server.ids import new_id
+from server.report_queue import ReportQueue
 
 
 async def _entry(api: Api, task_id: str | None, start: str, seconds: int) -> None:
@@ -86,16 +92,16 @@ async def test_range_must_be_ordered(world: World) -> None:
     assert (r.status, r.code) == (400, "invalid_request")
 
 
-async def test_a_range_longer_than_ten_years_is_refused(world: World) -> None:
-    r = await world.admin.get(
-        "/api/v1/reports/summary", **{"from": "2000-01-01", "to": "2026-01-01"}
+async def test_a_range_longer_than_a_year_is_refused(world: World) -> None:
+    too_long = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2025-01-01", "to": "2026-01-03"}
     )
-    assert (r.status, r.code) == (400, "invalid_request")
-    assert "ten years" in r.body["error"]["message"]
-    ok = await world.admin.get(
-        "/api/v1/reports/summary", **{"from": "2020-01-01", "to": "2027-01-01"}
+    assert (too_long.status, too_long.code) == (400, "invalid_request")
+    assert "at most 366 days" in too_long.body["error"]["message"]
+    leap_year = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2024-01-01", "to": "2025-01-01"}
     )
-    assert ok.status == 200
+    assert leap_year.status == 200
 
 
 async def test_a_timer_that_ran_past_midnight_counts_on_each_day(
@@ -137,3 +143,119 @@ async def test_csv_cells_that_a_spreadsheet_would_run_are_plain_text(world: Worl
     assert "'-1+2" in names
     assert "Ordinary - name" in names
     assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+
+
+async def _many_entries(world: World, count: int) -> tuple[int, dict[str, int]]:
+    """`count` entries of the administrator and of Bob on three tasks, many of them starting
+    at the very same instant; returns the total seconds and the seconds per task name."""
+    tasks = [await world.admin.create_task(name) for name in ("Alpha", "Beta", "Gamma")]
+    bob = await world.admin.add_user("bob@acme.test", name="Bob")
+    me = await world.admin.get("/api/v1/me")
+    account_id = me.body["account"]["id"]
+    start = parse_time("2026-06-01T08:00:00Z", "")
+    docs, per_task = [], {t["name"]: 0 for t in tasks}
+    for i in range(count):
+        task = tasks[i % 3]
+        seconds = 60 * (1 + i % 7)
+        begins = start + dt.timedelta(hours=i // 10)  # ten entries share each start
+        docs.append(
+            {
+                "_id": new_id(),
+                "account_id": account_id,
+                "user_id": (world.admin if i % 2 else bob).id,
+                "task_id": task["id"],
+                "start": begins,
+                "end": begins + dt.timedelta(seconds=seconds),
+                "note": "",
+                "source": "api",
+                "created_at": begins,
+            }
+        )
+        per_task[task["name"]] += seconds
+    await world.services.store.entries.insert_many(docs)
+    return sum(per_task.values()), per_task
+
+
+async def test_reports_over_many_entries_count_each_once(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in small batches (many sharing one start instant), every entry counts exactly once,
+    on every backend, in JSON and in CSV."""
+    monkeypatch.setattr(tracking, "REPORT_BATCH", 7)
+    total, per_task = await _many_entries(any_world, 400)
+    r = await any_world.admin.get("/api/v1/reports/summary", **RANGE, group_by="task")
+    assert r.body["total_seconds"] == total
+    assert {i["key"]["name"]: i["seconds"] for i in r.body["items"]} == per_task
+    assert sum(i["entries"] for i in r.body["items"]) == 400
+    by_user = await any_world.admin.get("/api/v1/reports/summary", **RANGE, group_by="user")
+    assert [i["entries"] for i in by_user.body["items"]] == [200, 200]
+    as_csv = await any_world.admin.get(
+        "/api/v1/reports/summary", **RANGE, group_by="task", format="csv"
+    )
+    rows = list(csv.reader(io.StringIO(as_csv.body)))
+    assert {row[2]: int(row[4]) for row in rows[1:-1]} == per_task
+    assert rows[-1][4:] == [str(total), f"{total / 3600:.2f}", "400"]
+
+
+async def test_csv_is_streamed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CSV goes out in chunks as it is written, not as one body built in memory first."""
+    monkeypatch.setattr(reports, "CSV_ROWS_PER_CHUNK", 2)
+    await _setup(world)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="task", format="csv")
+    assert r.status == 200
+    assert r.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in r.headers
+    assert r.headers["Content-Disposition"] == 'attachment; filename="timetrail-summary.csv"'
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert len(list(csv.reader(io.StringIO(r.body)))) == 1 + 4 + 1
+
+
+async def test_other_requests_are_answered_while_a_report_runs(
+    any_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report over many entries hands the loop back as it goes: a timer read sent after the
+    report started is answered before the report is (no clock involved: the order of answers)."""
+    monkeypatch.setattr(tracking, "REPORT_BATCH", 5)
+    await _many_entries(any_world, 600)
+    answered: list[str] = []
+
+    async def ask(name: str, path: str, **params: str) -> None:
+        r = await any_world.admin.get(path, **params)
+        assert r.status == 200, r.body
+        answered.append(name)
+
+    reading = asyncio.Event()
+    entries = any_world.services.store.entries
+    for method in ("find", "batches"):  # however the report reads them
+        if hasattr(entries, method):
+            monkeypatch.setattr(entries, method, _noting(getattr(entries, method), reading))
+    report = asyncio.create_task(ask("report", "/api/v1/reports/summary", **RANGE))
+    await reading.wait()  # the report has begun reading entries
+    await ask("timer", "/api/v1/timer")
+    await report
+    assert answered == ["timer", "report"]
+
+
+def _noting(method: Callable[..., Any], called: asyncio.Event) -> Callable[..., Any]:
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        called.set()
+        return method(*args, **kwargs)
+
+    return noted
+
+
+async def test_reports_take_turns_and_too_many_waiting_are_refused(world: World) -> None:
+    """While a report runs, the next waits its turn; past the waiting room, 429 + Retry-After."""
+    await _setup(world)
+    queue = world.services.reports.queue = ReportQueue(at_once=1, waiting=1, retry_after=7)
+    async with queue.turn():  # a report running
+        waiting = asyncio.create_task(world.admin.get("/api/v1/reports/summary", **RANGE))
+        # A turn of the loop at a time until the request waits (the queue offers no event).
+        while queue.waiting == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        refused = await world.admin.get("/api/v1/reports/summary", **RANGE)
+        assert (refused.status, refused.code) == (429, "too_many_requests")
+        assert refused.headers["Retry-After"] == "7"
+        assert not waiting.done()
+    answered = await waiting
+    assert (answered.status, answered.body["total_seconds"]) == (200, 13260)

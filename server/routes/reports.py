@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterator
+
 from aiohttp import web
 
 from .. import reports
 from ..validation import Field
 from .registry import Call, Routes, json
+
+log = logging.getLogger(__name__)
 
 routes = Routes("reports")
 
@@ -15,7 +21,7 @@ SUMMARY = {
     "to": Field(
         "time",
         required=True,
-        description="End of the range, exclusive: after from, at most ten years after it",
+        description="End of the range, exclusive: after from, at most 366 days after it",
     ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
@@ -28,7 +34,7 @@ SUMMARY = {
     "Tracked time per task, project or user",
     query=SUMMARY,
     responses={200: "Summary"},
-    errors=(400, 403),
+    errors=(400, 403, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
     q = call.query
@@ -36,9 +42,24 @@ async def get_summary(call: Call) -> web.StreamResponse:
         call.caller, q["from"], q["to"], q["group_by"], q["user_id"]
     )
     if q["format"] == "csv":
-        return web.Response(
-            text=reports.as_csv(q["group_by"], items, total),
-            content_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="timetrail-summary.csv"'},
-        )
+        return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total))
     return json(reports.as_json(items, total))
+
+
+async def _stream_csv(call: Call, chunks: Iterator[str]) -> web.StreamResponse:
+    """The CSV written as it is made, a chunk at a time (never the whole file in memory),
+    handing the loop back between chunks."""
+    response = web.StreamResponse(
+        headers={"Content-Disposition": 'attachment; filename="timetrail-summary.csv"'}
+    )
+    response.content_type = "text/csv"
+    response.charset = "utf-8"
+    await response.prepare(call.request)
+    try:
+        for chunk in chunks:
+            await response.write(chunk.encode())
+            await asyncio.sleep(0)
+        await response.write_eof()
+    except ConnectionResetError:
+        log.info("The client left during a CSV report")
+    return response

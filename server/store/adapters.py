@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
-from . import keyed, rows
+from . import keyed, matching, rows
 from .collections import IndexSpec
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
@@ -84,6 +84,8 @@ def _all(cursor: Any) -> list[Doc]:
 
 
 _AWARE_UTC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+# UTC as BSON's own fixed offset (equal to `dt.UTC`): decodes in less than half the time.
+_AWARE: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 
 
 class Collection:
@@ -124,6 +126,29 @@ class Collection:
         `shape` (what the caller keeps of it): the whole of a large slice of a collection (an
         account's tasks, for its search index)."""
         return [shape(doc) for doc in await self.find(dict(equals))]
+
+    async def batches(
+        self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
+    ) -> AsyncIterator[list[Doc]]:
+        """Every document matching `filter`, in lists of at most `size` (fewer, even none, where
+        a backend filters what it read), each read by a call of its own: a caller works through
+        many documents a bounded step at a time and hands the event loop back between steps.
+        The order is the backend's: here each batch is asked
+        after the previous one's last values of `keyset` (keyset pagination; `keyset` ends
+        with `_id` and an index on the filter's equality fields followed by `keyset` makes
+        each batch one index range). A document written while the batches are read may or may
+        not be among them."""
+        order = [(name, 1) for name in keyset]
+        after: Filter | None = None
+        while True:
+            page = await self.find(
+                filter if after is None else {"$and": [filter, after]}, sort=order, limit=size
+            )
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            after = _after(page[-1], keyset)
 
     async def insert_one(self, doc: Doc) -> None:
         raise NotImplementedError
@@ -173,6 +198,15 @@ class Collection:
 
     async def drop_index(self, name: str) -> None:
         raise NotImplementedError
+
+
+def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
+    """The documents after `doc` in the order of `keyset`: (a > x) or (a = x and b > y)..."""
+    either = []
+    for i, name in enumerate(keyset):
+        same = {earlier: doc.get(earlier) for earlier in keyset[:i]}
+        either.append({**same, name: {"$gt": doc.get(name)}})
+    return {"$or": either}
 
 
 def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
@@ -722,6 +756,36 @@ class EmbeddedCollection(Collection):
             if all(doc.get(k) == v for k, v in wanted):
                 docs.append(shape(doc))
         return docs
+
+    async def batches(
+        self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
+    ) -> AsyncIterator[list[Doc]]:
+        """Batches in the engine's storage order: its query machinery filters and sorts every
+        document of the collection for any condition its hash indexes cannot answer (a range),
+        so a batch asked by query costs the whole collection (seconds at 50,000 entries). Each
+        batch here reads the next `size` rows of its SQLite file instead (by ROWID, through its
+        own connection, as `scan` does) and keeps those the engine's query would return
+        (`matching`): a batch may hold fewer documents than `size`, or none, and is still one
+        bounded step."""
+        store = self._engine_store()
+        if store is None or self._ttl:
+            async for batch in super().batches(filter, size=size, keyset=keyset):
+                yield batch
+            return
+        matches = matching.matcher(filter)
+        last = 0
+        while True:
+            rows = store._connection.execute(
+                "SELECT ROWID, doc FROM documents WHERE ROWID > ? ORDER BY ROWID LIMIT ?",
+                (last, size),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            docs = [bson.decode(blob, _AWARE) for _, blob in rows]
+            yield [d for d in docs if matches(d)]
+            if len(rows) < size:
+                return
 
     async def insert_one(self, doc: Doc) -> None:
         if self._fast_insert(doc):

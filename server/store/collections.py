@@ -88,6 +88,14 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(
         ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task", embedded=("task_id",)
     ),
+    # Reports read an account's entries by start, in batches after the last (start, _id) read
+    # (`Collection.batches`); the embedded store reads its rows in batches instead.
+    IndexSpec(
+        ENTRIES,
+        (("account_id", 1), ("start", 1), ("_id", 1)),
+        "entries_by_account_start",
+        embedded=(),
+    ),
     IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end", embedded=()),
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
