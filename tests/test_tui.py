@@ -587,3 +587,16 @@ async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: len(tree.root.children) == 55, "the rest")
         assert tree_labels(tree)[-1] == "Project 54"
+
+
+def test_the_overview_tells_a_server_without_salesforce_settings_apart() -> None:
+    from tui.screens.overview import warnings
+
+    message = "Salesforce is not configured on this server: set TIMETRAIL_SALESFORCE_CLIENT_ID …"
+    status: Any = {
+        "status": "error",
+        "reason": "not_configured",
+        "message": message,
+        "owner": None,
+    }
+    assert warnings(status) == [message]  # not "Press e to try again": e cannot help
