@@ -359,6 +359,57 @@ async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> 
     }
 
 
+async def test_after_a_role_change_the_cursor_stays_and_unassign_asks_naming_whom(
+    sf: Connected,
+) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    async with console(sf) as (app, pilot):
+        members = await project_members(app, pilot)
+        members.focus()
+        row = [r[0] for r in first_rows(members)].index("Bob")
+        members.move_cursor(row=row)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("home", "enter")  # manager
+        await until_row(pilot, members, ["Bob", "manager", "this node"], "the new role")
+        await pilot.pause()
+        assert first_rows(members)[members.cursor_row][0] == "Bob"
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        question = screen_text(app)
+        assert "Bob <bob@acme.test>" in question and "Salesforce" in question
+        await pilot.press("n")
+        await pilot.pause()
+        assert members.row_count == 2
+    listed = (await sf.admin.get(f"/api/v1/tasks/{project}/members")).body["items"]
+    assert {m["user"]["id"] for m in listed} == {bob.id, sf.admin.id}
+
+
+async def test_r_and_coming_back_to_the_tab_reload_the_members(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    carol = await sf.admin.add_user("carol@acme.test", name="Carol")
+    dave = await sf.admin.add_user("dave@acme.test", name="Dave")
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        members: DataTable[Any] = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 3, "the admin, Carol and Dave")
+        path = f"/api/v1/tasks/{project}/members"
+        await sf.admin.put(f"{path}/{carol.id}", json={"role": "guest"})
+        await pilot.press("r")
+        await until_row(pilot, members, ["Carol", "guest", "this node"], "Carol, r", among=3)
+        await sf.admin.put(f"{path}/{dave.id}", json={"role": "guest"})
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("3")
+        await until_row(pilot, members, ["Dave", "guest", "this node"], "Dave, back", among=3)
+
+
 async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
     await connect(sf)
     await sf.admin.add_user("bob@acme.test", name="Bob")

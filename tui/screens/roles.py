@@ -77,8 +77,12 @@ class RolesPane(Pane):
         self.project_tree.focus()
 
     def reload(self) -> None:
+        """On showing the tab: the tree the first time, the current node's members always
+        (someone may have changed them elsewhere meanwhile)."""
         if not self.loaded:
             self.load_roots(self.query_one("#tree-q", Input).value)
+        elif (task := self.current_task) is not None:
+            self.load_members(task)
 
     def action_reload(self) -> None:
         self.load_roots(self.query_one("#tree-q", Input).value)
@@ -107,6 +111,8 @@ class RolesPane(Pane):
             root.add_leaf("nothing found" if q else "no projects yet")
         if cursor is None:
             self.project_tree.cursor_line = 0
+            if (task := self.current_task) is not None:
+                self.load_members(task)  # also when the cursor was on the first line already
 
     def add_page(self, parent: TreeNode[Task | str], page: TaskPage, with_path: bool) -> None:
         for task in page["items"]:
@@ -174,11 +180,19 @@ class RolesPane(Pane):
             f"[b]{escape(task['name'])}[/b]: {counted(len(members), 'member')}{lock}"
         )
         table = self.table
+        # The cursor stays with the person it was on (or, if they left, on the same row), so
+        # that the next key acts on whom the administrator is looking at.
+        was_on, row = self.member, table.cursor_row
         table.clear()
         for member in members:
             source = member["inherited_from"]
             where = "this node" if source is None else f"↑ {self.names.get(source, source)}"
             table.add_row(member["user"]["name"], member["role"], where, key=member["user"]["id"])
+        ids = [m["user"]["id"] for m in members]
+        if was_on is not None and was_on["user"]["id"] in ids:
+            row = ids.index(was_on["user"]["id"])
+        if members:
+            table.move_cursor(row=max(0, min(row, len(members) - 1)), animate=False)
 
     @property
     def member(self) -> Member | None:
@@ -239,7 +253,17 @@ class RolesPane(Pane):
                 severity="warning",
             )
             return
-        self.unassign(task, member, task, subtree=False)
+        self.confirm_unassign(task, member)
+
+    @work(group="members-edit")
+    async def confirm_unassign(self, task: Task, member: Member) -> None:
+        user = member["user"]
+        question = (
+            f"Remove {user['name']} <{user['email']}> ({member['role']}) from {task['name']}?"
+        )
+        confirm = ConfirmDialog("Unassign", question, "Unassign")
+        if await self.app.push_screen_wait(confirm):
+            self.unassign(task, member, task, subtree=False)
 
     def action_unassign_project(self) -> None:
         task, member = self.current_task, self.member
