@@ -480,6 +480,24 @@ async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connect
 # Users, owner left, unlink ------------------------------------------------------------------
 
 
+async def test_d_on_a_deactivated_user_asks_to_reactivate_them(sf: Connected) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await sf.admin.delete(f"/api/v1/users/{bob.id}")
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 2, "the users")
+        users.move_cursor(row=[r[0] for r in first_rows(users)].index("Bob"))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert "Reactivate Bob <bob@acme.test>" in screen_text(app)
+        await pilot.press("y")
+        await until_row(pilot, users, ["Bob", "bob@acme.test", "user", "yes", ""], "Bob active")
+    assert (await sf.admin.get(f"/api/v1/users/{bob.id}")).body["active"] is True
+
+
 async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enabling(
     sf: Connected,
 ) -> None:
