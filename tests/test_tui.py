@@ -246,6 +246,34 @@ async def test_checking_two_opportunities_and_saving_imports_only_those(sf: Conn
     assert await active_opportunities(sf) == before & chosen
 
 
+async def test_the_items_tab_marks_checked_boxes_and_says_what_mode_all_imports(
+    sf: Connected,
+) -> None:
+    await connect(sf)
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("2")
+        catalog = app.screen.query_one("#catalog", SelectionList)
+        state = app.screen.query_one("#items-state", Static)
+        await until(pilot, lambda: catalog.option_count == 5, "the catalog")
+        assert "5 items; all are imported." in text_of(state)
+        assert "checked" not in text_of(state)  # no "0 checked" while everything is imported
+        catalog.focus()
+        await pilot.press("space")
+        await until(pilot, lambda: "1 checked" in text_of(state), "the count")
+        await pilot.pause()
+        checked, unchecked = catalog.render_line(0).text, catalog.render_line(1).text
+        assert "✓" in checked[:4]  # a mark, not only a colour
+        assert "✓" not in unchecked and "X" not in unchecked[:4]
+        name = str(catalog.get_option_at_index(0).prompt).split(" (")[0]
+        await pilot.press("slash")
+        await pilot.press(*name)
+        await pilot.press("enter")
+        await until(pilot, lambda: catalog.option_count == 1, "the one found")
+        await until(pilot, lambda: "1 item;" in text_of(state), "one item, singular")
+
+
 async def test_force_sync_shows_progress_counts_and_history(sf: Connected) -> None:
     await connect(sf)
     sf.emu.emulator.org.insert(
