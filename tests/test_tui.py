@@ -135,6 +135,10 @@ async def test_enable_shows_the_link_waits_for_the_browser_and_reports_success(
         assert "Waiting" in text_of(state)
         await pilot.press("c")
         assert app.clipboard == text_of(link)
+        # No terminal here: no claim of a copy, but how to make one.
+        said = [n.message for n in app._notifications]
+        assert not any("copied" in m for m in said), said
+        assert any("Select the link with the mouse" in m for m in said), said
 
         page = await sf.browser.get(text_of(link))  # the admin approves in a browser
 
