@@ -339,6 +339,10 @@ async def test_the_sync_tab_shows_the_warnings_of_the_selected_run(sf: Connected
         header = [str(column.label) for column in runs.columns.values()]
         latest = dict(zip(header, runs.get_row_at(0), strict=True))
         assert (latest["Trigger"], latest["Warn"]) == ("schedule", "2")
+        # At 80x24 every column is on the screen, Calls and Error included: nothing to scroll.
+        assert {"Calls", "Error"} <= set(header)
+        await pilot.pause()
+        assert runs.virtual_size.width <= runs.scrollable_content_region.width
         assert dict(zip(header, runs.get_row_at(1), strict=True))["Warn"] == ""
         shown = app.screen.query_one("#run-warnings", Static)
         await until(pilot, lambda: "Warnings of the run" in text_of(shown), "the warnings")
@@ -351,7 +355,8 @@ async def test_the_sync_tab_shows_the_warnings_of_the_selected_run(sf: Connected
 
         runs.focus()
         await pilot.press("down")  # the first run, without warnings
-        await until(pilot, lambda: text_of(shown) == "", "no warnings for the first run")
+        await until(pilot, lambda: "Warnings" not in text_of(shown), "none for the first run")
+        assert text_of(shown).startswith("Run started")
         await pilot.press("up")
         await until(pilot, lambda: "Case: INVALID_TYPE" in text_of(shown), "the warnings again")
 
