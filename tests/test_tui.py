@@ -447,6 +447,30 @@ async def test_r_and_coming_back_to_the_tab_reload_the_members(sf: Connected) ->
         await until_row(pilot, members, ["Dave", "guest", "this node"], "Dave, back", among=3)
 
 
+async def test_two_search_results_that_would_read_the_same_are_told_apart(
+    sf: Connected,
+) -> None:
+    project = (await sf.admin.post("/api/v1/tasks", json={"name": "Website"})).body
+    ids = set()
+    for _ in range(2):
+        task = {"name": "Design", "parent_id": project["id"]}
+        ids.add((await sf.admin.post("/api/v1/tasks", json=task)).body["id"])
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3", "slash", *"design", "enter")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 2, "the two results")
+        labels = [str(node.label) for node in tree.root.children]
+        assert labels[0] != labels[1], labels
+        assert all(label.endswith("Website > Design") for label in labels)
+        # The tag comes first, so a narrow tree shows it; it is the tail of the task's id.
+        tags = [label.split(" ", 1)[0] for label in labels]
+        assert all(tag.startswith("#") for tag in tags)
+        assert len(set(tags)) == 2
+        assert all(any(tag[1:] in (i, i[-6:]) for i in ids) for tag in tags), (tags, ids)
+
+
 async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
     await connect(sf)
     await sf.admin.add_user("bob@acme.test", name="Bob")
