@@ -83,7 +83,9 @@ def _listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket
     return sock
 
 
-def _loopback_sockets(port: int) -> list[socket.socket]:
+def bind_loopback(port: int) -> list[socket.socket]:
+    """Sockets bound to `port` (0: a free one) on 127.0.0.1 and, where it can, on ::1; an
+    `OSError` when the port is taken."""
     sockets = [_listen("127.0.0.1", port, socket.AF_INET)]
     with contextlib.suppress(OSError):
         sockets.append(_listen("::1", sockets[0].getsockname()[1], socket.AF_INET6))
@@ -130,12 +132,14 @@ async def running_emulator(
     sandbox: bool = False,
     sandbox_login_port: int = 0,
     access_log: bool = False,
+    sockets: list[list[socket.socket]] | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve an emulator (a new one, seeded, unless given) on both hosts until the block ends;
     with ``sandbox``, a sandbox login host too (``sandbox_login_url``).
 
     The CA certificate is written to ``ca_file``, or to ``directory/salesforce-emulator-ca.pem``.
-    Ports 0 pick free ones.
+    Ports 0 pick free ones. ``sockets`` are the hosts' sockets already bound (`bind_loopback`),
+    login host first, in place of the ports; they are closed when the block ends.
     """
     if ca_file is None:
         if directory is None:
@@ -149,18 +153,19 @@ async def running_emulator(
             client_secret=client_secret,
             redirect_uris=redirect_uris,
         )
-    tls = EmulatorTls()
-    tls.write_ca(ca_file)
-    context = tls.server_context()
     ports = [login_port, instance_port, *([sandbox_login_port] if sandbox else [])]
-    bound: list[list[socket.socket]] = []
+    bound: list[list[socket.socket]] = list(sockets or [])
     try:
-        for port in ports:
-            bound.append(_loopback_sockets(port))
+        for port in ports[len(bound) :]:
+            bound.append(bind_loopback(port))
     except OSError:
         for sock in (s for group in bound for s in group):
             sock.close()
         raise
+    # Written once the ports are ours: a busy port leaves nothing behind.
+    tls = EmulatorTls()
+    tls.write_ca(ca_file)
+    context = tls.server_context()
 
     def port_of(sockets: list[socket.socket]) -> int:
         return int(sockets[0].getsockname()[1])
@@ -173,9 +178,9 @@ async def running_emulator(
         apps.append(create_login_app(emulator, SANDBOX))
     runners = [_runner(app, access_log) for app in apps]
     try:
-        for runner, sockets in zip(runners, bound, strict=True):
+        for runner, group in zip(runners, bound, strict=True):
             await runner.setup()
-            for sock in sockets:
+            for sock in group:
                 await web.SockSite(runner, sock, ssl_context=context).start()
         logger.info(
             "Salesforce emulator: login %s, instance %s", emulator.login_url, emulator.instance_url

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import gc
 import getpass
 import logging
 import os
-import socket
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from .accounts import Accounts, normalize_password
 from .app import create_app
-from .datadir import private_dir
-from .demo import run_demo
+from .demo import DEMO_INSTANCE_PORT, DEMO_LOGIN_PORT, DemoPorts, run_demo
 from .errors import ApiError
 from .settings import Settings, SettingsError
+from .startup import StartupError, check_data_dir, listening_socket
 from .store import StoreError, open_store
 
 log = logging.getLogger("timetrail")
@@ -47,12 +44,33 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("init", help="create the first account and its administrator")
     )
     demo = commands.add_parser(
-        "demo", help="the server and a local Salesforce emulator with a sample org, wired together"
+        "demo",
+        help="the server and a local Salesforce emulator with a sample org, wired together",
+        description=(
+            "The server and a local Salesforce emulator with a sample org, wired together in "
+            "one process, on a data dir of its own: a new temporary folder each time (never "
+            "TIMETRAIL_DATA_DIR nor TIMETRAIL_MONGODB_URI), removed when the demo stops unless "
+            "--keep is given. It prints how to sign in."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    demo.add_argument("--host", help="listen address (default TIMETRAIL_HOST or 127.0.0.1)")
-    demo.add_argument("--port", type=int, help="listen port (default TIMETRAIL_PORT or 8080)")
-    demo.add_argument("--login-port", type=int, default=8443, help="the emulator's login host")
-    demo.add_argument("--instance-port", type=int, default=9443, help="the emulator's instance")
+    demo.add_argument(
+        "--host", help="listen address (default TIMETRAIL_HOST or 127.0.0.1)", default=None
+    )
+    demo.add_argument(
+        "--port", type=int, help="listen port (default TIMETRAIL_PORT or 8080)", default=None
+    )
+    demo.add_argument(
+        "--login-port", type=int, default=DEMO_LOGIN_PORT, help="the emulator's login host"
+    )
+    demo.add_argument(
+        "--instance-port", type=int, default=DEMO_INSTANCE_PORT, help="the emulator's instance"
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the demo's data dir when it stops (it prints where it is)",
+    )
 
     admin = commands.add_parser("admin", help="the admin console (a terminal UI)")
     _admin_arguments(admin)
@@ -153,13 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings.with_listen(args.host, args.port)
             # Bound before the store opens: a busy port changes nothing on disk.
             sock = listening_socket(settings.host, settings.port)
-            _check_data_dir(settings)
+            check_data_dir(settings.data_dir)
             web.run_app(_serving(create_app(settings)), sock=sock, access_log=None)
             return 0
-        _check_data_dir(settings)
         if args.command == "demo":
             settings = settings.with_listen(args.host, args.port)
-            return asyncio.run(run_demo(settings, args.login_port, args.instance_port))
+            ports = DemoPorts(args.login_port, args.instance_port)
+            return run_demo(settings, ports, keep=args.keep)
+        check_data_dir(settings.data_dir)
         if args.command == "init":
             return asyncio.run(_create_account(settings, args, first=True))
         if args.command == "account":
@@ -168,46 +187,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     raise AssertionError(args.command)  # pragma: no cover
-
-
-class StartupError(Exception):
-    """Why the command cannot start, in one line for the terminal."""
-
-
-def _check_data_dir(settings: Settings) -> None:
-    """The embedded store, the secret key and the CA bundle live in the data dir: it must be
-    writable before anything starts."""
-    path = settings.data_dir
-    try:
-        private_dir(path)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise StartupError(
-            f"the data dir {path} is not writable ({error.strerror or error}); set "
-            "TIMETRAIL_DATA_DIR to a folder this user can write."
-        ) from None
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port, or a `StartupError` that says why not."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as error:
-        raise StartupError(f"cannot listen on {host}: {error.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise StartupError(
-                f"port {port} on {host} is already in use (another Timetrail server?); choose "
-                "another with --port or TIMETRAIL_PORT."
-            ) from None
-        raise StartupError(f"cannot listen on {host}:{port} ({error.strerror})") from None
-    sock.setblocking(False)
-    return sock

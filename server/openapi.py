@@ -273,14 +273,16 @@ SCHEMAS: dict[str, Any] = {
             },
             "reason": {
                 "type": ["string", "null"],
-                "description": "active: api_limit (scheduled syncs paused at 90 % of the org's "
-                "daily API calls); needs_reauth: owner_left, refresh_refused (Salesforce refused "
-                "the refresh token), session_refused (a session refused right after its "
-                "refresh); error: api_disabled (the org's edition has no API access, or the "
-                "user's profile lacks “API Enabled”; scheduled syncs stop), access_denied, "
-                "authorization_expired, authorization_failed, token_error, identity_failed, "
-                "objects_unavailable (neither Opportunities nor Cases can be queried), "
-                "salesforce_error, unreachable",
+                "description": "not_connected or error: not_configured (the server has no "
+                "TIMETRAIL_SALESFORCE_CLIENT_ID / _SECRET: it can neither enable nor sync, "
+                "whatever connection the store holds); active: api_limit (scheduled syncs paused "
+                "at 90 % of the org's daily API calls); needs_reauth: owner_left, refresh_refused"
+                " (Salesforce refused the refresh token), session_refused (a session refused "
+                "right after its refresh); error: api_disabled (the org's edition has no API "
+                "access, or the user's profile lacks “API Enabled”; scheduled syncs stop), "
+                "access_denied, authorization_expired, authorization_failed, token_error, "
+                "identity_failed, objects_unavailable (neither Opportunities nor Cases can be "
+                "queried), salesforce_error, unreachable",
             },
             "environment": {
                 "type": ["string", "null"],

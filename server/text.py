@@ -23,3 +23,8 @@ def clean_name(value: str) -> str:
 def clean_note(value: str) -> str:
     """Lines of text: line breaks and tabs kept, other controls and bidi controls removed."""
     return _NOTE_DROPS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 account`, `2 accounts`: a count with its noun, singular for one (nouns in -s only)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .store import Doc, Remembered, Store
+from .text import counted
 
 log = logging.getLogger(__name__)
 
@@ -316,8 +317,9 @@ class TreeIndex:
         tasks = sum(len(index.tasks) for index in self._accounts.values())
         _keep_out_of_gc(tasks, collect_first=True)
         log.info(
-            "Loaded the tree indexes of %d accounts (%d tasks) in %.1f s",
-            len(accounts), tasks, time.perf_counter() - started,
+            "Loaded the tree indexes of %s (%s) in %.1f s",
+            counted(len(accounts), "account"), counted(tasks, "task"),
+            time.perf_counter() - started,
         )  # fmt: skip
 
     def cached(self, account_id: str) -> AccountIndex | None:

@@ -85,3 +85,23 @@ def test_a_start_prints_no_scheduler_chatter(tmp_path: Path) -> None:
     text = log.read_text()
     assert "Salesforce sync every" in text  # our own line says what the scheduler does
     assert "tentatively" not in text and "apscheduler" not in text, text
+
+
+def test_the_start_line_counts_in_the_singular_for_one(tmp_path: Path) -> None:
+    created = _timetrail(
+        "init",
+        "--account",
+        "Acme",
+        "--email",
+        "a@acme.test",
+        "--name",
+        "Ada",
+        "--password",
+        "long enough",
+        data_dir=tmp_path / "data",
+    )
+    assert created.returncode == 0, created.stderr
+    log = tmp_path / "server.log"
+    with server_process(tmp_path / "data", log):
+        pass
+    assert "tree indexes of 1 account (0 tasks)" in log.read_text()

@@ -1,38 +1,61 @@
-"""`timetrail demo`: server and emulator wired together, as a person would try it."""
+"""`timetrail demo`: server and emulator wired together, as a person would try it, on data of
+its own that never mixes into the real store."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from support import free_port, server_env
+from support import ROOT, free_port, server_env
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port, login, instance = free_port(), free_port(), free_port()
+def _demo_env(tmp_path: Path) -> dict[str, str]:
+    """The real data dir in `tmp_path/data`, temporary folders in `tmp_path/tmp`."""
     env = server_env(tmp_path / "data")
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    return env
+
+
+def _demo_command(port: int, login: int, instance: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "server",
+        "demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--login-port",
+        str(login),
+        "--instance-port",
+        str(instance),
+        *extra,
+    ]
+
+
+@contextlib.contextmanager
+def _running_demo(
+    tmp_path: Path, port: int, *extra: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The demo started on `port` and free emulator ports; yields it and what it printed."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "demo",
-            "--port",
-            str(port),
-            "--login-port",
-            str(login),
-            "--instance-port",
-            str(instance),
-        ],
-        env=env,
+        _demo_command(port, free_port(), free_port(), *extra),
+        env=_demo_env(tmp_path),
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -47,10 +70,29 @@ def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -
             lines.append(line)
             if "Ctrl-C stops both" in line:
                 break
-        output = "".join(lines)
+        yield process, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    assert process.stdout is not None
+    return process.stdout.read()
+
+
+def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    with _running_demo(tmp_path, port) as (process, output):
         token = re.search(r"administrator token: (\S+)", output)
         ca = re.search(r"its CA certificate: (\S+)", output)
-        assert token and ca, output
+        instance = re.search(r"instance (https://\S+)", output)
+        assert token and ca and instance, output
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {token.group(1)}"}
         context = ssl.create_default_context(cafile=ca.group(1))
@@ -60,12 +102,77 @@ def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -
             assert page.status_code == 200 and "connected" in page.text
             status = http.get(f"{base}/api/v1/integrations/salesforce", headers=auth).json()
             assert status["status"] == "active"
-            assert status["org"]["instance_url"] == f"https://127.0.0.1:{instance}"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
+            assert status["org"]["instance_url"] == instance.group(1)
+        _stop(process)
+
+
+def test_the_demo_keeps_out_of_the_real_store_and_its_credentials_work(tmp_path: Path) -> None:
+    real = tmp_path / "data"
+    real.mkdir()
+    (real / "keep-me").write_text("the real store")
+    port = free_port()
+    for _ in range(2):  # a second demo after the first prints credentials that work as well
+        with _running_demo(tmp_path, port) as (process, output):
+            signin = re.search(r"sign in as (\S+) / (\S+)", output)
+            where = re.search(r"its data in (\S+)", output)
+            assert signin and where, output
+            demo_dir = Path(where.group(1))
+            assert demo_dir.is_dir() and not demo_dir.is_relative_to(real)
+            answer = httpx2.post(
+                f"http://127.0.0.1:{port}/api/v1/auth/login",
+                json={"email": signin.group(1), "password": signin.group(2)},
+                trust_env=False,
+            )
+            assert answer.status_code == 200, answer.text
+            _stop(process)
+        assert not demo_dir.exists()  # removed when the demo stops
+    assert sorted(p.name for p in real.iterdir()) == ["keep-me"]
+
+
+def test_keep_keeps_the_demo_data_and_says_where(tmp_path: Path) -> None:
+    with _running_demo(tmp_path, free_port(), "--keep") as (process, output):
+        where = re.search(r"its data in (\S+)", output)
+        assert where, output
+        after = _stop(process)
+    assert f"kept in {where.group(1)}" in after
+    assert any(Path(where.group(1)).iterdir())
+
+
+def test_demo_help_shows_its_defaults_and_its_data_dir() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "demo", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = " ".join(result.stdout.split())
+    assert "8443" in text and "9443" in text
+    assert "temporary folder" in text and "--keep" in text
+    assert "never TIMETRAIL_DATA_DIR" in text
+
+
+@pytest.mark.parametrize("busy", ["server", "login", "instance"])
+def test_a_busy_demo_port_is_one_line_and_nothing_is_written(tmp_path: Path, busy: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        ports = {"server": free_port(), "login": free_port(), "instance": free_port()}
+        ports[busy] = taken.getsockname()[1]
+        result = subprocess.run(
+            _demo_command(ports["server"], ports["login"], ports["instance"]),
+            env=_demo_env(tmp_path),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"port {ports[busy]}" in lines[0] and "already in use" in lines[0]
+    option = {"server": "--port", "login": "--login-port", "instance": "--instance-port"}[busy]
+    assert option in lines[0]
+    assert not (tmp_path / "data").exists()
+    assert not any((tmp_path / "tmp").iterdir())

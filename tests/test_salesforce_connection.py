@@ -575,3 +575,21 @@ async def test_an_incomplete_integration_document_reads_as_never_connected(sf: C
     assert (r.status, r.code) == (409, "not_connected")
     r = await sf.admin.post(f"{INTEGRATION}/connect")
     assert r.status == 200, r.body
+
+
+async def test_a_connection_the_server_cannot_serve_says_not_configured(world: World) -> None:
+    """The store holds an active connection (made by another server, or a demo) but this server
+    has no connected app: the status says so instead of "active"."""
+    account = (await world.admin.get("/api/v1/me")).body["account"]["id"]
+    integration = {"_id": account, "status": "active", "reason": None, "message": None}
+    await world.services.store.integrations.insert_one(integration)
+    status = (await world.admin.get(INTEGRATION)).body
+    assert (status["status"], status["reason"]) == ("error", "not_configured")
+    assert "TIMETRAIL_SALESFORCE_CLIENT_ID" in status["message"]
+    assert "TIMETRAIL_SALESFORCE_CLIENT_SECRET" in status["message"]
+
+
+async def test_a_server_without_a_connected_app_says_so_before_enabling(world: World) -> None:
+    status = (await world.admin.get(INTEGRATION)).body
+    assert (status["status"], status["reason"]) == ("not_connected", "not_configured")
+    assert "TIMETRAIL_SALESFORCE_CLIENT_ID" in status["message"]

@@ -135,6 +135,10 @@ async def test_enable_shows_the_link_waits_for_the_browser_and_reports_success(
         assert "Waiting" in text_of(state)
         await pilot.press("c")
         assert app.clipboard == text_of(link)
+        # No terminal here: no claim of a copy, but how to make one.
+        said = [n.message for n in app._notifications]
+        assert not any("copied" in m for m in said), said
+        assert any("Select the link with the mouse" in m for m in said), said
 
         page = await sf.browser.get(text_of(link))  # the admin approves in a browser
 
@@ -247,6 +251,34 @@ async def test_checking_two_opportunities_and_saving_imports_only_those(sf: Conn
     assert await active_opportunities(sf) == before & chosen
 
 
+async def test_the_items_tab_marks_checked_boxes_and_says_what_mode_all_imports(
+    sf: Connected,
+) -> None:
+    await connect(sf)
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("2")
+        catalog = app.screen.query_one("#catalog", SelectionList)
+        state = app.screen.query_one("#items-state", Static)
+        await until(pilot, lambda: catalog.option_count == 5, "the catalog")
+        assert "5 items; all are imported." in text_of(state)
+        assert "checked" not in text_of(state)  # no "0 checked" while everything is imported
+        catalog.focus()
+        await pilot.press("space")
+        await until(pilot, lambda: "1 checked" in text_of(state), "the count")
+        await pilot.pause()
+        checked, unchecked = catalog.render_line(0).text, catalog.render_line(1).text
+        assert "✓" in checked[:4]  # a mark, not only a colour
+        assert "✓" not in unchecked and "X" not in unchecked[:4]
+        name = str(catalog.get_option_at_index(0).prompt).split(" (")[0]
+        await pilot.press("slash")
+        await pilot.press(*name)
+        await pilot.press("enter")
+        await until(pilot, lambda: catalog.option_count == 1, "the one found")
+        await until(pilot, lambda: "1 item;" in text_of(state), "one item, singular")
+
+
 async def test_force_sync_shows_progress_counts_and_history(sf: Connected) -> None:
     await connect(sf)
     sf.emu.emulator.org.insert(
@@ -308,6 +340,10 @@ async def test_the_sync_tab_shows_the_warnings_of_the_selected_run(sf: Connected
         header = [str(column.label) for column in runs.columns.values()]
         latest = dict(zip(header, runs.get_row_at(0), strict=True))
         assert (latest["Trigger"], latest["Warn"]) == ("schedule", "2")
+        # At 80x24 every column is on the screen, Calls and Error included: nothing to scroll.
+        assert {"Calls", "Error"} <= set(header)
+        await pilot.pause()
+        assert runs.virtual_size.width <= runs.scrollable_content_region.width
         assert dict(zip(header, runs.get_row_at(1), strict=True))["Warn"] == ""
         shown = app.screen.query_one("#run-warnings", Static)
         await until(pilot, lambda: "Warnings of the run" in text_of(shown), "the warnings")
@@ -320,7 +356,8 @@ async def test_the_sync_tab_shows_the_warnings_of_the_selected_run(sf: Connected
 
         runs.focus()
         await pilot.press("down")  # the first run, without warnings
-        await until(pilot, lambda: text_of(shown) == "", "no warnings for the first run")
+        await until(pilot, lambda: "Warnings" not in text_of(shown), "none for the first run")
+        assert text_of(shown).startswith("Run started")
         await pilot.press("up")
         await until(pilot, lambda: "Case: INVALID_TYPE" in text_of(shown), "the warnings again")
 
@@ -358,6 +395,81 @@ async def test_changing_a_role_on_the_project_reaches_the_api(sf: Connected) -> 
     assert {(m["user"]["id"], m["role"], m["inherited_from"]) for m in listed} >= {
         (bob.id, "manager", None)
     }
+
+
+async def test_after_a_role_change_the_cursor_stays_and_unassign_asks_naming_whom(
+    sf: Connected,
+) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    async with console(sf) as (app, pilot):
+        members = await project_members(app, pilot)
+        members.focus()
+        row = [r[0] for r in first_rows(members)].index("Bob")
+        members.move_cursor(row=row)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("home", "enter")  # manager
+        await until_row(pilot, members, ["Bob", "manager", "this node"], "the new role")
+        await pilot.pause()
+        assert first_rows(members)[members.cursor_row][0] == "Bob"
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        question = screen_text(app)
+        assert "Bob <bob@acme.test>" in question and "Salesforce" in question
+        await pilot.press("n")
+        await pilot.pause()
+        assert members.row_count == 2
+    listed = (await sf.admin.get(f"/api/v1/tasks/{project}/members")).body["items"]
+    assert {m["user"]["id"] for m in listed} == {bob.id, sf.admin.id}
+
+
+async def test_r_and_coming_back_to_the_tab_reload_the_members(sf: Connected) -> None:
+    await connect(sf)
+    save_session(sf)
+    project = (await sf.status())["project_id"]
+    carol = await sf.admin.add_user("carol@acme.test", name="Carol")
+    dave = await sf.admin.add_user("dave@acme.test", name="Dave")
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3")
+        members: DataTable[Any] = app.screen.query_one("#members", DataTable)
+        await until(pilot, lambda: members.row_count == 3, "the admin, Carol and Dave")
+        path = f"/api/v1/tasks/{project}/members"
+        await sf.admin.put(f"{path}/{carol.id}", json={"role": "guest"})
+        await pilot.press("r")
+        await until_row(pilot, members, ["Carol", "guest", "this node"], "Carol, r", among=3)
+        await sf.admin.put(f"{path}/{dave.id}", json={"role": "guest"})
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("3")
+        await until_row(pilot, members, ["Dave", "guest", "this node"], "Dave, back", among=3)
+
+
+async def test_two_search_results_that_would_read_the_same_are_told_apart(
+    sf: Connected,
+) -> None:
+    project = (await sf.admin.post("/api/v1/tasks", json={"name": "Website"})).body
+    ids = set()
+    for _ in range(2):
+        task = {"name": "Design", "parent_id": project["id"]}
+        ids.add((await sf.admin.post("/api/v1/tasks", json=task)).body["id"])
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("3", "slash", *"design", "enter")
+        tree = app.screen.query_one("#tree", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 2, "the two results")
+        labels = [str(node.label) for node in tree.root.children]
+        assert labels[0] != labels[1], labels
+        assert all(label.endswith("Website > Design") for label in labels)
+        # The tag comes first, so a narrow tree shows it; it is the tail of the task's id.
+        tags = [label.split(" ", 1)[0] for label in labels]
+        assert all(tag.startswith("#") for tag in tags)
+        assert len(set(tags)) == 2
+        assert all(any(tag[1:] in (i, i[-6:]) for i in ids) for tag in tags), (tags, ids)
 
 
 async def test_assigning_a_user_to_a_node(sf: Connected) -> None:
@@ -428,6 +540,24 @@ async def test_unassigning_from_the_entire_project_from_a_task_below(sf: Connect
 
 
 # Users, owner left, unlink ------------------------------------------------------------------
+
+
+async def test_d_on_a_deactivated_user_asks_to_reactivate_them(sf: Connected) -> None:
+    bob = await sf.admin.add_user("bob@acme.test", name="Bob")
+    await sf.admin.delete(f"/api/v1/users/{bob.id}")
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 2, "the users")
+        users.move_cursor(row=[r[0] for r in first_rows(users)].index("Bob"))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert "Reactivate Bob <bob@acme.test>" in screen_text(app)
+        await pilot.press("y")
+        await until_row(pilot, users, ["Bob", "bob@acme.test", "user", "yes", ""], "Bob active")
+    assert (await sf.admin.get(f"/api/v1/users/{bob.id}")).body["active"] is True
 
 
 async def test_deactivating_the_owner_warns_then_the_overview_recommends_re_enabling(
@@ -588,3 +718,16 @@ async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: len(tree.root.children) == 55, "the rest")
         assert tree_labels(tree)[-1] == "Project 54"
+
+
+def test_the_overview_tells_a_server_without_salesforce_settings_apart() -> None:
+    from tui.screens.overview import warnings
+
+    message = "Salesforce is not configured on this server: set TIMETRAIL_SALESFORCE_CLIENT_ID …"
+    status: Any = {
+        "status": "error",
+        "reason": "not_configured",
+        "message": message,
+        "owner": None,
+    }
+    assert warnings(status) == [message]  # not "Press e to try again": e cannot help

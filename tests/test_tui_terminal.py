@@ -110,7 +110,9 @@ def test_the_console_signs_in_and_fits_80_by_24_in_a_real_terminal(
     overview = terminal.wait_for_text(
         "Salesforce integration: not connected",
         "Signed in as Ada Admin <admin@acme.test>",
-        "Press e to enable the integration",
+        # This server has no Salesforce settings: the console says so, not "Press e".
+        "(not_configured)",
+        "TIMETRAIL_SALESFORCE_CLIENT_ID",
         "^q Quit",
     )
     lines = overview.splitlines()
@@ -122,11 +124,18 @@ def test_the_console_signs_in_and_fits_80_by_24_in_a_real_terminal(
         ("2", "^s Save"),
         ("3", "D Whole project"),
         ("4", "s Force sync"),
-        ("5", "d Deactivate"),
+        ("5", "d (Re)activate"),
     ]:
         terminal.keys(key)
         footer = terminal.wait_for_text(binding).splitlines()[-1]
         assert footer.rstrip().endswith("^q Quit"), footer
+    terminal.keys("4")
+    sync = terminal.wait_for_text("s Force sync").splitlines()
+    header = next(line for line in sync if "Started" in line)
+    # Every column of the history is on the screen, Calls and Error included, none cut.
+    for column in ("Started", "Trigger", "Status", "New", "Calls", "Warn", "Error"):
+        assert f" {column} " in f"{header} ", header
+    terminal.keys("5")
     users = terminal.wait_for_text("admin@acme.test  administrator")
     assert "Ada Admin" in users
 

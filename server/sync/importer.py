@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import clock
 from ..store import Doc, Store, find_in, in_chunks
+from ..text import counted
 from ..tree import REGULAR, Source, Tree, source_key
 from .objects import EVENT, RECORDS, SyncedObject, parse_time
 
@@ -298,7 +299,7 @@ async def archive_imported_records(store: Store, tree: Tree, account_id: str) ->
     importer = Importer(store, tree, account_id)
     if docs:
         await importer._archive([d["_id"] for d in docs])
-    log.info("Archived %d records imported from the previous Salesforce org", len(docs))
+    log.info("Archived %s imported from the previous Salesforce org", counted(len(docs), "record"))
     return len(docs)
 
 

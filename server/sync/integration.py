@@ -71,6 +71,12 @@ API_DISABLED_MESSAGE = (
     "A Salesforce administrator must grant it; then enable the integration again."
 )
 
+NOT_CONFIGURED_MESSAGE = (
+    "Salesforce is not configured on this server: set TIMETRAIL_SALESFORCE_CLIENT_ID "
+    "and TIMETRAIL_SALESFORCE_CLIENT_SECRET (a connected app's consumer key and "
+    "secret), then restart it."
+)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -145,6 +151,11 @@ class Integrations:
             # Nobody came back from Salesforce in time: the authorization URL has expired.
             status, reason = ERROR, "authorization_expired"
             message = "The authorization was not completed within ten minutes. Enable again."
+        if self._oauth is None and status != UNLINKED:
+            # A server started without its connected app cannot sync nor enable, whatever the
+            # store remembers (another server's connection, a demo's).
+            status = NOT_CONNECTED if status == NOT_CONNECTED else ERROR
+            reason, message = "not_configured", NOT_CONFIGURED_MESSAGE
         usage: dict[str, int] = doc.get("api_usage") or {}
         if status == ACTIVE and reason is None and api_limit_paused(usage):
             # Still connected; scheduled syncs wait for the org's API usage to come down.
@@ -188,12 +199,7 @@ class Integrations:
 
     def _require_oauth(self) -> SalesforceOAuth:
         if self._oauth is None:
-            raise ConflictError(
-                "Salesforce is not configured on this server: set TIMETRAIL_SALESFORCE_CLIENT_ID "
-                "and TIMETRAIL_SALESFORCE_CLIENT_SECRET (a connected app's consumer key and "
-                "secret), then restart it.",
-                code="salesforce_not_configured",
-            )
+            raise ConflictError(NOT_CONFIGURED_MESSAGE, code="salesforce_not_configured")
         return self._oauth
 
     async def connect(self, caller: Caller, environment: str | None = None) -> dict[str, Any]:

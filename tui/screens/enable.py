@@ -39,6 +39,11 @@ def browser_available() -> bool:
     return True
 
 
+HOW_TO_COPY = (
+    "Select the link with the mouse to copy it (hold Shift while dragging in most terminals)."
+)
+
+
 class EnableScreen(ModalScreen[bool]):
     """Waits for the administrator to approve in a browser, polling the integration's status.
     The link logs in where the integration did before (production at first); p, s and d ask
@@ -166,9 +171,20 @@ class EnableScreen(ModalScreen[bool]):
                 return
 
     def action_copy(self) -> None:
-        if self.url:
-            self.app.copy_to_clipboard(self.url)
-            self.app.notify("The link is copied to the clipboard.")
+        if not self.url:
+            self.app.notify("No link yet: wait for it, or press e for a new one.")
+            return
+        # Kept in the console's own clipboard; the terminal's is set with an escape sequence
+        # (OSC 52) that no terminal acknowledges. So the message never claims a copy that may
+        # not have happened, and says the way that always works.
+        self.app.copy_to_clipboard(self.url)
+        if self.app.is_headless:  # no terminal at all: nothing reached a clipboard
+            self.app.notify(HOW_TO_COPY, severity="warning")
+            return
+        self.app.notify(
+            "The link was sent to your terminal's clipboard. If pasting gives nothing, your "
+            "terminal refused it: " + HOW_TO_COPY[0].lower() + HOW_TO_COPY[1:]
+        )
 
     def action_open(self) -> None:
         if self.url:

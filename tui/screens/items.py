@@ -13,6 +13,8 @@ from textual.widgets import Checkbox, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection as Choice
 
 from ..api import ApiError, CatalogItem, ObjectSelection, SalesforceObject, Selection
+from ..widgets.checklist import CheckList
+from .base import counted
 from .pane import Pane, reports_failures
 from .watch import watch_run
 
@@ -49,7 +51,7 @@ class ItemsPane(Pane):
         with Horizontal(classes="row"):
             yield Static("", id="catalog-title")
             yield Input(placeholder="search (Enter)", id="catalog-q", compact=True)
-        yield SelectionList[str](id="catalog")
+        yield CheckList(id="catalog")
         yield Static("", id="items-state")
 
     def focus_first(self) -> None:
@@ -108,10 +110,19 @@ class ItemsPane(Pane):
     def describe_page(self) -> None:
         more = "  n: next page" if self.next_cursor else ""
         back = "  p: previous page" if len(self.cursors) > 1 else ""
+        mode = self.query_one(f"#mode-{self.showing}", Select).value
+        imported = {
+            "all": "all are imported",
+            "off": "none is imported",
+        }.get(str(mode), f"{len(self.picked[self.showing])} checked in all")
         self.query_one("#items-state", Static).update(
-            f"Page {len(self.cursors)}, {self.page_size} items; "
-            f"{len(self.picked[self.showing])} checked in all.{more}{back}"
+            f"Page {len(self.cursors)}, {counted(self.page_size, 'item')}; {imported}.{more}{back}"
         )
+
+    @on(Select.Changed)
+    def mode_changed(self, event: Select.Changed) -> None:
+        if event.select.id == f"mode-{self.showing}" and self.page_size:
+            self.describe_page()
 
     def show_items(self, sobject: str, items: list[CatalogItem]) -> None:
         catalog = cast(SelectionList[str], self.query_one("#catalog", SelectionList))

@@ -31,6 +31,9 @@ def warnings(status: Integration) -> list[str]:
     """What needs the administrator, each with the action to take."""
     state, reason = status["status"], status["reason"]
     owner = status["owner"]
+    if reason == "not_configured":
+        # Nothing the console can do: the server's settings must change.
+        return [status["message"] or "Salesforce is not configured on this server."]
     if state == "needs_reauth" and reason == "owner_left":
         who = owner["name"] if owner else "The administrator who enabled it"
         return [

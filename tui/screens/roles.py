@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
@@ -21,18 +23,43 @@ ROLES = [("manager: tracks time, sees everyone's in it", "manager"),
          ("regular: tracks own time", "regular"),
          ("guest: sees the tasks, cannot track", "guest")]  # fmt: skip
 MORE = "more"
+TAIL = 6  # characters of an id that tell namesakes apart
 
 
-def label(task: Task, with_path: bool = False) -> Text:
+def record_id(task: Task) -> str:
+    """What tells a task apart from a namesake: its Salesforce record id, else its own id."""
+    source = task["source"]
+    return source["id"][:15] if source else task["id"]
+
+
+def label(task: Task, with_path: bool = False, tag: str | None = None) -> Text:
+    """How a task reads in the tree; `tag` (an id or its tail) first, ahead of a long path, so
+    that it shows in a narrow tree."""
     text = Text()
     if task["locked"]:
         text.append(LOCK + " ")
+    if tag:
+        text.append(f"#{tag} ", style="bold")
     if with_path and task["path"]:
         text.append(" > ".join(task["path"]) + " > ", style="dim")
     text.append(task["name"])
     if task["archived"]:
         text.append(" (archived)", style="dim")
     return text
+
+
+def tags(tasks: list[Task], with_path: bool) -> dict[str, str]:
+    """Tags for the tasks that would read the same as another: the tail of their id, or the
+    whole id where tails collide too."""
+    reads = Counter(label(task, with_path).plain for task in tasks)
+    namesakes = [task for task in tasks if reads[label(task, with_path).plain] > 1]
+    tails = Counter(record_id(task)[-TAIL:] for task in namesakes)
+    return {
+        task["id"]: record_id(task)[-TAIL:]
+        if tails[record_id(task)[-TAIL:]] == 1
+        else record_id(task)
+        for task in namesakes
+    }
 
 
 class RolesPane(Pane):
@@ -77,8 +104,12 @@ class RolesPane(Pane):
         self.project_tree.focus()
 
     def reload(self) -> None:
+        """On showing the tab: the tree the first time, the current node's members always
+        (someone may have changed them elsewhere meanwhile)."""
         if not self.loaded:
             self.load_roots(self.query_one("#tree-q", Input).value)
+        elif (task := self.current_task) is not None:
+            self.load_members(task)
 
     def action_reload(self) -> None:
         self.load_roots(self.query_one("#tree-q", Input).value)
@@ -107,11 +138,16 @@ class RolesPane(Pane):
             root.add_leaf("nothing found" if q else "no projects yet")
         if cursor is None:
             self.project_tree.cursor_line = 0
+            if (task := self.current_task) is not None:
+                self.load_members(task)  # also when the cursor was on the first line already
 
     def add_page(self, parent: TreeNode[Task | str], page: TaskPage, with_path: bool) -> None:
+        # Two tasks that would read the same (namesakes under the same path) show their ids.
+        tagged = tags(page["items"], with_path)
         for task in page["items"]:
             self.names[task["id"]] = task["name"]
-            parent.add(label(task, with_path), data=task, allow_expand=True)
+            tag = tagged.get(task["id"])
+            parent.add(label(task, with_path, tag), data=task, allow_expand=True)
         if page["next_cursor"]:
             parent.add_leaf(
                 Text("… more (Enter)", style="dim"), data=f"{MORE}:{page['next_cursor']}"
@@ -174,11 +210,19 @@ class RolesPane(Pane):
             f"[b]{escape(task['name'])}[/b]: {counted(len(members), 'member')}{lock}"
         )
         table = self.table
+        # The cursor stays with the person it was on (or, if they left, on the same row), so
+        # that the next key acts on whom the administrator is looking at.
+        was_on, row = self.member, table.cursor_row
         table.clear()
         for member in members:
             source = member["inherited_from"]
             where = "this node" if source is None else f"↑ {self.names.get(source, source)}"
             table.add_row(member["user"]["name"], member["role"], where, key=member["user"]["id"])
+        ids = [m["user"]["id"] for m in members]
+        if was_on is not None and was_on["user"]["id"] in ids:
+            row = ids.index(was_on["user"]["id"])
+        if members:
+            table.move_cursor(row=max(0, min(row, len(members) - 1)), animate=False)
 
     @property
     def member(self) -> Member | None:
@@ -239,7 +283,17 @@ class RolesPane(Pane):
                 severity="warning",
             )
             return
-        self.unassign(task, member, task, subtree=False)
+        self.confirm_unassign(task, member)
+
+    @work(group="members-edit")
+    async def confirm_unassign(self, task: Task, member: Member) -> None:
+        user = member["user"]
+        question = (
+            f"Remove {user['name']} <{user['email']}> ({member['role']}) from {task['name']}?"
+        )
+        confirm = ConfirmDialog("Unassign", question, "Unassign")
+        if await self.app.push_screen_wait(confirm):
+            self.unassign(task, member, task, subtree=False)
 
     def action_unassign_project(self) -> None:
         task, member = self.current_task, self.member

@@ -25,15 +25,16 @@ class SyncPane(Pane):
         self._runs: dict[str, Run] = {}  # the runs listed, by id
         yield Static("", id="run-progress")
         table: DataTable[str] = DataTable(id="runs", cursor_type="row")
+        # Fits 78 columns with its scrollbar: the time to the minute, short headers; the selected
+        # run's length and full error show under the table.
         table.add_columns(
             "Started",
             "Trigger",
             "Status",
-            "Took",
             "New",
             "Upd",
-            "Arch",
-            "Rest",
+            "Arc",
+            "Res",
             "Calls",
             "Warn",
             "Error",
@@ -66,17 +67,16 @@ class SyncPane(Pane):
         for run in runs:
             c = run["counts"]
             table.add_row(
-                when(run["started_at"]),
+                when(run["started_at"])[5:16],
                 run["trigger"],
                 run["status"],
-                took(run["started_at"], run["finished_at"]),
                 str(c["created"]),
                 str(c["updated"]),
                 str(c["archived"]),
                 str(c["restored"]),
                 str(run["api_calls"]),
                 str(len(run["warnings"])) if run["warnings"] else "",
-                run["error"] or "",
+                ERROR_BELOW if run["error"] else "",
                 key=run["id"],
             )
         self.show_warnings(runs[0] if runs else None)
@@ -89,10 +89,19 @@ class SyncPane(Pane):
     def show_warnings(self, run: Run | None) -> None:
         """The warnings of a run (the latest until another row is selected), one line each."""
         line = self.query_one("#run-warnings", Static)
-        if run is None or not run["warnings"]:
+        if run is None:
             line.update("")
             return
-        lines = [f"[yellow]Warnings of the run started {when(run['started_at'])}:[/yellow]"]
+        length = took(run["started_at"], run["finished_at"])
+        lines = [
+            f"Run started {when(run['started_at'])}"
+            + (f", took {length}" if length else "")
+            + (":" if run["warnings"] else ".")
+        ]
+        if run["error"]:
+            lines.append(f"[red]Error:[/red] {escape(_clip(run['error'], _LINE * 2 - 7))}")
+        if run["warnings"]:
+            lines[0] = f"[yellow]Warnings of the r{lines[0][1:]}[/yellow]"
         lines += [_warning_line(w) for w in run["warnings"]]
         line.update("\n".join(lines))
 
@@ -134,3 +143,10 @@ def _warning_line(warning: RunWarning) -> str:
 
 
 _LINE = 76
+# The Error column only says there is one: the selected run's error shows in full below.
+ERROR_BELOW = "yes ↓"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,4 +1,4 @@
-"""The account's users: add, change account role, deactivate."""
+"""The account's users: add, change account role, deactivate and reactivate."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class UsersPane(Pane):
     BINDINGS = [
         Binding("a", "add", "Add"),
         Binding("c", "change_role", "Role"),
-        Binding("d", "deactivate", "Deactivate"),
+        Binding("d", "deactivate", "(Re)activate"),
         Binding("r", "reload", "Refresh"),
     ]
 
@@ -117,7 +117,10 @@ class UsersPane(Pane):
 
     def action_deactivate(self) -> None:
         user = self.user
-        if user is None or not user["active"]:
+        if user is None:
+            return
+        if not user["active"]:
+            self.ask_to_reactivate(user)
             return
         warning = None
         if user["id"] == self.owner_id:
@@ -137,6 +140,25 @@ class UsersPane(Pane):
         self.app.push_screen(
             ConfirmDialog("Deactivate user", question, "Deactivate", warning), answered
         )
+
+    def ask_to_reactivate(self, user: User) -> None:
+        question = (
+            f"Reactivate {user['name']} <{user['email']}>? They can sign in again with their "
+            f"password, as {user['role']}."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.reactivate(user)
+
+        self.app.push_screen(ConfirmDialog("Reactivate user", question, "Reactivate"), answered)
+
+    @work(group="users-edit")
+    @reports_failures
+    async def reactivate(self, user: User) -> None:
+        await self.api.update_user(user["id"], active=True)
+        self.app.notify(f"{user['name']} is active again.")
+        self.load()
 
     @work(group="users-edit")
     @reports_failures
