@@ -22,9 +22,10 @@ _ERROR_TEXT = {
     404: "not_found (also for other accounts' objects)",
     409: "conflict; the code names it (email_taken, task_archived, no_running_timer, "
     "imported_structure_locked, task_has_entries, timer_running, last_administrator, "
-    "user_inactive, tree_busy)",
+    "user_inactive, tree_busy, idempotency_key_in_use)",
     408: "request_timeout: the request body did not arrive within 30 seconds",
     413: "payload_too_large",
+    422: "idempotency_key_reused: this Idempotency-Key was sent with a different request",
     415: "unsupported_media_type",
     429: "too_many_requests (see Retry-After)",
 }
@@ -205,7 +206,17 @@ SCHEMAS: dict[str, Any] = {
             "source": {"enum": ["extension", "tui", "api"]},
         },
     },
-    "EntryList": _list_of("Entry"),
+    "EntryList": {
+        **_list_of("Entry"),
+        "properties": {
+            **_list_of("Entry")["properties"],
+            "total_seconds": {
+                "type": ["integer", "null"],
+                "description": "With both from and to: the seconds of every entry listed "
+                "(all pages; a running one up to now); null otherwise",
+            },
+        },
+    },
     "Timer": {
         "type": "object",
         "required": ["running"],
@@ -381,6 +392,22 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+    "description": (
+        "A key the client makes up for this one request (a UUID, say). Sent again with the same "
+        "key, by the same user, within 24 hours, the request is not run again: the first "
+        "answer comes back (status and body; errors such as 409 too), marked with the header "
+        "Idempotent-Replayed: true. While the first is still running, a second answers 409 "
+        "idempotency_key_in_use; the key sent with a different method, path or body answers "
+        "422 idempotency_key_reused."
+    ),
+}
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": endpoint.handler.__name__,
@@ -405,6 +432,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         params.append(
             {"name": name, "in": "query", "required": field.required, "schema": field.schema()}
         )
+    if endpoint.idempotent:
+        params.append(_IDEMPOTENCY_KEY)
     if params:
         op["parameters"] = params
     if endpoint.body is not None:
