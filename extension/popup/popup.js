@@ -1,16 +1,20 @@
 // The popup: sign-in, task search (ARIA combobox), the running timer with its note, and the
 // task of the Salesforce record in the current tab. All state it keeps across openings is in
 // chrome.storage (lib/storage.js); the truth about the timer is the server's.
-import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
+import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, isUnanswered, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
 import { showTimerOnBadge } from "../lib/badge.js";
 import { elapsedSeconds, formatHMS, pathText } from "../lib/format.js";
 import { recordFromUrl } from "../lib/salesforce.js";
-import { clearSession, getSession, getTimer, lastServerUrl, saveSession, saveTimer, takeNotice } from "../lib/storage.js";
+import { perform } from "../lib/outbox.js";
+import { waitingText } from "../lib/queue.js";
+import { clearSession, getQueue, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
-import { apiFor, applyTimer, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
+import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
 
 const SEARCH_DELAY_MS = 250;
 const NOTE_DELAY_MS = 800;
+// While open, the popup re-reads the server this often (and whenever it gets the focus back).
+const LIVE_REFRESH_MS = 3000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,20 +29,33 @@ const view = {
   searchTimer: null,
   noteTimer: null,
   ticker: null,
+  live: null,
+  refreshing: false,
+  signIn: null, // the AbortController of a sign-in under way
 };
 
 // Messages ------------------------------------------------------------------------------------
 
-function showMessage(text, kind = "error") {
+// `retry`: a function the message's Retry button runs (for a server that did not answer).
+function showMessage(text, kind = "error", retry = null) {
   const box = $("message");
   box.textContent = text;
   box.className = kind;
-  box.hidden = false;
+  $("message-box").hidden = false;
+  $("retry").hidden = retry === null;
+  $("retry").onclick = retry;
 }
 
 function clearMessage() {
-  $("message").hidden = true;
+  $("message-box").hidden = true;
   $("message").textContent = "";
+  $("retry").hidden = true;
+}
+
+// "offline — N changes waiting": what the person did is kept and sent once the server answers.
+function renderWaiting(count) {
+  $("offline").textContent = waitingText(count);
+  $("offline").hidden = count === 0;
 }
 
 // Every failed call ends here: an expired sign-in goes back to the sign-in screen, anything else
@@ -49,6 +66,10 @@ async function handleError(error) {
     showSignIn(await takeNotice() || EXPIRED_MESSAGE);
     return;
   }
+  if (isUnanswered(error) && view.session) {
+    showMessage(error.message, "error", () => refreshNow(true));
+    return;
+  }
   showMessage(error instanceof ApiError ? error.message : `Something went wrong: ${error}`);
 }
 
@@ -57,6 +78,8 @@ async function handleError(error) {
 async function showSignIn(notice = null) {
   view.session = null;
   stopTicker();
+  stopLive();
+  renderWaiting(0);
   $("tracker").hidden = true;
   $("signin").hidden = false;
   $("server-url").value = (await lastServerUrl()) || DEFAULT_SERVER_URL;
@@ -83,6 +106,9 @@ async function signIn(event) {
     return;
   }
   button.disabled = true;
+  const cancel = new AbortController();
+  view.signIn = cancel;
+  $("signin-cancel").hidden = false;
   try {
     // Host permission for exactly this server, asked for while the click still counts as a
     // user gesture; the default local server is granted by the manifest already.
@@ -92,16 +118,24 @@ async function signIn(event) {
       showMessage(`Timetrail needs your permission to reach ${serverUrl}. Sign in again and allow it.`);
       return;
     }
-    const answer = await createApi({ serverUrl, fetch: (...a) => fetch(...a) }).login(email, password);
+    const api = createApi({ serverUrl, fetch: (...a) => fetch(...a), signal: cancel.signal });
+    const answer = await api.login(email, password);
     await saveSession({ serverUrl, token: answer.token, user: answer.user });
     $("password").value = "";
     await ensureRefreshAlarm();
     await showTracker();
   } catch (error) {
-    await handleError(error);
+    if (error instanceof ApiError && error.kind === "cancelled") showMessage("Sign-in cancelled.", "info");
+    else await handleError(error);
   } finally {
+    view.signIn = null;
+    $("signin-cancel").hidden = true;
     button.disabled = false;
   }
+}
+
+function cancelSignIn() {
+  if (view.signIn) view.signIn.abort();
 }
 
 async function signOut() {
@@ -118,7 +152,7 @@ async function signOut() {
       }
     }
   }
-  await clearSession(null);
+  await clearSession(null, { dropQueue: true });
   await showTimerOnBadge(null);
   await showSignIn(notice);
 }
@@ -136,14 +170,62 @@ async function showTracker() {
   const user = view.session.user || {};
   $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
   renderTimer(await getTimer()); // the last known state at once, then the server's
-  const { timer, error } = await refreshTimer();
-  if (error) {
-    await handleError(error);
-    if (error.kind === "expired") return;
-  }
-  renderTimer(timer);
+  renderWaiting((await getQueue()).length);
+  if (!(await refreshNow(true))) return;
   $("search").focus();
+  startLive();
   await suggestForCurrentTab();
+}
+
+// Re-read the server (sending what waits first) and show it. `speak`: say a failure (the
+// periodic refresh stays quiet about one it has said already). Returns false once signed out.
+async function refreshNow(speak = false) {
+  if (view.refreshing || !view.session) return Boolean(view.session);
+  view.refreshing = true;
+  try {
+    const { timer, error, waiting, failed } = await refreshTimer();
+    if (error && error.kind === "expired") {
+      await handleError(error);
+      return false;
+    }
+    renderWaiting(waiting);
+    for (const { change, error: refused } of failed) showRefused(change, refused);
+    if (error && speak) await handleError(error);
+    else if (!error && !$("retry").hidden) clearMessage(); // the server is back
+    if (!timer || !sameTimer(view.timer, timer)) dropNoteOfStoppedEntry(timer);
+    renderTimer(timer);
+    return true;
+  } finally {
+    view.refreshing = false;
+  }
+}
+
+function sameTimer(a, b) {
+  return Boolean(a && b && a.running === b.running && (a.entry?.id ?? null) === (b.entry?.id ?? null));
+}
+
+// The running entry changed under the note being typed (stopped elsewhere): the note is not
+// saved onto an entry the person no longer looks at; they are told, and the text stays.
+function dropNoteOfStoppedEntry(timer) {
+  if (view.noteTimer === null || !view.timer?.running) return;
+  if (timer && timer.running && view.timer.entry?.startKey && timer.entry) return; // an offline start got its id
+  clearTimeout(view.noteTimer);
+  view.noteTimer = null;
+  showMessage("The timer was stopped elsewhere; the note was not saved.", "info");
+}
+
+function showRefused(change, error) {
+  const what = { start: "A start", stop: "A stop", discard: "A discard", note: "A note" }[change.kind];
+  showMessage(`${what} made offline was refused by the server: ${error.message}`);
+}
+
+function startLive() {
+  if (view.live === null) view.live = setInterval(() => refreshNow(false), LIVE_REFRESH_MS);
+}
+
+function stopLive() {
+  if (view.live !== null) clearInterval(view.live);
+  view.live = null;
 }
 
 function startTicker() {
@@ -180,13 +262,36 @@ function renderTimer(timer) {
   renderSuggestionState();
 }
 
+// A change the person makes (start, stop, discard, note) goes through the outbox: kept with the
+// moment it happened, sent at once, and, when the server does not answer, sent later in order.
+// Returns the server's answer, or null when it waits (or was refused: said here).
+async function change(kind, fields) {
+  const result = await perform(kind, fields);
+  renderWaiting(result.left.length);
+  const refused = result.failed.find((f) => f.change.key === result.change.key);
+  const waiting = result.left.some((c) => c.key === result.change.key);
+  for (const f of result.failed) if (f !== refused) showRefused(f.change, f.error);
+  if (refused) {
+    renderTimer((await refreshTimer()).timer);
+    throw refused.error;
+  }
+  if (result.error && result.error.kind === "expired") throw result.error;
+  if (waiting) {
+    renderTimer(await getTimer());
+    await showTimerOnBadge(await getTimer(), result.left.length);
+    return null;
+  }
+  const sent = result.sent.find((s) => s.change.key === result.change.key);
+  renderTimer((await refreshTimer()).timer);
+  return sent ? sent.answer : null;
+}
+
 async function startTask(task) {
   clearMessage();
   await flushNote();
   setBusy(true);
   try {
-    const answer = await apiFor(view.session).start(task.id);
-    renderTimer(await applyTimer({ running: true, entry: answer.entry }));
+    await change("start", { task: { id: task.id, name: task.name, path: task.path } });
     clearSearch();
     $("note-status").textContent = "";
     $("note").focus();
@@ -202,18 +307,33 @@ async function stopTracking() {
   await flushNote();
   setBusy(true);
   try {
-    const answer = await apiFor(view.session).stop();
-    const entry = answer.entry;
-    renderTimer(await applyTimer({ running: false }));
-    const name = entry.task ? entry.task.name : "the timer";
-    showMessage(`Stopped ${name} after ${formatHMS(entry.duration)}.`, "info");
-  } catch (error) {
-    if (error instanceof ApiError && error.kind === "no_running_timer") {
-      renderTimer((await refreshTimer()).timer);
-      showMessage(error.message, "info");
+    const answer = await change("stop");
+    if (answer) {
+      const entry = answer.entry;
+      const name = entry.task ? entry.task.name : "the timer";
+      showMessage(`Stopped ${name} after ${formatHMS(entry.duration)}.`, "info");
     } else {
-      await handleError(error);
+      showMessage("Stopped. The server will get the stop time once it can be reached.", "info");
     }
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "no_running_timer") showMessage(error.message, "info");
+    else await handleError(error);
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function discardTimer() {
+  clearMessage();
+  if (view.noteTimer !== null) clearTimeout(view.noteTimer);
+  view.noteTimer = null;
+  setBusy(true);
+  try {
+    await change("discard");
+    showMessage("Timer discarded; no time was kept.", "info");
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "no_running_timer") showMessage(error.message, "info");
+    else await handleError(error);
   } finally {
     setBusy(false);
   }
@@ -221,6 +341,7 @@ async function stopTracking() {
 
 function setBusy(busy) {
   $("stop").disabled = busy;
+  $("discard").disabled = busy;
   $("start").disabled = busy || view.selected === null;
   $("suggestion-start").disabled = busy || $("suggestion-start").dataset.blocked === "true";
 }
@@ -246,11 +367,10 @@ async function saveNote() {
   if (!timer || !timer.running || !view.session) return;
   const note = $("note").value;
   if (note === (timer.entry.note || "")) return;
+  const target = timer.entry.id ? { entryId: timer.entry.id } : { startKey: timer.entry.startKey };
   try {
-    await apiFor(view.session).saveNote(timer.entry.id, note);
-    timer.entry.note = note;
-    await saveTimer(timer);
-    $("note-status").textContent = "Note saved";
+    const answer = await change("note", { ...target, note });
+    $("note-status").textContent = answer ? "Note saved" : "Note kept; it is saved once the server can be reached";
   } catch (error) {
     await handleError(error);
   }
@@ -432,6 +552,9 @@ $("signin-form").addEventListener("submit", signIn);
 $("signout").addEventListener("click", signOut);
 $("start").addEventListener("click", () => view.selected && startTask(view.selected));
 $("stop").addEventListener("click", stopTracking);
+$("discard").addEventListener("click", discardTimer);
+$("signin-cancel").addEventListener("click", cancelSignIn);
+window.addEventListener("focus", () => refreshNow(false));
 $("note").addEventListener("input", noteChanged);
 $("note").addEventListener("blur", flushNote);
 $("search").addEventListener("input", searchTyped);
