@@ -1,6 +1,7 @@
 // The extension's background: an index of small modules. Every listener is registered at the
 // top level (so Chrome can wake the worker for it); nothing is kept in globals — the timer
 // lives on the server and in chrome.storage, changes waiting for it in chrome.storage too.
+import { STOP_COMMAND, stopFromShortcut } from "./lib/shortcuts.js";
 import { MIDWAY_MS, REFRESH_ALARM, ensureRefreshAlarm, refreshTimer } from "./lib/timer-sync.js";
 
 chrome.runtime.onInstalled.addListener(() => {
@@ -21,4 +22,10 @@ chrome.alarms.onAlarm.addListener(async (alarm) => {
   if (alarm.name !== REFRESH_ALARM) return;
   const { timer } = await refreshTimer();
   if (timer && timer.running) setTimeout(refreshTimer, MIDWAY_MS);
+});
+
+// The "Stop the running timer" shortcut (Alt+Shift+S unless changed in chrome://extensions/shortcuts):
+// a stop like the popup's, kept and sent later when the server cannot be reached.
+chrome.commands.onCommand.addListener(async (command) => {
+  if (command === STOP_COMMAND) await stopFromShortcut();
 });

@@ -4,7 +4,7 @@
 import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, isUnanswered, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
 import { showTimerOnBadge } from "../lib/badge.js";
 import { elapsedSeconds, formatHMS, pathText } from "../lib/format.js";
-import { recordFromUrl } from "../lib/salesforce.js";
+import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
 import { waitingText } from "../lib/queue.js";
 import { clearSession, getQueue, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
@@ -492,8 +492,8 @@ function searchKey(event) {
 // The Salesforce record in the current tab ------------------------------------------------------
 
 // The page the person is on: the active tab of the popup's window — or, when popup.html is open
-// as a tab itself, the most recently used other tab (lib/tabs.js). Reading tab URLs needs the
-// "tabs" permission (see extension/README.md).
+// as a tab itself, the most recently used other tab (lib/tabs.js). The URL is readable through
+// `activeTab`, granted by the click on the toolbar icon or the shortcut that opened the popup.
 async function currentPageTab() {
   const [active] = await chrome.tabs.query({ active: true, currentWindow: true });
   const all = await chrome.tabs.query({ windowType: "normal" });
@@ -504,8 +504,10 @@ async function suggestForCurrentTab() {
   const box = $("suggestion");
   const tab = await currentPageTab();
   const record = tab ? recordFromUrl(tab.url) : null;
+  box.dataset.taskId = "";
   if (!record || !view.session) {
     box.hidden = true;
+    showPageNote(tab && onSalesforce(tab.url) ? "On a Salesforce list or other page nothing is suggested: open a record to track it." : "");
     return;
   }
   let task;
@@ -516,34 +518,46 @@ async function suggestForCurrentTab() {
     return;
   }
   if (!task) {
-    box.hidden = true; // this record was not imported
+    box.hidden = true;
+    showPageNote("This Salesforce record is not in Timetrail (it was not imported), so there is nothing to suggest.");
     return;
   }
+  showPageNote("");
   box.dataset.taskId = task.id;
   box.dataset.archived = String(Boolean(task.archived));
   $("suggestion-name").textContent = task.name;
   $("suggestion-path").textContent = pathText(task.path);
   $("suggestion-start").setAttribute("aria-label", `Start tracking ${task.name}`);
   $("suggestion-start").onclick = () => startTask(task);
-  box.hidden = false;
   renderSuggestionState();
+}
+
+function onSalesforce(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" && isSalesforceHost(parsed.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function showPageNote(text) {
+  $("page-note").textContent = text;
+  $("page-note").hidden = text === "";
 }
 
 function renderSuggestionState() {
   const box = $("suggestion");
   const button = $("suggestion-start");
   const note = $("suggestion-note");
+  // The running card already shows the task being tracked: the suggestion does not repeat it.
   const tracking = Boolean(view.timer && view.timer.running && view.timer.entry?.task_id === box.dataset.taskId);
+  box.hidden = !box.dataset.taskId || tracking;
   const archived = box.dataset.archived === "true";
-  const blocked = archived || tracking;
-  button.dataset.blocked = String(blocked);
-  button.disabled = blocked;
-  note.hidden = !blocked;
-  note.textContent = archived
-    ? "This record's task is archived and takes no new timers."
-    : tracking
-      ? "You are tracking this record."
-      : "";
+  button.dataset.blocked = String(archived);
+  button.disabled = archived;
+  note.hidden = !archived;
+  note.textContent = archived ? "This record's task is archived and takes no new timers." : "";
 }
 
 // Wiring -----------------------------------------------------------------------------------------
