@@ -717,3 +717,71 @@ def test_salesforce_pages_without_a_suggestion_say_why(fresh: Browser, server: S
     expect(note).to_have_text(
         "On a Salesforce list or other page nothing is suggested: open a record to track it."
     )
+
+
+def test_today_lists_entries_to_continue_edit_and_delete(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    now = dt.datetime.now().astimezone()  # the browser's local time is this machine's
+    if now.hour == 0 and now.minute < 40:
+        pytest.skip("the entries below would start yesterday")
+    done = server.call(
+        "POST",
+        "/api/v1/entries",
+        {
+            "task_id": server.tasks["Wiki cleanup"],
+            "start": (now - dt.timedelta(minutes=30)).isoformat(),
+            "duration": 300,
+            "note": "tidy",
+        },
+    )
+    assert done.status_code == 201, done.text
+    started_at = now - dt.timedelta(minutes=5)
+    r = server.call(
+        "POST",
+        "/api/v1/timer/start",
+        {"task_id": server.tasks["Copywriting"], "started_at": started_at.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    popup = open_popup(fresh)
+    today = popup.get_by_role("list", name="Today's entries")
+    # (the shared server has the other tests' entries of today too)
+    expect(today.get_by_role("listitem").filter(has_text="tidy")).to_have_count(1)
+    expect(popup.locator("#today-total")).to_have_text(re.compile(r"^\d+:\d\d$"))
+
+    # edit the running timer's start: 20 minutes earlier
+    span = f"{started_at:%H:%M}\N{EN DASH}now"
+    popup.get_by_role("button", name=f"Edit Copywriting {span}").click()
+    earlier = now - dt.timedelta(minutes=20)
+    popup.get_by_label("Start").fill(f"{earlier:%H:%M}")
+    popup.get_by_role("button", name="Save").click()
+    expect(today).to_contain_text(f"{earlier:%H:%M}\N{EN DASH}now")
+    start = dt.datetime.fromisoformat(server.timer()["entry"]["start"])
+    assert start == earlier.replace(second=0, microsecond=0)
+
+    # continue the stopped one: a new timer on its task
+    popup.get_by_role("button", name="Continue Wiki cleanup").first.click()
+    expect(popup.locator("#running-name")).to_have_text("Wiki cleanup")
+    assert server.timer()["entry"]["task_id"] == server.tasks["Wiki cleanup"]
+
+    # delete the first one
+    wiki = (
+        f"{now - dt.timedelta(minutes=30):%H:%M}\N{EN DASH}{now - dt.timedelta(minutes=25):%H:%M}"
+    )
+    popup.get_by_role("button", name=f"Delete Wiki cleanup {wiki}").click()
+    expect(popup.get_by_role("alert")).to_contain_text("Deleted Wiki cleanup")
+    assert done.json()["id"] not in {e["id"] for e in entries_of(server, "Wiki cleanup")}
+
+
+def test_an_empty_search_offers_recent_tasks_first(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    r = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Design mockups"]})
+    assert r.status_code == 201, r.text
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    popup = open_popup(fresh)
+    search = popup.get_by_role("combobox", name="Search tasks")
+    expect(search).to_be_visible()
+    search.blur()
+    search.focus()
+    options = popup.get_by_role("listbox").get_by_role("option")
+    expect(options.first).to_contain_text("Design mockups")
+    expect(popup.locator("#search-status")).to_have_text("Recent tasks")

@@ -3,12 +3,13 @@
 // chrome.storage (lib/storage.js); the truth about the timer is the server's.
 import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, isUnanswered, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
 import { showTimerOnBadge } from "../lib/badge.js";
-import { elapsedSeconds, formatHMS, pathText } from "../lib/format.js";
+import { elapsedSeconds, formatHM, formatHMS, pathText } from "../lib/format.js";
 import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
 import { waitingText } from "../lib/queue.js";
 import { clearSession, getQueue, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
+import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
 
 const SEARCH_DELAY_MS = 250;
@@ -32,6 +33,8 @@ const view = {
   live: null,
   refreshing: false,
   signIn: null, // the AbortController of a sign-in under way
+  todayStale: true,
+  editing: null, // the id of the entry whose edit form is open
 };
 
 // Messages ------------------------------------------------------------------------------------
@@ -192,8 +195,10 @@ async function refreshNow(speak = false) {
     for (const { change, error: refused } of failed) showRefused(change, refused);
     if (error && speak) await handleError(error);
     else if (!error && !$("retry").hidden) clearMessage(); // the server is back
-    if (!timer || !sameTimer(view.timer, timer)) dropNoteOfStoppedEntry(timer);
+    const changed = !timer || !sameTimer(view.timer, timer);
+    if (changed) dropNoteOfStoppedEntry(timer);
     renderTimer(timer);
+    if ((changed || view.todayStale) && !error) await loadToday();
     return true;
   } finally {
     view.refreshing = false;
@@ -283,6 +288,7 @@ async function change(kind, fields) {
   }
   const sent = result.sent.find((s) => s.change.key === result.change.key);
   renderTimer((await refreshTimer()).timer);
+  await loadToday();
   return sent ? sent.answer : null;
 }
 
@@ -560,6 +566,146 @@ function renderSuggestionState() {
   note.textContent = archived ? "This record's task is archived and takes no new timers." : "";
 }
 
+// Today: the day's total and entries, with continue, edit and delete --------------------------
+
+async function loadToday() {
+  if (!view.session || view.editing !== null) return; // (never under an open edit form)
+  const { from, to } = dayBounds();
+  try {
+    const answer = await apiFor(view.session).entriesBetween(from, to);
+    view.todayStale = false;
+    renderToday(answer.items, answer.total_seconds || 0);
+  } catch (error) {
+    view.todayStale = true;
+    if (!isUnanswered(error)) await handleError(error);
+  }
+}
+
+function button(text, label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.setAttribute("aria-label", label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderToday(entries, total) {
+  $("today-total").textContent = formatHM(total);
+  $("today-total").setAttribute("aria-label", `Today's total ${formatHM(total)}`);
+  $("today-empty").hidden = entries.length > 0;
+  $("today-list").replaceChildren(
+    ...entries.map((entry) => {
+      const li = document.createElement("li");
+      const name = entry.task ? entry.task.name : "(no task)";
+      const span = spanText(entry);
+      const title = document.createElement("span");
+      title.className = "name";
+      title.textContent = name;
+      const when = document.createElement("span");
+      when.className = "span";
+      when.textContent = `${span} · ${formatHM(entry.duration)}`;
+      li.append(title, when);
+      if (entry.note) {
+        const note = document.createElement("p");
+        note.className = "entry-note";
+        note.textContent = entry.note;
+        li.append(note);
+      }
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      const running = entry.end === null;
+      if (entry.task && !running) {
+        actions.append(button("Continue", `Continue ${name}`, () => startTask(entry.task)));
+      }
+      actions.append(button("Edit", `Edit ${name} ${span}`, () => openEdit(li, entry)));
+      if (!running) actions.append(button("Delete", `Delete ${name} ${span}`, () => deleteEntry(entry)));
+      li.append(actions);
+      return li;
+    }),
+  );
+}
+
+function timeField(labelText, value) {
+  const label = document.createElement("label");
+  label.textContent = labelText;
+  const input = document.createElement("input");
+  input.type = "time";
+  input.value = value;
+  label.append(input);
+  return { label, input };
+}
+
+function openEdit(li, entry) {
+  view.editing = entry.id;
+  const form = document.createElement("form");
+  const start = timeField("Start", clockText(entry.start));
+  const end = entry.end ? timeField("End", clockText(entry.end)) : null;
+  const noteLabel = document.createElement("label");
+  noteLabel.textContent = "Entry note";
+  const note = document.createElement("input");
+  note.type = "text";
+  note.value = entry.note || "";
+  noteLabel.append(note);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.className = "primary";
+  save.textContent = "Save";
+  const cancel = button("Cancel", "Cancel editing", () => closeEdit());
+  form.append(start.label, ...(end ? [end.label] : []), noteLabel, save, cancel);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { edits, error } = entryEdits(entry, { start: start.input.value, end: end?.input.value, note: note.value });
+    if (error) {
+      showMessage(error);
+      return;
+    }
+    try {
+      if (Object.keys(edits).length > 0) {
+        await apiFor(view.session).updateEntry(entry.id, edits, { key: crypto.randomUUID() });
+      }
+      clearMessage();
+      await closeEdit();
+      renderTimer((await refreshTimer()).timer);
+    } catch (failure) {
+      await handleError(failure);
+    }
+  });
+  li.querySelector(".actions").replaceWith(form);
+  start.input.focus();
+}
+
+async function closeEdit() {
+  view.editing = null;
+  await loadToday();
+}
+
+async function deleteEntry(entry) {
+  clearMessage();
+  try {
+    await apiFor(view.session).deleteEntry(entry.id, { key: crypto.randomUUID() });
+    showMessage(`Deleted ${entry.task ? entry.task.name : "the entry"} ${spanText(entry)}.`, "info");
+  } catch (error) {
+    await handleError(error);
+  }
+  await loadToday();
+}
+
+// Recents: the first suggestions of an empty search.
+async function showRecents() {
+  if (!view.session || $("search").value.trim() !== "" || view.options.length > 0) return;
+  const seq = ++view.searchSeq;
+  try {
+    const answer = await apiFor(view.session).recentTasks();
+    if (seq !== view.searchSeq || $("search").value.trim() !== "") return;
+    renderOptions(answer.items);
+    if (answer.items.length > 0) $("search-status").textContent = "Recent tasks";
+    else $("search-status").textContent = "";
+  } catch (error) {
+    if (!isUnanswered(error)) await handleError(error);
+  }
+}
+
 // Wiring -----------------------------------------------------------------------------------------
 
 $("signin-form").addEventListener("submit", signIn);
@@ -573,6 +719,7 @@ $("note").addEventListener("input", noteChanged);
 $("note").addEventListener("blur", flushNote);
 $("search").addEventListener("input", searchTyped);
 $("search").addEventListener("keydown", searchKey);
+$("search").addEventListener("focus", showRecents);
 $("search").addEventListener("blur", () => setTimeout(closeList, 150));
 window.addEventListener("pagehide", () => flushNote());
 
