@@ -1,6 +1,8 @@
 // The extension's background: an index of small modules. Every listener is registered at the
 // top level (so Chrome can wake the worker for it); nothing is kept in globals — the timer
 // lives on the server and in chrome.storage, changes waiting for it in chrome.storage too.
+import { DEFAULT_IDLE_MINUTES, idleSince } from "./lib/idle.js";
+import { getIdle, getTimer, saveIdle } from "./lib/storage.js";
 import { STOP_COMMAND, stopFromShortcut } from "./lib/shortcuts.js";
 import { MIDWAY_MS, REFRESH_ALARM, ensureRefreshAlarm, refreshTimer } from "./lib/timer-sync.js";
 
@@ -28,4 +30,17 @@ chrome.alarms.onAlarm.addListener(async (alarm) => {
 // a stop like the popup's, kept and sent later when the server cannot be reached.
 chrome.commands.onCommand.addListener(async (command) => {
   if (command === STOP_COMMAND) await stopFromShortcut();
+});
+
+// Idle while a timer runs: remember when it began (chrome.idle reports it DEFAULT_IDLE_MINUTES
+// after the last input) and when it ended; the next popup asks what to do with that time.
+chrome.idle.setDetectionInterval(DEFAULT_IDLE_MINUTES * 60);
+chrome.idle.onStateChanged.addListener(async (state) => {
+  const timer = await getTimer();
+  const idle = await getIdle();
+  if (state !== "active") {
+    if (timer && timer.running && !idle) await saveIdle({ since: idleSince(Date.now()), until: null });
+  } else if (idle && idle.until === null) {
+    await saveIdle({ ...idle, until: Date.now() });
+  }
 });

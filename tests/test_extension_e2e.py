@@ -785,3 +785,35 @@ def test_an_empty_search_offers_recent_tasks_first(fresh: Browser, server: Serve
     options = popup.get_by_role("listbox").get_by_role("option")
     expect(options.first).to_contain_text("Design mockups")
     expect(popup.locator("#search-status")).to_have_text("Recent tasks")
+
+
+def test_idle_time_can_be_discarded(fresh: Browser, server: Server) -> None:
+    """chrome.idle cannot be made idle in a headless browser: the worker's record of it is
+    written as its listener writes it, and the popup asks."""
+    sign_in_with_storage(fresh, server)
+    now = dt.datetime.now(dt.UTC)
+    started = server.call(
+        "POST",
+        "/api/v1/timer/start",
+        {
+            "task_id": server.tasks["Copywriting"],
+            "started_at": (now - dt.timedelta(minutes=50)).isoformat(),
+        },
+    )
+    assert started.status_code == 201, started.text
+    since = now - dt.timedelta(minutes=30)
+    until = now - dt.timedelta(minutes=5)
+    fresh.worker.evaluate(
+        "i => chrome.storage.local.set({idle: i})",
+        {"since": since.timestamp() * 1000, "until": until.timestamp() * 1000},
+    )
+    popup = open_popup(fresh)
+    expect(popup.locator("#idle-text")).to_contain_text("(25 min) while tracking Copywriting")
+    popup.get_by_role("button", name="Discard and continue").click()
+    expect(popup.get_by_role("alert")).to_have_text("Idle time discarded; tracking again.")
+    entries = entries_of(server, "Copywriting")
+    cut = next(e for e in entries if e["id"] == started.json()["entry"]["id"])
+    assert abs(dt.datetime.fromisoformat(cut["end"]).timestamp() - since.timestamp()) <= 1
+    running = server.timer()
+    assert running["running"] is True and running["entry"]["task_id"] == server.tasks["Copywriting"]
+    assert fresh.storage().get("idle") is None

@@ -39,7 +39,7 @@ def test_the_extension_unit_tests_pass() -> None:
 def test_the_manifest_asks_for_little_and_offers_shortcuts() -> None:
     manifest = json.loads((EXTENSION / "manifest.json").read_text())
     # activeTab, not tabs: no "Read your browsing history" warning at install
-    assert sorted(manifest["permissions"]) == ["activeTab", "alarms", "storage"]
+    assert sorted(manifest["permissions"]) == ["activeTab", "alarms", "idle", "storage"]
     commands = manifest["commands"]
     assert commands["_execute_action"]["suggested_key"]["default"] == "Alt+Shift+T"
     assert "stop-timer" in commands

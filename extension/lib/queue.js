@@ -17,7 +17,7 @@ function randomKey() {
 //   note:    {entryId, note}   or {startKey, note} for an entry whose start is still waiting
 export function makeChange(kind, fields = {}, { now = Date.now(), makeKey = randomKey } = {}) {
   if (!KINDS.includes(kind)) throw new Error(`unknown change ${kind}`);
-  return { key: makeKey(), kind, at: now, ...fields };
+  return { key: makeKey(), kind, at: now, ...fields }; // (fields.at: a moment in the past)
 }
 
 // The queue with `change` added. Changes that a later one makes moot are folded into it, so a

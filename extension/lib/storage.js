@@ -2,6 +2,7 @@
 //   session: {serverUrl, token, user}   — who is signed in where
 //   timer:   {running, entry, fetchedAt} — the server's timer as last read, and when (ms)
 //   notice:  a message for the sign-in screen (e.g. "Your sign-in has expired…")
+//   idle:    {since, until} (ms): when the machine went idle while a timer ran, until when
 //   queue:   changes waiting for the server, oldest first (lib/queue.js), and queueOwner: the
 //            id of the user who made them (kept through an expired sign-in, for that user only)
 
@@ -59,3 +60,12 @@ export async function saveQueue(queue) {
   await chrome.storage.local.set({ queue, ...(session?.user ? { queueOwner: session.user.id } : {}) });
 }
 
+
+export async function getIdle() {
+  const { idle } = await chrome.storage.local.get("idle");
+  return idle || null;
+}
+
+export async function saveIdle(idle) {
+  await chrome.storage.local.set({ idle });
+}

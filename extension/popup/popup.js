@@ -7,7 +7,8 @@ import { elapsedSeconds, formatHM, formatHMS, pathText } from "../lib/format.js"
 import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
 import { waitingText } from "../lib/queue.js";
-import { clearSession, getQueue, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
+import { idleQuestion, idleText } from "../lib/idle.js";
+import { clearSession, getIdle, getQueue, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
 import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
@@ -177,6 +178,7 @@ async function showTracker() {
   if (!(await refreshNow(true))) return;
   $("search").focus();
   startLive();
+  await askAboutIdle();
   await suggestForCurrentTab();
 }
 
@@ -564,6 +566,39 @@ function renderSuggestionState() {
   button.disabled = archived;
   note.hidden = !archived;
   note.textContent = archived ? "This record's task is archived and takes no new timers." : "";
+}
+
+// Idle time: kept, or cut off (the entry ends when idle began), or cut off and tracked again now.
+
+async function askAboutIdle() {
+  const idle = await getIdle();
+  const question = idleQuestion(view.timer, idle);
+  if (!question) {
+    if (idle && idle.until !== null) await saveIdle(null); // nothing to ask about any more
+    $("idle").hidden = true;
+    return;
+  }
+  const task = view.timer.entry.task;
+  $("idle-text").textContent = idleText(question, task ? task.name : null, (ms) => clockText(new Date(ms).toISOString()));
+  $("idle").hidden = false;
+  $("idle-keep").onclick = () => answerIdle(null);
+  $("idle-discard").onclick = () => answerIdle(question, false);
+  $("idle-continue").onclick = () => answerIdle(question, true);
+}
+
+async function answerIdle(question, continueNow = false) {
+  $("idle").hidden = true;
+  await saveIdle(null);
+  if (!question) return;
+  const task = view.timer?.entry?.task || null;
+  try {
+    await flushNote();
+    await change("stop", { at: question.since });
+    if (continueNow) await change("start", { task: task && { id: task.id, name: task.name, path: task.path } });
+    showMessage(continueNow ? "Idle time discarded; tracking again." : "Idle time discarded: the timer stopped when you went idle.", "info");
+  } catch (error) {
+    await handleError(error);
+  }
 }
 
 // Today: the day's total and entries, with continue, edit and delete --------------------------
