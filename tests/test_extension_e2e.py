@@ -595,6 +595,11 @@ def _archived_then_forbidden(popup: Page, start: Locator, server: Server) -> Non
         "This task is archived and takes no new timers."
     )
     assert server.timer() == {"running": False}
+    # searching for it now says why it is not offered
+    popup.get_by_role("combobox", name="Search tasks").fill("brochure")
+    expect(popup.locator("#search-status")).to_have_text(
+        '"Old brochure" is archived and takes no new timers.'
+    )
 
     choose_task(popup, "wiki", "Wiki cleanup")
     r = server.admin(

@@ -163,6 +163,10 @@ export function createApi({ serverUrl, token = null, fetch: fetchImpl, timeoutMs
         throw error;
       }
     },
+    // Archived tasks matching the words (to say why a search found nothing trackable).
+    searchArchived: (q, limit = 3) =>
+      call("GET", "/api/v1/tasks", { query: { trackable: "false", include_archived: "true", q: q.trim(), limit } })
+        .then((answer) => ({ ...answer, items: answer.items.filter((t) => t.archived) })),
     recentTasks: (limit = 5) => call("GET", "/api/v1/tasks/recent", { query: { limit } }),
     timer: () => call("GET", "/api/v1/timer"),
     // The caller's entries starting in [from, to) (Date or ISO text), newest first, and their

@@ -420,9 +420,19 @@ async function runSearch(q) {
     const answer = await apiFor(view.session).searchTasks(q);
     if (seq !== view.searchSeq) return; // a newer search is under way
     renderOptions(answer.items);
+    if (answer.items.length === 0 && q.trim() !== "") await sayIfArchived(q, seq);
   } catch (error) {
     if (seq === view.searchSeq) await handleError(error);
   }
+}
+
+// A search that found nothing trackable: say so when it is because the task is archived (a
+// closed Opportunity or Case), not just "no match".
+async function sayIfArchived(q, seq) {
+  const archived = (await apiFor(view.session).searchArchived(q)).items;
+  if (seq !== view.searchSeq || archived.length === 0) return;
+  const names = archived.map((t) => `"${t.name}"`).join(", ");
+  $("search-status").textContent = `${names} ${archived.length === 1 ? "is" : "are"} archived and takes no new timers.`.replace("are archived and takes", "are archived and take");
 }
 
 function renderOptions(tasks) {
