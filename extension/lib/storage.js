@@ -69,3 +69,8 @@ export async function getIdle() {
 export async function saveIdle(idle) {
   await chrome.storage.local.set({ idle });
 }
+
+// The server chosen at sign-in's first step, offered again next time.
+export async function rememberServerUrl(serverUrl) {
+  await chrome.storage.local.set({ lastServerUrl: serverUrl });
+}

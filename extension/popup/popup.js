@@ -8,7 +8,7 @@ import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
 import { waitingText } from "../lib/queue.js";
 import { idleQuestion, idleText } from "../lib/idle.js";
-import { clearSession, getIdle, getQueue, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
+import { clearSession, getIdle, getQueue, rememberServerUrl, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
 import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
@@ -34,6 +34,7 @@ const view = {
   live: null,
   refreshing: false,
   signIn: null, // the AbortController of a sign-in under way
+  serverUrl: null, // the server chosen in the sign-in's first step
   todayStale: true,
   editing: null, // the id of the entry whose edit form is open
 };
@@ -79,23 +80,43 @@ async function handleError(error) {
 
 // Sign-in -------------------------------------------------------------------------------------
 
+// Signing in takes two steps: the server's address (checked, and its host permission asked
+// for, while the click on Continue still counts as a user gesture: Chrome may close the popup
+// to ask, and nothing typed is lost then), then the email and password.
 async function showSignIn(notice = null) {
   view.session = null;
   stopTicker();
   stopLive();
   renderWaiting(0);
   $("tracker").hidden = true;
-  $("signin").hidden = false;
-  $("server-url").value = (await lastServerUrl()) || DEFAULT_SERVER_URL;
+  const known = await lastServerUrl();
+  if (known && (await chrome.permissions.contains({ origins: [originPattern(known)] }))) {
+    showCredentialsStep(known);
+  } else {
+    showServerStep(known || DEFAULT_SERVER_URL);
+  }
   if (notice) showMessage(notice);
   else clearMessage();
+}
+
+function showServerStep(url) {
+  $("signin").hidden = true;
+  $("server-step").hidden = false;
+  $("server-url").value = url;
+  $("server-url").focus();
+}
+
+function showCredentialsStep(serverUrl) {
+  view.serverUrl = serverUrl;
+  $("server-step").hidden = true;
+  $("signin").hidden = false;
+  $("signin-server").textContent = serverUrl;
   $("email").focus();
 }
 
-async function signIn(event) {
+async function chooseServer(event) {
   event.preventDefault();
   clearMessage();
-  const button = $("signin-button");
   let serverUrl;
   try {
     serverUrl = normalizeServerUrl($("server-url").value);
@@ -103,6 +124,21 @@ async function signIn(event) {
     await handleError(error);
     return;
   }
+  const origins = [originPattern(serverUrl)];
+  const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }));
+  if (!granted) {
+    showMessage(`Timetrail needs your permission to reach ${serverUrl}. Press Continue again and allow it.`);
+    return;
+  }
+  await rememberServerUrl(serverUrl);
+  showCredentialsStep(serverUrl);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  clearMessage();
+  const button = $("signin-button");
+  const serverUrl = view.serverUrl;
   const email = $("email").value.trim();
   const password = $("password").value;
   if (!email || !password) {
@@ -114,14 +150,6 @@ async function signIn(event) {
   view.signIn = cancel;
   $("signin-cancel").hidden = false;
   try {
-    // Host permission for exactly this server, asked for while the click still counts as a
-    // user gesture; the default local server is granted by the manifest already.
-    const origins = [originPattern(serverUrl)];
-    const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }));
-    if (!granted) {
-      showMessage(`Timetrail needs your permission to reach ${serverUrl}. Sign in again and allow it.`);
-      return;
-    }
     const api = createApi({ serverUrl, fetch: (...a) => fetch(...a), signal: cancel.signal });
     const answer = await api.login(email, password);
     await saveSession({ serverUrl, token: answer.token, user: answer.user });
@@ -170,6 +198,7 @@ async function showTracker() {
     return;
   }
   $("signin").hidden = true;
+  $("server-step").hidden = true;
   $("tracker").hidden = false;
   const user = view.session.user || {};
   $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
@@ -753,7 +782,9 @@ async function showRecents() {
 
 // Wiring -----------------------------------------------------------------------------------------
 
+$("server-form").addEventListener("submit", chooseServer);
 $("signin-form").addEventListener("submit", signIn);
+$("change-server").addEventListener("click", () => showServerStep(view.serverUrl || DEFAULT_SERVER_URL));
 $("signout").addEventListener("click", signOut);
 $("start").addEventListener("click", () => view.selected && startTask(view.selected));
 $("stop").addEventListener("click", stopTracking);
