@@ -60,6 +60,14 @@ class ConflictError(ApiError):
     code = "conflict"
 
 
+class UnprocessableError(ApiError):
+    """422: well formed, but cannot be done as asked (an idempotency key reused for another
+    request)."""
+
+    status = 422
+    code = "unprocessable"
+
+
 class RequestTimeoutError(ApiError):
     status = 408
     code = "request_timeout"

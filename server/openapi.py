@@ -23,10 +23,11 @@ _ERROR_TEXT = {
     409: "conflict; the code names it (email_taken, task_archived, no_running_timer, "
     "imported_structure_locked, task_has_entries, timer_running, last_administrator, "
     "user_inactive, tree_busy, source_taken, sync_running, not_connected, needs_reauth, "
-    "salesforce_not_configured)",
+    "salesforce_not_configured, idempotency_key_in_use)",
     408: "request_timeout: the request body did not arrive within 30 seconds",
     413: "payload_too_large",
     415: "unsupported_media_type: a body that is not application/json",
+    422: "idempotency_key_reused: this Idempotency-Key was sent with a different request",
     429: "too_many_requests (see Retry-After)",
     502: "salesforce_unavailable",
     503: "store_unavailable: the database cannot be reached or refused a write",
@@ -228,7 +229,17 @@ SCHEMAS: dict[str, Any] = {
             "source": {"enum": ["extension", "tui", "api"]},
         },
     },
-    "EntryList": _list_of("Entry"),
+    "EntryList": {
+        **_list_of("Entry"),
+        "properties": {
+            **_list_of("Entry")["properties"],
+            "total_seconds": {
+                "type": ["integer", "null"],
+                "description": "With both from and to: the seconds of every entry listed "
+                "(all pages; a running one up to now); null otherwise",
+            },
+        },
+    },
     "Timer": {
         "type": "object",
         "required": ["running"],
@@ -406,6 +417,22 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+    "description": (
+        "A key the client makes up for this one request (a UUID, say). Sent again with the same "
+        "key, by the same user, within 24 hours, the request is not run again: the first "
+        "answer comes back (status and body; errors such as 409 too), marked with the header "
+        "Idempotent-Replayed: true. While the first is still running, a second answers 409 "
+        "idempotency_key_in_use; the key sent with a different method, path or body answers "
+        "422 idempotency_key_reused."
+    ),
+}
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": endpoint.handler.__name__,
@@ -430,6 +457,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         params.append(
             {"name": name, "in": "query", "required": field.required, "schema": field.schema()}
         )
+    if endpoint.idempotent:
+        params.append(_IDEMPOTENCY_KEY)
     if params:
         op["parameters"] = params
     if endpoint.body is not None:

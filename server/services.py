@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .accounts import Accounts
+from .idempotency import Idempotency
 from .keys import Cipher, load_secret_key
 from .reports import Reports
 from .settings import Settings
@@ -33,6 +34,7 @@ class Services:
     integrations: Integrations
     syncs: Syncs
     scheduler: SyncScheduler
+    idempotency: Idempotency
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -77,4 +79,5 @@ class Services:
             integrations=integrations,
             syncs=syncs,
             scheduler=SyncScheduler(store, syncs, settings.sync_interval_seconds),
+            idempotency=Idempotency(store.idempotency_keys),
         )

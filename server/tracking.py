@@ -304,6 +304,14 @@ class Tracking:
             raise ConflictError("No timer is running.", code="no_running_timer")
         return done
 
+    async def discard(self, caller: Caller) -> None:
+        """Delete the caller's running timer (started by mistake: no time is kept)."""
+        current = await self.running(caller)  # (a forgotten one is stopped, and kept, first)
+        if current is None or not await self._store.entries.delete_one(
+            {"_id": current["_id"], TIMER_OF: current[TIMER_OF]}
+        ):
+            raise ConflictError("No timer is running.", code="no_running_timer")
+
     async def stop_if_running(self, account_id: str, user_id: str) -> None:
         """Stop a user's timer now (used when the user is deactivated)."""
         entry = await self._running(account_id, user_id)
@@ -395,6 +403,41 @@ class Tracking:
         docs = await self._within(caller, await self._store.entries.find(query, sort=newest_first))
         chunk = await self._without_forgotten(docs[offset : offset + limit])
         return chunk, len(docs) > offset + limit
+
+    async def total_seconds(
+        self,
+        caller: Caller,
+        user_id: str | None,
+        task_id: str | None,
+        start_from: dt.datetime,
+        start_to: dt.datetime,
+    ) -> int:
+        """The seconds of every entry `list_entries` lists for these filters (all pages; a
+        running one up to now): a day's or a week's total in the same call as its entries."""
+        reach = await self._reach_filter(caller, user_id)
+        managed = reach.pop("managed_roots", None)
+        query = {**reach, "start": {"$gte": start_from, "$lt": start_to}}
+        if task_id is not None:
+            query["task_id"] = task_id
+        docs = await self._store.entries.find(query)
+        if managed is not None:
+            docs = await self._within(caller, docs)
+        now = clock.now()
+        return sum(_duration(d, now) for d in await self._without_forgotten(docs))
+
+    async def recent_task_ids(self, caller: Caller, scan: int = 200) -> list[str]:
+        """The tasks of the caller's latest entries, newest first, each once."""
+        docs = await self._store.entries.find(
+            {"account_id": caller.account_id, "user_id": caller.user_id},
+            sort=[("start", -1), ("_id", -1)],
+            limit=scan,
+            projection={"task_id": 1},
+        )
+        return list(dict.fromkeys(d["task_id"] for d in docs if d.get("task_id")))
+
+    async def recent_tasks(self, caller: Caller, limit: int) -> list[dict[str, Any]]:
+        """The tasks the caller tracked last, newest first, that still take a timer."""
+        return await self._tree.trackable_views(caller, await self.recent_task_ids(caller), limit)
 
     async def _within(self, caller: Caller, entries: list[Doc]) -> list[Doc]:
         """Entries on tasks the caller manages (the nearest assignment is `manager`)."""

@@ -307,6 +307,25 @@ class Tree:
         cursor = page.next_cursor(len(chunk), page.offset + page.limit < len(ranked))
         return [task_view(task, assignments, above) for task in chunk], cursor
 
+    async def trackable_views(
+        self, caller: Caller, task_ids: Iterable[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """The first `limit` of these tasks the caller may start a timer on now, in order."""
+        assignments = await self.assignments(caller)
+        index = await self._index.get(caller.account_id)
+        above = index.archived
+        views = []
+        for task_id in task_ids:
+            task = index.tasks.get(task_id)
+            if task is None or is_archived(task, above):
+                continue
+            if not caller.is_admin and not assignments.can_track(task):
+                continue
+            views.append(task_view(task, assignments, above))
+            if len(views) == limit:
+                break
+        return views
+
     async def by_source(self, caller: Caller, system: str, record_id: str) -> dict[str, Any]:
         full = to_18(record_id)
         if full is None:

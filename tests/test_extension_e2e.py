@@ -8,9 +8,12 @@ find the record in the "current tab" exactly as it does on a real org."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import json
 import re
 import shutil
+import socket
 import ssl
 import threading
 import time
@@ -182,6 +185,69 @@ def salesforce_page_port() -> Iterator[int]:
         thread.join()
 
 
+class Switch:
+    """A TCP relay in front of the server that can be switched off: the extension, pointed at
+    it, sees the server go away and come back (connections refused while it is off) while the
+    server, and what it stored, stays."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._on = True
+        self._open: set[socket.socket] = set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        self._on = value
+        if not value:  # the browser's kept-alive connections go down with the server
+            for sock in list(self._open):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self.on:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                client.close()  # a reset: "cannot reach the server"
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._open |= {client, upstream}
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture(scope="module")
+def switch(server: Server) -> Iterator[Switch]:
+    relay = Switch(int(server.base.rsplit(":", 1)[1]))
+    yield relay
+    relay.close()
+
+
 @dataclass
 class Browser:
     context: BrowserContext
@@ -208,6 +274,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="module")
 def browser(
     server: Server,  # before playwright: seeding the store runs an asyncio loop of its own
+    switch: Switch,
     salesforce_page_port: int,
     tmp_path_factory: pytest.TempPathFactory,
     playwright: Playwright,
@@ -219,7 +286,12 @@ def browser(
     unpacked = tmp_path_factory.mktemp("extension") / "timetrail"
     shutil.copytree(EXTENSION, unpacked, ignore=shutil.ignore_patterns("test", "docs"))
     manifest = json.loads((unpacked / "manifest.json").read_text())
-    manifest["host_permissions"] += [f"{server.base}/*", f"{dead_server}/*"]
+    manifest["host_permissions"] += [f"{server.base}/*", f"{dead_server}/*", f"{switch.base}/*"]
+    # The extension reads the page's URL through `activeTab`, which Chrome grants when the person
+    # clicks the toolbar icon or presses the shortcut; a headless browser has neither, and the
+    # popup opens as a tab here: `tabs` stands for that grant.
+    assert "tabs" not in manifest["permissions"] and "activeTab" in manifest["permissions"]
+    manifest["permissions"].append("tabs")
     (unpacked / "manifest.json").write_text(json.dumps(manifest))
     context = playwright.chromium.launch_persistent_context(
         str(tmp_path_factory.mktemp("profile")),
@@ -257,13 +329,14 @@ def browser(
 
 
 @pytest.fixture
-def fresh(browser: Browser, server: Server) -> Iterator[Browser]:
+def fresh(browser: Browser, server: Server, switch: Switch) -> Iterator[Browser]:
     """Each test starts signed out, with no timer on the server and a clear badge."""
     browser.worker.evaluate(
         "chrome.storage.local.clear().then(() => chrome.action.setBadgeText({text: ''}))"
     )
     server.call("POST", "/api/v1/timer/stop")
     browser.page_errors.clear()
+    switch.on = True
     yield browser
     assert browser.page_errors == [], "uncaught errors in the popup"
     for page in browser.context.pages:
@@ -279,10 +352,10 @@ def open_popup(browser: Browser) -> Page:
     return page
 
 
-def sign_in_with_storage(browser: Browser, server: Server) -> str:
+def sign_in_with_storage(browser: Browser, server: Server, base: str | None = None) -> str:
     """A signed-in extension without going through the form (the form has its own test)."""
     answer = server.login()
-    session = {"serverUrl": server.base, "token": answer["token"], "user": answer["user"]}
+    session = {"serverUrl": base or server.base, "token": answer["token"], "user": answer["user"]}
     browser.worker.evaluate("s => chrome.storage.local.set({session: s})", session)
     token: str = answer["token"]
     return token
@@ -297,10 +370,16 @@ def screenshot(page: Page, name: str) -> Path:
 
 def test_sign_in_search_start_salesforce_record_and_stop(fresh: Browser, server: Server) -> None:
     popup = open_popup(fresh)
-    expect(popup.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(popup.get_by_role("button", name="Continue")).to_be_visible()
     screenshot(popup, "signed-out")
 
+    # The server's address is its own step: a typo is said to be one (no permission asked).
+    popup.get_by_label("Server URL").fill("htp//host")
+    popup.get_by_role("button", name="Continue").click()
+    expect(popup.get_by_role("alert")).to_contain_text('"htp//host" is not a web address.')
     popup.get_by_label("Server URL").fill(server.base)
+    popup.get_by_role("button", name="Continue").click()
+    expect(popup.get_by_text(f"to {server.base}")).to_be_visible()
     popup.get_by_label("Email").fill(USER_EMAIL)
     popup.get_by_label("Password").fill(PASSWORD)
     popup.get_by_role("button", name="Sign in").click()
@@ -369,8 +448,7 @@ def test_sign_in_search_start_salesforce_record_and_stop(fresh: Browser, server:
     )
     offer.click()
     expect(popup.locator("#running-name")).to_have_text("Acme — 200 licences")
-    expect(offer).to_be_disabled()
-    expect(popup.get_by_text("You are tracking this record.")).to_be_visible()
+    expect(offer).to_be_hidden()  # the running card shows it: no second card for the same task
     running = server.timer()
     assert running["entry"]["task_id"] == server.tasks["Acme — 200 licences"]
     assert running["entry"]["source"] == "extension"
@@ -405,13 +483,14 @@ def test_an_expired_sign_in_goes_back_to_the_sign_in_screen(fresh: Browser, serv
     popup.reload()
     expect(popup.get_by_role("alert")).to_have_text(EXPIRED)
     expect(popup.get_by_role("button", name="Sign in")).to_be_visible()
-    expect(popup.get_by_label("Server URL")).to_have_value(server.base)
+    expect(popup.locator("#signin-server")).to_have_text(server.base)  # the address is kept
     assert "session" not in fresh.storage()
 
 
 def test_an_unreachable_server_is_named(fresh: Browser, server: Server) -> None:
     popup = open_popup(fresh)
     popup.get_by_label("Server URL").fill(fresh.dead_server)
+    popup.get_by_role("button", name="Continue").click()
     popup.get_by_label("Email").fill(USER_EMAIL)
     popup.get_by_label("Password").fill(PASSWORD)
     popup.get_by_role("button", name="Sign in").click()
@@ -523,6 +602,11 @@ def _archived_then_forbidden(popup: Page, start: Locator, server: Server) -> Non
         "This task is archived and takes no new timers."
     )
     assert server.timer() == {"running": False}
+    # searching for it now says why it is not offered
+    popup.get_by_role("combobox", name="Search tasks").fill("brochure")
+    expect(popup.locator("#search-status")).to_have_text(
+        '"Old brochure" is archived and takes no new timers.'
+    )
 
     choose_task(popup, "wiki", "Wiki cleanup")
     r = server.admin(
@@ -536,3 +620,212 @@ def _archived_then_forbidden(popup: Page, start: Locator, server: Server) -> Non
     assert server.timer() == {"running": False}
     # still signed in: these are not sign-in problems
     expect(popup.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def entries_of(server: Server, task: str) -> list[dict[str, Any]]:
+    r = server.call("GET", f"/api/v1/entries?task_id={server.tasks[task]}")
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def test_a_stop_made_while_the_server_is_down_ends_the_entry_at_the_click(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Wiki cleanup"]})
+    assert started.status_code == 201, started.text
+    popup = open_popup(fresh)
+    stop = popup.get_by_role("button", name="Stop tracking")
+    expect(stop).to_be_visible()
+
+    switch.on = False
+    clicked = dt.datetime.now(dt.UTC)
+    stop.click()
+    expect(popup.get_by_role("status").filter(has_text="offline")).to_have_text(
+        "offline — 1 change waiting"
+    )
+    expect(stop).to_be_hidden()
+    assert fresh.badge() == "\N{HORIZONTAL ELLIPSIS}"  # changes waiting: never a blank badge
+    assert fresh.storage()["queue"][0]["kind"] == "stop"
+    time.sleep(4)  # the server is away for a while; the popup keeps trying
+    assert server.timer()["running"] is True
+
+    switch.on = True  # back: the open popup sends the stop within its next refresh
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    assert server.timer() == {"running": False}
+    entries = entries_of(server, "Wiki cleanup")
+    assert len(entries) == 1
+    end = dt.datetime.fromisoformat(entries[0]["end"])
+    assert abs((end - clicked).total_seconds()) <= 2, (end, clicked)
+    assert fresh.storage()["queue"] == []
+    badge_becomes(fresh, "")
+
+
+def test_a_start_and_note_made_offline_arrive_once(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    popup = open_popup(fresh)
+    expect(popup.get_by_role("combobox", name="Search tasks")).to_be_visible()
+    choose_task(popup, "copy", "Copywriting")
+    switch.on = False
+    popup.get_by_role("button", name="Start", exact=True).click()
+    expect(popup.locator("#running-name")).to_have_text("Copywriting")
+    popup.get_by_label("Note", exact=True).fill("offline words")
+    popup.get_by_label("Note", exact=True).press("Tab")
+    expect(popup.locator("#offline")).to_have_text("offline — 1 change waiting")
+    before = len(entries_of(server, "Copywriting"))
+
+    switch.on = True
+    popup.reload()  # opening the popup again sends what waits
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    running = server.timer()
+    assert running["running"] is True
+    assert running["entry"]["task_id"] == server.tasks["Copywriting"]
+    assert running["entry"]["note"] == "offline words"
+    assert len(entries_of(server, "Copywriting")) == before + 1
+    expect(popup.get_by_role("button", name="Stop tracking")).to_be_visible()
+
+
+def test_discard_and_a_stop_made_elsewhere_show_in_the_open_popup(
+    fresh: Browser, server: Server
+) -> None:
+    sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    choose_task(popup, "design", "Design mockups")
+    before = len(entries_of(server, "Design mockups"))
+    popup.get_by_role("button", name="Start", exact=True).click()
+    discard = popup.get_by_role("button", name="Discard timer")
+    expect(discard).to_be_visible()
+    discard.click()
+    expect(popup.get_by_role("alert")).to_have_text("Timer discarded; no time was kept.")
+    assert server.timer() == {"running": False}
+    assert len(entries_of(server, "Design mockups")) == before
+
+    # a timer started and stopped through the API shows in the open popup within 5 s
+    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Copywriting"]})
+    assert started.status_code == 201
+    expect(popup.locator("#running-name")).to_have_text("Copywriting", timeout=5000)
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    expect(popup.get_by_role("button", name="Stop tracking")).to_be_hidden(timeout=5000)
+    badge_becomes(fresh, "")
+
+
+def test_salesforce_pages_without_a_suggestion_say_why(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    page = fresh.context.new_page()
+    page.goto(f"https://{SALESFORCE_HOST}/lightning/r/Opportunity/0065g00000AbCdE/view")
+    popup = open_popup(fresh)
+    note = popup.locator("#page-note")
+    expect(note).to_have_text(
+        "This Salesforce record is not in Timetrail (it was not imported), so there is nothing "
+        "to suggest."
+    )
+    expect(popup.locator("#suggestion")).to_be_hidden()
+    page.goto(f"https://{SALESFORCE_HOST}/lightning/o/Opportunity/list")
+    page.bring_to_front()
+    popup.reload()
+    expect(note).to_have_text(
+        "On a Salesforce list or other page nothing is suggested: open a record to track it."
+    )
+
+
+def test_today_lists_entries_to_continue_edit_and_delete(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    now = dt.datetime.now().astimezone()  # the browser's local time is this machine's
+    if now.hour == 0 and now.minute < 40:
+        pytest.skip("the entries below would start yesterday")
+    done = server.call(
+        "POST",
+        "/api/v1/entries",
+        {
+            "task_id": server.tasks["Wiki cleanup"],
+            "start": (now - dt.timedelta(minutes=30)).isoformat(),
+            "duration": 300,
+            "note": "tidy",
+        },
+    )
+    assert done.status_code == 201, done.text
+    started_at = now - dt.timedelta(minutes=5)
+    r = server.call(
+        "POST",
+        "/api/v1/timer/start",
+        {"task_id": server.tasks["Copywriting"], "started_at": started_at.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    popup = open_popup(fresh)
+    today = popup.get_by_role("list", name="Today's entries")
+    # (the shared server has the other tests' entries of today too)
+    expect(today.get_by_role("listitem").filter(has_text="tidy")).to_have_count(1)
+    expect(popup.locator("#today-total")).to_have_text(re.compile(r"^\d+:\d\d$"))
+
+    # edit the running timer's start: 20 minutes earlier
+    span = f"{started_at:%H:%M}\N{EN DASH}now"
+    popup.get_by_role("button", name=f"Edit Copywriting {span}").click()
+    earlier = now - dt.timedelta(minutes=20)
+    popup.get_by_label("Start").fill(f"{earlier:%H:%M}")
+    popup.get_by_role("button", name="Save").click()
+    expect(today).to_contain_text(f"{earlier:%H:%M}\N{EN DASH}now")
+    start = dt.datetime.fromisoformat(server.timer()["entry"]["start"])
+    assert start == earlier.replace(second=0, microsecond=0)
+
+    # continue the stopped one: a new timer on its task
+    popup.get_by_role("button", name="Continue Wiki cleanup").first.click()
+    expect(popup.locator("#running-name")).to_have_text("Wiki cleanup")
+    assert server.timer()["entry"]["task_id"] == server.tasks["Wiki cleanup"]
+
+    # delete the first one
+    wiki = (
+        f"{now - dt.timedelta(minutes=30):%H:%M}\N{EN DASH}{now - dt.timedelta(minutes=25):%H:%M}"
+    )
+    popup.get_by_role("button", name=f"Delete Wiki cleanup {wiki}").click()
+    expect(popup.get_by_role("alert")).to_contain_text("Deleted Wiki cleanup")
+    assert done.json()["id"] not in {e["id"] for e in entries_of(server, "Wiki cleanup")}
+
+
+def test_an_empty_search_offers_recent_tasks_first(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    r = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Design mockups"]})
+    assert r.status_code == 201, r.text
+    assert server.call("POST", "/api/v1/timer/stop").status_code == 200
+    popup = open_popup(fresh)
+    search = popup.get_by_role("combobox", name="Search tasks")
+    expect(search).to_be_visible()
+    search.blur()
+    search.focus()
+    options = popup.get_by_role("listbox").get_by_role("option")
+    expect(options.first).to_contain_text("Design mockups")
+    expect(popup.locator("#search-status")).to_have_text("Recent tasks")
+
+
+def test_idle_time_can_be_discarded(fresh: Browser, server: Server) -> None:
+    """chrome.idle cannot be made idle in a headless browser: the worker's record of it is
+    written as its listener writes it, and the popup asks."""
+    sign_in_with_storage(fresh, server)
+    now = dt.datetime.now(dt.UTC)
+    started = server.call(
+        "POST",
+        "/api/v1/timer/start",
+        {
+            "task_id": server.tasks["Copywriting"],
+            "started_at": (now - dt.timedelta(minutes=50)).isoformat(),
+        },
+    )
+    assert started.status_code == 201, started.text
+    since = now - dt.timedelta(minutes=30)
+    until = now - dt.timedelta(minutes=5)
+    fresh.worker.evaluate(
+        "i => chrome.storage.local.set({idle: i})",
+        {"since": since.timestamp() * 1000, "until": until.timestamp() * 1000},
+    )
+    popup = open_popup(fresh)
+    expect(popup.locator("#idle-text")).to_contain_text("(25 min) while tracking Copywriting")
+    popup.get_by_role("button", name="Discard and continue").click()
+    expect(popup.get_by_role("alert")).to_have_text("Idle time discarded; tracking again.")
+    entries = entries_of(server, "Copywriting")
+    cut = next(e for e in entries if e["id"] == started.json()["entry"]["id"])
+    assert abs(dt.datetime.fromisoformat(cut["end"]).timestamp() - since.timestamp()) <= 1
+    running = server.timer()
+    assert running["running"] is True and running["entry"]["task_id"] == server.tasks["Copywriting"]
+    assert fresh.storage().get("idle") is None

@@ -3,6 +3,7 @@ so that the README's single test command covers them too."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -33,3 +34,12 @@ def test_the_extension_unit_tests_pass() -> None:
     assert "# fail 0" in output, output
     passed = [line for line in output.splitlines() if line.startswith("# pass ")]
     assert passed and int(passed[-1].split()[-1]) >= 20, output
+
+
+def test_the_manifest_asks_for_little_and_offers_shortcuts() -> None:
+    manifest = json.loads((EXTENSION / "manifest.json").read_text())
+    # activeTab, not tabs: no "Read your browsing history" warning at install
+    assert sorted(manifest["permissions"]) == ["activeTab", "alarms", "idle", "storage"]
+    commands = manifest["commands"]
+    assert commands["_execute_action"]["suggested_key"]["default"] == "Alt+Shift+T"
+    assert "stop-timer" in commands

@@ -8,10 +8,18 @@ function wholeSeconds(seconds) {
   return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
 }
 
-// "1:05" — hours and minutes, for the toolbar badge (four characters fit up to 9:59).
+// "1:05" — hours and minutes.
 export function formatHM(seconds) {
   const s = wholeSeconds(seconds);
   return `${Math.floor(s / 3600)}:${twoDigits(Math.floor((s % 3600) / 60))}`;
+}
+
+// The toolbar badge fits four characters: "9:59", then whole hours "10h" … "99h" (a timer
+// runs at most 24 hours; "99h" is the cap for a clock gone wrong).
+export function formatBadge(seconds) {
+  const s = wholeSeconds(seconds);
+  if (s < 10 * 3600) return formatHM(s);
+  return `${Math.min(99, Math.floor(s / 3600))}h`;
 }
 
 // "1:05:09" — for the popup, which updates every second.

@@ -2,6 +2,9 @@
 //   session: {serverUrl, token, user}   — who is signed in where
 //   timer:   {running, entry, fetchedAt} — the server's timer as last read, and when (ms)
 //   notice:  a message for the sign-in screen (e.g. "Your sign-in has expired…")
+//   idle:    {since, until} (ms): when the machine went idle while a timer ran, until when
+//   queue:   changes waiting for the server, oldest first (lib/queue.js), and queueOwner: the
+//            id of the user who made them (kept through an expired sign-in, for that user only)
 
 export async function getSession() {
   const { session } = await chrome.storage.local.get("session");
@@ -14,14 +17,20 @@ export async function lastServerUrl() {
 }
 
 export async function saveSession(session) {
-  await chrome.storage.local.set({ session, lastServerUrl: session.serverUrl, notice: null });
+  const { queueOwner } = await chrome.storage.local.get("queueOwner");
+  const userId = session.user ? session.user.id : null;
+  // Changes made by someone else before their sign-in expired are not this user's to send.
+  const keepQueue = queueOwner === userId ? {} : { queue: [], queueOwner: userId };
+  await chrome.storage.local.set({ session, lastServerUrl: session.serverUrl, notice: null, ...keepQueue });
 }
 
 // Forget the token (signed out or expired); `notice` is shown on the sign-in screen.
 // The server's address is kept, so signing in again needs only the email and password.
-export async function clearSession(notice = null) {
+// An expired sign-in keeps the changes waiting (sent once the same user signs in again); signing
+// out (`dropQueue`) forgets them.
+export async function clearSession(notice = null, { dropQueue = false } = {}) {
   const { session } = await chrome.storage.local.get("session");
-  await chrome.storage.local.remove(["session", "timer"]);
+  await chrome.storage.local.remove(["session", "timer", ...(dropQueue ? ["queue", "queueOwner"] : [])]);
   const keep = session?.serverUrl ? { lastServerUrl: session.serverUrl } : {};
   await chrome.storage.local.set({ notice, ...keep });
 }
@@ -39,4 +48,29 @@ export async function getTimer() {
 
 export async function saveTimer(timer) {
   await chrome.storage.local.set({ timer });
+}
+
+export async function getQueue() {
+  const { queue } = await chrome.storage.local.get("queue");
+  return Array.isArray(queue) ? queue : [];
+}
+
+export async function saveQueue(queue) {
+  const session = await getSession();
+  await chrome.storage.local.set({ queue, ...(session?.user ? { queueOwner: session.user.id } : {}) });
+}
+
+
+export async function getIdle() {
+  const { idle } = await chrome.storage.local.get("idle");
+  return idle || null;
+}
+
+export async function saveIdle(idle) {
+  await chrome.storage.local.set({ idle });
+}
+
+// The server chosen at sign-in's first step, offered again next time.
+export async function rememberServerUrl(serverUrl) {
+  await chrome.storage.local.set({ lastServerUrl: serverUrl });
 }

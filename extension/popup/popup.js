@@ -1,16 +1,22 @@
 // The popup: sign-in, task search (ARIA combobox), the running timer with its note, and the
 // task of the Salesforce record in the current tab. All state it keeps across openings is in
 // chrome.storage (lib/storage.js); the truth about the timer is the server's.
-import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
+import { ApiError, DEFAULT_SERVER_URL, EXPIRED_MESSAGE, isUnanswered, normalizeServerUrl, originPattern, createApi } from "../lib/api.js";
 import { showTimerOnBadge } from "../lib/badge.js";
-import { elapsedSeconds, formatHMS, pathText } from "../lib/format.js";
-import { recordFromUrl } from "../lib/salesforce.js";
-import { clearSession, getSession, getTimer, lastServerUrl, saveSession, saveTimer, takeNotice } from "../lib/storage.js";
+import { elapsedSeconds, formatHM, formatHMS, pathText } from "../lib/format.js";
+import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
+import { perform } from "../lib/outbox.js";
+import { waitingText } from "../lib/queue.js";
+import { idleQuestion, idleText } from "../lib/idle.js";
+import { clearSession, getIdle, getQueue, rememberServerUrl, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
-import { apiFor, applyTimer, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
+import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
+import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
 
 const SEARCH_DELAY_MS = 250;
 const NOTE_DELAY_MS = 800;
+// While open, the popup re-reads the server this often (and whenever it gets the focus back).
+const LIVE_REFRESH_MS = 3000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,20 +31,36 @@ const view = {
   searchTimer: null,
   noteTimer: null,
   ticker: null,
+  live: null,
+  refreshing: false,
+  signIn: null, // the AbortController of a sign-in under way
+  serverUrl: null, // the server chosen in the sign-in's first step
+  todayStale: true,
+  editing: null, // the id of the entry whose edit form is open
 };
 
 // Messages ------------------------------------------------------------------------------------
 
-function showMessage(text, kind = "error") {
+// `retry`: a function the message's Retry button runs (for a server that did not answer).
+function showMessage(text, kind = "error", retry = null) {
   const box = $("message");
   box.textContent = text;
   box.className = kind;
-  box.hidden = false;
+  $("message-box").hidden = false;
+  $("retry").hidden = retry === null;
+  $("retry").onclick = retry;
 }
 
 function clearMessage() {
-  $("message").hidden = true;
+  $("message-box").hidden = true;
   $("message").textContent = "";
+  $("retry").hidden = true;
+}
+
+// "offline — N changes waiting": what the person did is kept and sent once the server answers.
+function renderWaiting(count) {
+  $("offline").textContent = waitingText(count);
+  $("offline").hidden = count === 0;
 }
 
 // Every failed call ends here: an expired sign-in goes back to the sign-in screen, anything else
@@ -49,26 +71,52 @@ async function handleError(error) {
     showSignIn(await takeNotice() || EXPIRED_MESSAGE);
     return;
   }
+  if (isUnanswered(error) && view.session) {
+    showMessage(error.message, "error", () => refreshNow(true));
+    return;
+  }
   showMessage(error instanceof ApiError ? error.message : `Something went wrong: ${error}`);
 }
 
 // Sign-in -------------------------------------------------------------------------------------
 
+// Signing in takes two steps: the server's address (checked, and its host permission asked
+// for, while the click on Continue still counts as a user gesture: Chrome may close the popup
+// to ask, and nothing typed is lost then), then the email and password.
 async function showSignIn(notice = null) {
   view.session = null;
   stopTicker();
+  stopLive();
+  renderWaiting(0);
   $("tracker").hidden = true;
-  $("signin").hidden = false;
-  $("server-url").value = (await lastServerUrl()) || DEFAULT_SERVER_URL;
+  const known = await lastServerUrl();
+  if (known && (await chrome.permissions.contains({ origins: [originPattern(known)] }))) {
+    showCredentialsStep(known);
+  } else {
+    showServerStep(known || DEFAULT_SERVER_URL);
+  }
   if (notice) showMessage(notice);
   else clearMessage();
+}
+
+function showServerStep(url) {
+  $("signin").hidden = true;
+  $("server-step").hidden = false;
+  $("server-url").value = url;
+  $("server-url").focus();
+}
+
+function showCredentialsStep(serverUrl) {
+  view.serverUrl = serverUrl;
+  $("server-step").hidden = true;
+  $("signin").hidden = false;
+  $("signin-server").textContent = serverUrl;
   $("email").focus();
 }
 
-async function signIn(event) {
+async function chooseServer(event) {
   event.preventDefault();
   clearMessage();
-  const button = $("signin-button");
   let serverUrl;
   try {
     serverUrl = normalizeServerUrl($("server-url").value);
@@ -76,6 +124,21 @@ async function signIn(event) {
     await handleError(error);
     return;
   }
+  const origins = [originPattern(serverUrl)];
+  const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }));
+  if (!granted) {
+    showMessage(`Timetrail needs your permission to reach ${serverUrl}. Press Continue again and allow it.`);
+    return;
+  }
+  await rememberServerUrl(serverUrl);
+  showCredentialsStep(serverUrl);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  clearMessage();
+  const button = $("signin-button");
+  const serverUrl = view.serverUrl;
   const email = $("email").value.trim();
   const password = $("password").value;
   if (!email || !password) {
@@ -83,25 +146,28 @@ async function signIn(event) {
     return;
   }
   button.disabled = true;
+  const cancel = new AbortController();
+  view.signIn = cancel;
+  $("signin-cancel").hidden = false;
   try {
-    // Host permission for exactly this server, asked for while the click still counts as a
-    // user gesture; the default local server is granted by the manifest already.
-    const origins = [originPattern(serverUrl)];
-    const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }));
-    if (!granted) {
-      showMessage(`Timetrail needs your permission to reach ${serverUrl}. Sign in again and allow it.`);
-      return;
-    }
-    const answer = await createApi({ serverUrl, fetch: (...a) => fetch(...a) }).login(email, password);
+    const api = createApi({ serverUrl, fetch: (...a) => fetch(...a), signal: cancel.signal });
+    const answer = await api.login(email, password);
     await saveSession({ serverUrl, token: answer.token, user: answer.user });
     $("password").value = "";
     await ensureRefreshAlarm();
     await showTracker();
   } catch (error) {
-    await handleError(error);
+    if (error instanceof ApiError && error.kind === "cancelled") showMessage("Sign-in cancelled.", "info");
+    else await handleError(error);
   } finally {
+    view.signIn = null;
+    $("signin-cancel").hidden = true;
     button.disabled = false;
   }
+}
+
+function cancelSignIn() {
+  if (view.signIn) view.signIn.abort();
 }
 
 async function signOut() {
@@ -118,7 +184,7 @@ async function signOut() {
       }
     }
   }
-  await clearSession(null);
+  await clearSession(null, { dropQueue: true });
   await showTimerOnBadge(null);
   await showSignIn(notice);
 }
@@ -132,18 +198,70 @@ async function showTracker() {
     return;
   }
   $("signin").hidden = true;
+  $("server-step").hidden = true;
   $("tracker").hidden = false;
   const user = view.session.user || {};
   $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
   renderTimer(await getTimer()); // the last known state at once, then the server's
-  const { timer, error } = await refreshTimer();
-  if (error) {
-    await handleError(error);
-    if (error.kind === "expired") return;
-  }
-  renderTimer(timer);
+  renderWaiting((await getQueue()).length);
+  if (!(await refreshNow(true))) return;
   $("search").focus();
+  startLive();
+  await askAboutIdle();
   await suggestForCurrentTab();
+}
+
+// Re-read the server (sending what waits first) and show it. `speak`: say a failure (the
+// periodic refresh stays quiet about one it has said already). Returns false once signed out.
+async function refreshNow(speak = false) {
+  if (view.refreshing || !view.session) return Boolean(view.session);
+  view.refreshing = true;
+  try {
+    const { timer, error, waiting, failed } = await refreshTimer();
+    if (error && error.kind === "expired") {
+      await handleError(error);
+      return false;
+    }
+    renderWaiting(waiting);
+    for (const { change, error: refused } of failed) showRefused(change, refused);
+    if (error && speak) await handleError(error);
+    else if (!error && !$("retry").hidden) clearMessage(); // the server is back
+    const changed = !timer || !sameTimer(view.timer, timer);
+    if (changed) dropNoteOfStoppedEntry(timer);
+    renderTimer(timer);
+    if ((changed || view.todayStale) && !error) await loadToday();
+    return true;
+  } finally {
+    view.refreshing = false;
+  }
+}
+
+function sameTimer(a, b) {
+  return Boolean(a && b && a.running === b.running && (a.entry?.id ?? null) === (b.entry?.id ?? null));
+}
+
+// The running entry changed under the note being typed (stopped elsewhere): the note is not
+// saved onto an entry the person no longer looks at; they are told, and the text stays.
+function dropNoteOfStoppedEntry(timer) {
+  if (view.noteTimer === null || !view.timer?.running) return;
+  if (timer && timer.running && view.timer.entry?.startKey && timer.entry) return; // an offline start got its id
+  clearTimeout(view.noteTimer);
+  view.noteTimer = null;
+  showMessage("The timer was stopped elsewhere; the note was not saved.", "info");
+}
+
+function showRefused(change, error) {
+  const what = { start: "A start", stop: "A stop", discard: "A discard", note: "A note" }[change.kind];
+  showMessage(`${what} made offline was refused by the server: ${error.message}`);
+}
+
+function startLive() {
+  if (view.live === null) view.live = setInterval(() => refreshNow(false), LIVE_REFRESH_MS);
+}
+
+function stopLive() {
+  if (view.live !== null) clearInterval(view.live);
+  view.live = null;
 }
 
 function startTicker() {
@@ -180,13 +298,37 @@ function renderTimer(timer) {
   renderSuggestionState();
 }
 
+// A change the person makes (start, stop, discard, note) goes through the outbox: kept with the
+// moment it happened, sent at once, and, when the server does not answer, sent later in order.
+// Returns the server's answer, or null when it waits (or was refused: said here).
+async function change(kind, fields) {
+  const result = await perform(kind, fields);
+  renderWaiting(result.left.length);
+  const refused = result.failed.find((f) => f.change.key === result.change.key);
+  const waiting = result.left.some((c) => c.key === result.change.key);
+  for (const f of result.failed) if (f !== refused) showRefused(f.change, f.error);
+  if (refused) {
+    renderTimer((await refreshTimer()).timer);
+    throw refused.error;
+  }
+  if (result.error && result.error.kind === "expired") throw result.error;
+  if (waiting) {
+    renderTimer(await getTimer());
+    await showTimerOnBadge(await getTimer(), result.left.length);
+    return null;
+  }
+  const sent = result.sent.find((s) => s.change.key === result.change.key);
+  renderTimer((await refreshTimer()).timer);
+  await loadToday();
+  return sent ? sent.answer : null;
+}
+
 async function startTask(task) {
   clearMessage();
   await flushNote();
   setBusy(true);
   try {
-    const answer = await apiFor(view.session).start(task.id);
-    renderTimer(await applyTimer({ running: true, entry: answer.entry }));
+    await change("start", { task: { id: task.id, name: task.name, path: task.path } });
     clearSearch();
     $("note-status").textContent = "";
     $("note").focus();
@@ -202,18 +344,33 @@ async function stopTracking() {
   await flushNote();
   setBusy(true);
   try {
-    const answer = await apiFor(view.session).stop();
-    const entry = answer.entry;
-    renderTimer(await applyTimer({ running: false }));
-    const name = entry.task ? entry.task.name : "the timer";
-    showMessage(`Stopped ${name} after ${formatHMS(entry.duration)}.`, "info");
-  } catch (error) {
-    if (error instanceof ApiError && error.kind === "no_running_timer") {
-      renderTimer((await refreshTimer()).timer);
-      showMessage(error.message, "info");
+    const answer = await change("stop");
+    if (answer) {
+      const entry = answer.entry;
+      const name = entry.task ? entry.task.name : "the timer";
+      showMessage(`Stopped ${name} after ${formatHMS(entry.duration)}.`, "info");
     } else {
-      await handleError(error);
+      showMessage("Stopped. The server will get the stop time once it can be reached.", "info");
     }
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "no_running_timer") showMessage(error.message, "info");
+    else await handleError(error);
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function discardTimer() {
+  clearMessage();
+  if (view.noteTimer !== null) clearTimeout(view.noteTimer);
+  view.noteTimer = null;
+  setBusy(true);
+  try {
+    await change("discard");
+    showMessage("Timer discarded; no time was kept.", "info");
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "no_running_timer") showMessage(error.message, "info");
+    else await handleError(error);
   } finally {
     setBusy(false);
   }
@@ -221,6 +378,7 @@ async function stopTracking() {
 
 function setBusy(busy) {
   $("stop").disabled = busy;
+  $("discard").disabled = busy;
   $("start").disabled = busy || view.selected === null;
   $("suggestion-start").disabled = busy || $("suggestion-start").dataset.blocked === "true";
 }
@@ -246,11 +404,10 @@ async function saveNote() {
   if (!timer || !timer.running || !view.session) return;
   const note = $("note").value;
   if (note === (timer.entry.note || "")) return;
+  const target = timer.entry.id ? { entryId: timer.entry.id } : { startKey: timer.entry.startKey };
   try {
-    await apiFor(view.session).saveNote(timer.entry.id, note);
-    timer.entry.note = note;
-    await saveTimer(timer);
-    $("note-status").textContent = "Note saved";
+    const answer = await change("note", { ...target, note });
+    $("note-status").textContent = answer ? "Note saved" : "Note kept; it is saved once the server can be reached";
   } catch (error) {
     await handleError(error);
   }
@@ -292,9 +449,19 @@ async function runSearch(q) {
     const answer = await apiFor(view.session).searchTasks(q);
     if (seq !== view.searchSeq) return; // a newer search is under way
     renderOptions(answer.items);
+    if (answer.items.length === 0 && q.trim() !== "") await sayIfArchived(q, seq);
   } catch (error) {
     if (seq === view.searchSeq) await handleError(error);
   }
+}
+
+// A search that found nothing trackable: say so when it is because the task is archived (a
+// closed Opportunity or Case), not just "no match".
+async function sayIfArchived(q, seq) {
+  const archived = (await apiFor(view.session).searchArchived(q)).items;
+  if (seq !== view.searchSeq || archived.length === 0) return;
+  const names = archived.map((t) => `"${t.name}"`).join(", ");
+  $("search-status").textContent = `${names} ${archived.length === 1 ? "is" : "are"} archived and takes no new timers.`.replace("are archived and takes", "are archived and take");
 }
 
 function renderOptions(tasks) {
@@ -372,8 +539,8 @@ function searchKey(event) {
 // The Salesforce record in the current tab ------------------------------------------------------
 
 // The page the person is on: the active tab of the popup's window — or, when popup.html is open
-// as a tab itself, the most recently used other tab (lib/tabs.js). Reading tab URLs needs the
-// "tabs" permission (see extension/README.md).
+// as a tab itself, the most recently used other tab (lib/tabs.js). The URL is readable through
+// `activeTab`, granted by the click on the toolbar icon or the shortcut that opened the popup.
 async function currentPageTab() {
   const [active] = await chrome.tabs.query({ active: true, currentWindow: true });
   const all = await chrome.tabs.query({ windowType: "normal" });
@@ -384,8 +551,10 @@ async function suggestForCurrentTab() {
   const box = $("suggestion");
   const tab = await currentPageTab();
   const record = tab ? recordFromUrl(tab.url) : null;
+  box.dataset.taskId = "";
   if (!record || !view.session) {
     box.hidden = true;
+    showPageNote(tab && onSalesforce(tab.url) ? "On a Salesforce list or other page nothing is suggested: open a record to track it." : "");
     return;
   }
   let task;
@@ -396,46 +565,237 @@ async function suggestForCurrentTab() {
     return;
   }
   if (!task) {
-    box.hidden = true; // this record was not imported
+    box.hidden = true;
+    showPageNote("This Salesforce record is not in Timetrail (it was not imported), so there is nothing to suggest.");
     return;
   }
+  showPageNote("");
   box.dataset.taskId = task.id;
   box.dataset.archived = String(Boolean(task.archived));
   $("suggestion-name").textContent = task.name;
   $("suggestion-path").textContent = pathText(task.path);
   $("suggestion-start").setAttribute("aria-label", `Start tracking ${task.name}`);
   $("suggestion-start").onclick = () => startTask(task);
-  box.hidden = false;
   renderSuggestionState();
+}
+
+function onSalesforce(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" && isSalesforceHost(parsed.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function showPageNote(text) {
+  $("page-note").textContent = text;
+  $("page-note").hidden = text === "";
 }
 
 function renderSuggestionState() {
   const box = $("suggestion");
   const button = $("suggestion-start");
   const note = $("suggestion-note");
+  // The running card already shows the task being tracked: the suggestion does not repeat it.
   const tracking = Boolean(view.timer && view.timer.running && view.timer.entry?.task_id === box.dataset.taskId);
+  box.hidden = !box.dataset.taskId || tracking;
   const archived = box.dataset.archived === "true";
-  const blocked = archived || tracking;
-  button.dataset.blocked = String(blocked);
-  button.disabled = blocked;
-  note.hidden = !blocked;
-  note.textContent = archived
-    ? "This record's task is archived and takes no new timers."
-    : tracking
-      ? "You are tracking this record."
-      : "";
+  button.dataset.blocked = String(archived);
+  button.disabled = archived;
+  note.hidden = !archived;
+  note.textContent = archived ? "This record's task is archived and takes no new timers." : "";
+}
+
+// Idle time: kept, or cut off (the entry ends when idle began), or cut off and tracked again now.
+
+async function askAboutIdle() {
+  const idle = await getIdle();
+  const question = idleQuestion(view.timer, idle);
+  if (!question) {
+    if (idle && idle.until !== null) await saveIdle(null); // nothing to ask about any more
+    $("idle").hidden = true;
+    return;
+  }
+  const task = view.timer.entry.task;
+  $("idle-text").textContent = idleText(question, task ? task.name : null, (ms) => clockText(new Date(ms).toISOString()));
+  $("idle").hidden = false;
+  $("idle-keep").onclick = () => answerIdle(null);
+  $("idle-discard").onclick = () => answerIdle(question, false);
+  $("idle-continue").onclick = () => answerIdle(question, true);
+}
+
+async function answerIdle(question, continueNow = false) {
+  $("idle").hidden = true;
+  await saveIdle(null);
+  if (!question) return;
+  const task = view.timer?.entry?.task || null;
+  try {
+    await flushNote();
+    await change("stop", { at: question.since });
+    if (continueNow) await change("start", { task: task && { id: task.id, name: task.name, path: task.path } });
+    showMessage(continueNow ? "Idle time discarded; tracking again." : "Idle time discarded: the timer stopped when you went idle.", "info");
+  } catch (error) {
+    await handleError(error);
+  }
+}
+
+// Today: the day's total and entries, with continue, edit and delete --------------------------
+
+async function loadToday() {
+  if (!view.session || view.editing !== null) return; // (never under an open edit form)
+  const { from, to } = dayBounds();
+  try {
+    const answer = await apiFor(view.session).entriesBetween(from, to);
+    view.todayStale = false;
+    renderToday(answer.items, answer.total_seconds || 0);
+  } catch (error) {
+    view.todayStale = true;
+    if (!isUnanswered(error)) await handleError(error);
+  }
+}
+
+function button(text, label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.setAttribute("aria-label", label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderToday(entries, total) {
+  $("today-total").textContent = formatHM(total);
+  $("today-total").setAttribute("aria-label", `Today's total ${formatHM(total)}`);
+  $("today-empty").hidden = entries.length > 0;
+  $("today-list").replaceChildren(
+    ...entries.map((entry) => {
+      const li = document.createElement("li");
+      const name = entry.task ? entry.task.name : "(no task)";
+      const span = spanText(entry);
+      const title = document.createElement("span");
+      title.className = "name";
+      title.textContent = name;
+      const when = document.createElement("span");
+      when.className = "span";
+      when.textContent = `${span} · ${formatHM(entry.duration)}`;
+      li.append(title, when);
+      if (entry.note) {
+        const note = document.createElement("p");
+        note.className = "entry-note";
+        note.textContent = entry.note;
+        li.append(note);
+      }
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      const running = entry.end === null;
+      if (entry.task && !running) {
+        actions.append(button("Continue", `Continue ${name}`, () => startTask(entry.task)));
+      }
+      actions.append(button("Edit", `Edit ${name} ${span}`, () => openEdit(li, entry)));
+      if (!running) actions.append(button("Delete", `Delete ${name} ${span}`, () => deleteEntry(entry)));
+      li.append(actions);
+      return li;
+    }),
+  );
+}
+
+function timeField(labelText, value) {
+  const label = document.createElement("label");
+  label.textContent = labelText;
+  const input = document.createElement("input");
+  input.type = "time";
+  input.value = value;
+  label.append(input);
+  return { label, input };
+}
+
+function openEdit(li, entry) {
+  view.editing = entry.id;
+  const form = document.createElement("form");
+  const start = timeField("Start", clockText(entry.start));
+  const end = entry.end ? timeField("End", clockText(entry.end)) : null;
+  const noteLabel = document.createElement("label");
+  noteLabel.textContent = "Entry note";
+  const note = document.createElement("input");
+  note.type = "text";
+  note.value = entry.note || "";
+  noteLabel.append(note);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.className = "primary";
+  save.textContent = "Save";
+  const cancel = button("Cancel", "Cancel editing", () => closeEdit());
+  form.append(start.label, ...(end ? [end.label] : []), noteLabel, save, cancel);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { edits, error } = entryEdits(entry, { start: start.input.value, end: end?.input.value, note: note.value });
+    if (error) {
+      showMessage(error);
+      return;
+    }
+    try {
+      if (Object.keys(edits).length > 0) {
+        await apiFor(view.session).updateEntry(entry.id, edits, { key: crypto.randomUUID() });
+      }
+      clearMessage();
+      await closeEdit();
+      renderTimer((await refreshTimer()).timer);
+    } catch (failure) {
+      await handleError(failure);
+    }
+  });
+  li.querySelector(".actions").replaceWith(form);
+  start.input.focus();
+}
+
+async function closeEdit() {
+  view.editing = null;
+  await loadToday();
+}
+
+async function deleteEntry(entry) {
+  clearMessage();
+  try {
+    await apiFor(view.session).deleteEntry(entry.id, { key: crypto.randomUUID() });
+    showMessage(`Deleted ${entry.task ? entry.task.name : "the entry"} ${spanText(entry)}.`, "info");
+  } catch (error) {
+    await handleError(error);
+  }
+  await loadToday();
+}
+
+// Recents: the first suggestions of an empty search.
+async function showRecents() {
+  if (!view.session || $("search").value.trim() !== "" || view.options.length > 0) return;
+  const seq = ++view.searchSeq;
+  try {
+    const answer = await apiFor(view.session).recentTasks();
+    if (seq !== view.searchSeq || $("search").value.trim() !== "") return;
+    renderOptions(answer.items);
+    if (answer.items.length > 0) $("search-status").textContent = "Recent tasks";
+    else $("search-status").textContent = "";
+  } catch (error) {
+    if (!isUnanswered(error)) await handleError(error);
+  }
 }
 
 // Wiring -----------------------------------------------------------------------------------------
 
+$("server-form").addEventListener("submit", chooseServer);
 $("signin-form").addEventListener("submit", signIn);
+$("change-server").addEventListener("click", () => showServerStep(view.serverUrl || DEFAULT_SERVER_URL));
 $("signout").addEventListener("click", signOut);
 $("start").addEventListener("click", () => view.selected && startTask(view.selected));
 $("stop").addEventListener("click", stopTracking);
+$("discard").addEventListener("click", discardTimer);
+$("signin-cancel").addEventListener("click", cancelSignIn);
+window.addEventListener("focus", () => refreshNow(false));
 $("note").addEventListener("input", noteChanged);
 $("note").addEventListener("blur", flushNote);
 $("search").addEventListener("input", searchTyped);
 $("search").addEventListener("keydown", searchKey);
+$("search").addEventListener("focus", showRecents);
 $("search").addEventListener("blur", () => setTimeout(closeList, 150));
 window.addEventListener("pagehide", () => flushNote());
 

@@ -143,3 +143,45 @@ test("server addresses are normalized and turned into one origin's permission", 
     assert.throws(() => normalizeServerUrl(bad), (e) => e instanceof ApiError && e.kind === "invalid_server_url", bad);
   }
 });
+
+test("a server that never answers times out with a message", async () => {
+  const hang = (url, init) => new Promise((_, reject) => {
+    init.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+  });
+  const error = await failure(createApi({ serverUrl: SERVER, token: "t", fetch: hang, timeoutMs: 50 }).timer());
+  assert.equal(error.kind, "timeout");
+  assert.equal(error.message, `The Timetrail server at ${SERVER} did not answer within 0 seconds.`);
+});
+
+test("a sign-in can be cancelled", async () => {
+  const hang = (url, init) => new Promise((_, reject) => {
+    init.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+  });
+  const cancel = new AbortController();
+  const pending = createApi({ serverUrl: SERVER, fetch: hang, signal: cancel.signal }).login("a@b.c", "pw");
+  cancel.abort();
+  const error = await failure(pending);
+  assert.equal(error.kind, "cancelled");
+});
+
+test("writes carry their idempotency key and the moment they happened", async () => {
+  const { fetch, calls } = fakeFetch(reply(200, { entry: {} }), reply(201, { entry: {} }), reply(204));
+  const api = createApi({ serverUrl: SERVER, token: "t", fetch });
+  await api.stop({ key: "k1", at: Date.UTC(2026, 0, 5, 9, 30, 15, 500) });
+  await api.start("t1", { key: "k2", at: Date.UTC(2026, 0, 5, 9, 0) });
+  await api.discard({ key: "k3" });
+  assert.equal(calls[0].headers["Idempotency-Key"], "k1");
+  assert.deepEqual(calls[0].body, { stopped_at: "2026-01-05T09:30:15Z" });
+  assert.deepEqual(calls[1].body, { task_id: "t1", source: "extension", started_at: "2026-01-05T09:00:00Z" });
+  assert.equal(calls[2].method, "DELETE");
+  assert.equal(calls[2].url, `${SERVER}/api/v1/timer`);
+  assert.equal(calls[2].headers["Idempotency-Key"], "k3");
+});
+
+test("a mistyped server address is said to be one, not asked permission for", () => {
+  for (const bad of ["htp//host", "http:/host", "http", "https://host.example?x=1"]) {
+    assert.throws(() => normalizeServerUrl(bad), (e) => e.kind === "invalid_server_url", bad);
+  }
+  assert.equal(normalizeServerUrl("timetrail:8080"), "http://timetrail:8080");
+  assert.equal(normalizeServerUrl("http://timetrail"), "http://timetrail");
+});

@@ -39,7 +39,7 @@ UPDATE = {
 
 @routes.get(
     "/api/v1/entries",
-    "Time entries, newest first",
+    "Time entries, newest first; with both from and to, total_seconds counts all of them",
     query=LIST,
     responses={200: "EntryList"},
     errors=(400, 403, 404),
@@ -50,10 +50,16 @@ async def list_entries(call: Call) -> web.StreamResponse:
     docs, more = await tracking.list_entries(
         call.caller, q["user_id"], q["task_id"], q["from"], q["to"], page.offset, page.limit
     )
+    total = None
+    if q["from"] is not None and q["to"] is not None:
+        total = await tracking.total_seconds(
+            call.caller, q["user_id"], q["task_id"], q["from"], q["to"]
+        )
     return json(
         {
             "items": await tracking.views(call.caller.account_id, docs),
             "next_cursor": page.next_cursor(len(docs), more),
+            "total_seconds": total,
         }
     )
 
@@ -63,7 +69,8 @@ async def list_entries(call: Call) -> web.StreamResponse:
     "Add an entry by hand",
     body=CREATE,
     responses={201: "Entry"},
-    errors=(400, 403, 404, 409),
+    errors=(400, 403, 404, 409, 422),
+    idempotent=True,
 )
 async def create_entry(call: Call) -> web.StreamResponse:
     tracking = call.services.tracking
@@ -84,7 +91,8 @@ async def get_entry(call: Call) -> web.StreamResponse:
     "running timer)",
     body=UPDATE,
     responses={200: "Entry"},
-    errors=(400, 403, 404, 409),
+    errors=(400, 403, 404, 409, 422),
+    idempotent=True,
 )
 async def update_entry(call: Call) -> web.StreamResponse:
     tracking = call.services.tracking
@@ -96,7 +104,8 @@ async def update_entry(call: Call) -> web.StreamResponse:
     "/api/v1/entries/{id}",
     "Delete an entry (own; administrators: any, another user's running timer too)",
     responses={204: None},
-    errors=(400, 404, 409),
+    errors=(400, 404, 409, 422),
+    idempotent=True,
 )
 async def delete_entry(call: Call) -> web.StreamResponse:
     await call.services.tracking.delete_entry(call.caller, call.path_id())

@@ -17,12 +17,15 @@ from aiohttp import web
 from ..accounts import Caller
 from ..appkeys import SERVICES
 from ..errors import (
+    ApiError,
     ForbiddenError,
     MethodNotAllowedError,
     PayloadTooLargeError,
     RequestTimeoutError,
     UnauthorizedError,
 )
+from ..idempotency import HEADER as IDEMPOTENCY_HEADER
+from ..idempotency import Answer, fingerprint, parse_key
 from ..ids import parse_id
 from ..services import Services
 from ..validation import MAX_BODY_BYTES, Spec, read_body, read_query
@@ -72,6 +75,9 @@ class Endpoint:
     # those every endpoint of its kind can answer).
     responses: Mapping[int, str | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    # Takes an `Idempotency-Key` header: a request sent again with the same key gets the first
+    # answer, without running twice (`server.idempotency`).
+    idempotent: bool = False
 
     def aiohttp_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -83,14 +89,40 @@ class Endpoint:
             caller = await authenticate(request, services) if self.auth else None
             if self.admin and caller is not None and not caller.is_admin:
                 raise ForbiddenError("Only administrators can do this.")
-            query = read_query(request, self.query or {})
-            body = await read_body(request, self.body) if self.body is not None else {}
-            response = await self.handler(Call(request, services, body, query, caller))
-            # A response tells its client that what it did happened: it leaves once the store
-            # has committed every write made so far (the embedded store commits in groups),
-            # including any other request's write this one may have read.
-            await services.store.durable()
-            return response
+            key = parse_key(request.headers.get(IDEMPOTENCY_HEADER)) if self.idempotent else None
+
+            async def respond() -> web.StreamResponse:
+                query = read_query(request, self.query or {})
+                body = await read_body(request, self.body) if self.body is not None else {}
+                response = await self.handler(Call(request, services, body, query, caller))
+                # A response tells its client that what it did happened: it leaves once the
+                # store has committed every write made so far (the embedded store commits in
+                # groups), including any other request's write this one may have read.
+                await services.store.durable()
+                return response
+
+            if key is None or caller is None:
+                return await respond()
+
+            first: list[web.StreamResponse] = []
+
+            async def run() -> Answer:
+                response = await respond()
+                body = response.body if isinstance(response, web.Response) else None
+                assert body is None or isinstance(body, bytes), "idempotent answers are whole"
+                first.append(response)
+                return Answer(response.status, body or b"", response.content_type)
+
+            raw = await request.read() if request.body_exists else b""
+            answer, replayed = await services.idempotency.once(
+                caller.user_id,
+                key,
+                fingerprint(request.method, request.path_qs, raw),
+                run,
+                _error_answer,
+            )
+            await services.store.durable()  # (the kept answer, too)
+            return _replay(answer) if replayed else first[0]
 
         handle.__name__ = self.handler.__name__
         return handle
@@ -120,6 +152,20 @@ def _method_not_allowed(allow: str) -> Callable[[web.Request], Awaitable[web.Str
         raise MethodNotAllowedError(allow=allow)
 
     return method_not_allowed
+
+
+def _error_answer(error: ApiError) -> Answer:
+    return Answer(error.status, orjson.dumps(error.as_body()), "application/json")
+
+
+def _replay(answer: Answer) -> web.Response:
+    """A kept answer, sent again (marked as such)."""
+    response = web.Response(body=answer.body or None, status=answer.status)
+    if answer.content_type and answer.body:
+        response.content_type = answer.content_type
+        response.charset = "utf-8"
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 async def receive_body(request: web.Request) -> None:

@@ -86,6 +86,20 @@ async def get_task_by_source(call: Call) -> web.StreamResponse:
     return json(await call.services.tree.by_source(call.caller, q["system"], q["id"]))
 
 
+RECENT = {"limit": Field("integer", minimum=1, maximum=20, default=5)}
+
+
+@routes.get(
+    "/api/v1/tasks/recent",
+    "The tasks the caller tracked last (newest first, each once) that still take a timer",
+    query=RECENT,
+    responses={200: "TaskList"},
+)
+async def list_recent_tasks(call: Call) -> web.StreamResponse:
+    items = await call.services.tracking.recent_tasks(call.caller, call.query["limit"])
+    return json({"items": items, "next_cursor": None})
+
+
 @routes.get("/api/v1/tasks/{id}", "One task", responses={200: "Task"}, errors=(400, 404))
 async def get_task(call: Call) -> web.StreamResponse:
     return json(await call.services.tree.get(call.caller, call.path_id()))

@@ -11,7 +11,7 @@ from ..tracking import (
     SOURCES,
 )
 from ..validation import Field
-from .registry import Call, Routes, json
+from .registry import Call, Routes, json, no_content
 
 routes = Routes("timer")
 account_routes = Routes("account")
@@ -42,7 +42,8 @@ async def get_timer(call: Call) -> web.StreamResponse:
     "Start a timer (stops the running one at the same instant)",
     body=START,
     responses={201: "TimerStarted"},
-    errors=(400, 403, 404, 409),
+    errors=(400, 403, 404, 409, 422),
+    idempotent=True,
 )
 async def start_timer(call: Call) -> web.StreamResponse:
     b, tracking = call.body, call.services.tracking
@@ -69,12 +70,25 @@ async def start_timer(call: Call) -> web.StreamResponse:
     "Stop the running timer",
     body=STOP,
     responses={200: "TimerStopped"},
-    errors=(400, 409),
+    errors=(400, 409, 422),
+    idempotent=True,
 )
 async def stop_timer(call: Call) -> web.StreamResponse:
     tracking = call.services.tracking
     entry = await tracking.stop(call.caller, call.body.get("stopped_at"))
     return json({"entry": await tracking.view(call.caller.account_id, entry)})
+
+
+@routes.delete(
+    "/api/v1/timer",
+    "Discard the running timer (its entry is deleted, no time is kept)",
+    responses={204: None},
+    errors=(409, 422),
+    idempotent=True,
+)
+async def discard_timer(call: Call) -> web.StreamResponse:
+    await call.services.tracking.discard(call.caller)
+    return no_content()
 
 
 ACCOUNT_SETTINGS = {

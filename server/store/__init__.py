@@ -87,6 +87,7 @@ class Store:
         self.oauth_states: Collection = make(names.OAUTH_STATES)
         self.sync_runs: Collection = make(names.SYNC_RUNS)
         self.sync_leases: Collection = make(names.SYNC_LEASES)
+        self.idempotency_keys: Collection = make(names.IDEMPOTENCY_KEYS)
 
     def collection(self, name: str) -> Collection:
         coll: Collection = getattr(self, name)

@@ -22,6 +22,8 @@ INTEGRATIONS: Final = "integrations"
 OAUTH_STATES: Final = "oauth_states"
 SYNC_RUNS: Final = "sync_runs"
 SYNC_LEASES: Final = "sync_leases"
+# The first answer to a write sent with an `Idempotency-Key`, per user and key, for 24 hours.
+IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 
 ALL: Final = (
     ACCOUNTS,
@@ -36,6 +38,7 @@ ALL: Final = (
     OAUTH_STATES,
     SYNC_RUNS,
     SYNC_LEASES,
+    IDEMPOTENCY_KEYS,
 )
 
 
@@ -100,6 +103,8 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
     IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),
+    # Expired keys are purged by range (`idempotency.Idempotency._purge`): MongoDB's alone.
+    IndexSpec(IDEMPOTENCY_KEYS, (("expires_at", 1),), "idempotency_by_expiry", embedded=()),
     IndexSpec(SYNC_RUNS, (("account_id", 1), ("started_at", -1)), "runs_by_account"),
     # Before `timer_of`, running timers had a collection of their own; start-up carries any
     # left there over (`Tracking.adopt_old_timers`).
