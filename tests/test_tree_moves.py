@@ -29,7 +29,7 @@ from server.appkeys import SERVICES
 from server.ids import new_id
 from server.services import Services
 from server.settings import Settings
-from server.store import Collection, StoreError, open_embedded
+from server.store import EMBEDDED_FILE, Collection, StoreError, open_embedded
 
 CHILDREN = 12
 CRASH_AFTER = 5  # task writes: the moved task and four of the tasks below it
@@ -257,10 +257,10 @@ async def _seed(data_dir: Path) -> tuple[str, str, str]:
 
 def _moved_so_far(data_dir: Path, new_id_: str) -> int:
     """How many stored tasks name the new project (read from the embedded store's file)."""
-    path = data_dir / "store" / "timetrail" / "tasks"
+    path = data_dir / EMBEDDED_FILE
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         row = db.execute(
-            "SELECT count(*) FROM documents WHERE instr(doc, ?) > 0", (new_id_.encode(),)
+            "SELECT count(*) FROM tasks WHERE instr(doc, ?) > 0", (new_id_.encode(),)
         ).fetchone()
         return int(row[0])
 

@@ -3,10 +3,10 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: each
 write drops what it may have changed before and after it runs, and a read that raced a write
-never fills the cache (a generation counter tells). Writes the embedded store's fast path
-makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.on_stored`):
-that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
-users, tasks, accounts — then cost no call into the engine at all.
+never fills the cache (a generation counter tells). The embedded store's writes tell exactly
+what they left behind under their `_id` (`SqliteCollection.on_stored`): that is kept
+(write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
+users, tasks, accounts — then cost no SQL at all.
 
 Small results of other equality queries (a user's memberships) are kept too, per collection,
 until the collection's next write of any kind. The generation counter is also the collection's
@@ -23,9 +23,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
+from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 from .memory import LRU
+from .sqlite import SqliteCollection
 
 _SCALARS = (str, int, float, bool, type(None))
 # The query cache keeps results of at most this many documents, and this many documents in all
@@ -118,9 +119,9 @@ class CachedCollection(Collection):
         self._queried_documents = 0  # in `_queries`, counting each result one more
         self._generation = 0
         # What the running write told us it stored (see `_write`), when the inner collection
-        # tells (the embedded store's fast path does).
+        # tells (the embedded store's does).
         self._learned: list[tuple[Any, Doc | None]] | None = None
-        if isinstance(inner, EmbeddedCollection):
+        if isinstance(inner, SqliteCollection):
             inner.on_stored = self._learn
 
     def version(self) -> int | None:

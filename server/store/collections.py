@@ -47,10 +47,9 @@ class IndexSpec:
     unique: bool = False
     sparse: bool = False
     partial: dict[str, Any] | None = None
-    # What the embedded engine indexes for it: the engine keeps a hash index per field, which
-    # serves equality only and costs upkeep on every write, so only the fields worth it (None:
-    # all of them; empty: none, the index is MongoDB's alone). Never set on a unique index.
-    embedded: tuple[str, ...] | None = None
+    # The key fields whose documents hold arrays: the embedded store keeps their elements in a
+    # side table, one row each (such an index has that one field and is not unique).
+    arrays: tuple[str, ...] = ()
 
 
 INDEXES: Final[tuple[IndexSpec, ...]] = (
@@ -58,12 +57,11 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(USERS, (("email", 1),), "email_unique", unique=True),
     IndexSpec(USERS, (("account_id", 1), ("email", 1)), "account_users"),
     IndexSpec(TOKENS, (("user_id", 1),), "tokens_by_user"),
-    # The periodic purges of tokens unused too long and of expired sign-in records ask by range,
-    # which the embedded engine's hash indexes cannot answer: MongoDB's alone.
-    IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use", embedded=()),
-    IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry", embedded=()),
+    # The periodic purges of tokens unused too long and of expired sign-in records ask by range.
+    IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use"),
+    IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry"),
     IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
-    IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
+    IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor", arrays=("ancestors",)),
     # An imported record maps to exactly one task per account, forever (the key starts with
     # the account's id: see `tree.source_key`).
     IndexSpec(
@@ -75,20 +73,11 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     ),
     IndexSpec(MEMBERSHIPS, (("user_id", 1), ("task_id", 1)), "memberships_by_user"),
     IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
-    IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
-    # Entries are written on every timer start and stop. On the embedded engine, hashing
-    # `account_id` would hand every query a whole account's entries to intersect, and `start`
-    # and `end` are asked by range or null, which hash indexes cannot answer.
-    IndexSpec(
-        ENTRIES,
-        (("account_id", 1), ("user_id", 1), ("start", 1)),
-        "entries_by_user_start",
-        embedded=("user_id",),
-    ),
-    IndexSpec(
-        ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task", embedded=("task_id",)
-    ),
-    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end", embedded=()),
+    IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree", arrays=("path_ids",)),
+    # A user's entries by time (their list, reports), a task's, and the running or recent ones.
+    IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
     IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),
