@@ -82,7 +82,7 @@ async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) ->
 async def test_the_lookups_the_domain_makes_are_read_through_an_index(tmp_path: Path) -> None:
     store = await open_embedded(tmp_path)
     try:
-        asked = {
+        asked: dict[str, list[dict[str, Any]]] = {
             "entries": [
                 {"timer_of": "u1"},
                 {"account_id": "a", "user_id": "u1", "start": {"$gte": dt.datetime(2026, 1, 1)}},

@@ -69,9 +69,7 @@ async def from_litemongo(
                     moved += len(batch)
     except (sqlite3.Error, bson.errors.BSONError) as exc:
         await store.close()
-        raise StoreError(
-            f"The store in {data_dir / OLD_FOLDER} cannot be migrated: {exc}"
-        ) from exc
+        raise StoreError(f"The store in {data_dir / OLD_FOLDER} cannot be migrated: {exc}") from exc
     except BaseException:
         await store.close()
         raise
