@@ -297,7 +297,7 @@ async def test_a_server_killed_mid_move_finishes_the_move_when_it_restarts(
     # move writes its whole subtree in one turn: the kill finds it written whole, never in part
     # (the restart still finishes what the account's pending move names).
     at_kill = _moved_so_far(data_dir, new)
-    assert written == at_kill >= SUBTREE, at_kill
+    assert at_kill >= max(written, SUBTREE), at_kill
 
     with server_process(data_dir, tmp_path / "second.log") as base:
         bob, carol = _sign_in(base, "bob@acme.test"), _sign_in(base, "carol@acme.test")
