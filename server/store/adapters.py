@@ -16,6 +16,7 @@ import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
+from . import match
 from .collections import IndexSpec
 from .errors import DuplicateKeyError, StoreError
 
@@ -42,24 +43,6 @@ def _naive(value: Any) -> Any:
         return {k: _naive(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_naive(v) for v in value]
-    return value
-
-
-# Values `_aware` returns as they are: tested by exact type before any call (documents are
-# mostly made of these, and a call per value was most of the conversion's cost).
-_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
-
-
-def _aware(value: Any) -> Any:
-    """Every datetime the domain sees is timezone-aware UTC, as with `tz_aware=True`."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
-    if isinstance(value, dict):
-        return {k: v if type(v) in _PLAIN else _aware(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [v if type(v) in _PLAIN else _aware(v) for v in value]
     return value
 
 
@@ -174,7 +157,7 @@ class DriverCollection(Collection):
         self.name = collection.name
         self._bulk_writes = not naive_dates
         self._in: Callable[[Any], Any] = _naive if naive_dates else (lambda v: v)
-        self._out: Callable[[Any], Any] = _aware if naive_dates else (lambda v: v)
+        self._out: Callable[[Any], Any] = match.utc if naive_dates else (lambda v: v)
 
     async def find_one(
         self,

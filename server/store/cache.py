@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
+from . import match
 from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 from .memory import LRU
@@ -89,23 +90,6 @@ def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable
             parts.append((field, type(value), value))
         parts.append(("$", type(None), None))  # the filter ends here
     return tuple(parts) if projection is not None else (*parts, "no projection")
-
-
-def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool | None:
-    """Whether `doc` meets the plain equality conditions; None when one meets an array (an
-    element may match: the engine decides)."""
-    for field, value in rest:
-        if field not in doc:
-            if value is not None:
-                return False
-            continue
-        actual = doc[field]
-        if isinstance(actual, list):
-            return None
-        # MongoDB's equality never equates booleans and numbers; keep it so.
-        if actual != value or isinstance(actual, bool) != isinstance(value, bool):
-            return False
-    return True
 
 
 class CachedCollection(Collection):
@@ -196,10 +180,7 @@ class CachedCollection(Collection):
             self._put(key, cached, generation)
         if cached is None:
             return None
-        matched = _matches(cached, rest)
-        if matched is None:
-            return await self._inner.find_one(filter)
-        if not matched:
+        if not match.matches(cached, dict(rest)):
             return None
         copied: Doc = _copy(cached)
         return copied
@@ -238,10 +219,7 @@ class CachedCollection(Collection):
                 found[k] = fetched.get(k)
                 self._put(k, fetched.get(k), generation)
         docs = [doc for k in keys if (doc := found[k]) is not None]
-        matched = [_matches(doc, rest) for doc in docs]
-        if None in matched:
-            return await self._inner.find(filter)
-        return [_copy(doc) for doc, ok in zip(docs, matched, strict=True) if ok]
+        return [_copy(doc) for doc in docs if match.matches(doc, dict(rest))]
 
     async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
         """A query the identity map cannot answer: from the query cache when it is a small

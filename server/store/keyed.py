@@ -1,15 +1,14 @@
 """MongoDB's update operators applied to a document in memory, and the document an upsert
 inserts: the embedded store's updates (`sqlite.py`) run here, then write the result.
 
-Understood: `$set $setOnInsert $unset $inc $mul $min $max $rename $push $addToSet $pull
-$pullAll $pop $currentDate`, on top-level or dotted fields (positions in arrays included), with
+Understood: `$set $setOnInsert $unset $inc $min $rename $push $addToSet $pull`, on top-level or
+dotted fields (positions in arrays included), with
 `$each` for `$push` and `$addToSet`. An update MongoDB would refuse (an `$inc` on text, a path
 through a scalar, an unknown operator) raises `pymongo.errors.WriteError` and changes nothing.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,10 +110,10 @@ def _arithmetic(current: Any, arg: Any, operator: str, path: str) -> Any:
     if not _number(arg):
         raise _refuse(f"{operator} needs a number for {path!r}")
     if current is _MISSING:
-        return arg if operator == "$inc" else arg * 0
+        return arg
     if not _number(current):
         raise _refuse(f"cannot apply {operator} to the non-number {path!r}")
-    return current + arg if operator == "$inc" else current * arg
+    return current + arg
 
 
 def _array(current: Any, path: str, operator: str) -> list[Any]:
@@ -145,15 +144,15 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
         _put(doc, path, _fresh(arg))
     elif operator == "$unset":
         _remove(doc, path)
-    elif operator in ("$inc", "$mul"):
+    elif operator == "$inc":
         _put(doc, path, _arithmetic(current, arg, operator, path))
-    elif operator in ("$min", "$max"):
+    elif operator == "$min":
         value = match.utc(arg)
         if current is _MISSING:
             _put(doc, path, _fresh(value))
         else:
             pair = match.sort([current, value], [("v", 1)], lambda v: {"v": v})
-            _put(doc, path, _fresh(pair[0] if operator == "$min" else pair[-1]))
+            _put(doc, path, _fresh(pair[0]))
     elif operator == "$rename":
         if current is not _MISSING:
             _remove(doc, path)
@@ -166,23 +165,10 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
             if not any(match.equal(item, value) for item in items):
                 items.append(value)
         _put(doc, path, items)
-    elif operator in ("$pull", "$pullAll"):
-        if current is _MISSING:
-            return
-        items = _array(current, path, operator)
-        if operator == "$pull":
-            kept = [i for i in items if not _removed(i, match.utc(arg))]
-        else:
-            kept = [i for i in items if not any(match.equal(i, match.utc(a)) for a in arg)]
-        _put(doc, path, kept)
-    elif operator == "$pop":
-        items = _array(current, path, operator)
-        if items:
-            items.pop(0 if arg == -1 else -1)
-            _put(doc, path, items)
-    elif operator == "$currentDate":
-        now = dt.datetime.now(dt.UTC)
-        _put(doc, path, now.replace(microsecond=now.microsecond // 1000 * 1000))
+    elif operator == "$pull":
+        if current is not _MISSING:
+            kept = [i for i in _array(current, path, operator) if not _removed(i, match.utc(arg))]
+            _put(doc, path, kept)
     else:
         raise _refuse(f"The embedded store does not understand the update operator {operator}")
 

@@ -2,7 +2,7 @@
 its SQL selected (`sqlite.py`), sorts and projects the matches.
 
 Understood: equality (with array elements and dotted paths, through arrays of documents too),
-`$eq $ne $gt $gte $lt $lte $in $nin $exists $not $size $elemMatch $regex`, and `$and $or $nor`.
+`$eq $ne $gt $gte $lt $lte $in $nin $exists`, and `$and $or`: what the domain asks.
 Values compare as MongoDB compares them: numbers by value, booleans never equal to numbers, a
 range condition only meets values of its own kind, datetimes as instants (naive ones are UTC).
 Anything else is refused with `StoreError` rather than answered wrongly.
@@ -11,7 +11,6 @@ Anything else is refused with `StoreError` rather than answered wrongly.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -111,8 +110,6 @@ def _compare(value: Any, operator: str, wanted: Any) -> bool:
 def _equals(values: list[Any], wanted: Any) -> bool:
     if wanted is None and not values:
         return True  # None matches a missing field
-    if isinstance(wanted, re.Pattern):
-        return any(isinstance(v, str) and wanted.search(v) for v in _each(values))
     return any(equal(v, wanted) for v in _each(values))
 
 
@@ -129,25 +126,7 @@ def _operator(values: list[Any], operator: str, arg: Any, spec: Mapping[str, Any
         return any(_compare(v, operator, arg) for v in _each(values))
     if operator == "$exists":
         return bool(values) == bool(arg)
-    if operator == "$not":
-        return not _condition(values, arg)
-    if operator == "$size":
-        return any(isinstance(v, list) and len(v) == arg for v in values)
-    if operator == "$elemMatch":
-        return any(isinstance(v, list) and any(_element_matches(e, arg) for e in v) for v in values)
-    if operator == "$regex":
-        flags = sum(getattr(re, f.upper()) for f in spec.get("$options", "") if f in "imsx")
-        pattern = re.compile(arg, flags) if isinstance(arg, str) else arg
-        return any(isinstance(v, str) and pattern.search(v) for v in _each(values))
-    if operator == "$options":
-        return True  # read with `$regex`
     raise StoreError(f"The embedded store does not understand the query operator {operator}")
-
-
-def _element_matches(element: Any, spec: Mapping[str, Any]) -> bool:
-    if all(k.startswith("$") for k in spec):
-        return _condition([element], spec)
-    return isinstance(element, dict) and matches(element, spec)
 
 
 def is_operators(cond: Any) -> bool:
@@ -167,8 +146,6 @@ def matches(doc: Doc, filter: Filter) -> bool:
             ok = all(matches(doc, f) for f in cond)
         elif key == "$or":
             ok = any(matches(doc, f) for f in cond)
-        elif key == "$nor":
-            ok = not any(matches(doc, f) for f in cond)
         elif key.startswith("$"):
             raise StoreError(f"The embedded store does not understand the query operator {key}")
         else:
