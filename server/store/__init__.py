@@ -226,10 +226,7 @@ async def _open_sqlite(path: Path, lock: IO[str] | None = None) -> Store:
                 lock.close()
 
     def make(name: str) -> Collection:
-        collection = SqliteCollection(connection, name, commits)
-        # Entries are written at every timer start and stop, which would drop the cache's
-        # queries each time: no cache in front of them.
-        return collection if name == names.ENTRIES else CachedCollection(collection)
+        return CachedCollection(SqliteCollection(connection, name, commits))
 
     store = Store("embedded", make, ping=ping, close=close, durable=commits.durable)
     await store.ensure_indexes()

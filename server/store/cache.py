@@ -11,7 +11,7 @@ users, tasks, accounts — then cost no SQL at all.
 Small results of other equality queries (a user's memberships) are kept too, per collection,
 until the collection's next write of any kind. The generation counter is also the collection's
 `version()`: it tells the domain when what it read may be kept (a caller, a user's roles).
-Entries are not cached: every timer call writes them (see `open_embedded`).
+Entries are cached too: a running timer is read far more often than written.
 
 MongoDB deployments may run several processes, so they are never cached.
 """
@@ -170,6 +170,8 @@ class CachedCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> Doc | None:
         plan = _key_and_rest(filter) if sort is None and projection is None else None
+        if plan is None and sort is None and projection is None:
+            return await self._first(filter)
         if plan is None or isinstance(plan[0], Mapping):
             return await self._inner.find_one(filter, sort=sort, projection=projection)
         key, rest = plan
@@ -221,6 +223,29 @@ class CachedCollection(Collection):
         docs = [doc for k in keys if (doc := found[k]) is not None]
         return [_copy(doc) for doc in docs if match.matches(doc, dict(rest))]
 
+    async def _first(self, filter: Filter) -> Doc | None:
+        """The first match of an equality query (a running timer by its user), kept like the
+        results of `_query` until the collection's next write."""
+        query = _query_key(filter, None)
+        if query is None:
+            return await self._inner.find_one(filter)
+        key = (query, "first")
+        cached = self._queries.get(key)
+        if cached is None:
+            generation = self._generation
+            found = await self._inner.find_one(filter)
+            cached = [] if found is None else [found]
+            if generation == self._generation:
+                self._keep(key, cached)
+        return _copy(cached[0]) if cached else None
+
+    def _keep(self, key: Hashable, docs: list[Doc]) -> None:
+        self._queries[key] = [_copy(doc) for doc in docs]
+        self._queried_documents += len(docs) + 1  # an empty result still takes room
+        while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
+            _, dropped = self._queries.popitem(last=False)
+            self._queried_documents -= len(dropped) + 1
+
     async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
         """A query the identity map cannot answer: from the query cache when it is a small
         equality query seen since the collection's last write."""
@@ -234,11 +259,7 @@ class CachedCollection(Collection):
         generation = self._generation
         docs = await self._inner.find(filter, projection=projection)
         if generation == self._generation and len(docs) <= _QUERY_MAX_DOCUMENTS:
-            self._queries[key] = [_copy(doc) for doc in docs]
-            self._queried_documents += len(docs) + 1  # an empty result still takes room
-            while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
-                _, dropped = self._queries.popitem(last=False)
-                self._queried_documents -= len(dropped) + 1
+            self._keep(key, docs)
         return docs
 
     async def count(self, filter: Filter) -> int:

@@ -23,10 +23,13 @@ Filter = Mapping[str, Any]
 T = TypeVar("T")
 
 _RANGE = {"$gt", "$gte", "$lt", "$lte"}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def utc(value: Any) -> Any:
     """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back."""
+    if type(value) is dict and all(type(v) in _PLAIN for v in value.values()):
+        return value
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
     if isinstance(value, Mapping):
@@ -148,6 +151,8 @@ def matches(doc: Doc, filter: Filter) -> bool:
             ok = any(matches(doc, f) for f in cond)
         elif key.startswith("$"):
             raise StoreError(f"The embedded store does not understand the query operator {key}")
+        elif type(cond) is str and type(value := doc.get(key)) is str:
+            ok = value == cond  # (the most frequent condition, decided at once)
         else:
             ok = _condition(list(lookup(doc, key.split("."))), cond)
         if not ok:
