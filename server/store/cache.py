@@ -93,7 +93,7 @@ def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable
 
 
 class CachedCollection(Collection):
-    def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
+    def __init__(self, inner: Collection, max_documents: int = 20_000) -> None:
         self._inner = inner
         self.name = inner.name
         self._docs: LRU[Any, Doc | None] = LRU(max_documents)
