@@ -1029,3 +1029,29 @@ async def test_reads_by_key_see_writes_made_by_query(store: Store) -> None:
     await entries.delete_many({"n": 7})
     assert await entries.find_one({"_id": "e001"}) is None
     assert [d["_id"] for d in await entries.find({"user_id": "u1"})] == ["e002"]
+
+
+async def test_the_first_match_of_an_equality_query_reflects_every_later_write(
+    store: Store,
+) -> None:
+    """A running timer is read by its user on every timer call (the embedded store keeps the
+    answer until the collection's next write); no write may leave it stale."""
+    entries = store.entries
+
+    async def running(user: str) -> str | None:
+        found = await entries.find_one({"timer_of": user})
+        return None if found is None else found["_id"]
+
+    assert await running("u1") is None
+    await entries.insert_one({"_id": "e1", "user_id": "u1", "timer_of": "u1"})
+    assert await running("u1") == "e1"
+    await entries.update_one({"_id": "e1"}, {"$unset": {"timer_of": ""}})
+    assert await running("u1") is None
+    await entries.update_many({"user_id": "u1"}, {"$set": {"timer_of": "u1"}})
+    assert await running("u1") == "e1"
+    copy = await entries.find_one({"timer_of": "u1"})
+    assert copy is not None
+    copy["timer_of"] = "changed by the caller"
+    assert await running("u1") == "e1"
+    await entries.delete_many({"user_id": "u1"})
+    assert await running("u1") is None

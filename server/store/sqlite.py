@@ -489,6 +489,7 @@ class SqliteCollection(Collection):
             self._db.execute(f"CREATE TABLE {side}(doc INTEGER NOT NULL, value)")
             self._db.execute(f"CREATE INDEX {q(f'{self.name}@{field}.doc')} ON {side}(doc)")
             self._arrays.append(field)
+            self._selects.clear()
             for rowid, blob in rows:
                 self._elements_into(rowid, self._elements(bson.decode(blob, CODEC), field), field)
         else:
