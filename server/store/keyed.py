@@ -18,6 +18,8 @@ from . import match
 
 Doc = dict[str, Any]
 _MISSING: Any = object()
+# Immutable values, kept as they are (tested by exact type: documents are mostly made of these).
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def _refuse(message: str) -> WriteError:
@@ -26,10 +28,15 @@ def _refuse(message: str) -> WriteError:
 
 def _fresh(value: Any) -> Any:
     """A copy sharing nothing mutable with `value`, datetimes timezone-aware."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _ATOMS else _fresh(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _ATOMS else _fresh(v) for v in value]
     if isinstance(value, Mapping):
         return {k: _fresh(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_fresh(v) for v in value]
     return match.utc(value)
 
 
