@@ -301,32 +301,3 @@ async def test_a_store_whose_index_changed_definition_still_opens(tmp_path: Path
         assert await reopened.tasks.count({"account_id": "a"}) == 1
     finally:
         await reopened.close()
-
-
-async def test_the_engine_keeps_only_the_entry_indexes_it_can_use(tmp_path: Path) -> None:
-    """Entry indexes declared for MongoDB become, in the embedded engine, hash indexes of the
-    fields equality queries ask (`IndexSpec.embedded`); one it cannot use at all, left by an
-    older version, is dropped."""
-    store = await open_embedded(tmp_path)
-    await store.entries.drop_index("entries_by_user_start")
-    old = (("account_id", 1), ("user_id", 1), ("start", 1))
-    await store.entries.create_index(IndexSpec("entries", old, "entries_by_user_start"))
-    await store.entries.create_index(
-        IndexSpec("entries", (("account_id", 1), ("end", 1)), "entries_by_end")
-    )
-    await store.close()
-
-    reopened = await open_embedded(tmp_path)
-    try:
-        engine: Any = reopened.entries._c  # type: ignore[attr-defined]
-        keys = {name: spec["key"] for name, spec in engine.index_information().items()}
-        assert keys == {
-            "_id_": [("_id", 1)],
-            "entries_by_user_start": [("user_id", 1)],
-            "entries_by_task": [("task_id", 1)],
-            "one_timer_per_user": [("timer_of", 1)],
-        }
-        await reopened.entries.insert_one({"_id": "e1", "account_id": "a", "user_id": "u1"})
-        assert [e["_id"] for e in await reopened.entries.find({"user_id": "u1"})] == ["e1"]
-    finally:
-        await reopened.close()

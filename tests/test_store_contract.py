@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -907,125 +906,6 @@ async def test_writes_by_id_survive_reopening_the_embedded_store(tmp_path: Path)
         await again.close()
 
 
-async def test_the_embedded_store_takes_its_fast_path_only_where_it_is_exact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Which calls reach litemongo's query and update machinery, and which are answered by
-    key from its document store (and, after a write, from the identity map)."""
-    from litemongo.sqlite_store import TableDict
-
-    # (imported by name: mypy would otherwise read the engine's vendored, partly typed sources)
-    EngineCollection = importlib.import_module("litemongo._vendor.mongomock.collection").Collection
-
-    store = await open_embedded(tmp_path)
-    engine: list[str] = []
-    reads: list[str] = []
-
-    def spy(name: str, original: Any, calls: list[str]) -> Any:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            calls.append(name)
-            return original(self, *args, **kwargs)
-
-        return call
-
-    for name in (
-        "find_one",
-        "find",
-        "insert_one",
-        "update_one",
-        "find_one_and_update",
-        "find_one_and_delete",
-        "delete_one",
-    ):
-        monkeypatch.setattr(
-            EngineCollection, name, spy(name, getattr(EngineCollection, name), engine)
-        )
-    monkeypatch.setattr(TableDict, "__getitem__", spy("get", TableDict.__getitem__, reads))
-
-    async def engine_calls(write: Callable[[], Awaitable[Any]]) -> list[str]:
-        engine.clear()
-        await write()
-        return list(engine)
-
-    try:
-        # The hot shapes never reach the engine's machinery...
-        at = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-        fast = [
-            lambda: store.entries.insert_one(_entry(1, start=at, end=None)),
-            lambda: store.entries.find_one_and_update(
-                {"_id": "e001", "end": None}, {"$set": {"end": at}}
-            ),
-            lambda: store.entries.update_one(
-                {"_id": "e002"}, {"$setOnInsert": _entry(2)}, upsert=True
-            ),
-            lambda: store.timers.find_one_and_update(
-                {"_id": "u1"}, {"$set": _timer("u1", "e1")}, upsert=True, return_new=False
-            ),
-            lambda: store.timers.delete_one({"_id": "u1", "entry._id": "e1"}),
-            lambda: store.timers.find_one_and_delete({"_id": "u1"}),
-            lambda: store.login_attempts.update_one(
-                {"_id": "x@y.test"}, {"$inc": {"n": 1}}, upsert=True
-            ),
-            lambda: store.users.find_one({"_id": "nobody", "account_id": "a"}),
-            lambda: store.entries.find({"account_id": "acc", "end": None}),
-            lambda: store.memberships.find({"user_id": "u1"}, projection={"task_id": 1}),
-            lambda: store.users.delete_one({"_id": "nobody"}),
-            # A unique sparse index of strings is checked on the fast path, and its key found.
-            lambda: store.entries.insert_one(_entry(4, end=None, timer_of="u9")),
-            lambda: store.entries.find_one({"timer_of": "u9"}),
-            lambda: store.entries.find_one_and_update(
-                {"_id": "e004", "timer_of": "u9"}, {"$set": {"end": at}, "$unset": {"timer_of": ""}}
-            ),
-        ]
-        for write in fast:
-            assert await engine_calls(write) == []
-        # ... and what they wrote is read back from memory.
-        reads.clear()
-        assert await store.entries.find_one({"_id": "e001"}) == _entry(1, start=at, end=at)
-        assert reads == []
-        assert await store.entries.find_one({"_id": "e002"}) == _entry(2)
-        assert reads == []
-        assert await store.timers.find_one({"_id": "u1"}) is None
-        assert reads == []
-        assert await store.login_attempts.find_one({"_id": "x@y.test"}) == {
-            "_id": "x@y.test",
-            "n": 1,
-        }
-        assert reads == []
-
-        # Every other shape is the engine's.
-        await store.users.insert_one({"_id": "u1", "account_id": "a", "email": "a@b.test"})
-        await store.entries.insert_one(_entry(3, tags=["a"]))
-        engine_shapes = [
-            lambda: store.users.insert_one({"_id": "u2", "account_id": "a", "email": "c@d.test"}),
-            lambda: store.users.update_one({"_id": "u1"}, {"$set": {"name": "Ada"}}),
-            lambda: store.tasks.find_one_and_update({"_id": "t1"}, {"$set": {"n": 1}}, upsert=True),
-            lambda: store.entries.update_one({"_id": "e003"}, {"$push": {"tags": "b"}}),
-            lambda: store.entries.update_one({"_id": "e003"}, {"$set": {"a.b": 1}}),
-            lambda: store.entries.update_one({"_id": "e003", "tags": "a"}, {"$set": {"n": 4}}),
-            lambda: store.entries.update_one({"_id": "e003", "n": {"$gt": 1}}, {"$set": {"n": 5}}),
-            lambda: store.entries.update_one(
-                {"_id": "e009", "n": 9}, {"$set": {"x": 1}}, upsert=True
-            ),
-            lambda: store.entries.update_one({"n": 9}, {"$set": {"x": 2}}),
-            lambda: store.entries.find_one_and_update(
-                {"_id": "e003"}, {"$set": {"x": 1}}, sort=[("n", 1)]
-            ),
-            lambda: store.entries.find({"tags": "a"}),
-            lambda: store.entries.find({"account_id": "acc", "n": {"$gt": 1}}),
-            lambda: store.entries.find({"account_id": "acc"}, sort=[("n", 1)]),
-            lambda: store.entries.find({"account_id": "acc"}, limit=1),
-            lambda: store.entries.find({"account_id": "acc"}, projection={"tags": 0}),
-            lambda: store.entries.insert_one({"account_id": "no id"}),
-            lambda: store.entries.delete_one({"_id": "e003", "tags": "a"}),
-            lambda: store.entries.insert_one(_entry(5, timer_of=5)),  # not a string
-        ]
-        for write in engine_shapes:
-            assert await engine_calls(write) != []
-    finally:
-        await store.close()
-
-
 async def test_an_equality_query_reflects_every_later_write(store: Store) -> None:
     """Small equality queries may be answered from memory (the embedded store's cache); no
     write may leave them stale, whatever its kind."""
@@ -1071,7 +951,7 @@ async def test_the_query_cache_keeps_a_bounded_number_of_documents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from server.store import cache
-    from server.store.adapters import EmbeddedCollection
+    from server.store.sqlite import SqliteCollection
 
     monkeypatch.setattr(cache, "_QUERY_TOTAL_DOCUMENTS", 5)
     store = await open_embedded(tmp_path)
@@ -1080,13 +960,13 @@ async def test_the_query_cache_keeps_a_bounded_number_of_documents(
             [{"_id": f"m{n}", "user_id": f"u{n % 3}", "task_id": f"t{n}"} for n in range(6)]
         )
         engine_finds: list[dict[str, Any]] = []
-        find = EmbeddedCollection.find
+        find = SqliteCollection.find
 
-        async def counted(self: EmbeddedCollection, filter: Any, **options: Any) -> Any:
+        async def counted(self: SqliteCollection, filter: Any, **options: Any) -> Any:
             engine_finds.append(dict(filter))
             return await find(self, filter, **options)
 
-        monkeypatch.setattr(EmbeddedCollection, "find", counted)
+        monkeypatch.setattr(SqliteCollection, "find", counted)
 
         async def read(user: str) -> list[str]:
             return sorted(d["_id"] for d in await store.memberships.find({"user_id": user}))
@@ -1149,3 +1029,29 @@ async def test_reads_by_key_see_writes_made_by_query(store: Store) -> None:
     await entries.delete_many({"n": 7})
     assert await entries.find_one({"_id": "e001"}) is None
     assert [d["_id"] for d in await entries.find({"user_id": "u1"})] == ["e002"]
+
+
+async def test_the_first_match_of_an_equality_query_reflects_every_later_write(
+    store: Store,
+) -> None:
+    """A running timer is read by its user on every timer call (the embedded store keeps the
+    answer until the collection's next write); no write may leave it stale."""
+    entries = store.entries
+
+    async def running(user: str) -> str | None:
+        found = await entries.find_one({"timer_of": user})
+        return None if found is None else found["_id"]
+
+    assert await running("u1") is None
+    await entries.insert_one({"_id": "e1", "user_id": "u1", "timer_of": "u1"})
+    assert await running("u1") == "e1"
+    await entries.update_one({"_id": "e1"}, {"$unset": {"timer_of": ""}})
+    assert await running("u1") is None
+    await entries.update_many({"user_id": "u1"}, {"$set": {"timer_of": "u1"}})
+    assert await running("u1") == "e1"
+    copy = await entries.find_one({"timer_of": "u1"})
+    assert copy is not None
+    copy["timer_of"] = "changed by the caller"
+    assert await running("u1") == "e1"
+    await entries.delete_many({"user_id": "u1"})
+    assert await running("u1") is None

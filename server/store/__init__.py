@@ -3,8 +3,9 @@
 Three backends stand behind one interface:
 - MongoDB through PyMongo's `AsyncMongoClient` (`TIMETRAIL_MONGODB_URI` set); stateless servers
   may run side by side on it.
-- The embedded store (the default): litemongo, a pymongo-compatible engine persisting to SQLite
-  files in the data directory. One server process at a time; a second is refused.
+- The embedded store (the default): one SQLite database in the data directory, its tables
+  derived from the declared indexes (`sqlite.py`). One server process at a time; a second is
+  refused.
 - mongomock-motor, in memory, for tests.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -21,23 +23,26 @@ import pymongo.errors
 
 from ..datadir import FILE_MODE, private_dir, private_files
 from . import collections as names
+from . import migrate
 from .adapters import (
     Collection,
     Doc,
     DriverCollection,
     DuplicateKeyError,
-    EmbeddedCollection,
     StoreError,
     UpdateOutcome,
 )
 from .cache import CachedCollection
 from .commits import CommitGroup
 from .memory import LRU, Remembered
+from .sqlite import SqliteCollection, connect
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "timetrail"
-# The most values one `$in` carries: the embedded engine's cost grows with the square of it.
+# The embedded store's database, in the data directory.
+EMBEDDED_FILE = "store.sqlite3"
+# The most values one `$in` carries.
 IN_CHUNK = 100
 
 
@@ -188,49 +193,45 @@ def _lock_data_dir(path: Path) -> IO[str]:
 
 
 async def open_embedded(data_dir: Path) -> Store:
-    """The default store: litemongo (SQLite files) under `data_dir/store`, one process only,
-    used from the thread that opens it; its fast path's writes commit in groups (`commits.py`)."""
-    import litemongo
-
+    """The default store: one SQLite database in `data_dir`, one process only, used from the
+    thread that opens it; its writes commit in groups (`commits.py`). A store an earlier version
+    wrote (litemongo's files) is migrated first (`migrate.py`)."""
     lock = _lock_data_dir(data_dir)
     try:
-        client: Any = litemongo.MongoClient(str(data_dir / "store"), DATABASE_NAME, tz_aware=False)
-    except Exception:
+        if migrate.needed(data_dir, EMBEDDED_FILE):
+            await migrate.from_litemongo(data_dir, EMBEDDED_FILE, _open_sqlite)
+        return await _open_sqlite(data_dir / EMBEDDED_FILE, lock)
+    except BaseException:
         lock.close()
         raise
-    # The engine creates its files with the process's umask: make them owner-only.
-    private_files(data_dir)
-    db = client[DATABASE_NAME]
-    commits = CommitGroup()
+
+
+async def _open_sqlite(path: Path, lock: IO[str] | None = None) -> Store:
+    try:
+        connection = connect(path)
+    except sqlite3.Error as exc:
+        raise StoreError(f"The embedded store in {path} cannot be opened: {exc}") from exc
+    private_files(path.parent)  # (SQLite makes its files with the process's umask)
+    commits = CommitGroup(connection)
 
     async def ping() -> None:
-        return None
+        commits.check()
 
     async def close() -> None:
         try:
             commits.commit()
         finally:
-            client.close()
-            private_files(data_dir)  # the engine's files made since it opened
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-            lock.close()
+            connection.close()
+            if lock is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                lock.close()
 
     def make(name: str) -> Collection:
-        collection = EmbeddedCollection(db[name], commits)
-        # Entries are written at every timer start and stop, which would drop the cache's
-        # queries each time, and their reads by key are answered by the engine collection's own
-        # remembered documents (`rows.Recent`): no cache in front of them.
-        return collection if name == names.ENTRIES else CachedCollection(collection)
+        return CachedCollection(SqliteCollection(connection, name, commits))
 
-    store = Store(
-        "embedded",
-        make,
-        ping=ping,
-        close=close,
-        durable=commits.durable,
-    )
-    # (The engine's in-memory indexes are built as the collections open: `_check_indexes`.)
+    store = Store("embedded", make, ping=ping, close=close, durable=commits.durable)
     await store.ensure_indexes()
+    commits.commit()
     return store
 
 
@@ -243,6 +244,7 @@ async def open_store(mongodb_uri: str | None, data_dir: Path) -> Store:
 
 
 __all__ = [
+    "EMBEDDED_FILE",
     "LRU",
     "Collection",
     "Doc",

@@ -3,15 +3,15 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: each
 write drops what it may have changed before and after it runs, and a read that raced a write
-never fills the cache (a generation counter tells). Writes the embedded store's fast path
-makes tell exactly what they left behind under their `_id` (`EmbeddedCollection.on_stored`):
-that is kept (write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
-users, tasks, accounts — then cost no call into the engine at all.
+never fills the cache (a generation counter tells). The embedded store's writes tell exactly
+what they left behind under their `_id` (`SqliteCollection.on_stored`): that is kept
+(write-through), unless another write ran meanwhile. Reads by `_id` — tokens,
+users, tasks, accounts — then cost no SQL at all.
 
 Small results of other equality queries (a user's memberships) are kept too, per collection,
 until the collection's next write of any kind. The generation counter is also the collection's
 `version()`: it tells the domain when what it read may be kept (a caller, a user's roles).
-Entries are not cached: every timer call writes them (see `open_embedded`).
+Entries are cached too: a running timer is read far more often than written.
 
 MongoDB deployments may run several processes, so they are never cached.
 """
@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from .adapters import Collection, Doc, EmbeddedCollection, Filter, Sort, UpdateOutcome
+from . import match
+from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
 from .collections import IndexSpec
 from .memory import LRU
+from .sqlite import SqliteCollection
 
 _SCALARS = (str, int, float, bool, type(None))
 # The query cache keeps results of at most this many documents, and this many documents in all
@@ -90,25 +92,8 @@ def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable
     return tuple(parts) if projection is not None else (*parts, "no projection")
 
 
-def _matches(doc: Doc, rest: list[tuple[str, Any]]) -> bool | None:
-    """Whether `doc` meets the plain equality conditions; None when one meets an array (an
-    element may match: the engine decides)."""
-    for field, value in rest:
-        if field not in doc:
-            if value is not None:
-                return False
-            continue
-        actual = doc[field]
-        if isinstance(actual, list):
-            return None
-        # MongoDB's equality never equates booleans and numbers; keep it so.
-        if actual != value or isinstance(actual, bool) != isinstance(value, bool):
-            return False
-    return True
-
-
 class CachedCollection(Collection):
-    def __init__(self, inner: Collection, max_documents: int = 100_000) -> None:
+    def __init__(self, inner: Collection, max_documents: int = 20_000) -> None:
         self._inner = inner
         self.name = inner.name
         self._docs: LRU[Any, Doc | None] = LRU(max_documents)
@@ -118,9 +103,9 @@ class CachedCollection(Collection):
         self._queried_documents = 0  # in `_queries`, counting each result one more
         self._generation = 0
         # What the running write told us it stored (see `_write`), when the inner collection
-        # tells (the embedded store's fast path does).
+        # tells (the embedded store's does).
         self._learned: list[tuple[Any, Doc | None]] | None = None
-        if isinstance(inner, EmbeddedCollection):
+        if isinstance(inner, SqliteCollection):
             inner.on_stored = self._learn
 
     def version(self) -> int | None:
@@ -185,6 +170,8 @@ class CachedCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> Doc | None:
         plan = _key_and_rest(filter) if sort is None and projection is None else None
+        if plan is None and sort is None and projection is None:
+            return await self._first(filter)
         if plan is None or isinstance(plan[0], Mapping):
             return await self._inner.find_one(filter, sort=sort, projection=projection)
         key, rest = plan
@@ -195,10 +182,7 @@ class CachedCollection(Collection):
             self._put(key, cached, generation)
         if cached is None:
             return None
-        matched = _matches(cached, rest)
-        if matched is None:
-            return await self._inner.find_one(filter)
-        if not matched:
+        if not match.matches(cached, dict(rest)):
             return None
         copied: Doc = _copy(cached)
         return copied
@@ -237,10 +221,30 @@ class CachedCollection(Collection):
                 found[k] = fetched.get(k)
                 self._put(k, fetched.get(k), generation)
         docs = [doc for k in keys if (doc := found[k]) is not None]
-        matched = [_matches(doc, rest) for doc in docs]
-        if None in matched:
-            return await self._inner.find(filter)
-        return [_copy(doc) for doc, ok in zip(docs, matched, strict=True) if ok]
+        return [_copy(doc) for doc in docs if match.matches(doc, dict(rest))]
+
+    async def _first(self, filter: Filter) -> Doc | None:
+        """The first match of an equality query (a running timer by its user), kept like the
+        results of `_query` until the collection's next write."""
+        query = _query_key(filter, None)
+        if query is None:
+            return await self._inner.find_one(filter)
+        key = (query, "first")
+        cached = self._queries.get(key)
+        if cached is None:
+            generation = self._generation
+            found = await self._inner.find_one(filter)
+            cached = [] if found is None else [found]
+            if generation == self._generation:
+                self._keep(key, cached)
+        return _copy(cached[0]) if cached else None
+
+    def _keep(self, key: Hashable, docs: list[Doc]) -> None:
+        self._queries[key] = [_copy(doc) for doc in docs]
+        self._queried_documents += len(docs) + 1  # an empty result still takes room
+        while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
+            _, dropped = self._queries.popitem(last=False)
+            self._queried_documents -= len(dropped) + 1
 
     async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
         """A query the identity map cannot answer: from the query cache when it is a small
@@ -255,15 +259,16 @@ class CachedCollection(Collection):
         generation = self._generation
         docs = await self._inner.find(filter, projection=projection)
         if generation == self._generation and len(docs) <= _QUERY_MAX_DOCUMENTS:
-            self._queries[key] = [_copy(doc) for doc in docs]
-            self._queried_documents += len(docs) + 1  # an empty result still takes room
-            while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
-                _, dropped = self._queries.popitem(last=False)
-                self._queried_documents -= len(dropped) + 1
+            self._keep(key, docs)
         return docs
 
     async def count(self, filter: Filter) -> int:
         return await self._inner.count(filter)
+
+    def batches(
+        self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
+    ) -> AsyncIterator[list[Doc]]:
+        return self._inner.batches(filter, size=size, keyset=keyset)
 
     async def scan(
         self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc

@@ -50,10 +50,9 @@ class IndexSpec:
     unique: bool = False
     sparse: bool = False
     partial: dict[str, Any] | None = None
-    # What the embedded engine indexes for it: the engine keeps a hash index per field, which
-    # serves equality only and costs upkeep on every write, so only the fields worth it (None:
-    # all of them; empty: none, the index is MongoDB's alone). Never set on a unique index.
-    embedded: tuple[str, ...] | None = None
+    # The key fields whose documents hold arrays: the embedded store keeps their elements in a
+    # side table, one row each (such an index has that one field and is not unique).
+    arrays: tuple[str, ...] = ()
 
 
 INDEXES: Final[tuple[IndexSpec, ...]] = (
@@ -61,12 +60,11 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(USERS, (("email", 1),), "email_unique", unique=True),
     IndexSpec(USERS, (("account_id", 1), ("email", 1)), "account_users"),
     IndexSpec(TOKENS, (("user_id", 1),), "tokens_by_user"),
-    # The periodic purges of tokens unused too long and of expired sign-in records ask by range,
-    # which the embedded engine's hash indexes cannot answer: MongoDB's alone.
-    IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use", embedded=()),
-    IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry", embedded=()),
+    # The periodic purges of tokens unused too long and of expired sign-in records ask by range.
+    IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use"),
+    IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry"),
     IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
-    IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor"),
+    IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor", arrays=("ancestors",)),
     # An imported record maps to exactly one task per account, forever (the key starts with
     # the account's id: see `tree.source_key`).
     IndexSpec(
@@ -78,33 +76,19 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     ),
     IndexSpec(MEMBERSHIPS, (("user_id", 1), ("task_id", 1)), "memberships_by_user"),
     IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
-    IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree"),
-    # Entries are written on every timer start and stop. On the embedded engine, hashing
-    # `account_id` would hand every query a whole account's entries to intersect, and `start`
-    # and `end` are asked by range or null, which hash indexes cannot answer.
-    IndexSpec(
-        ENTRIES,
-        (("account_id", 1), ("user_id", 1), ("start", 1)),
-        "entries_by_user_start",
-        embedded=("user_id",),
-    ),
-    IndexSpec(
-        ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task", embedded=("task_id",)
-    ),
+    IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree", arrays=("path_ids",)),
+    # A user's entries by time (their list, reports), a task's, and the running or recent ones.
+    IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
+    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
     # Reports read an account's entries by start, in batches after the last (start, _id) read
-    # (`Collection.batches`); the embedded store reads its rows in batches instead.
-    IndexSpec(
-        ENTRIES,
-        (("account_id", 1), ("start", 1), ("_id", 1)),
-        "entries_by_account_start",
-        embedded=(),
-    ),
-    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end", embedded=()),
+    # (`Collection.batches`).
+    IndexSpec(ENTRIES, (("account_id", 1), ("start", 1), ("_id", 1)), "entries_by_account_start"),
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
     IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),
-    # Expired keys are purged by range (`idempotency.Idempotency._purge`): MongoDB's alone.
-    IndexSpec(IDEMPOTENCY_KEYS, (("expires_at", 1),), "idempotency_by_expiry", embedded=()),
+    # Expired keys are purged by range (`idempotency.Idempotency._purge`).
+    IndexSpec(IDEMPOTENCY_KEYS, (("expires_at", 1),), "idempotency_by_expiry"),
     IndexSpec(SYNC_RUNS, (("account_id", 1), ("started_at", -1)), "runs_by_account"),
     # Before `timer_of`, running timers had a collection of their own; start-up carries any
     # left there over (`Tracking.adopt_old_timers`).

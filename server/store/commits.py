@@ -1,19 +1,16 @@
 """Group commit for the embedded store: one SQLite commit for the writes of many requests.
 
-litemongo commits every write it makes (~16 µs each on these machines: the WAL frames and, now
-and then, a checkpoint). The embedded store's fast path writes the same rows itself without
-committing, tells a `CommitGroup`, and the group commits every file written once per turn of the
-event loop, for all the requests that wrote during it. Two rules keep it exactly as safe as a
+Committing every write costs a WAL append each (and now and then a checkpoint). The embedded
+store writes without committing, tells the `CommitGroup`, and the group commits once per turn of
+the event loop, for all the requests that wrote during it. Two rules keep it exactly as safe as a
 commit after every write:
 - Nobody hears of a write before it is on disk: a response waits for `durable()` (the HTTP
   middleware does it for every request), and closing the store commits.
 - What reaches the disk is always a prefix of the writes in the order they were made, so a crash
-  leaves a state that a crash of the commit-every-write store could have left too: files commit
-  in the order they were first written, and writing to a file that waits for its commit when
-  another file was written after it first commits everything waiting. The engine's own writes
-  (which commit themselves) commit everything waiting first as well.
-A failed commit leaves memory (the engine's indexes, the caches) ahead of the disk: the group then
-refuses every further write and durability wait with `StoreError` until the server restarts.
+  leaves a state that a crash of the commit-every-write store could have left too: every
+  collection is a table of one database, written through one connection, and a commit is atomic.
+A failed commit leaves memory (the caches) ahead of the disk: the group then refuses every
+further read, write and durability wait with `StoreError` until the server restarts.
 """
 
 from __future__ import annotations
@@ -29,11 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class CommitGroup:
-    def __init__(self) -> None:
-        # Connections with uncommitted writes, in the order of their first write since the last
-        # commit (dicts keep insertion order).
-        self._pending: dict[int, sqlite3.Connection] = {}
-        self._last: sqlite3.Connection | None = None
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._pending = False
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
         # The loop the next commit is scheduled on. (Asking asyncio for the running loop is a
@@ -42,16 +37,13 @@ class CommitGroup:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
 
-    def before_write(self, connection: sqlite3.Connection) -> None:
-        """Call before writing through `connection` without committing."""
-        self._check()
-        if self._pending and connection is not self._last and id(connection) in self._pending:
-            self.commit()  # it would overtake what was written to other files since
+    def before_write(self) -> None:
+        """Call before writing without committing."""
+        self.check()
 
-    def wrote(self, connection: sqlite3.Connection) -> None:
-        """Call after writing through `connection` without committing."""
-        self._pending.setdefault(id(connection), connection)
-        self._last = connection
+    def wrote(self) -> None:
+        """Call after writing without committing."""
+        self._pending = True
         if self._scheduled:
             return
         try:
@@ -63,25 +55,19 @@ class CommitGroup:
         self._loop = loop
         loop.call_soon(self._commit_soon)
 
-    def before_engine_write(self) -> None:
-        """Call before the engine writes (it commits its own connection at once)."""
-        self._check()
-        if self._pending:
-            self.commit()
-
     def _commit_soon(self) -> None:
         self._scheduled = False
         with contextlib.suppress(StoreError):  # logged, and the waiters told
             self.commit()
 
     def commit(self) -> None:
-        """Commit every file written since the last commit, in the order first written."""
-        pending = list(self._pending.values())
-        self._pending.clear()
-        self._last = None
+        """Commit every write made since the last commit."""
+        if not self._pending:
+            self._release()
+            return
+        self._pending = False
         try:
-            for connection in pending:
-                connection.commit()
+            self._connection.commit()
         except sqlite3.Error as exc:
             self._failed = exc
             log.critical(
@@ -89,9 +75,8 @@ class CommitGroup:
                 "until the server restarts.",
                 exc,
             )
-            for connection in pending:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.rollback()
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.rollback()
             self._release()
             raise StoreError("The embedded store could not write to its files.") from exc
         self._release()
@@ -106,13 +91,13 @@ class CommitGroup:
             else:
                 waiter.set_result(None)
 
-    def _check(self) -> None:
+    def check(self) -> None:
         if self._failed is not None:
             raise StoreError("The embedded store failed to write earlier; restart the server.")
 
     async def durable(self) -> None:
         """Returns once every write made so far is committed."""
-        self._check()
+        self.check()
         if not self._pending:
             return
         # Something waits, so a commit is scheduled on `_loop` (`wrote` commits at once when

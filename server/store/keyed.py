@@ -1,278 +1,223 @@
-"""Single-document operations addressed by `_id`, planned and applied without the engine's query
-machinery: the pure half of the embedded store's fast path (`EmbeddedCollection` does the I/O).
+"""MongoDB's update operators applied to a document in memory, and the document an upsert
+inserts: the embedded store's updates (`sqlite.py`) run here, then write the result.
 
-Each function answers only for the shapes it fully understands and returns None (or `UNSURE`)
-for anything else; the caller then hands the whole operation to the engine, which stays the
-reference for every rule. Understood here:
-
-- filters: `{"_id": <str>}` plus equality conditions on top-level or dotted fields against a
-  string, a number, a boolean or None (`{"_id": e, "end": None}`, `{"_id": u, "entry._id": e}`);
-  for reads of many documents, such equality conditions alone (`{"user_id": u}`), and
-  projections that keep some top-level fields;
-- updates: `$set`, `$setOnInsert`, `$unset` and `$inc` on top-level fields, each field named once,
-  with values made of strings, numbers, booleans, None, datetimes, lists and documents.
-
-Values are stored as the engine stores them: datetimes naive UTC, truncated to the millisecond
-(MongoDB's precision), tuples as lists.
+Understood: `$set $setOnInsert $unset $inc $min $rename $push $addToSet $pull`, on top-level or
+dotted fields (positions in arrays included), with
+`$each` for `$push` and `$addToSet`. An update MongoDB would refuse (an `$inc` on text, a path
+through a scalar, an unknown operator) raises `pymongo.errors.WriteError` and changes nothing.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
+
+from pymongo.errors import WriteError
+
+from . import match
 
 Doc = dict[str, Any]
+_MISSING: Any = object()
+# Immutable values, kept as they are (tested by exact type: documents are mostly made of these).
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
-class Unsure:
-    """The shape is not one this module decides: ask the engine."""
-
-    def __repr__(self) -> str:
-        return "UNSURE"
-
-
-UNSURE: Final = Unsure()
-_MISSING: Final = object()
-
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
-_CONDITION_TYPES: Final = (str, int, float, bool, type(None))
-# Stored values a condition can be decided against; anything else (Decimal128, ObjectId, ...)
-# has comparison rules this module does not reproduce.
-_DECIDABLE: Final = (str, int, float, bool, type(None), dict, dt.datetime)
-_OPERATORS: Final = frozenset({"$set", "$setOnInsert", "$unset", "$inc"})
-
-
-# (path parts, wanted value) for each equality condition of a filter
-Conditions = tuple[tuple[tuple[str, ...], Any], ...]
-
-
-@dataclass(frozen=True)
-class KeyFilter:
-    key: str
-    conditions: Conditions  # every condition besides `_id`
-
-
-@dataclass(frozen=True)
-class Change:
-    operator: str
-    field: str
-    value: Any
-
-
-def _valid_name(name: Any) -> bool:
-    return (
-        type(name) is str
-        and name != ""
-        and not name.startswith("$")
-        and "." not in name
-        and "\x00" not in name
-    )
-
-
-def equality_conditions(filter: Mapping[str, Any], *, skip: str = "") -> Conditions | None:
-    """The conditions of a filter made only of equalities between a field (top-level or
-    dotted) and a string, a number, a boolean or None; None for any other filter."""
-    conditions = []
-    for field, value in filter.items():
-        if field == skip:
-            continue
-        if type(field) is not str:
-            return None
-        parts = tuple(field.split("."))
-        if not all(_valid_name(p) for p in parts):
-            return None
-        if type(value) not in _CONDITION_TYPES or (type(value) is float and math.isnan(value)):
-            return None  # NaN equals NaN in MongoDB
-        conditions.append((parts, value))
-    return tuple(conditions)
-
-
-def key_filter(filter: Mapping[str, Any]) -> KeyFilter | None:
-    """The plan for a filter naming one document by a string `_id`, or None."""
-    key = filter.get("_id", _MISSING)
-    if type(key) is not str:
-        return None
-    conditions = equality_conditions(filter, skip="_id")
-    return None if conditions is None else KeyFilter(key, conditions)
-
-
-def projected_fields(projection: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The top-level fields an inclusion projection (`{"a": 1, "b": True}`) keeps besides
-    `_id`, or None for any other projection."""
-    if not projection:
-        return None
-    for field, value in projection.items():
-        if not _valid_name(field) or field == "_id":
-            return None
-        if value is not True and (type(value) is not int or value != 1):
-            return None
-    return tuple(projection)
-
-
-def project(doc: Doc, fields: tuple[str, ...] | None) -> Doc:
-    if fields is None:
-        return doc
-    projected = {"_id": doc["_id"]}
-    for field in fields:
-        if field in doc:
-            projected[field] = doc[field]
-    return projected
-
-
-def matches(doc: Doc, conditions: Conditions) -> bool | None:
-    """Whether `doc` (as stored) meets the conditions; None when undecided here (arrays on
-    the path, booleans against numbers, exotic types)."""
-    for parts, wanted in conditions:
-        value: Any = doc
-        for part in parts:
-            if type(value) is dict:
-                value = value.get(part, _MISSING)
-            elif type(value) is list:
-                return None  # array paths match element-wise: the engine's business
-            else:
-                value = _MISSING
-            if value is _MISSING:
-                break
-        if value is _MISSING:
-            if wanted is not None:
-                return False
-            continue
-        if type(value) not in _DECIDABLE:
-            return None
-        if wanted is None:
-            if value is not None:
-                return False
-            continue
-        if (type(value) is bool) != (type(wanted) is bool):
-            if type(value) in (int, float, bool) and type(wanted) in (int, float, bool):
-                return None  # MongoDB never equates them; mongomock does: let the engine say
-            return False
-        if type(wanted) is str:
-            if type(value) is not str or value != wanted:
-                return False
-        elif type(value) in (int, float, bool):
-            if value != wanted:
-                return False
-        else:
-            return False  # a document or a datetime never equals a scalar
-    return True
-
-
-def stored_value(value: Any) -> Any:
-    """`value` as the engine stores it (datetimes naive UTC to the millisecond, tuples as
-    lists), a fresh copy; `UNSURE` for anything else."""
-    kind = type(value)
-    if kind is str or kind is bool or kind is float or value is None:
-        return value
-    if kind is int:
-        return value if _INT64_MIN <= value <= _INT64_MAX else UNSURE
-    if kind is dt.datetime:
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if kind is dict:
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str or k.startswith("$") or "\x00" in k:
-                return UNSURE
-            if type(v) is str or v is None:  # most values: kept as they are, without a call
-                out[k] = v
-                continue
-            stored = stored_value(v)
-            if stored is UNSURE:
-                return UNSURE
-            out[k] = stored
-        return out
-    if kind is list or kind is tuple:
-        items = []
-        for v in value:
-            stored = stored_value(v)
-            if stored is UNSURE:
-                return UNSURE
-            items.append(stored)
-        return items
-    return UNSURE
-
-
-def stored_document(doc: Mapping[str, Any]) -> Doc | None:
-    """A whole document to insert, as stored, or None when it is not one for the fast path
-    (no string `_id`, a field name the engine would refuse or treat specially)."""
-    if type(doc) is not dict or type(doc.get("_id")) is not str:
-        return None
-    if not all(type(k) is str and not k.startswith("$") for k in doc):
-        return None
-    stored = stored_value(doc)
-    return stored if type(stored) is dict else None
-
-
-def plan_update(update: Any, key: str) -> list[Change] | None:
-    """The changes an update document makes, in the order the engine applies them, or None."""
-    if type(update) is not dict or not update:
-        return None
-    changes: list[Change] = []
-    seen: set[str] = set()
-    for operator, fields in update.items():
-        if operator not in _OPERATORS or type(fields) is not dict or not fields:
-            return None
-        for field, raw in fields.items():
-            if not _valid_name(field) or field in seen:
-                return None
-            seen.add(field)
-            if field == "_id":
-                # Only the no-op of naming the same `_id` (an upsert's `$setOnInsert: doc`).
-                if operator not in ("$set", "$setOnInsert") or type(raw) is not str or raw != key:
-                    return None
-                continue
-            if operator == "$inc":
-                if type(raw) not in (int, float):
-                    return None
-                value = stored_value(raw)
-            elif operator == "$unset":
-                value = None
-            else:
-                value = stored_value(raw)
-            if value is UNSURE:
-                return None
-            changes.append(Change(operator, field, value))
-    return changes
-
-
-def apply(old: Doc | None, key: str, changes: list[Change]) -> Doc | None:
-    """The document after the changes (`old` None: the one an upsert inserts), or None when an
-    `$inc` meets a value it cannot add to (the engine then raises its own error)."""
-    inserting = old is None
-    new: Doc = {"_id": key} if old is None else dict(old)
-    for change in changes:
-        field = change.field
-        if change.operator == "$set":
-            new[field] = _fresh(change.value)
-        elif change.operator == "$setOnInsert":
-            if inserting:
-                new[field] = _fresh(change.value)
-        elif change.operator == "$unset":
-            new.pop(field, None)
-        else:  # $inc
-            current = new.get(field, _MISSING)
-            if current is _MISSING:
-                total = change.value
-            elif type(current) in (int, float):
-                total = current + change.value
-            else:
-                return None
-            if type(total) is int and not _INT64_MIN <= total <= _INT64_MAX:
-                return None
-            new[field] = total
-    return new
+def _refuse(message: str) -> WriteError:
+    return WriteError(message, code=2)
 
 
 def _fresh(value: Any) -> Any:
-    """A copy of a planned value, so that two documents built from one plan share nothing."""
-    if type(value) is dict:
+    """A copy sharing nothing mutable with `value`, datetimes timezone-aware."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _ATOMS else _fresh(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _ATOMS else _fresh(v) for v in value]
+    if isinstance(value, Mapping):
         return {k: _fresh(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_fresh(v) for v in value]
-    return value
+    return match.utc(value)
+
+
+def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, str | int] | None:
+    """The container holding the last part of `path` and that part (an index in a list);
+    None when the path does not exist and `create` is false."""
+    parts = path.split(".")
+    node: Any = doc
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise _refuse(f"cannot use the part {part!r} of {path!r} to traverse an array")
+            index = int(part)
+            if index >= len(node):
+                if not create:
+                    return None
+                node.extend([None] * (index + 1 - len(node)))
+                node[index] = {}
+            node = node[index]
+        elif isinstance(node, dict):
+            if part not in node:
+                if not create:
+                    return None
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, dict | list):
+            if not create:
+                return None
+            raise _refuse(f"cannot create the field {path!r} inside a non-document value")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit():
+            raise _refuse(f"cannot use the part {last!r} of {path!r} to traverse an array")
+        return node, int(last)
+    return node, last
+
+
+def _get(doc: Doc, path: str) -> Any:
+    found = _parent(doc, path, create=False)
+    if found is None:
+        return _MISSING
+    node, key = found
+    if isinstance(node, list):
+        assert isinstance(key, int)
+        return node[key] if key < len(node) else _MISSING
+    return node.get(key, _MISSING)
+
+
+def _put(doc: Doc, path: str, value: Any) -> None:
+    found = _parent(doc, path, create=True)
+    assert found is not None
+    node, key = found
+    if isinstance(node, list):
+        assert isinstance(key, int)
+        if key >= len(node):
+            node.extend([None] * (key + 1 - len(node)))
+    node[key] = value
+
+
+def _remove(doc: Doc, path: str) -> None:
+    found = _parent(doc, path, create=False)
+    if found is None:
+        return
+    node, key = found
+    if isinstance(node, list):
+        assert isinstance(key, int)
+        if key < len(node):
+            node[key] = None  # MongoDB leaves a null where an element was unset
+    else:
+        node.pop(key, None)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _arithmetic(current: Any, arg: Any, operator: str, path: str) -> Any:
+    if not _number(arg):
+        raise _refuse(f"{operator} needs a number for {path!r}")
+    if current is _MISSING:
+        return arg
+    if not _number(current):
+        raise _refuse(f"cannot apply {operator} to the non-number {path!r}")
+    return current + arg
+
+
+def _array(current: Any, path: str, operator: str) -> list[Any]:
+    if current is _MISSING:
+        return []
+    if not isinstance(current, list):
+        raise _refuse(f"{operator} needs an array at {path!r}")
+    return list(current)
+
+
+def _each(arg: Any) -> list[Any]:
+    if isinstance(arg, Mapping) and "$each" in arg:
+        return [_fresh(v) for v in arg["$each"]]
+    return [_fresh(arg)]
+
+
+def _removed(element: Any, arg: Any) -> bool:
+    if isinstance(arg, Mapping) and arg and all(str(k).startswith("$") for k in arg):
+        return match.matches({"v": element}, {"v": arg})
+    if isinstance(arg, Mapping) and isinstance(element, dict):
+        return match.matches(element, arg)
+    return match.equal(element, arg)
+
+
+def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
+    current = _get(doc, path)
+    if operator == "$set":
+        _put(doc, path, _fresh(arg))
+    elif operator == "$unset":
+        _remove(doc, path)
+    elif operator == "$inc":
+        _put(doc, path, _arithmetic(current, arg, operator, path))
+    elif operator == "$min":
+        value = match.utc(arg)
+        if current is _MISSING:
+            _put(doc, path, _fresh(value))
+        else:
+            pair = match.sort([current, value], [("v", 1)], lambda v: {"v": v})
+            _put(doc, path, _fresh(pair[0]))
+    elif operator == "$rename":
+        if current is not _MISSING:
+            _remove(doc, path)
+            _put(doc, arg, current)
+    elif operator == "$push":
+        _put(doc, path, _array(current, path, operator) + _each(arg))
+    elif operator == "$addToSet":
+        items = _array(current, path, operator)
+        for value in _each(arg):
+            if not any(match.equal(item, value) for item in items):
+                items.append(value)
+        _put(doc, path, items)
+    elif operator == "$pull":
+        if current is not _MISSING:
+            kept = [i for i in _array(current, path, operator) if not _removed(i, match.utc(arg))]
+            _put(doc, path, kept)
+    else:
+        raise _refuse(f"The embedded store does not understand the update operator {operator}")
+
+
+def apply(old: Doc | None, update: Mapping[str, Any], seed: Doc | None = None) -> Doc:
+    """The document after `update`: `old` changed (it is not), or, when `old` is None, the one
+    an upsert inserts, starting from `seed` (the filter's equalities and `_id`)."""
+    if not update or not all(str(k).startswith("$") for k in update):
+        raise _refuse("an update needs update operators (replacing a document is not supported)")
+    inserting = old is None
+    new: Doc = _fresh(old if old is not None else seed or {})
+    key = new.get("_id", _MISSING)
+    for given, fields in update.items():
+        if given == "$setOnInsert" and not inserting:
+            continue
+        operator = "$set" if given == "$setOnInsert" else given
+        if not isinstance(fields, Mapping):
+            raise _refuse(f"{operator} needs a document of fields")
+        for path, arg in fields.items():
+            _apply_one(new, operator, path, arg)
+    if key is not _MISSING and not match.equal(new.get("_id", _MISSING), key):
+        raise _refuse("an update cannot change a document's _id")
+    return new
+
+
+def seed(filter: Mapping[str, Any]) -> Doc:
+    """What an upsert's new document takes from its filter: the equalities on fields (within
+    `$and` too), dotted paths as nested documents."""
+    doc: Doc = {}
+    for field, cond in filter.items():
+        if field == "$and":
+            for part in cond:
+                for k, v in seed(part).items():
+                    doc[k] = v
+        elif field.startswith("$"):
+            continue
+        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+            if "$eq" in cond:
+                _put(doc, field, _fresh(cond["$eq"]))
+        else:
+            _put(doc, field, _fresh(cond))
+    return doc
+
+
+__all__ = ["apply", "seed"]

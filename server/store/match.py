@@ -1,0 +1,217 @@
+"""MongoDB's query rules on documents in memory: the embedded store checks here every candidate
+its SQL selected (`sqlite.py`), sorts and projects the matches.
+
+Understood: equality (with array elements and dotted paths, through arrays of documents too),
+`$eq $ne $gt $gte $lt $lte $in $nin $exists`, and `$and $or`: what the domain asks.
+Values compare as MongoDB compares them: numbers by value, booleans never equal to numbers, a
+range condition only meets values of its own kind, datetimes as instants (naive ones are UTC).
+Anything else is refused with `StoreError` rather than answered wrongly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import bson
+
+from .errors import StoreError
+
+Doc = dict[str, Any]
+Filter = Mapping[str, Any]
+T = TypeVar("T")
+
+_RANGE = {"$gt", "$gte", "$lt", "$lte"}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def utc(value: Any) -> Any:
+    """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back."""
+    if type(value) is dict and all(type(v) in _PLAIN for v in value.values()):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    if isinstance(value, Mapping):
+        return {k: utc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utc(v) for v in value]
+    return value
+
+
+def kind(value: Any) -> int:
+    """MongoDB's order of types (BSON comparison order) for the types the store holds."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        return 8
+    if isinstance(value, int | float):
+        return 2
+    if isinstance(value, str):
+        return 3
+    if isinstance(value, dict):
+        return 4
+    if isinstance(value, list):
+        return 5
+    if isinstance(value, bytes):
+        return 6
+    if isinstance(value, bson.ObjectId):
+        return 7
+    if isinstance(value, dt.datetime):
+        return 9
+    return 10
+
+
+def lookup(node: Any, parts: Sequence[str]) -> Iterator[Any]:
+    """The values at a dotted path, MongoDB's way: through arrays of documents, and by
+    position in arrays."""
+    if not parts:
+        yield node
+        return
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        if head in node:
+            yield from lookup(node[head], rest)
+    elif isinstance(node, list):
+        if head.isdigit() and int(head) < len(node):
+            yield from lookup(node[int(head)], rest)
+        for element in node:
+            if isinstance(element, dict):
+                yield from lookup(element, parts)
+
+
+def _each(values: list[Any]) -> Iterator[Any]:
+    """Each value, and each element of the values that are arrays."""
+    for value in values:
+        yield value
+        if isinstance(value, list):
+            yield from value
+
+
+def equal(a: Any, b: Any) -> bool:
+    if kind(a) != kind(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(equal(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _compare(value: Any, operator: str, wanted: Any) -> bool:
+    if kind(value) != kind(wanted) or isinstance(value, dict | list):
+        return False
+    if operator == "$gt":
+        return bool(value > wanted)
+    if operator == "$gte":
+        return bool(value >= wanted)
+    if operator == "$lt":
+        return bool(value < wanted)
+    return bool(value <= wanted)
+
+
+def _equals(values: list[Any], wanted: Any) -> bool:
+    if wanted is None and not values:
+        return True  # None matches a missing field
+    return any(equal(v, wanted) for v in _each(values))
+
+
+def _operator(values: list[Any], operator: str, arg: Any, spec: Mapping[str, Any]) -> bool:
+    if operator == "$eq":
+        return _equals(values, arg)
+    if operator == "$ne":
+        return not _equals(values, arg)
+    if operator == "$in":
+        return any(_equals(values, a) for a in arg)
+    if operator == "$nin":
+        return not any(_equals(values, a) for a in arg)
+    if operator in _RANGE:
+        return any(_compare(v, operator, arg) for v in _each(values))
+    if operator == "$exists":
+        return bool(values) == bool(arg)
+    raise StoreError(f"The embedded store does not understand the query operator {operator}")
+
+
+def is_operators(cond: Any) -> bool:
+    return isinstance(cond, Mapping) and bool(cond) and all(str(k).startswith("$") for k in cond)
+
+
+def _condition(values: list[Any], cond: Any) -> bool:
+    if is_operators(cond):
+        return all(_operator(values, op, arg, cond) for op, arg in cond.items())
+    return _equals(values, cond)
+
+
+def matches(doc: Doc, filter: Filter) -> bool:
+    """Whether `doc` meets `filter` (datetimes in both timezone-aware: see `utc`)."""
+    for key, cond in filter.items():
+        if key == "$and":
+            ok = all(matches(doc, f) for f in cond)
+        elif key == "$or":
+            ok = any(matches(doc, f) for f in cond)
+        elif key.startswith("$"):
+            raise StoreError(f"The embedded store does not understand the query operator {key}")
+        elif type(cond) is str and type(value := doc.get(key)) is str:
+            ok = value == cond  # (the most frequent condition, decided at once)
+        else:
+            ok = _condition(list(lookup(doc, key.split("."))), cond)
+        if not ok:
+            return False
+    return True
+
+
+def _sort_value(doc: Doc, field: str, descending: bool) -> tuple[int, Any]:
+    values = list(lookup(doc, field.split(".")))
+    if not values:
+        return (1, 0)  # missing sorts with None
+    value = values[0] if len(values) == 1 else values
+    if isinstance(value, list):
+        if not value:
+            return (5, 0)
+        keys = [_sort_value({"v": v}, "v", descending) for v in value]
+        return max(keys) if descending else min(keys)
+    if isinstance(value, dict):
+        return (4, bson.encode(value))
+    if value is None:
+        return (1, 0)
+    return (kind(value), value)
+
+
+def sort(items: list[T], order: Sequence[tuple[str, int]], doc: Callable[[T], Doc]) -> list[T]:
+    """The items in MongoDB's order of their documents for these keys (1 ascending, -1
+    descending)."""
+    for field, direction in reversed(order):
+        descending = direction < 0
+        items.sort(key=lambda i: _sort_value(doc(i), field, descending), reverse=descending)
+    return items
+
+
+def projector(projection: Mapping[str, Any] | None) -> Any:
+    """A function giving what a projection keeps of a document (top-level fields)."""
+    if not projection:
+        return None
+    keep_id = bool(projection.get("_id", 1))
+    fields = {k: bool(v) for k, v in projection.items() if k != "_id"}
+    if fields and len(set(fields.values())) > 1:
+        raise StoreError("A projection either includes or excludes fields")
+    including = not fields or next(iter(fields.values()))
+    if including:
+        wanted = [f for f in fields if "." not in f]
+        if len(wanted) != len(fields):
+            raise StoreError("The embedded store projects top-level fields only")
+
+        def include(doc: Doc) -> Doc:
+            out = {"_id": doc["_id"]} if keep_id and "_id" in doc else {}
+            out.update((f, doc[f]) for f in wanted if f in doc)
+            return out
+
+        return include
+    dropped = set(fields) | (set() if keep_id else {"_id"})
+
+    def exclude(doc: Doc) -> Doc:
+        return {k: v for k, v in doc.items() if k not in dropped}
+
+    return exclude
+
+
+__all__ = ["equal", "is_operators", "kind", "lookup", "matches", "projector", "sort", "utc"]

@@ -1,0 +1,630 @@
+"""The embedded store: each collection a table of one SQLite database, with its schema derived
+from the indexes `collections.py` declares.
+
+A collection's table holds each document as a BSON blob (`doc`), its `_id` (unique), and one
+column per field its indexes name, holding the field's value in a form SQLite orders: text,
+numbers (booleans as 0 and 1), datetimes as milliseconds since 1970 (UTC), an explicit null as
+`x''` (a missing field is SQL NULL). Fields whose documents hold arrays (`IndexSpec.arrays`)
+have a side table instead, one row per element. The declared indexes are SQLite indexes on those
+columns: composite B-trees in the declared order, unique ones `UNIQUE` (partial and sparse ones
+`WHERE ... IS NOT NULL`; two documents without the field do not collide, unlike MongoDB).
+
+A query is answered in two steps: the conditions SQL can decide on indexed columns (equality,
+`$in`, ranges, `$exists`, within `$and` and `$or`) select candidates through the indexes, and
+every candidate is then checked against the whole filter (`match.py`), so SQL may only ever
+select too much, never too little. A field one document holds something SQL does not order in
+(a document, an array where a scalar was declared) is marked loose: SQL stops deciding on it.
+Updates are applied in memory (`keyed.py`) and the row rewritten, only the changed columns set.
+
+Everything runs on the event loop's thread, one call at a time (each call is atomic with
+respect to every other request); writes wait for the `CommitGroup` to commit them together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import bson
+
+from . import keyed, match
+from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
+from .collections import IndexSpec
+from .commits import CommitGroup
+from .errors import DuplicateKeyError, StoreError
+
+CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+NULL = b""  # an explicit null
+LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MS = dt.timedelta(milliseconds=1)
+_INT64 = 2**63
+_RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_UNORDERED = (dict, list, tuple, re.Pattern)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def q(name: str) -> str:
+    """An SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_value(value: Any) -> Any:
+    """A field's value as its column holds it."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None:
+        return NULL
+    if kind is bool:
+        return int(value)
+    if kind is int:
+        return value if -_INT64 <= value < _INT64 else float(value)
+    if kind is float:
+        return LOOSE if math.isnan(value) else value
+    if kind is dt.datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return (value - _EPOCH) // _MS
+    return LOOSE
+
+
+def key_value(value: Any) -> Any:
+    """An `_id` as its column holds it."""
+    if type(value) in (str, int):
+        return value
+    return bson.encode({"": value})
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # (as the engine before it: a commit survives the process, the OS's crash needs a checkpoint)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA cache_size=-32768")  # 32 MB of pages
+    connection.execute(
+        'CREATE TABLE IF NOT EXISTS "loose"(collection, field, UNIQUE(collection, field))'
+    )
+    connection.commit()
+    return connection
+
+
+class SqliteCollection(Collection):
+    def __init__(self, connection: sqlite3.Connection, name: str, commits: CommitGroup) -> None:
+        self.name = name
+        self._db = connection
+        self._commits = commits
+        self._t = q(name)
+        # Told of every document a write leaves behind (the identity map learns from it).
+        self.on_stored: Callable[[Any, Doc | None], None] | None = None
+        connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._t}"
+            "(id INTEGER PRIMARY KEY, _id NOT NULL UNIQUE, doc BLOB NOT NULL)"
+        )
+        info = connection.execute(f"PRAGMA table_info({self._t})").fetchall()
+        self._columns = [row[1][1:] for row in info if row[1].startswith("@")]
+        sides = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ? ESCAPE '\\'",
+            (name.replace("_", "\\_") + "@%",),
+        )
+        self._arrays = [row[0][len(name) + 1 :] for row in sides]
+        self._loose = {
+            row[0]
+            for row in connection.execute('SELECT field FROM "loose" WHERE collection=?', (name,))
+        }
+        self._prepare()
+
+    def _prepare(self) -> None:
+        self._selects: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+        columns = "".join(f", {q('@' + c)}" for c in self._columns)
+        marks = ", ?" * len(self._columns)
+        self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
+
+    def _side(self, field: str) -> str:
+        return q(f"{self.name}@{field}")
+
+    # Values of the indexed fields ---------------------------------------------------------
+
+    @staticmethod
+    def _values(doc: Doc, field: str) -> list[Any]:
+        if "." not in field:
+            return [doc[field]] if field in doc else []
+        return list(match.lookup(doc, field.split(".")))
+
+    def _column(self, doc: Doc, field: str) -> Any:
+        values = self._values(doc, field)
+        if not values:
+            return None
+        value = sql_value(values[0]) if len(values) == 1 else LOOSE
+        if value is LOOSE:
+            self._mark_loose(field)
+        return value
+
+    def _elements(self, doc: Doc, field: str) -> list[Any]:
+        elements: list[Any] = []
+        for value in self._values(doc, field):
+            elements += value if isinstance(value, list) else [value]
+        encoded = [sql_value(e) for e in elements]
+        if LOOSE in encoded:
+            self._mark_loose(field)
+        return list(dict.fromkeys(e for e in encoded if e is not LOOSE and e != NULL))
+
+    def _mark_loose(self, field: str) -> None:
+        if field not in self._loose:
+            self._loose.add(field)
+            self._selects.clear()
+            self._db.execute('INSERT OR IGNORE INTO "loose" VALUES(?, ?)', (self.name, field))
+
+    # Candidates ---------------------------------------------------------------------------
+
+    def _condition(self, field: str, cond: Any, where: list[str], params: list[Any]) -> None:
+        """Add what SQL can decide of one field's condition (a superset of its matches)."""
+        if field == "_id":
+            column, side, encode = "_id", None, key_value
+        elif field in self._loose:
+            return
+        elif field in self._columns:
+            column, side, encode = q("@" + field), None, sql_value
+        elif field in self._arrays:
+            column, side, encode = "value", self._side(field), sql_value
+        else:
+            return
+        operators = cond.items() if match.is_operators(cond) else [("$eq", cond)]
+        for given, condition in operators:
+            operator, arg = given, condition
+            if operator == "$eq" and not isinstance(arg, _UNORDERED):
+                operator, arg = "$in", [arg]
+            if operator == "$in" and not any(isinstance(a, _UNORDERED) for a in arg):
+                values = [encode(a) for a in arg if a is not None]
+                expr = f"{column} IN ({', '.join('?' * len(values))})"
+                if None in arg:
+                    if side is not None:
+                        continue  # a missing array field has no row to find
+                    expr = f"({expr} OR {column} IS NULL OR {column} = x'')"
+            elif operator in _RANGES and type(arg) in (str, int, float, dt.datetime):
+                values = [encode(arg)]
+                expr = f"{column} {_RANGES[operator]} ?"
+            elif operator == "$exists" and side is None:
+                values = []
+                expr = f"{column} IS {'NOT ' if arg else ''}NULL"
+            else:
+                continue
+            if side is not None:
+                expr = f"id IN (SELECT doc FROM {side} WHERE {expr})"
+            where.append(expr)
+            params += values
+
+    def _where(self, filter: Filter, where: list[str], params: list[Any]) -> None:
+        for field, cond in filter.items():
+            if field == "$and":
+                for part in cond:
+                    self._where(part, where, params)
+            elif field == "$or":
+                branches: list[str] = []
+                values: list[Any] = []
+                for part in cond:
+                    conjuncts: list[str] = []
+                    self._where(part, conjuncts, values)
+                    if not conjuncts:
+                        break  # a branch SQL cannot narrow: the whole `$or` goes to `match`
+                    branches.append(" AND ".join(conjuncts))
+                else:
+                    if branches:
+                        where.append("((" + ") OR (".join(branches) + "))")
+                        params += values
+            elif not field.startswith("$"):
+                self._condition(field, cond, where, params)
+
+    def select(self, filter: Filter, columns: str = "id, doc") -> tuple[str, list[Any]]:
+        """The SQL selecting the candidates of `filter` (remembered for filters of plain
+        equalities, by their fields and types: the hot lookups)."""
+        values = list(filter.values())
+        shape = None
+        if all(type(v) in _PLAIN for v in values):
+            shape = (columns, *((k, type(v)) for k, v in filter.items()))
+            known = self._selects.get(shape)
+            if known is not None:
+                return known[0], [encode(values[i]) for i, encode in known[1]]
+        where: list[str] = []
+        params: list[Any] = []
+        self._where(filter, where, params)
+        if not where:
+            sql = f"SELECT {columns} FROM {self._t} ORDER BY id"
+        else:
+            # In the order of the index read, as MongoDB answers (sorting by `id` would make
+            # SQLite read the whole table in its order rather than search an index)
+            sql = f"SELECT {columns} FROM {self._t} WHERE {' AND '.join(where)}"
+        if shape is not None:
+            self._selects[shape] = (sql, self._encoders(filter))
+        return sql, params
+
+    def _encoders(self, filter: Filter) -> list[tuple[int, Callable[[Any], Any]]]:
+        """Which values of a filter of plain equalities `_condition` binds, and how."""
+        encoders: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, (field, value) in enumerate(filter.items()):
+            if field == "_id" and value is not None:
+                encoders.append((i, key_value))
+            elif field in self._loose or value is None:
+                continue
+            elif field in self._columns or field in self._arrays:
+                encoders.append((i, sql_value))
+        return encoders
+
+    def plan(self, filter: Filter) -> list[str]:
+        """SQLite's plan for the candidates of `filter` (how it reads them: index or scan)."""
+        sql, params = self.select(match.utc(filter))
+        return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    def _rows(self, filter: Filter, *, first: bool = False) -> Iterator[tuple[int, Doc]]:
+        self._commits.check()
+        sql, params = self.select(filter)
+        cursor = self._db.execute(sql, params)
+        try:
+            for rowid, blob in cursor:
+                doc = bson.decode(blob, CODEC)
+                if match.matches(doc, filter):
+                    yield rowid, doc
+                    if first:
+                        return
+        finally:
+            cursor.close()
+
+    def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
+        """The first match (in `sort`'s order), with its row."""
+        filter = match.utc(filter)
+        if not sort:
+            return next(self._rows(filter, first=True), None)
+        rows = match.sort(list(self._rows(filter)), sort, lambda row: row[1])
+        return rows[0] if rows else None
+
+    # Writes -------------------------------------------------------------------------------
+
+    def _tell(self, key: Any, doc: Doc | None) -> None:
+        if self.on_stored is not None:
+            self.on_stored(key, doc)
+
+    def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
+        try:
+            blob = bson.encode(doc)
+        except (bson.errors.InvalidDocument, OverflowError) as exc:
+            raise StoreError(f"A document the store cannot hold: {exc}") from exc
+        return blob, bson.decode(blob, CODEC)
+
+    def _duplicate(self, exc: sqlite3.IntegrityError) -> DuplicateKeyError:
+        return DuplicateKeyError(f"E11000 duplicate key error collection: {self.name}: {exc}")
+
+    def _elements_into(self, rowid: int, elements: list[Any], field: str) -> None:
+        if elements:
+            self._db.executemany(
+                f"INSERT INTO {self._side(field)}(doc, value) VALUES(?, ?)",
+                [(rowid, e) for e in elements],
+            )
+
+    def _insert(self, doc: Doc) -> Doc:
+        if "_id" not in doc:
+            doc = {"_id": bson.ObjectId(), **doc}  # as MongoDB's drivers do
+        blob, stored = self._encoded(doc)
+        values = [self._column(stored, c) for c in self._columns]
+        self._commits.before_write()
+        try:
+            cursor = self._db.execute(self._insert_sql, [key_value(stored["_id"]), blob, *values])
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from None
+        rowid = cursor.lastrowid
+        assert rowid is not None
+        for field in self._arrays:
+            self._elements_into(rowid, self._elements(stored, field), field)
+        self._commits.wrote()
+        self._tell(stored["_id"], stored)
+        return stored
+
+    def _replace(self, rowid: int, old: Doc, new: Doc) -> Doc:
+        """Write `new` over `old` (its row `rowid`), setting only the columns that change."""
+        blob, stored = self._encoded(new)
+        sets, values = ["doc = ?"], [blob]
+        for column in self._columns:
+            value = self._column(stored, column)
+            before = self._column(old, column)
+            if value != before or type(value) is not type(before):
+                sets.append(f"{q('@' + column)} = ?")
+                values.append(value)
+        self._commits.before_write()
+        try:
+            self._db.execute(
+                f"UPDATE {self._t} SET {', '.join(sets)} WHERE id = ?",
+                [*values, rowid],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from None
+        for field in self._arrays:
+            elements = self._elements(stored, field)
+            if elements != self._elements(old, field):
+                self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
+                self._elements_into(rowid, elements, field)
+        self._commits.wrote()
+        self._tell(stored["_id"], stored)
+        return stored
+
+    def _delete(self, rowid: int, doc: Doc) -> None:
+        self._commits.before_write()
+        self._db.execute(f"DELETE FROM {self._t} WHERE id = ?", (rowid,))
+        for field in self._arrays:
+            self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
+        self._commits.wrote()
+        self._tell(doc["_id"], None)
+
+    def _modify(
+        self, filter: Filter, update: Mapping[str, Any], upsert: bool, sort: Sort | None = None
+    ) -> tuple[Doc | None, Doc | None, bool]:
+        """(the document before, after, whether it was inserted) for a one-document update."""
+        update = match.utc(update)
+        found = self._found(filter, sort)
+        if found is None:
+            if not upsert:
+                return None, None, False
+            new = keyed.apply(None, update, keyed.seed(match.utc(filter)))
+            return None, self._insert(new), True
+        rowid, old = found
+        new = keyed.apply(old, update)
+        if new == old and match.equal(new, old):
+            return old, old, False  # nothing to write
+        return old, self._replace(rowid, old, new), False
+
+    # The interface ------------------------------------------------------------------------
+
+    async def find_one(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        found = self._found(filter, sort)
+        if found is None:
+            return None
+        project = match.projector(projection)
+        return project(found[1]) if project else found[1]
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Doc]:
+        project = match.projector(projection)
+        rows = self._rows(match.utc(filter))
+        if sort:
+            docs = match.sort([doc for _, doc in rows], sort, lambda doc: doc)
+            docs = docs[skip : skip + limit if limit else None]
+            return [project(d) for d in docs] if project else docs
+        docs = []
+        for _, doc in rows:
+            if skip:
+                skip -= 1
+                continue
+            docs.append(project(doc) if project else doc)
+            if limit and len(docs) == limit:
+                break
+        return docs
+
+    async def scan(
+        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
+    ) -> list[Doc]:
+        return [shape(doc) for _, doc in self._rows(dict(equals))]
+
+    async def batches(
+        self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
+    ) -> AsyncIterator[list[Doc]]:
+        """Batches in the order of `keyset`'s columns, each one SQL range after the last row
+        read (`(keyset) > (last values)`, `ORDER BY keyset LIMIT size`), so that an index on the
+        filter's equality fields followed by `keyset` serves every batch as one index range.
+        Candidates are checked as `find` checks them: a batch may hold fewer than `size`."""
+        columns = [self._key_column(field) for field in keyset]
+        if None in columns:  # a keyset field without a column SQL orders by
+            async for batch in super().batches(filter, size=size, keyset=keyset):
+                yield batch
+            return
+        order = [c for c in columns if c is not None]
+        filter = match.utc(filter)
+        last: tuple[Any, ...] | None = None
+        while True:
+            self._commits.check()
+            sql, params = self._batch_select(filter, order, last)
+            rows = self._db.execute(sql, [*params, size]).fetchall()
+            if not rows:
+                return
+            last = tuple(rows[-1][: len(order)])
+            docs = [bson.decode(row[len(order)], CODEC) for row in rows]
+            yield [doc for doc in docs if match.matches(doc, filter)]
+            if len(rows) < size:
+                return
+
+    def _batch_select(
+        self, filter: Filter, order: list[str], last: tuple[Any, ...] | None
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        self._where(filter, where, params)
+        if last is not None:
+            after, values = _after(order, last)
+            where.append(after)
+            params += values
+        sql = f"SELECT {', '.join(order)}, doc FROM {self._t}"
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        return f"{sql} ORDER BY {', '.join(order)} LIMIT ?", params
+
+    def batch_plan(self, filter: Filter, keyset: Sequence[str]) -> list[str]:
+        """SQLite's plan for a batch after the first of `batches(filter, keyset=keyset)`."""
+        order = [self._key_column(field) or "" for field in keyset]
+        sql, params = self._batch_select(match.utc(filter), order, tuple(0 for _ in order))
+        return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", [*params, 1])]
+
+    def _key_column(self, field: str) -> str | None:
+        if field == "_id":
+            return "_id"
+        if field in self._columns and field not in self._loose:
+            return q("@" + field)
+        return None
+
+    async def count(self, filter: Filter) -> int:
+        return sum(1 for _ in self._rows(match.utc(filter)))
+
+    async def insert_one(self, doc: Doc) -> None:
+        self._insert(doc)
+
+    async def insert_many(self, docs: Sequence[Doc]) -> None:
+        for doc in docs:  # in order, up to the first refused
+            self._insert(doc)
+
+    async def update_one(
+        self, filter: Filter, update: Any, *, upsert: bool = False
+    ) -> UpdateOutcome:
+        before, after, inserted = self._modify(filter, update, upsert)
+        if inserted:
+            assert after is not None
+            return UpdateOutcome(0, 0, after["_id"])
+        return UpdateOutcome(int(before is not None), int(before is not after), None)
+
+    async def update_many(self, filter: Filter, update: Any) -> int:
+        update = match.utc(update)
+        rows = list(self._rows(match.utc(filter)))
+        changed = [(rowid, old, keyed.apply(old, update)) for rowid, old in rows]
+        for rowid, old, new in changed:
+            if not match.equal(new, old):
+                self._replace(rowid, old, new)
+        return len(rows)
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Any,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Doc | None:
+        before, after, _ = self._modify(filter, update, upsert, sort)
+        return after if return_new else before
+
+    async def find_one_and_delete(self, filter: Filter) -> Doc | None:
+        found = self._found(filter, None)
+        if found is None:
+            return None
+        self._delete(*found)
+        return found[1]
+
+    async def delete_one(self, filter: Filter) -> int:
+        return 0 if await self.find_one_and_delete(filter) is None else 1
+
+    async def delete_many(self, filter: Filter) -> int:
+        rows = list(self._rows(match.utc(filter)))
+        for rowid, doc in rows:
+            self._delete(rowid, doc)
+        return len(rows)
+
+    # Indexes ------------------------------------------------------------------------------
+
+    def _add_field(self, field: str, array: bool) -> None:
+        """A column (or a side table) for `field`, filled from every document."""
+        if field in self._columns or field in self._arrays:
+            return
+        self._commits.before_write()
+        rows = self._db.execute(f"SELECT id, doc FROM {self._t}").fetchall()
+        if array:
+            side = self._side(field)
+            self._db.execute(f"CREATE TABLE {side}(doc INTEGER NOT NULL, value)")
+            self._db.execute(f"CREATE INDEX {q(f'{self.name}@{field}.doc')} ON {side}(doc)")
+            self._arrays.append(field)
+            self._selects.clear()
+            for rowid, blob in rows:
+                self._elements_into(rowid, self._elements(bson.decode(blob, CODEC), field), field)
+        else:
+            column = q("@" + field)
+            self._db.execute(f"ALTER TABLE {self._t} ADD COLUMN {column}")
+            self._columns.append(field)
+            self._db.executemany(
+                f"UPDATE {self._t} SET {column} = ? WHERE id = ?",
+                [(self._column(bson.decode(blob, CODEC), field), rowid) for rowid, blob in rows],
+            )
+            self._prepare()
+        self._commits.wrote()
+
+    def _index_sql(self, spec: IndexSpec) -> str:
+        name = q(f"{self.name}.{spec.name}")
+        fields = [field for field, _ in spec.keys]
+        arrays = [f for f in fields if f in spec.arrays]
+        if arrays:
+            if len(fields) > 1 or spec.unique:
+                raise StoreError(f"{spec.name}: an array field is indexed alone, not unique")
+            return f"CREATE INDEX {name} ON {self._side(fields[0])}(value, doc)"
+        keys = ", ".join(
+            f"{self._key_column(field) or q('@' + field)}{' DESC' if direction < 0 else ''}"
+            for field, direction in spec.keys
+        )
+        where = ""
+        if spec.partial is not None:
+            if any(cond != {"$exists": True} for cond in spec.partial.values()):
+                raise StoreError(f"{spec.name}: only `$exists: True` partial indexes are supported")
+            where = " WHERE " + " AND ".join(f"{q('@' + f)} IS NOT NULL" for f in spec.partial)
+        elif spec.sparse:
+            where = " WHERE " + " OR ".join(f"{q('@' + f)} IS NOT NULL" for f in fields)
+        unique = "UNIQUE " if spec.unique else ""
+        return f"CREATE {unique}INDEX {name} ON {self._t}({keys}){where}"
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        """Create the index (and the columns it needs), or replace one of that name that was
+        declared differently."""
+        for field, _ in spec.keys:
+            if field != "_id":  # (a column of every table)
+                self._add_field(field, field in spec.arrays)
+        for field in spec.partial or {}:
+            self._add_field(field, False)
+        sql = self._index_sql(spec)
+        name = f"{self.name}.{spec.name}"
+        existing = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", (name,)
+        ).fetchone()
+        if existing is not None and existing[0] == sql:
+            return
+        self._commits.before_write()
+        try:
+            if existing is not None:
+                self._db.execute(f"DROP INDEX {q(name)}")
+            self._db.execute(sql)
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from None
+        finally:
+            self._commits.wrote()
+
+    async def drop_index(self, name: str) -> None:
+        self._commits.before_write()
+        self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
+        self._commits.wrote()
+
+
+__all__ = ["CODEC", "SqliteCollection", "connect", "key_value", "sql_value"]
+
+
+def _after(columns: list[str], last: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """SQL true for the rows after `last` in the order of `columns` (ascending, NULL first as
+    SQLite orders it). Without a NULL in `last`, one row-value comparison (which an index on
+    those columns answers as a range)."""
+    if None not in last:
+        marks = ", ".join("?" * len(last))
+        return f"({', '.join(columns)}) > ({marks})", list(last)
+    column, value = columns[0], last[0]
+    if len(columns) == 1:
+        return (f"{column} IS NOT NULL", []) if value is None else (f"{column} > ?", [value])
+    rest, rest_values = _after(columns[1:], last[1:])
+    if value is None:
+        return f"({column} IS NOT NULL OR ({column} IS NULL AND {rest}))", rest_values
+    return f"({column} > ? OR ({column} = ? AND {rest}))", [value, value, *rest_values]

@@ -1,0 +1,211 @@
+"""The embedded store on SQLite: queries read through the declared indexes, answers stay exact
+whatever the documents hold, and a store an earlier version wrote on litemongo is migrated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from support import Api
+
+from server.app import create_app
+from server.settings import Settings
+from server.store import EMBEDDED_FILE, Store, StoreError, open_embedded
+from server.store.migrate import KEPT_FOLDER
+from server.store.sqlite import SqliteCollection
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UTC = dt.UTC
+
+
+def _sql(store: Store, name: str) -> SqliteCollection:
+    """The collection's SQLite table behind the identity map, if any."""
+    collection: Any = store.collection(name)
+    inner = getattr(collection, "_inner", collection)
+    assert isinstance(inner, SqliteCollection)
+    return inner
+
+
+def _searches_only(plan: list[str]) -> bool:
+    """Whether every table SQLite reads is read through an index (no full scan)."""
+    reads = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
+    return bool(reads) and all(step.startswith("SEARCH") for step in reads)
+
+
+async def _entries(store: Store) -> None:
+    start = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    await store.entries.insert_many(
+        [
+            {
+                "_id": f"{account}-{user}-{day}",
+                "account_id": account,
+                "user_id": user,
+                "task_id": f"t{day % 3}",
+                "start": start + dt.timedelta(days=day),
+                "end": None if day == 1 else start + dt.timedelta(days=day, hours=2),
+            }
+            for account in ("a", "b")
+            for user in ("u1", "u2")
+            for day in range(10)
+        ]
+    )
+
+
+async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    try:
+        await _entries(store)
+        since = dt.datetime(2026, 3, 4, tzinfo=UTC)
+        until = dt.datetime(2026, 3, 8, tzinfo=UTC)
+        # What `Tracking.report_batches` asks, for the account and for one user: each batch
+        # after the first is one range of the index that ends with (start, _id).
+        report: dict[str, Any] = {"account_id": "a", "start": {"$gt": since, "$lt": until}}
+        keyset = ("start", "_id")
+        entries = _sql(store, "entries")
+        for query in (report, {**report, "user_id": "u2"}):
+            plan = entries.batch_plan(query, keyset)
+            assert _searches_only(plan), plan
+            assert any("entries.entries_by_account_start" in step for step in plan), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan  # no sort of the range
+        read = [
+            [d["_id"] for d in batch]
+            async for batch in store.entries.batches(report, size=3, keyset=keyset)
+        ]
+        assert read == [
+            ["a-u1-2", "a-u2-2", "a-u1-3"],
+            ["a-u2-3", "a-u1-4", "a-u2-4"],
+            ["a-u1-5", "a-u2-5"],
+        ]
+    finally:
+        await store.close()
+
+
+async def test_the_lookups_the_domain_makes_are_read_through_an_index(tmp_path: Path) -> None:
+    store = await open_embedded(tmp_path)
+    try:
+        asked: dict[str, list[dict[str, Any]]] = {
+            "entries": [
+                {"timer_of": "u1"},
+                {"account_id": "a", "user_id": "u1", "start": {"$gte": dt.datetime(2026, 1, 1)}},
+                {"account_id": "a", "task_id": {"$in": ["t1", "t2"]}},
+            ],
+            "tasks": [{"ancestors": "t1"}, {"account_id": "a", "parent_id": None}],
+            "memberships": [{"user_id": "u1"}, {"path_ids": {"$in": ["t1", "t2"]}}],
+            "tokens": [{"last_used_at": {"$lt": dt.datetime(2026, 1, 1, tzinfo=UTC)}}],
+            "users": [{"email": "ada@acme.test"}],
+        }
+        for name, queries in asked.items():
+            for query in queries:
+                plan = _sql(store, name).plan(query)
+                assert _searches_only(plan), (name, query, plan)
+    finally:
+        await store.close()
+
+
+async def test_a_field_holding_arrays_where_a_value_was_declared_is_still_matched(
+    tmp_path: Path,
+) -> None:
+    """SQL selects candidates on indexed columns; a document holding what SQL cannot order
+    there (an array, a document) makes SQL leave that field to the exact check, for good."""
+    store = await open_embedded(tmp_path)
+    try:
+        await store.entries.insert_many(
+            [
+                {"_id": "e1", "account_id": "a", "user_id": "u1"},
+                {"_id": "e2", "account_id": "a", "user_id": ["u1", "u2"]},
+                {"_id": "e3", "account_id": "a", "user_id": {"id": "u2"}},
+            ]
+        )
+        assert [d["_id"] for d in await store.entries.find({"user_id": "u2"})] == ["e2"]
+        assert [d["_id"] for d in await store.entries.find({"user_id": {"id": "u2"}})] == ["e3"]
+    finally:
+        await store.close()
+    again = await open_embedded(tmp_path)
+    try:
+        found = await again.entries.find({"account_id": "a", "user_id": "u1"})
+        assert [d["_id"] for d in found] == ["e1", "e2"]
+    finally:
+        await again.close()
+
+
+# Migration from litemongo ------------------------------------------------------------------------
+
+
+def _old_store(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A copy of a data directory the last release on litemongo wrote (`tests/fixtures`)."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(FIXTURES / "litemongo_store", data_dir)
+    return data_dir, json.loads((FIXTURES / "litemongo_store.json").read_text())
+
+
+async def test_a_store_written_on_litemongo_is_migrated_once_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir, known = _old_store(tmp_path)
+    caplog.set_level(logging.WARNING, logger="server.store.migrate")
+
+    for _ in range(2):  # the second start-up finds the migrated store
+        # (with a connected app: without one an integration says it is not configured)
+        settings = Settings(
+            data_dir=data_dir, salesforce_client_id="id", salesforce_client_secret="secret"
+        )
+        async with TestClient(TestServer(create_app(settings))) as client:
+            admin = Api(client, known["admin_token"])
+            me = await admin.get("/api/v1/me")
+            assert (me.status, me.body["email"]) == (200, known["admin_email"])
+            bob = await Api(client, known["bob_token"]).get("/api/v1/me")
+            assert (bob.status, bob.body["email"]) == (200, known["bob_email"])
+            tasks = await admin.get("/api/v1/tasks")
+            assert sorted(t["name"] for t in tasks.body["items"]) == known["task_names"]
+            design = await admin.get(f"/api/v1/tasks/{known['design']}")
+            assert (design.body["name"], design.body["path"]) == ("Design", ["Website"])
+            entries = await admin.get(
+                "/api/v1/entries", **{"from": "2026-01-05", "to": "2026-01-06"}
+            )
+            assert [(e["id"], e["duration"]) for e in entries.body["items"]] == [
+                (known["entry"], 5400)
+            ]
+            timer = await admin.get("/api/v1/timer")
+            assert (timer.body["running"], timer.body["entry"]["id"]) == (
+                True,
+                known["timer_entry"],
+            )
+            integration = await admin.get("/api/v1/integrations/salesforce")
+            assert integration.body["status"] == "active", integration.body
+            assert integration.body["org"]["username"] == known["integration_username"]
+            assert integration.body["project_id"] == known["project_id"]
+
+    migrated = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Migrated")]
+    assert len(migrated) == 1 and str(data_dir / KEPT_FOLDER) in migrated[0]
+    assert (data_dir / EMBEDDED_FILE).is_file()
+    assert (data_dir / KEPT_FOLDER / "timetrail" / "tasks").is_file()
+    assert not (data_dir / "store").exists()
+
+
+async def test_a_migration_that_fails_keeps_the_old_files_and_writes_no_store(
+    tmp_path: Path,
+) -> None:
+    data_dir, _ = _old_store(tmp_path)
+    tasks = data_dir / "store" / "timetrail" / "tasks"
+    tasks.write_bytes(b"not a database" * 100)
+
+    with pytest.raises(StoreError, match="cannot be migrated"):
+        await open_embedded(data_dir)
+
+    assert not (data_dir / EMBEDDED_FILE).exists()
+    assert sorted(p.name for p in (data_dir / "store" / "timetrail").iterdir())[:2] == [
+        "accounts",
+        "entries",
+    ]
+    shutil.copy(FIXTURES / "litemongo_store" / "store" / "timetrail" / "tasks", tasks)
+    store = await open_embedded(data_dir)  # the next start-up migrates it after all
+    try:
+        assert await store.tasks.count({}) == 8
+    finally:
+        await store.close()
