@@ -46,9 +46,17 @@ def test_the_verdict_is_mongodbs(filter: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.parametrize("filter", FILTERS)
+def test_a_compiled_matcher_gives_the_same_verdicts(filter: dict[str, Any]) -> None:
+    utc = match.utc(filter)
+    check = match.matcher(utc)
+    assert [check(doc) for doc in DOCS] == [match.matches(doc, utc) for doc in DOCS]
+
+
 def test_a_report_filter_selects_the_entries_in_its_range() -> None:
     report = match.utc({"account_id": "a", "start": {"$gt": T0 - 2 * HOUR, "$lt": T0 + HOUR}})
-    assert [i for i, doc in enumerate(DOCS) if match.matches(doc, report)] == [0, 2, 4, 5, 6, 9, 10]
+    check = match.matcher(report)
+    assert [i for i, doc in enumerate(DOCS) if check(doc)] == [0, 2, 4, 5, 6, 9, 10]
 
 
 def _naive(value: Any) -> Any:

@@ -73,6 +73,8 @@ async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) ->
             assert _searches_only(plan), plan
             assert any("entries.entries_by_account_start" in step for step in plan), plan
             assert not any("TEMP B-TREE" in step for step in plan), plan  # no sort of the range
+            # ... that starts after the last row read (not again at the filter's lower bound)
+            assert any("(@start,_id)>(?,?)" in step for step in plan), plan
         read = [
             [d["_id"] for d in batch]
             async for batch in store.entries.batches(report, size=3, keyset=keyset)

@@ -39,6 +39,9 @@ from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
 
 CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+# UTC as BSON's own fixed offset (equal to `dt.UTC`, compares and prints the same): decodes in
+# less than half the time, for the many documents of a report's batches.
+BATCH_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 NULL = b""  # an explicit null
 LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -434,22 +437,30 @@ class SqliteCollection(Collection):
             return
         order = [c for c in columns if c is not None]
         filter = match.utc(filter)
+        matches = match.matcher(filter)
         last: tuple[Any, ...] | None = None
         while True:
             self._commits.check()
-            sql, params = self._batch_select(filter, order, last)
+            sql, params = self._batch_select(filter, keyset[0], order, last)
             rows = self._db.execute(sql, [*params, size]).fetchall()
             if not rows:
                 return
             last = tuple(rows[-1][: len(order)])
-            docs = [bson.decode(row[len(order)], CODEC) for row in rows]
-            yield [doc for doc in docs if match.matches(doc, filter)]
+            docs = [bson.decode(row[len(order)], BATCH_CODEC) for row in rows]
+            yield [doc for doc in docs if matches(doc)]
             if len(rows) < size:
                 return
 
     def _batch_select(
-        self, filter: Filter, order: list[str], last: tuple[Any, ...] | None
+        self, filter: Filter, first: str, order: list[str], last: tuple[Any, ...] | None
     ) -> tuple[str, list[Any]]:
+        """The SQL of the batch after `last`. After the first batch, the rows wanted start after
+        `last` in the index's order; the filter's own lower bounds on the first keyset field
+        (`first`) are then implied, and left out of the SQL: SQLite bounds an index range by
+        one lower bound, and given the filter's it would read every row already read again
+        before reaching `last` (quadratic over a report)."""
+        if last is not None and None not in last:
+            filter = _without_lower_bounds(filter, first)
         where: list[str] = []
         params: list[Any] = []
         self._where(filter, where, params)
@@ -465,7 +476,8 @@ class SqliteCollection(Collection):
     def batch_plan(self, filter: Filter, keyset: Sequence[str]) -> list[str]:
         """SQLite's plan for a batch after the first of `batches(filter, keyset=keyset)`."""
         order = [self._key_column(field) or "" for field in keyset]
-        sql, params = self._batch_select(match.utc(filter), order, tuple(0 for _ in order))
+        last = tuple(0 for _ in order)
+        sql, params = self._batch_select(match.utc(filter), keyset[0], order, last)
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", [*params, 1])]
 
     def _key_column(self, field: str) -> str | None:
@@ -612,6 +624,19 @@ class SqliteCollection(Collection):
 
 
 __all__ = ["CODEC", "SqliteCollection", "connect", "key_value", "sql_value"]
+
+
+def _without_lower_bounds(filter: Filter, field: str) -> Filter:
+    """`filter` without its top-level `$gt`/`$gte` conditions on `field` (for SQL only: the
+    whole filter still checks every row)."""
+    cond = filter.get(field)
+    if not match.is_operators(cond):
+        return filter
+    rest = {k: v for k, v in cond.items() if k not in ("$gt", "$gte")}
+    narrowed = {k: v for k, v in filter.items() if k != field}
+    if rest:
+        narrowed[field] = rest
+    return narrowed
 
 
 def _after(columns: list[str], last: tuple[Any, ...]) -> tuple[str, list[Any]]:
