@@ -630,7 +630,7 @@ def _without_lower_bounds(filter: Filter, field: str) -> Filter:
     """`filter` without its top-level `$gt`/`$gte` conditions on `field` (for SQL only: the
     whole filter still checks every row)."""
     cond = filter.get(field)
-    if not match.is_operators(cond):
+    if cond is None or not match.is_operators(cond):
         return filter
     rest = {k: v for k, v in cond.items() if k not in ("$gt", "$gte")}
     narrowed = {k: v for k, v in filter.items() if k != field}
