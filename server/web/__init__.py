@@ -1,0 +1,34 @@
+"""The web pages people use in a browser: sign-in and My week.
+
+Rendered on the server from `templates/` (Jinja2, autoescaped), with the stylesheet from
+`static/` served by the server itself (no CDN, no script). A cookie session (`session.py`)
+keeps the sign-in; every form carries the session's CSRF token (`pages.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import session_middleware
+
+from . import pages, signin
+from .session import cookie_storage
+
+HERE = Path(__file__).parent
+STATIC = "/static/"
+
+
+def install(app: web.Application, secret: str, base_url: str) -> None:
+    """Add the pages, their session middleware, templates and static files to `app`."""
+    app.middlewares.append(session_middleware(cookie_storage(secret, base_url)))
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    pages.register(app, signin.pages.pages)
+    app.router.add_static(STATIC, HERE / "static")
