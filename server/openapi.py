@@ -10,6 +10,7 @@ from .errors import ApiError
 from .routes.registry import HTML, Endpoint
 from .sync.objects import RECORDS
 from .sync.runs import TRIGGERS
+from .tracking import SOURCES
 from .tree import SOURCE_OBJECTS
 from .validation import object_schema
 
@@ -226,7 +227,7 @@ SCHEMAS: dict[str, Any] = {
             "end": _NULLABLE_TIME,
             "duration": {"type": "integer", "description": "Seconds; counts up while running"},
             "note": {"type": "string"},
-            "source": {"enum": ["extension", "tui", "api"]},
+            "source": {"enum": list(SOURCES)},
         },
     },
     "EntryList": {

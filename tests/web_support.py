@@ -24,7 +24,8 @@ class Page:
 
     @property
     def location(self) -> str | None:
-        return self.headers.get("Location")
+        location: str | None = self.headers.get("Location")
+        return location
 
     def has(self, text: str) -> bool:
         return text in html.unescape(self.text)

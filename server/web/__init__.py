@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import pages, signin
+from . import pages, signin, week
 from .session import cookie_storage
 
 HERE = Path(__file__).parent
@@ -30,5 +30,5 @@ def install(app: web.Application, secret: str, base_url: str) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    pages.register(app, signin.pages.pages)
+    pages.register(app, [*signin.pages.pages, *week.pages.pages])
     app.router.add_static(STATIC, HERE / "static")

@@ -11,13 +11,13 @@ from .pages import SIGN_IN, Pages, Visit
 
 pages = Pages()
 
-MY_WEEK = SIGN_IN
+MY_WEEK = "/week"
 
 
 @pages.get(SIGN_IN, signed_in=False)
 async def sign_in_page(visit: Visit) -> web.StreamResponse:
     if visit._caller is not None:
-        return await visit.render("home.html", {})
+        raise web.HTTPSeeOther(MY_WEEK)
     return await visit.render("signin.html", {"email": ""})
 
 
