@@ -256,7 +256,7 @@ SCHEMAS: dict[str, Any] = {
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
     "Account": {
         "type": "object",
-        "required": ["id", "name", "forgotten_timer_hours"],
+        "required": ["id", "name", "forgotten_timer_hours", "time_zone"],
         "properties": {
             "id": _ID,
             "name": {"type": "string"},
@@ -266,6 +266,10 @@ SCHEMAS: dict[str, Any] = {
                 "maximum": 24,
                 "description": "A timer running longer is stopped at start + this many hours, "
                 "its note saying so (default 12)",
+            },
+            "time_zone": {
+                "type": "string",
+                "description": "IANA time zone name: where the account's days end (default UTC)",
             },
         },
     },

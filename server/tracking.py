@@ -153,28 +153,6 @@ class Tracking:
         hours = account.get(FORGOTTEN_TIMER_HOURS) if account else None
         return int(hours) if hours is not None else DEFAULT_FORGOTTEN_HOURS
 
-    async def account_settings(self, account_id: str) -> dict[str, Any]:
-        """The account's settings (`GET /api/v1/account`)."""
-        account = await self._store.accounts.find_one({"_id": account_id})
-        if account is None:
-            raise NotFoundError("No such account.")
-        hours = account.get(FORGOTTEN_TIMER_HOURS)
-        return {
-            "id": account["_id"],
-            "name": account["name"],
-            FORGOTTEN_TIMER_HOURS: DEFAULT_FORGOTTEN_HOURS if hours is None else int(hours),
-        }
-
-    async def change_account_settings(
-        self, account_id: str, changes: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        if FORGOTTEN_TIMER_HOURS in changes:
-            await self._store.accounts.update_one(
-                {"_id": account_id},
-                {"$set": {FORGOTTEN_TIMER_HOURS: changes[FORGOTTEN_TIMER_HOURS]}},
-            )
-        return await self.account_settings(account_id)
-
     async def _stop_if_forgotten(self, entry: Doc, hours: int | None = None) -> Doc | None:
         """Stop a running entry that ran past its account's limit, at start + the limit, noting
         it; returns the stopped entry (None: not forgotten, or no longer running)."""

@@ -230,3 +230,33 @@ async def test_a_form_without_the_csrf_token_changes_nothing(uma: Api, browser: 
         assert (await browser.post(path, fields, csrf=False)).status == 403, path
     [entry] = (await uma.get("/api/v1/entries")).body["items"]
     assert entry["note"] == "kept"
+
+
+async def test_the_account_time_zone_decides_where_days_end(
+    world: World, uma: Api, browser: Browser
+) -> None:
+    assert (await world.admin.get("/api/v1/account")).body["time_zone"] == "UTC"
+    r = await world.admin.patch("/api/v1/account", {"time_zone": "America/New_York"})
+    assert r.status == 200 and r.body["time_zone"] == "America/New_York"
+    # 03:00 UTC on Wednesday is 22:00 on Tuesday in New York (UTC-5 in December).
+    await _entry(uma, "2026-12-02T03:00:00Z", "2026-12-02T04:00:00Z", "late call")
+    page = await browser.get("/week")
+    assert page.has("days in America/New_York")
+    assert _row(page.text, "(no task)") == ["", "1:00", "", "", "", "", "", "1:00"]
+    assert not page.has("late call")  # not today (Wednesday) there
+    # A time typed in the form is the account's time of day: 09:00 in New York, 14:00 UTC.
+    await browser.post("/week/entries", {"start": "09:00", "end": "09:30", "note": "standup"})
+    [added] = [
+        e for e in (await uma.get("/api/v1/entries")).body["items"] if e["note"] == "standup"
+    ]
+    assert added["start"] == "2026-12-02T14:00:00Z"
+    assert 'value="09:00"' in (await browser.get("/week")).text
+
+
+async def test_the_time_zone_must_be_a_known_one(world: World) -> None:
+    for bad in ("Mars/Olympus_Mons", "../../etc/passwd", "", "utc+1"):
+        r = await world.admin.patch("/api/v1/account", {"time_zone": bad})
+        assert (r.status, r.code) == (400, "invalid_request"), bad
+    assert (await world.admin.get("/api/v1/account")).body["time_zone"] == "UTC"
+    bob = await world.admin.add_user("bob@acme.test")
+    assert (await bob.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})).status == 403

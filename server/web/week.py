@@ -38,12 +38,6 @@ _TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 FORM_ERRORS = (InvalidRequestError, ConflictError, ForbiddenError)
 
 
-def account_zone() -> ZoneInfo:
-    """Where the account's days end. Every account's days are UTC days for now; the account
-    time zone setting (issue 15) plugs in here."""
-    return ZoneInfo("UTC")
-
-
 @dataclass(frozen=True)
 class EntryRow:
     id: str
@@ -169,8 +163,13 @@ async def _render_week(
 
 @pages.get(MY_WEEK)
 async def my_week(visit: Visit) -> web.StreamResponse:
-    week = _week_asked(visit.request.query.get("date"), account_zone())
+    week = _week_asked(visit.request.query.get("date"), await _zone(visit))
     return await _render_week(visit, week)
+
+
+async def _zone(visit: Visit) -> ZoneInfo:
+    """Where the account's days end (its time zone setting)."""
+    return await visit.services.account_settings.time_zone(visit.caller.account_id)
 
 
 async def _own_entry(visit: Visit) -> Doc:
@@ -192,13 +191,13 @@ async def _refused(
     error: InvalidRequestError | ConflictError | ForbiddenError,
     form: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    week = Week.of_instant(clock.now(), account_zone())
+    week = Week.of_instant(clock.now(), await _zone(visit))
     return await _render_week(visit, week, status=error.status, error=error.message, form=form)
 
 
 @pages.post(f"{MY_WEEK}/entries")
 async def add_entry(visit: Visit) -> web.StreamResponse:
-    form, zone = visit.form, account_zone()
+    form, zone = visit.form, await _zone(visit)
     today = clock.now().astimezone(zone).date()
     try:
         fields: dict[str, Any] = {
@@ -218,7 +217,7 @@ async def add_entry(visit: Visit) -> web.StreamResponse:
 async def edit_entry(visit: Visit) -> web.StreamResponse:
     """Start, end and note of one's own entry; a time left as shown is left as it is (so an
     entry that crosses midnight keeps its days)."""
-    form, zone = visit.form, account_zone()
+    form, zone = visit.form, await _zone(visit)
     entry = await _own_entry(visit)
     try:
         changes: dict[str, Any] = {"note": CREATE["note"].parse("note", form.get("note", ""))}
