@@ -19,6 +19,9 @@ from .session import cookie_storage
 
 HERE = Path(__file__).parent
 STATIC = "/static/"
+# Every page and form target. They answer HTML to a browser with a session cookie, so they are
+# not part of the API's OpenAPI document.
+PAGES: tuple[pages.Page, ...] = (*signin.pages.pages, *week.pages.pages)
 
 
 def install(app: web.Application, secret: str, base_url: str) -> None:
@@ -30,5 +33,5 @@ def install(app: web.Application, secret: str, base_url: str) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    pages.register(app, [*signin.pages.pages, *week.pages.pages])
+    pages.register(app, PAGES)
     app.router.add_static(STATIC, HERE / "static")

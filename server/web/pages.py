@@ -29,17 +29,18 @@ class Visit:
     request: web.Request
     services: Services
     form: Mapping[str, str]
-    _caller: Caller | None
+    # Who is signed in (None: nobody; only pages declared `signed_in=False` see that).
+    user: Caller | None
 
     @property
     def caller(self) -> Caller:
-        assert self._caller is not None, "page declared without sign-in"
-        return self._caller
+        assert self.user is not None, "page declared without sign-in"
+        return self.user
 
     async def render(
         self, template: str, context: Mapping[str, Any], status: int = 200
     ) -> web.Response:
-        return await render(self.request, template, context, status, self._caller)
+        return await render(self.request, template, context, status, self.user)
 
 
 PageHandler = Callable[[Visit], Awaitable[web.StreamResponse]]
@@ -96,7 +97,11 @@ class Pages:
 
 def register(app: web.Application, pages: Iterable[Page]) -> None:
     for page in pages:
-        app.router.add_route(page.method, page.path, page.aiohttp_handler())
+        handler = page.aiohttp_handler()
+        if page.method == "GET":
+            app.router.add_get(page.path, handler)  # (and HEAD)
+        else:
+            app.router.add_route(page.method, page.path, handler)
 
 
 async def render(

@@ -16,7 +16,7 @@ MY_WEEK = "/week"
 
 @pages.get(SIGN_IN, signed_in=False)
 async def sign_in_page(visit: Visit) -> web.StreamResponse:
-    if visit._caller is not None:
+    if visit.user is not None:
         raise web.HTTPSeeOther(MY_WEEK)
     return await visit.render("signin.html", {"email": ""})
 
