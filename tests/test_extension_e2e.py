@@ -829,3 +829,25 @@ def test_idle_time_can_be_discarded(fresh: Browser, server: Server) -> None:
     running = server.timer()
     assert running["running"] is True and running["entry"]["task_id"] == server.tasks["Copywriting"]
     assert fresh.storage().get("idle") is None
+
+
+def test_idle_minutes_are_a_setting(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    popup.get_by_text("Settings", exact=True).click()
+    minutes = popup.get_by_label("Ask about idle time after (minutes)")
+    expect(minutes).to_have_value("10")  # the default
+    minutes.fill("0")
+    popup.get_by_role("button", name="Save settings").click()
+    expect(popup.locator("#settings-status")).to_have_text("Enter whole minutes from 1 to 240.")
+    assert "settings" not in fresh.storage()
+
+    minutes.fill("25")
+    popup.get_by_role("button", name="Save settings").click()
+    expect(popup.locator("#settings-status")).to_have_text(
+        "Saved: idle time is asked about after 25 minutes."
+    )
+    assert fresh.storage()["settings"] == {"idleMinutes": 25}
+    popup.reload()  # kept: the next popup shows it
+    popup.get_by_text("Settings", exact=True).click()
+    expect(popup.get_by_label("Ask about idle time after (minutes)")).to_have_value("25")

@@ -8,7 +8,8 @@ import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
 import { waitingText } from "../lib/queue.js";
 import { idleQuestion, idleText } from "../lib/idle.js";
-import { clearSession, getIdle, getQueue, rememberServerUrl, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
+import { parseIdleMinutes } from "../lib/settings.js";
+import { clearSession, getIdle, getQueue, getSettings, rememberServerUrl, saveIdle, saveSettings, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
 import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
@@ -204,6 +205,7 @@ async function showTracker() {
   $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
   renderTimer(await getTimer()); // the last known state at once, then the server's
   renderWaiting((await getQueue()).length);
+  await showSettings();
   if (!(await refreshNow(true))) return;
   $("search").focus();
   startLive();
@@ -780,6 +782,26 @@ async function showRecents() {
   }
 }
 
+// Settings: kept in chrome.storage; the service worker applies a change at once ---------------
+
+async function showSettings() {
+  $("idle-minutes").value = String((await getSettings()).idleMinutes);
+  $("settings-status").textContent = "";
+}
+
+async function saveSettingsForm(event) {
+  event.preventDefault();
+  const { value, error } = parseIdleMinutes($("idle-minutes").value);
+  if (error) {
+    $("settings-status").textContent = error;
+    $("idle-minutes").setAttribute("aria-invalid", "true");
+    return;
+  }
+  $("idle-minutes").removeAttribute("aria-invalid");
+  await saveSettings({ ...(await getSettings()), idleMinutes: value });
+  $("settings-status").textContent = `Saved: idle time is asked about after ${value} ${value === 1 ? "minute" : "minutes"}.`;
+}
+
 // Wiring -----------------------------------------------------------------------------------------
 
 $("server-form").addEventListener("submit", chooseServer);
@@ -790,6 +812,7 @@ $("start").addEventListener("click", () => view.selected && startTask(view.selec
 $("stop").addEventListener("click", stopTracking);
 $("discard").addEventListener("click", discardTimer);
 $("signin-cancel").addEventListener("click", cancelSignIn);
+$("settings-form").addEventListener("submit", saveSettingsForm);
 window.addEventListener("focus", () => refreshNow(false));
 $("note").addEventListener("input", noteChanged);
 $("note").addEventListener("blur", flushNote);
