@@ -188,11 +188,14 @@ def salesforce_page_port() -> Iterator[int]:
 class Switch:
     """A TCP relay in front of the server that can be switched off: the extension, pointed at
     it, sees the server go away and come back (connections refused while it is off) while the
-    server, and what it stored, stays."""
+    server, and what it stored, stays. With `answers_lost` the requests still reach the server,
+    but its answers never come back (a network dropping the connection on the way back): the
+    extension cannot know whether what it sent happened."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self._on = True
+        self._answers_lost = False
         self._open: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -206,9 +209,21 @@ class Switch:
     def on(self, value: bool) -> None:
         self._on = value
         if not value:  # the browser's kept-alive connections go down with the server
-            for sock in list(self._open):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            self._drop_open()
+
+    @property
+    def answers_lost(self) -> bool:
+        return self._answers_lost
+
+    @answers_lost.setter
+    def answers_lost(self, value: bool) -> None:
+        self._answers_lost = value
+        self._drop_open()  # kept-alive connections were made under the other mode
+
+    def _drop_open(self) -> None:
+        for sock in list(self._open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         while True:
@@ -222,8 +237,9 @@ class Switch:
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self._open |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            back = self._lose_answer if self.answers_lost else self._pipe
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=back, args=(upstream, client), daemon=True).start()
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -236,6 +252,16 @@ class Switch:
             for s in (source, sink):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _lose_answer(upstream: socket.socket, client: socket.socket) -> None:
+        """The server answered (so it did what was asked): the answer is thrown away and the
+        client's connection closed without it."""
+        with contextlib.suppress(OSError):
+            upstream.recv(65536)
+        for s in (upstream, client):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._listener.close()
@@ -337,6 +363,7 @@ def fresh(browser: Browser, server: Server, switch: Switch) -> Iterator[Browser]
     server.call("POST", "/api/v1/timer/stop")
     browser.page_errors.clear()
     switch.on = True
+    switch.answers_lost = False
     yield browser
     assert browser.page_errors == [], "uncaught errors in the popup"
     for page in browser.context.pages:
@@ -851,3 +878,97 @@ def test_idle_minutes_are_a_setting(fresh: Browser, server: Server) -> None:
     popup.reload()  # kept: the next popup shows it
     popup.get_by_text("Settings", exact=True).click()
     expect(popup.get_by_label("Ask about idle time after (minutes)")).to_have_value("25")
+
+
+def test_a_replayed_start_with_the_same_key_creates_one_entry(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    popup = open_popup(fresh)
+    choose_task(popup, "design", "Design mockups")
+    before = len(entries_of(server, "Design mockups"))
+
+    switch.answers_lost = True  # the start reaches the server; its answer never comes back
+    popup.get_by_role("button", name="Start", exact=True).click()
+    expect(popup.locator("#running-name")).to_have_text("Design mockups")
+    expect(popup.locator("#offline")).to_have_text("offline — 1 change waiting")
+    first = server.timer()
+    assert first["running"] is True, "the start did reach the server"
+    time.sleep(4)  # the popup sends it again (every 3 s) and loses the answer again
+
+    switch.answers_lost = False
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    assert fresh.storage()["queue"] == []
+    running = server.timer()
+    assert running["entry"]["id"] == first["entry"]["id"], "a replay started another entry"
+    assert len(entries_of(server, "Design mockups")) == before + 1
+    expect(popup.get_by_role("alert")).to_be_hidden()  # nothing refused on the way
+    expect(popup.locator("#running-name")).to_have_text("Design mockups")
+
+
+def test_an_entry_edited_and_one_deleted_offline_arrive_once(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    now = dt.datetime.now().astimezone()  # the browser's local time is this machine's
+    if now.hour == 0 and now.minute < 56:
+        pytest.skip("the entries below would start yesterday")
+    made = {}
+    for note, minutes_ago in (("move my start", 40), ("delete me", 20)):
+        r = server.call(
+            "POST",
+            "/api/v1/entries",
+            {
+                "task_id": server.tasks["Design mockups"],
+                "start": (now - dt.timedelta(minutes=minutes_ago)).isoformat(),
+                "duration": 300,
+                "note": note,
+            },
+        )
+        assert r.status_code == 201, r.text
+        made[note] = r.json()
+    popup = open_popup(fresh)
+    today = popup.get_by_role("list", name="Today's entries")
+    moved = today.get_by_role("listitem").filter(has_text="move my start")
+    doomed = today.get_by_role("listitem").filter(has_text="delete me")
+    expect(doomed).to_have_count(1)
+
+    # The server is down: the deletion and the edit are kept, shown, and wait.
+    switch.on = False
+    doomed.get_by_role("button", name=re.compile("^Delete Design mockups")).click()
+    expect(doomed).to_have_count(0)
+    expect(popup.get_by_role("alert")).to_contain_text("the server gets it once it can be reached.")
+    old_start = now - dt.timedelta(minutes=40)
+    new_start = now - dt.timedelta(minutes=55)
+    moved.get_by_role("button", name=re.compile("^Edit Design mockups")).click()
+    popup.get_by_label("Start").fill(f"{new_start:%H:%M}")
+    popup.get_by_role("button", name="Save").click()
+    expect(popup.get_by_role("alert")).to_have_text(
+        "Edit kept; it is sent once the server can be reached."
+    )
+    expect(moved).to_contain_text(
+        f"{new_start:%H:%M}\N{EN DASH}{old_start + dt.timedelta(minutes=5):%H:%M}"
+    )
+    expect(popup.locator("#offline")).to_have_text("offline — 2 changes waiting")
+    assert server.call("GET", f"/api/v1/entries/{made['delete me']['id']}").status_code == 200
+
+    # Back, but its answers are lost: the deletion reaches the server, the popup cannot know it.
+    switch.answers_lost = True
+    switch.on = True
+    deadline = time.monotonic() + 10
+    while server.call("GET", f"/api/v1/entries/{made['delete me']['id']}").status_code != 404:
+        assert time.monotonic() < deadline, "the popup did not send the deletion"
+        time.sleep(0.2)
+    expect(popup.locator("#offline")).to_have_text("offline — 2 changes waiting")
+
+    switch.answers_lost = False
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    assert fresh.storage()["queue"] == []
+    # each happened once: the replayed deletion got its first answer, not "not found"
+    expect(popup.locator("#message")).not_to_contain_text("refused")
+    edited = server.call("GET", f"/api/v1/entries/{made['move my start']['id']}").json()
+    assert dt.datetime.fromisoformat(edited["start"]) == new_start.replace(second=0, microsecond=0)
+    assert edited["duration"] == 300 + 15 * 60
+    notes = [e["note"] for e in entries_of(server, "Design mockups")]
+    assert notes.count("move my start") == 1 and "delete me" not in notes
+    expect(moved).to_contain_text(f"{new_start:%H:%M}")
