@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,7 +236,12 @@ class Switch:
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
                 client.close()  # a reset: "cannot reach the server"
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the server itself is down: refused, as it would be directly
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                client.close()
+                continue
             self._open |= {client, upstream}
             back = self._lose_answer if self.answers_lost else self._pipe
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
@@ -656,37 +662,70 @@ def entries_of(server: Server, task: str) -> list[dict[str, Any]]:
     return items
 
 
-def test_a_stop_made_while_the_server_is_down_ends_the_entry_at_the_click(
-    fresh: Browser, server: Server, switch: Switch
-) -> None:
-    sign_in_with_storage(fresh, server, switch.base)
-    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Wiki cleanup"]})
-    assert started.status_code == 201, started.text
-    popup = open_popup(fresh)
-    stop = popup.get_by_role("button", name="Stop tracking")
-    expect(stop).to_be_visible()
-
-    switch.on = False
-    clicked = dt.datetime.now(dt.UTC)
-    stop.click()
-    expect(popup.get_by_role("status").filter(has_text="offline")).to_have_text(
-        "offline — 1 change waiting"
+def _own_server(base: str, seed: tuple[str, str, dict[str, str]]) -> Server:
+    """The test user, a member of the Salesforce project, on a server of its own at `base`
+    whose store `_seed_store` seeded (`seed`: what it returned)."""
+    admin_token, project, tasks = seed
+    partial = Server(base, admin_token, "", "", tasks)
+    r = partial.admin(
+        "POST",
+        "/api/v1/users",
+        {"email": USER_EMAIL, "name": "Uma User", "password": PASSWORD, "role": "user"},
     )
-    expect(stop).to_be_hidden()
-    assert fresh.badge() == "\N{HORIZONTAL ELLIPSIS}"  # changes waiting: never a blank badge
-    assert fresh.storage()["queue"][0]["kind"] == "stop"
-    time.sleep(4)  # the server is away for a while; the popup keeps trying
-    assert server.timer()["running"] is True
+    assert r.status_code == 201, r.text
+    user_id = r.json()["id"]
+    r = partial.admin("PUT", f"/api/v1/tasks/{project}/members/{user_id}", {"role": "regular"})
+    assert r.status_code == 200, r.text
+    return Server(base, admin_token, partial.login()["token"], user_id, tasks)
 
-    switch.on = True  # back: the open popup sends the stop within its next refresh
-    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
-    assert server.timer() == {"running": False}
-    entries = entries_of(server, "Wiki cleanup")
-    assert len(entries) == 1
-    end = dt.datetime.fromisoformat(entries[0]["end"])
-    assert abs((end - clicked).total_seconds()) <= 2, (end, clicked)
-    assert fresh.storage()["queue"] == []
-    badge_becomes(fresh, "")
+
+def test_a_stop_made_while_the_server_is_down_ends_the_entry_at_the_click(
+    fresh: Browser, switch: Switch, tmp_path: Path
+) -> None:
+    """The server process stops, the stop is clicked, the server starts again on its data: the
+    entry ends at the click, once. (A server of its own: the shared one stays up.)"""
+    data_dir = tmp_path / "data"
+    with ThreadPoolExecutor(1) as pool:  # (playwright's loop runs on this thread)
+        seed = pool.submit(asyncio.run, _seed_store(data_dir)).result()
+    port = free_port()
+    log = tmp_path / "server.log"
+    task = "Acme \N{EM DASH} 200 licences"
+    shared_port = switch.target_port
+    switch.target_port = port  # the extension talks to this server through the relay
+    try:
+        with server_process(data_dir, log, port=port) as base:
+            own = _own_server(base, seed)
+            sign_in_with_storage(fresh, own, switch.base)
+            r = own.call("POST", "/api/v1/timer/start", {"task_id": own.tasks[task]})
+            assert r.status_code == 201, r.text
+            popup = open_popup(fresh)
+            stop = popup.get_by_role("button", name="Stop tracking")
+            expect(stop).to_be_visible()
+        # the server process has stopped
+        clicked = dt.datetime.now(dt.UTC)
+        stop.click()
+        expect(popup.get_by_role("status").filter(has_text="offline")).to_have_text(
+            "offline \N{EM DASH} 1 change waiting"
+        )
+        expect(stop).to_be_hidden()
+        assert fresh.badge() == "\N{HORIZONTAL ELLIPSIS}"  # changes waiting: never a blank badge
+        assert fresh.storage()["queue"][0]["kind"] == "stop"
+        time.sleep(4)  # the server is away for a while; the popup keeps trying
+
+        with server_process(data_dir, log, port=port):  # back, on the same data
+            # the open popup sends the stop within its next refresh
+            expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+            assert own.timer() == {"running": False}
+            r = own.call("GET", f"/api/v1/entries?task_id={own.tasks[task]}")
+            entries = r.json()["items"]
+            assert len(entries) == 1, entries
+            end = dt.datetime.fromisoformat(entries[0]["end"])
+            assert abs((end - clicked).total_seconds()) <= 2, (end, clicked)
+            assert fresh.storage()["queue"] == []
+            badge_becomes(fresh, "")
+            popup.close()  # (before its server goes away again)
+    finally:
+        switch.target_port = shared_port
 
 
 def test_a_start_and_note_made_offline_arrive_once(
