@@ -87,6 +87,8 @@ async function handleError(error) {
 // to ask, and nothing typed is lost then), then the email and password.
 async function showSignIn(notice = null) {
   view.session = null;
+  view.today = null; // (the next sign-in may be someone else's)
+  $("today-list").replaceChildren();
   stopTicker();
   stopLive();
   renderWaiting(0);
