@@ -36,3 +36,8 @@ test("an idle report while a timer runs starts an idle record; coming back close
   assert.equal(idleAfter("active", { timer, idle: null, nowMs: T(45), idleMinutes: 20 }), undefined);
   assert.equal(idleAfter("idle", { timer: { running: false }, idle: null, nowMs: T(30), idleMinutes: 20 }), undefined);
 });
+
+test("a locked screen is away time from the moment it locked, not the idle minutes before", () => {
+  const locked = idleAfter("locked", { timer: running(0), idle: null, nowMs: T(30), idleMinutes: 20 });
+  assert.deepEqual(locked, { since: T(30), until: null });
+});
