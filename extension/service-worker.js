@@ -1,8 +1,7 @@
 // The extension's background: an index of small modules. Every listener is registered at the
 // top level (so Chrome can wake the worker for it); nothing is kept in globals — the timer
 // lives on the server and in chrome.storage, changes waiting for it in chrome.storage too.
-import { DEFAULT_IDLE_MINUTES, idleSince } from "./lib/idle.js";
-import { getIdle, getTimer, saveIdle } from "./lib/storage.js";
+import { applyIdleSetting, recordIdleState, settingsChanged } from "./lib/idle-watch.js";
 import { STOP_COMMAND, stopFromShortcut } from "./lib/shortcuts.js";
 import { MIDWAY_MS, REFRESH_ALARM, ensureRefreshAlarm, refreshTimer } from "./lib/timer-sync.js";
 
@@ -32,15 +31,9 @@ chrome.commands.onCommand.addListener(async (command) => {
   if (command === STOP_COMMAND) await stopFromShortcut();
 });
 
-// Idle while a timer runs: remember when it began (chrome.idle reports it DEFAULT_IDLE_MINUTES
-// after the last input) and when it ended; the next popup asks what to do with that time.
-chrome.idle.setDetectionInterval(DEFAULT_IDLE_MINUTES * 60);
-chrome.idle.onStateChanged.addListener(async (state) => {
-  const timer = await getTimer();
-  const idle = await getIdle();
-  if (state !== "active") {
-    if (timer && timer.running && !idle) await saveIdle({ since: idleSince(Date.now()), until: null });
-  } else if (idle && idle.until === null) {
-    await saveIdle({ ...idle, until: Date.now() });
-  }
-});
+// Idle while a timer runs: chrome.idle reports it after the person's setting (default 10
+// minutes; set in the popup), applied at each wake-up and when it changes; the worker records
+// when idle began and ended, and the next popup asks what to do with that time.
+applyIdleSetting();
+chrome.storage.onChanged.addListener(settingsChanged);
+chrome.idle.onStateChanged.addListener((state) => recordIdleState(state));

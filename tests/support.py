@@ -188,10 +188,13 @@ def server_env(data_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def server_process(data_dir: Path, log: Path, start_within: float = 30) -> Iterator[str]:
-    """`python -m server serve` on the embedded store in `data_dir` and a free port, as a person
-    runs it, its output in `log`; yields its base URL once it answers `/healthz`."""
-    port = free_port()
+def server_process(
+    data_dir: Path, log: Path, start_within: float = 30, port: int | None = None
+) -> Iterator[str]:
+    """`python -m server serve` on the embedded store in `data_dir` and `port` (a free one if not
+    given), as a person runs it, its output in `log` (appended to: a server restarted on the
+    same data keeps one log); yields its base URL once it answers `/healthz`."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -202,7 +205,7 @@ def server_process(data_dir: Path, log: Path, start_within: float = 30) -> Itera
         except OSError:
             return False
 
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=server_env(data_dir),

@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -188,11 +189,14 @@ def salesforce_page_port() -> Iterator[int]:
 class Switch:
     """A TCP relay in front of the server that can be switched off: the extension, pointed at
     it, sees the server go away and come back (connections refused while it is off) while the
-    server, and what it stored, stays."""
+    server, and what it stored, stays. With `answers_lost` the requests still reach the server,
+    but its answers never come back (a network dropping the connection on the way back): the
+    extension cannot know whether what it sent happened."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self._on = True
+        self._answers_lost = False
         self._open: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -206,9 +210,21 @@ class Switch:
     def on(self, value: bool) -> None:
         self._on = value
         if not value:  # the browser's kept-alive connections go down with the server
-            for sock in list(self._open):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            self._drop_open()
+
+    @property
+    def answers_lost(self) -> bool:
+        return self._answers_lost
+
+    @answers_lost.setter
+    def answers_lost(self, value: bool) -> None:
+        self._answers_lost = value
+        self._drop_open()  # kept-alive connections were made under the other mode
+
+    def _drop_open(self) -> None:
+        for sock in list(self._open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         while True:
@@ -220,10 +236,16 @@ class Switch:
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
                 client.close()  # a reset: "cannot reach the server"
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the server itself is down: refused, as it would be directly
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                client.close()
+                continue
             self._open |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            back = self._lose_answer if self.answers_lost else self._pipe
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=back, args=(upstream, client), daemon=True).start()
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -236,6 +258,16 @@ class Switch:
             for s in (source, sink):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _lose_answer(upstream: socket.socket, client: socket.socket) -> None:
+        """The server answered (so it did what was asked): the answer is thrown away and the
+        client's connection closed without it."""
+        with contextlib.suppress(OSError):
+            upstream.recv(65536)
+        for s in (upstream, client):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._listener.close()
@@ -337,6 +369,7 @@ def fresh(browser: Browser, server: Server, switch: Switch) -> Iterator[Browser]
     server.call("POST", "/api/v1/timer/stop")
     browser.page_errors.clear()
     switch.on = True
+    switch.answers_lost = False
     yield browser
     assert browser.page_errors == [], "uncaught errors in the popup"
     for page in browser.context.pages:
@@ -629,37 +662,70 @@ def entries_of(server: Server, task: str) -> list[dict[str, Any]]:
     return items
 
 
-def test_a_stop_made_while_the_server_is_down_ends_the_entry_at_the_click(
-    fresh: Browser, server: Server, switch: Switch
-) -> None:
-    sign_in_with_storage(fresh, server, switch.base)
-    started = server.call("POST", "/api/v1/timer/start", {"task_id": server.tasks["Wiki cleanup"]})
-    assert started.status_code == 201, started.text
-    popup = open_popup(fresh)
-    stop = popup.get_by_role("button", name="Stop tracking")
-    expect(stop).to_be_visible()
-
-    switch.on = False
-    clicked = dt.datetime.now(dt.UTC)
-    stop.click()
-    expect(popup.get_by_role("status").filter(has_text="offline")).to_have_text(
-        "offline — 1 change waiting"
+def _own_server(base: str, seed: tuple[str, str, dict[str, str]]) -> Server:
+    """The test user, a member of the Salesforce project, on a server of its own at `base`
+    whose store `_seed_store` seeded (`seed`: what it returned)."""
+    admin_token, project, tasks = seed
+    partial = Server(base, admin_token, "", "", tasks)
+    r = partial.admin(
+        "POST",
+        "/api/v1/users",
+        {"email": USER_EMAIL, "name": "Uma User", "password": PASSWORD, "role": "user"},
     )
-    expect(stop).to_be_hidden()
-    assert fresh.badge() == "\N{HORIZONTAL ELLIPSIS}"  # changes waiting: never a blank badge
-    assert fresh.storage()["queue"][0]["kind"] == "stop"
-    time.sleep(4)  # the server is away for a while; the popup keeps trying
-    assert server.timer()["running"] is True
+    assert r.status_code == 201, r.text
+    user_id = r.json()["id"]
+    r = partial.admin("PUT", f"/api/v1/tasks/{project}/members/{user_id}", {"role": "regular"})
+    assert r.status_code == 200, r.text
+    return Server(base, admin_token, partial.login()["token"], user_id, tasks)
 
-    switch.on = True  # back: the open popup sends the stop within its next refresh
-    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
-    assert server.timer() == {"running": False}
-    entries = entries_of(server, "Wiki cleanup")
-    assert len(entries) == 1
-    end = dt.datetime.fromisoformat(entries[0]["end"])
-    assert abs((end - clicked).total_seconds()) <= 2, (end, clicked)
-    assert fresh.storage()["queue"] == []
-    badge_becomes(fresh, "")
+
+def test_a_stop_made_while_the_server_is_down_ends_the_entry_at_the_click(
+    fresh: Browser, switch: Switch, tmp_path: Path
+) -> None:
+    """The server process stops, the stop is clicked, the server starts again on its data: the
+    entry ends at the click, once. (A server of its own: the shared one stays up.)"""
+    data_dir = tmp_path / "data"
+    with ThreadPoolExecutor(1) as pool:  # (playwright's loop runs on this thread)
+        seed = pool.submit(asyncio.run, _seed_store(data_dir)).result()
+    port = free_port()
+    log = tmp_path / "server.log"
+    task = "Acme \N{EM DASH} 200 licences"
+    shared_port = switch.target_port
+    switch.target_port = port  # the extension talks to this server through the relay
+    try:
+        with server_process(data_dir, log, port=port) as base:
+            own = _own_server(base, seed)
+            sign_in_with_storage(fresh, own, switch.base)
+            r = own.call("POST", "/api/v1/timer/start", {"task_id": own.tasks[task]})
+            assert r.status_code == 201, r.text
+            popup = open_popup(fresh)
+            stop = popup.get_by_role("button", name="Stop tracking")
+            expect(stop).to_be_visible()
+        # the server process has stopped
+        clicked = dt.datetime.now(dt.UTC)
+        stop.click()
+        expect(popup.get_by_role("status").filter(has_text="offline")).to_have_text(
+            "offline \N{EM DASH} 1 change waiting"
+        )
+        expect(stop).to_be_hidden()
+        assert fresh.badge() == "\N{HORIZONTAL ELLIPSIS}"  # changes waiting: never a blank badge
+        assert fresh.storage()["queue"][0]["kind"] == "stop"
+        time.sleep(4)  # the server is away for a while; the popup keeps trying
+
+        with server_process(data_dir, log, port=port):  # back, on the same data
+            # the open popup sends the stop within its next refresh
+            expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+            assert own.timer() == {"running": False}
+            r = own.call("GET", f"/api/v1/entries?task_id={own.tasks[task]}")
+            entries = r.json()["items"]
+            assert len(entries) == 1, entries
+            end = dt.datetime.fromisoformat(entries[0]["end"])
+            assert abs((end - clicked).total_seconds()) <= 2, (end, clicked)
+            assert fresh.storage()["queue"] == []
+            badge_becomes(fresh, "")
+            popup.close()  # (before its server goes away again)
+    finally:
+        switch.target_port = shared_port
 
 
 def test_a_start_and_note_made_offline_arrive_once(
@@ -829,3 +895,119 @@ def test_idle_time_can_be_discarded(fresh: Browser, server: Server) -> None:
     running = server.timer()
     assert running["running"] is True and running["entry"]["task_id"] == server.tasks["Copywriting"]
     assert fresh.storage().get("idle") is None
+
+
+def test_idle_minutes_are_a_setting(fresh: Browser, server: Server) -> None:
+    sign_in_with_storage(fresh, server)
+    popup = open_popup(fresh)
+    popup.get_by_text("Settings", exact=True).click()
+    minutes = popup.get_by_label("Ask about idle time after (minutes)")
+    expect(minutes).to_have_value("10")  # the default
+    minutes.fill("0")
+    popup.get_by_role("button", name="Save settings").click()
+    expect(popup.locator("#settings-status")).to_have_text("Enter whole minutes from 1 to 240.")
+    assert "settings" not in fresh.storage()
+
+    minutes.fill("25")
+    popup.get_by_role("button", name="Save settings").click()
+    expect(popup.locator("#settings-status")).to_have_text(
+        "Saved: idle time is asked about after 25 minutes."
+    )
+    assert fresh.storage()["settings"] == {"idleMinutes": 25}
+    popup.reload()  # kept: the next popup shows it
+    popup.get_by_text("Settings", exact=True).click()
+    expect(popup.get_by_label("Ask about idle time after (minutes)")).to_have_value("25")
+
+
+def test_a_replayed_start_with_the_same_key_creates_one_entry(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    popup = open_popup(fresh)
+    choose_task(popup, "design", "Design mockups")
+    before = len(entries_of(server, "Design mockups"))
+
+    switch.answers_lost = True  # the start reaches the server; its answer never comes back
+    popup.get_by_role("button", name="Start", exact=True).click()
+    expect(popup.locator("#running-name")).to_have_text("Design mockups")
+    expect(popup.locator("#offline")).to_have_text("offline — 1 change waiting")
+    first = server.timer()
+    assert first["running"] is True, "the start did reach the server"
+    time.sleep(4)  # the popup sends it again (every 3 s) and loses the answer again
+
+    switch.answers_lost = False
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    assert fresh.storage()["queue"] == []
+    running = server.timer()
+    assert running["entry"]["id"] == first["entry"]["id"], "a replay started another entry"
+    assert len(entries_of(server, "Design mockups")) == before + 1
+    expect(popup.get_by_role("alert")).to_be_hidden()  # nothing refused on the way
+    expect(popup.locator("#running-name")).to_have_text("Design mockups")
+
+
+def test_an_entry_edited_and_one_deleted_offline_arrive_once(
+    fresh: Browser, server: Server, switch: Switch
+) -> None:
+    sign_in_with_storage(fresh, server, switch.base)
+    now = dt.datetime.now().astimezone()  # the browser's local time is this machine's
+    if now.hour == 0 and now.minute < 56:
+        pytest.skip("the entries below would start yesterday")
+    made = {}
+    for note, minutes_ago in (("move my start", 40), ("delete me", 20)):
+        r = server.call(
+            "POST",
+            "/api/v1/entries",
+            {
+                "task_id": server.tasks["Design mockups"],
+                "start": (now - dt.timedelta(minutes=minutes_ago)).isoformat(),
+                "duration": 300,
+                "note": note,
+            },
+        )
+        assert r.status_code == 201, r.text
+        made[note] = r.json()
+    popup = open_popup(fresh)
+    today = popup.get_by_role("list", name="Today's entries")
+    moved = today.get_by_role("listitem").filter(has_text="move my start")
+    doomed = today.get_by_role("listitem").filter(has_text="delete me")
+    expect(doomed).to_have_count(1)
+
+    # The server is down: the deletion and the edit are kept, shown, and wait.
+    switch.on = False
+    doomed.get_by_role("button", name=re.compile("^Delete Design mockups")).click()
+    expect(doomed).to_have_count(0)
+    expect(popup.get_by_role("alert")).to_contain_text("the server gets it once it can be reached.")
+    old_start = now - dt.timedelta(minutes=40)
+    new_start = now - dt.timedelta(minutes=55)
+    moved.get_by_role("button", name=re.compile("^Edit Design mockups")).click()
+    popup.get_by_label("Start").fill(f"{new_start:%H:%M}")
+    popup.get_by_role("button", name="Save").click()
+    expect(popup.get_by_role("alert")).to_have_text(
+        "Edit kept; it is sent once the server can be reached."
+    )
+    expect(moved).to_contain_text(
+        f"{new_start:%H:%M}\N{EN DASH}{old_start + dt.timedelta(minutes=5):%H:%M}"
+    )
+    expect(popup.locator("#offline")).to_have_text("offline — 2 changes waiting")
+    assert server.call("GET", f"/api/v1/entries/{made['delete me']['id']}").status_code == 200
+
+    # Back, but its answers are lost: the deletion reaches the server, the popup cannot know it.
+    switch.answers_lost = True
+    switch.on = True
+    deadline = time.monotonic() + 10
+    while server.call("GET", f"/api/v1/entries/{made['delete me']['id']}").status_code != 404:
+        assert time.monotonic() < deadline, "the popup did not send the deletion"
+        time.sleep(0.2)
+    expect(popup.locator("#offline")).to_have_text("offline — 2 changes waiting")
+
+    switch.answers_lost = False
+    expect(popup.locator("#offline")).to_be_hidden(timeout=10_000)
+    assert fresh.storage()["queue"] == []
+    # each happened once: the replayed deletion got its first answer, not "not found"
+    expect(popup.locator("#message")).not_to_contain_text("refused")
+    edited = server.call("GET", f"/api/v1/entries/{made['move my start']['id']}").json()
+    assert dt.datetime.fromisoformat(edited["start"]) == new_start.replace(second=0, microsecond=0)
+    assert edited["duration"] == 300 + 15 * 60
+    notes = [e["note"] for e in entries_of(server, "Design mockups")]
+    assert notes.count("move my start") == 1 and "delete me" not in notes
+    expect(moved).to_contain_text(f"{new_start:%H:%M}")

@@ -9,6 +9,21 @@ export function idleSince(reportedAtMs, idleMinutes = DEFAULT_IDLE_MINUTES) {
   return reportedAtMs - idleMinutes * 60 * 1000;
 }
 
+// The idle record after chrome.idle reports `state` ("active", "idle" or "locked") at `nowMs`,
+// detecting idle after `idleMinutes`: {since, until: null} when idle begins while a timer runs,
+// {since, until} when the person is back, or undefined when the record stays as it is (idle with
+// no timer running, idle again before the last idle time was asked about, active with no idle).
+// "idle" comes `idleMinutes` after the last input; "locked" comes when the screen locks, however
+// recent the last input (so the away time begins then: never minutes of work before it).
+export function idleAfter(state, { timer, idle, nowMs, idleMinutes }) {
+  if (state !== "active") {
+    if (!timer || !timer.running || idle) return undefined;
+    return { since: state === "locked" ? nowMs : idleSince(nowMs, idleMinutes), until: null };
+  }
+  if (idle && idle.until === null) return { ...idle, until: nowMs };
+  return undefined;
+}
+
 // Whether to ask about `idle` ({since, until} in ms; until null while still idle) for `timer`:
 // only while a timer runs that started before the idle time began. Returns {since, until} or null.
 export function idleQuestion(timer, idle, nowMs = Date.now()) {

@@ -1,11 +1,11 @@
-// Changes waiting for the server: what the person did (start, stop, note, discard) is kept, in
-// order, with the moment it happened and an idempotency key made when it happened, and sent
+// Changes waiting for the server: what the person did (start, stop, note, discard, and the edit
+// or deletion of an entry) is kept, in order, with the moment it happened and an idempotency key made when it happened, and sent
 // when the server answers. The key makes a change sent twice (an answer lost on the way back, a
 // popup and the service worker sending at once) happen once on the server. No chrome.* here:
 // the queue is a plain array the caller stores (lib/outbox.js), and `api` is a parameter.
 import { ApiError, isUnanswered, isoTime } from "./api.js";
 
-export const KINDS = ["start", "stop", "discard", "note"];
+export const KINDS = ["start", "stop", "discard", "note", "update", "delete"];
 
 function randomKey() {
   return crypto.randomUUID();
@@ -15,6 +15,8 @@ function randomKey() {
 //   start:   {task}            (a task object, or null for no task), optional {note}
 //   stop, discard: {}
 //   note:    {entryId, note}   or {startKey, note} for an entry whose start is still waiting
+//   update:  {entryId, edits}  (edits: what PATCH /entries/{id} takes: start, end, note)
+//   delete:  {entryId}
 export function makeChange(kind, fields = {}, { now = Date.now(), makeKey = randomKey } = {}) {
   if (!KINDS.includes(kind)) throw new Error(`unknown change ${kind}`);
   return { key: makeKey(), kind, at: now, ...fields }; // (fields.at: a moment in the past)
@@ -23,8 +25,14 @@ export function makeChange(kind, fields = {}, { now = Date.now(), makeKey = rand
 // The queue with `change` added. Changes that a later one makes moot are folded into it, so a
 // person offline for a day leaves a short queue: a note on a start still waiting rides with the
 // start; a newer note on the same entry replaces the older one; a discard of a start still
-// waiting removes that start (and its notes) instead of sending both.
+// waiting removes that start (and its notes) instead of sending both; deleting an entry drops
+// the edits and notes still waiting for it. Edits of an entry are kept one by one, in order
+// (each is checked by the server as the person made it).
 export function addChange(queue, change) {
+  if (change.kind === "delete") {
+    const moot = (c) => (c.kind === "note" || c.kind === "update") && c.entryId === change.entryId;
+    return [...queue.filter((c) => !moot(c)), change];
+  }
   const waitingStart = lastWaitingStart(queue);
   if (change.kind === "note") {
     if (change.startKey && waitingStart && waitingStart.key === change.startKey) {
@@ -65,6 +73,10 @@ export function sendChange(api, change) {
       return api.discard({ key: change.key });
     case "note":
       return api.saveNote(change.entryId, change.note, { key: change.key });
+    case "update":
+      return api.updateEntry(change.entryId, change.edits, { key: change.key });
+    case "delete":
+      return api.deleteEntry(change.entryId, { key: change.key });
     default:
       throw new Error(`unknown change ${change.kind}`);
   }
@@ -135,9 +147,48 @@ export function applyLocally(timer, change, nowMs = Date.now()) {
         return { ...timer, entry: { ...timer.entry, note: change.note } };
       }
       return timer;
+    case "update":
+    case "delete": {
+      const running = timer && timer.running && timer.entry && timer.entry.id && timer.entry.id === change.entryId;
+      if (!running) return timer;
+      if (change.kind === "delete" || change.edits.end) return { running: false, entry: null, fetchedAt: nowMs };
+      return { ...timer, entry: editedEntry(timer.entry, change.edits) };
+    }
     default:
       return timer;
   }
+}
+
+// An entry with `edits` made to it, its duration following a moved start or end (a running
+// entry's duration is what it had run when read: moving its start earlier adds the difference).
+export function editedEntry(entry, edits) {
+  const edited = { ...entry, ...edits };
+  const seconds = (iso) => new Date(iso).getTime() / 1000;
+  if (edited.end) {
+    edited.duration = Math.max(0, Math.round(seconds(edited.end) - seconds(edited.start)));
+  } else if (edits.start) {
+    edited.duration = Math.max(0, Math.round((Number(entry.duration) || 0) + seconds(entry.start) - seconds(edits.start)));
+  }
+  return edited;
+}
+
+// A list of entries as the server last gave it (and its total, in seconds), with the edits,
+// notes and deletions still waiting in `queue` applied: what the person expects to see.
+export function entriesWithWaiting({ items, total }, queue) {
+  let entries = items;
+  let sum = total;
+  for (const change of queue) {
+    const at = entries.findIndex((e) => e.id && e.id === change.entryId);
+    if (at < 0) continue;
+    const before = entries[at];
+    let after = null;
+    if (change.kind === "update") after = editedEntry(before, change.edits);
+    else if (change.kind === "note") after = { ...before, note: change.note };
+    else if (change.kind !== "delete") continue;
+    sum += (after ? Number(after.duration) || 0 : 0) - (Number(before.duration) || 0);
+    entries = after ? entries.map((e, i) => (i === at ? after : e)) : entries.filter((_, i) => i !== at);
+  }
+  return { items: entries, total: Math.max(0, sum) };
 }
 
 // "offline — 3 changes waiting"

@@ -3,8 +3,11 @@
 //   timer:   {running, entry, fetchedAt} — the server's timer as last read, and when (ms)
 //   notice:  a message for the sign-in screen (e.g. "Your sign-in has expired…")
 //   idle:    {since, until} (ms): when the machine went idle while a timer ran, until when
+//   settings: the person's settings (lib/settings.js), kept through sign-out
 //   queue:   changes waiting for the server, oldest first (lib/queue.js), and queueOwner: the
 //            id of the user who made them (kept through an expired sign-in, for that user only)
+
+import { settingsFrom } from "./settings.js";
 
 export async function getSession() {
   const { session } = await chrome.storage.local.get("session");
@@ -60,7 +63,6 @@ export async function saveQueue(queue) {
   await chrome.storage.local.set({ queue, ...(session?.user ? { queueOwner: session.user.id } : {}) });
 }
 
-
 export async function getIdle() {
   const { idle } = await chrome.storage.local.get("idle");
   return idle || null;
@@ -68,6 +70,15 @@ export async function getIdle() {
 
 export async function saveIdle(idle) {
   await chrome.storage.local.set({ idle });
+}
+
+export async function getSettings() {
+  const { settings } = await chrome.storage.local.get("settings");
+  return settingsFrom(settings);
+}
+
+export async function saveSettings(settings) {
+  await chrome.storage.local.set({ settings: settingsFrom(settings) });
 }
 
 // The server chosen at sign-in's first step, offered again next time.

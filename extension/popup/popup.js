@@ -6,9 +6,10 @@ import { showTimerOnBadge } from "../lib/badge.js";
 import { elapsedSeconds, formatHM, formatHMS, pathText } from "../lib/format.js";
 import { isSalesforceHost, recordFromUrl } from "../lib/salesforce.js";
 import { perform } from "../lib/outbox.js";
-import { waitingText } from "../lib/queue.js";
+import { entriesWithWaiting, waitingText } from "../lib/queue.js";
 import { idleQuestion, idleText } from "../lib/idle.js";
-import { clearSession, getIdle, getQueue, rememberServerUrl, saveIdle, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
+import { parseIdleMinutes } from "../lib/settings.js";
+import { clearSession, getIdle, getQueue, getSettings, rememberServerUrl, saveIdle, saveSettings, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
 import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
@@ -36,6 +37,7 @@ const view = {
   signIn: null, // the AbortController of a sign-in under way
   serverUrl: null, // the server chosen in the sign-in's first step
   todayStale: true,
+  today: null, // today's entries as the server last gave them: {items, total}
   editing: null, // the id of the entry whose edit form is open
 };
 
@@ -85,6 +87,8 @@ async function handleError(error) {
 // to ask, and nothing typed is lost then), then the email and password.
 async function showSignIn(notice = null) {
   view.session = null;
+  view.today = null; // (the next sign-in may be someone else's)
+  $("today-list").replaceChildren();
   stopTicker();
   stopLive();
   renderWaiting(0);
@@ -204,6 +208,7 @@ async function showTracker() {
   $("who").textContent = user.name ? `${user.name} · ${user.email}` : user.email || "";
   renderTimer(await getTimer()); // the last known state at once, then the server's
   renderWaiting((await getQueue()).length);
+  await showSettings();
   if (!(await refreshNow(true))) return;
   $("search").focus();
   startLive();
@@ -251,7 +256,7 @@ function dropNoteOfStoppedEntry(timer) {
 }
 
 function showRefused(change, error) {
-  const what = { start: "A start", stop: "A stop", discard: "A discard", note: "A note" }[change.kind];
+  const what = { start: "A start", stop: "A stop", discard: "A discard", note: "A note", update: "An edit", delete: "A deletion" }[change.kind];
   showMessage(`${what} made offline was refused by the server: ${error.message}`);
 }
 
@@ -298,9 +303,10 @@ function renderTimer(timer) {
   renderSuggestionState();
 }
 
-// A change the person makes (start, stop, discard, note) goes through the outbox: kept with the
-// moment it happened, sent at once, and, when the server does not answer, sent later in order.
-// Returns the server's answer, or null when it waits (or was refused: said here).
+// A change the person makes (start, stop, discard, note, an entry's edit or deletion) goes
+// through the outbox: kept with the moment it happened, sent at once, and, when the server does
+// not answer, sent later in order. Returns {answer, waiting}: the server's answer (null while the
+// change waits), and whether it waits. A refusal is thrown.
 async function change(kind, fields) {
   const result = await perform(kind, fields);
   renderWaiting(result.left.length);
@@ -315,12 +321,14 @@ async function change(kind, fields) {
   if (waiting) {
     renderTimer(await getTimer());
     await showTimerOnBadge(await getTimer(), result.left.length);
-    return null;
+    view.todayStale = true; // read again once the server answers
+    await renderTodayLocally();
+    return { answer: null, waiting: true };
   }
   const sent = result.sent.find((s) => s.change.key === result.change.key);
   renderTimer((await refreshTimer()).timer);
   await loadToday();
-  return sent ? sent.answer : null;
+  return { answer: sent ? sent.answer : null, waiting: false };
 }
 
 async function startTask(task) {
@@ -344,7 +352,7 @@ async function stopTracking() {
   await flushNote();
   setBusy(true);
   try {
-    const answer = await change("stop");
+    const { answer } = await change("stop");
     if (answer) {
       const entry = answer.entry;
       const name = entry.task ? entry.task.name : "the timer";
@@ -406,7 +414,7 @@ async function saveNote() {
   if (note === (timer.entry.note || "")) return;
   const target = timer.entry.id ? { entryId: timer.entry.id } : { startKey: timer.entry.startKey };
   try {
-    const answer = await change("note", { ...target, note });
+    const { answer } = await change("note", { ...target, note });
     $("note-status").textContent = answer ? "Note saved" : "Note kept; it is saved once the server can be reached";
   } catch (error) {
     await handleError(error);
@@ -648,11 +656,22 @@ async function loadToday() {
   try {
     const answer = await apiFor(view.session).entriesBetween(from, to);
     view.todayStale = false;
-    renderToday(answer.items, answer.total_seconds || 0);
+    view.today = { items: answer.items, total: answer.total_seconds || 0 };
   } catch (error) {
     view.todayStale = true;
-    if (!isUnanswered(error)) await handleError(error);
+    if (!isUnanswered(error)) {
+      await handleError(error);
+      return;
+    }
   }
+  await renderTodayLocally();
+}
+
+// Today as last read, with the edits and deletions still waiting for the server applied.
+async function renderTodayLocally() {
+  if (view.today === null || view.editing !== null) return;
+  const { items, total } = entriesWithWaiting(view.today, await getQueue());
+  renderToday(items, total);
 }
 
 function button(text, label, onClick) {
@@ -734,35 +753,38 @@ function openEdit(li, entry) {
       showMessage(error);
       return;
     }
+    let waiting = false;
     try {
-      if (Object.keys(edits).length > 0) {
-        await apiFor(view.session).updateEntry(entry.id, edits, { key: crypto.randomUUID() });
-      }
-      clearMessage();
-      await closeEdit();
-      renderTimer((await refreshTimer()).timer);
+      if (Object.keys(edits).length > 0) ({ waiting } = await change("update", { entryId: entry.id, edits }));
     } catch (failure) {
-      await handleError(failure);
+      await handleError(failure); // (the form stays open to put it right)
+      return;
     }
+    if (waiting) showMessage("Edit kept; it is sent once the server can be reached.", "info");
+    else clearMessage();
+    await closeEdit(waiting);
   });
   li.querySelector(".actions").replaceWith(form);
   start.input.focus();
 }
 
-async function closeEdit() {
+// `offline`: the server did not answer just now; show the list as kept rather than ask again.
+async function closeEdit(offline = false) {
   view.editing = null;
-  await loadToday();
+  if (offline) await renderTodayLocally();
+  else await loadToday();
 }
 
 async function deleteEntry(entry) {
   clearMessage();
+  const what = `${entry.task ? entry.task.name : "the entry"} ${spanText(entry)}`;
   try {
-    await apiFor(view.session).deleteEntry(entry.id, { key: crypto.randomUUID() });
-    showMessage(`Deleted ${entry.task ? entry.task.name : "the entry"} ${spanText(entry)}.`, "info");
+    const { waiting } = await change("delete", { entryId: entry.id });
+    showMessage(waiting ? `Deleted ${what}; the server gets it once it can be reached.` : `Deleted ${what}.`, "info");
   } catch (error) {
     await handleError(error);
+    await loadToday();
   }
-  await loadToday();
 }
 
 // Recents: the first suggestions of an empty search.
@@ -780,6 +802,26 @@ async function showRecents() {
   }
 }
 
+// Settings: kept in chrome.storage; the service worker applies a change at once ---------------
+
+async function showSettings() {
+  $("idle-minutes").value = String((await getSettings()).idleMinutes);
+  $("settings-status").textContent = "";
+}
+
+async function saveSettingsForm(event) {
+  event.preventDefault();
+  const { value, error } = parseIdleMinutes($("idle-minutes").value);
+  if (error) {
+    $("settings-status").textContent = error;
+    $("idle-minutes").setAttribute("aria-invalid", "true");
+    return;
+  }
+  $("idle-minutes").removeAttribute("aria-invalid");
+  await saveSettings({ ...(await getSettings()), idleMinutes: value });
+  $("settings-status").textContent = `Saved: idle time is asked about after ${value} ${value === 1 ? "minute" : "minutes"}.`;
+}
+
 // Wiring -----------------------------------------------------------------------------------------
 
 $("server-form").addEventListener("submit", chooseServer);
@@ -790,6 +832,7 @@ $("start").addEventListener("click", () => view.selected && startTask(view.selec
 $("stop").addEventListener("click", stopTracking);
 $("discard").addEventListener("click", discardTimer);
 $("signin-cancel").addEventListener("click", cancelSignIn);
+$("settings-form").addEventListener("submit", saveSettingsForm);
 window.addEventListener("focus", () => refreshNow(false));
 $("note").addEventListener("input", noteChanged);
 $("note").addEventListener("blur", flushNote);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { ApiError } from "../lib/api.js";
-import { addChange, applyLocally, makeChange, sendQueue, waitingText } from "../lib/queue.js";
+import { addChange, applyLocally, entriesWithWaiting, makeChange, sendQueue, waitingText } from "../lib/queue.js";
 
 let n = 0;
 const key = () => `k${(n += 1)}`;
@@ -27,6 +27,8 @@ function fakeApi({ down = false, refuse = {} } = {}) {
     stop: async (o) => handle("stop", o, { entry: { id: "e" } }),
     discard: async (o) => handle("discard", o, null),
     saveNote: async (entryId, note, o) => handle("note", { entryId, note, ...o }, { id: entryId }),
+    updateEntry: async (entryId, edits, o) => handle("update", { entryId, edits, ...o }, { id: entryId, ...edits }),
+    deleteEntry: async (entryId, o) => handle("delete", { entryId, ...o }, null),
   };
   return api;
 }
@@ -117,4 +119,68 @@ test("the waiting line counts the changes", () => {
   assert.equal(waitingText(0), "");
   assert.equal(waitingText(1), "offline — 1 change waiting");
   assert.equal(waitingText(3), "offline — 3 changes waiting");
+});
+
+test("edits and deletions made offline replay in order, each once, with the key made when it happened", async () => {
+  const edit = change("update", { entryId: "e1", edits: { start: "2026-01-05T08:40:00Z" } }, 1);
+  const gone = change("delete", { entryId: "e2" }, 2);
+  const stop = change("stop", {}, 3);
+  const queue = [edit, gone, stop].reduce(addChange, []);
+  const api = fakeApi({ down: true });
+  const offline = await sendQueue(queue, api);
+  assert.equal(offline.left.length, 3);
+  api.down = false;
+  const back = await sendQueue(offline.left, api);
+  assert.deepEqual(back.left, []);
+  const answered = api.calls.slice(1); // the first call went unanswered
+  assert.deepEqual(answered.map((c) => [c.name, c.key, c.entryId]), [
+    ["update", edit.key, "e1"],
+    ["delete", gone.key, "e2"],
+    ["stop", stop.key, undefined],
+  ]);
+  assert.deepEqual(answered[0].edits, { start: "2026-01-05T08:40:00Z" });
+  assert.equal(api.calls[0].key, edit.key, "the retry of the edit carries the same key");
+});
+
+test("an edit the server refuses is dropped and said; the deletion after it still goes", async () => {
+  const queue = [change("update", { entryId: "e1", edits: { end: "2026-01-05T08:00:00Z" } }), change("delete", { entryId: "e2" })];
+  const api = fakeApi({ refuse: { update: "invalid_range" } });
+  const result = await sendQueue(queue, api);
+  assert.deepEqual(result.failed.map((f) => [f.change.kind, f.error.kind]), [["update", "invalid_range"]]);
+  assert.deepEqual(result.sent.map((s) => s.change.kind), ["delete"]);
+  assert.deepEqual(result.left, []);
+});
+
+test("deleting an entry drops the edits and notes still waiting for it", () => {
+  let queue = [];
+  queue = addChange(queue, change("update", { entryId: "e1", edits: { note: "a" } }));
+  queue = addChange(queue, change("note", { entryId: "e1", note: "b" }));
+  queue = addChange(queue, change("update", { entryId: "e2", edits: { note: "c" } }));
+  queue = addChange(queue, change("delete", { entryId: "e1" }));
+  assert.deepEqual(queue.map((c) => [c.kind, c.entryId]), [["update", "e2"], ["delete", "e1"]]);
+});
+
+test("an edit of the running entry's start moves its elapsed time while it waits", () => {
+  const timer = { running: true, fetchedAt: at(30), entry: { id: "e1", start: "2026-01-05T09:10:00Z", duration: 1200, note: "" } };
+  const earlier = applyLocally(timer, change("update", { entryId: "e1", edits: { start: "2026-01-05T09:00:00Z" } }), at(30));
+  assert.equal(earlier.entry.start, "2026-01-05T09:00:00Z");
+  assert.equal(earlier.entry.duration, 1800);
+  assert.equal(applyLocally(timer, change("update", { entryId: "e9", edits: { start: "2026-01-05T09:00:00Z" } })), timer);
+  assert.equal(applyLocally(timer, change("delete", { entryId: "e1" }), at(31)).running, false);
+});
+
+test("today's list shows the edits and deletions still waiting, and its total follows", () => {
+  const items = [
+    { id: "e1", start: "2026-01-05T09:00:00Z", end: "2026-01-05T09:30:00Z", duration: 1800, note: "" },
+    { id: "e2", start: "2026-01-05T08:00:00Z", end: "2026-01-05T08:10:00Z", duration: 600, note: "" },
+  ];
+  const queue = [
+    change("update", { entryId: "e1", edits: { start: "2026-01-05T08:45:00Z", end: "2026-01-05T09:30:00Z" } }),
+    change("note", { entryId: "e1", note: "call" }),
+    change("delete", { entryId: "e2" }),
+  ];
+  const shown = entriesWithWaiting({ items, total: 2400 }, queue);
+  assert.deepEqual(shown.items.map((e) => [e.id, e.start, e.duration, e.note]), [["e1", "2026-01-05T08:45:00Z", 2700, "call"]]);
+  assert.equal(shown.total, 2700);
+  assert.deepEqual(entriesWithWaiting({ items, total: 2400 }, []), { items, total: 2400 });
 });
