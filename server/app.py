@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from . import headers, openapi
+from . import web as pages
 from .appkeys import OPENAPI, SERVICES, SETTINGS, STORE_FACTORY
+from .keys import load_secret_key
 from .middlewares import errors_to_json
 from .routes import ALL
 from .routes.registry import Endpoint, register
@@ -47,6 +50,10 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(
     settings: Settings, store_factory: Callable[[], Awaitable[Store]] | None = None
 ) -> web.Application:
+    # The secret key is read (or made) once, here: the Salesforce tokens' cipher and the web
+    # pages' session cookies each derive their own key from it.
+    secret = load_secret_key(settings.secret_key, settings.data_dir)
+    settings = dataclasses.replace(settings, secret_key=secret)
     app = web.Application(middlewares=[errors_to_json], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[STORE_FACTORY] = store_factory or (
@@ -56,5 +63,6 @@ def create_app(
     headers.install(app)
     all_endpoints = endpoints()
     register(app, all_endpoints)
+    pages.install(app, secret, settings.base_url)
     app[OPENAPI] = openapi.build(all_endpoints)
     return app

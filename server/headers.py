@@ -7,9 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 SERVER = "timetrail"
-# The pages the server renders carry their style inline and load nothing else.
+# The pages the server renders run no script and load nothing but their stylesheet and images
+# from the server itself (no inline style either).
 HTML_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

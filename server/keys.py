@@ -1,4 +1,5 @@
-"""The server's secret key and what it protects (Salesforce tokens at rest).
+"""The server's secret key and what it protects (Salesforce tokens at rest, the web pages' session
+cookies): each use gets its own key, derived from the one secret (`derive_key`).
 
 `TIMETRAIL_SECRET_KEY` wins; otherwise a key is generated once into the data dir with owner-only
 permissions. Servers that share one MongoDB must share the key: set the variable on all of them.
@@ -38,13 +39,23 @@ def load_secret_key(configured: str | None, data_dir: Path) -> str:
     return key
 
 
+def derive_key(secret: str, purpose: bytes) -> bytes:
+    """32 bytes for one `purpose`, derived from the server's secret (HKDF-SHA256): a key that
+    leaks from one use reveals neither the secret nor another use's key."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        secret.encode()
+    )
+
+
+SALESFORCE_TOKENS = b"timetrail salesforce tokens"
+WEB_SESSIONS = b"timetrail web sessions"
+
+
 class Cipher:
     """Authenticated encryption (Fernet) under a key derived from the server's secret."""
 
     def __init__(self, secret: str) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"timetrail salesforce tokens"
-        ).derive(secret.encode())
+        derived = derive_key(secret, SALESFORCE_TOKENS)
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
     def encrypt(self, plain: str) -> str:

@@ -10,6 +10,7 @@ from .errors import ApiError
 from .routes.registry import HTML, Endpoint
 from .sync.objects import RECORDS
 from .sync.runs import TRIGGERS
+from .tracking import SOURCES
 from .tree import SOURCE_OBJECTS
 from .validation import object_schema
 
@@ -226,7 +227,7 @@ SCHEMAS: dict[str, Any] = {
             "end": _NULLABLE_TIME,
             "duration": {"type": "integer", "description": "Seconds; counts up while running"},
             "note": {"type": "string"},
-            "source": {"enum": ["extension", "tui", "api"]},
+            "source": {"enum": list(SOURCES)},
         },
     },
     "EntryList": {
@@ -255,7 +256,7 @@ SCHEMAS: dict[str, Any] = {
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
     "Account": {
         "type": "object",
-        "required": ["id", "name", "forgotten_timer_hours"],
+        "required": ["id", "name", "forgotten_timer_hours", "time_zone"],
         "properties": {
             "id": _ID,
             "name": {"type": "string"},
@@ -265,6 +266,10 @@ SCHEMAS: dict[str, Any] = {
                 "maximum": 24,
                 "description": "A timer running longer is stopped at start + this many hours, "
                 "its note saying so (default 12)",
+            },
+            "time_zone": {
+                "type": "string",
+                "description": "IANA time zone name: where the account's days end (default UTC)",
             },
         },
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from .account_settings import AccountSettings
 from .accounts import Accounts
 from .idempotency import Idempotency
 from .keys import Cipher, load_secret_key
@@ -28,6 +29,7 @@ class Services:
     settings: Settings
     store: Store
     accounts: Accounts
+    account_settings: AccountSettings
     tree: Tree
     tracking: Tracking
     reports: Reports
@@ -73,6 +75,7 @@ class Services:
             settings=settings,
             store=store,
             accounts=accounts,
+            account_settings=AccountSettings(store),
             tree=tree,
             tracking=tracking,
             reports=Reports(accounts, tree, tracking),

@@ -36,7 +36,7 @@ from .tree import MANAGER, Tree, task_ref
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("extension", "tui", "api")
+SOURCES = ("extension", "tui", "api", "web")
 # On a running entry: the user whose timer it is (unique: see the module's docstring).
 TIMER_OF = "timer_of"
 # A start retries when another start of the same user's timer got in first; each retry stops
@@ -61,7 +61,8 @@ def stopped_note(note: str, hours: int) -> str:
     return f"{note} {mark}" if note else mark
 
 
-def _duration(entry: Doc, now: dt.datetime) -> int:
+def duration(entry: Doc, now: dt.datetime) -> int:
+    """An entry's seconds (a running one's up to `now`)."""
     end = entry["end"] or now
     return max(0, int((end - entry["start"]).total_seconds()))
 
@@ -119,7 +120,7 @@ class Tracking:
                 "task": task_ref(tasks.get(e["task_id"])) if e["task_id"] else None,
                 "start": clock.iso(e["start"]),
                 "end": clock.iso(e["end"]),
-                "duration": _duration(e, now),
+                "duration": duration(e, now),
                 "note": e["note"],
                 "source": e["source"],
             }
@@ -151,28 +152,6 @@ class Tracking:
         account = await self._store.accounts.find_one({"_id": account_id})
         hours = account.get(FORGOTTEN_TIMER_HOURS) if account else None
         return int(hours) if hours is not None else DEFAULT_FORGOTTEN_HOURS
-
-    async def account_settings(self, account_id: str) -> dict[str, Any]:
-        """The account's settings (`GET /api/v1/account`)."""
-        account = await self._store.accounts.find_one({"_id": account_id})
-        if account is None:
-            raise NotFoundError("No such account.")
-        hours = account.get(FORGOTTEN_TIMER_HOURS)
-        return {
-            "id": account["_id"],
-            "name": account["name"],
-            FORGOTTEN_TIMER_HOURS: DEFAULT_FORGOTTEN_HOURS if hours is None else int(hours),
-        }
-
-    async def change_account_settings(
-        self, account_id: str, changes: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        if FORGOTTEN_TIMER_HOURS in changes:
-            await self._store.accounts.update_one(
-                {"_id": account_id},
-                {"$set": {FORGOTTEN_TIMER_HOURS: changes[FORGOTTEN_TIMER_HOURS]}},
-            )
-        return await self.account_settings(account_id)
 
     async def _stop_if_forgotten(self, entry: Doc, hours: int | None = None) -> Doc | None:
         """Stop a running entry that ran past its account's limit, at start + the limit, noting
@@ -423,7 +402,7 @@ class Tracking:
         if managed is not None:
             docs = await self._within(caller, docs)
         now = clock.now()
-        return sum(_duration(d, now) for d in await self._without_forgotten(docs))
+        return sum(duration(d, now) for d in await self._without_forgotten(docs))
 
     async def recent_task_ids(self, caller: Caller, scan: int = 200) -> list[str]:
         """The tasks of the caller's latest entries, newest first, each once."""

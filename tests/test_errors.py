@@ -21,6 +21,7 @@ from server.app import endpoints
 from server.ids import new_id
 from server.routes.registry import Endpoint
 from server.store import Doc, open_embedded
+from server.web import PAGES, STATIC
 
 Client = TestClient[Any, Any]
 ENDPOINTS = endpoints()
@@ -738,12 +739,18 @@ async def test_every_documented_client_error_code_is_produced(world: World) -> N
 
 
 def router_operations(client: Client) -> set[tuple[str, str]]:
-    return {
-        (route.method, route.resource.canonical)
-        for route in client.app.router.routes()
-        # HEAD answers as GET; "*" answers every other method 405
-        if route.method not in ("HEAD", "*") and route.resource is not None
-    }
+    """The API's routes: every one but the web pages' (HTML for a browser, not the API)."""
+    pages = {(page.method, page.path) for page in PAGES}
+    return (
+        {
+            (route.method, route.resource.canonical)
+            for route in client.app.router.routes()
+            # HEAD answers as GET; "*" answers every other method 405
+            if route.method not in ("HEAD", "*") and route.resource is not None
+        }
+        - pages
+        - {("GET", STATIC.rstrip("/"))}
+    )
 
 
 async def openapi_operations(client: Client) -> set[tuple[str, str]]:

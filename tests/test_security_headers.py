@@ -35,6 +35,8 @@ async def test_the_callback_page_is_locked_down(
     policy = r.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert "script-src" not in policy  # no script may run on it
+    assert "unsafe-inline" not in policy  # nor any inline style
+    assert "href=/static/timetrail.css" in await r.text()  # (its style: the stylesheet)
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert r.headers["X-Content-Type-Options"] == "nosniff"

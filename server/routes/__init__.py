@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import auth, docs, entries, health, integrations, reports, tasks, timer, users
+from . import account, auth, docs, entries, health, integrations, reports, tasks, timer, users
 from .registry import Routes
 
 ALL: tuple[Routes, ...] = (
@@ -11,7 +11,7 @@ ALL: tuple[Routes, ...] = (
     users.routes,
     tasks.routes,
     timer.routes,
-    timer.account_routes,
+    account.routes,
     entries.routes,
     reports.routes,
     integrations.routes,

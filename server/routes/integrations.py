@@ -149,14 +149,16 @@ async def salesforce_callback(call: Call) -> web.StreamResponse:
 
 
 def _page(title: str, message: str, ok: bool) -> str:
-    colour = "#1a7f37" if ok else "#b42318"
+    """The outcome for the administrator's browser, styled by the web pages' stylesheet (the
+    pages' policy allows no inline style)."""
+    outcome = "outcome-ok" if ok else "outcome-failed"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>Timetrail — {html.escape(title)}</title>"
         "<meta name=viewport content='width=device-width'>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;"
-        f"padding:0 1em}}h1{{color:{colour};font-size:1.4em}}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        "<link rel=stylesheet href=/static/timetrail.css></head><body><main>"
+        f"<section class='card narrow'><h1 class={outcome}>{html.escape(title)}</h1>"
+        f"<p>{html.escape(message)}</p></section></main></body></html>"
     )
 
 

@@ -1,20 +1,14 @@
-"""The caller's one running timer, and the account's setting for forgotten ones."""
+"""The caller's one running timer."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..tracking import (
-    DEFAULT_FORGOTTEN_HOURS,
-    FORGOTTEN_HOURS_RANGE,
-    FORGOTTEN_TIMER_HOURS,
-    SOURCES,
-)
+from ..tracking import SOURCES
 from ..validation import Field
 from .registry import Call, Routes, json, no_content
 
 routes = Routes("timer")
-account_routes = Routes("account")
 
 SOURCE = Field("enum", choices=SOURCES, default="api", description="Which client tracked it")
 START = {
@@ -89,35 +83,3 @@ async def stop_timer(call: Call) -> web.StreamResponse:
 async def discard_timer(call: Call) -> web.StreamResponse:
     await call.services.tracking.discard(call.caller)
     return no_content()
-
-
-ACCOUNT_SETTINGS = {
-    FORGOTTEN_TIMER_HOURS: Field(
-        "integer",
-        minimum=FORGOTTEN_HOURS_RANGE[0],
-        maximum=FORGOTTEN_HOURS_RANGE[1],
-        description=(
-            "A timer running longer stops at start + this many hours, with a note saying so "
-            f"(default {DEFAULT_FORGOTTEN_HOURS})"
-        ),
-    )
-}
-
-
-@account_routes.get(
-    "/api/v1/account", "The account's settings", admin=True, responses={200: "Account"}
-)
-async def get_account(call: Call) -> web.StreamResponse:
-    return json(await call.services.tracking.account_settings(call.caller.account_id))
-
-
-@account_routes.patch(
-    "/api/v1/account",
-    "Change the account's settings",
-    admin=True,
-    body=ACCOUNT_SETTINGS,
-    responses={200: "Account"},
-)
-async def update_account(call: Call) -> web.StreamResponse:
-    tracking = call.services.tracking
-    return json(await tracking.change_account_settings(call.caller.account_id, call.body))

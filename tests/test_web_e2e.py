@@ -1,0 +1,199 @@
+"""My week in a real browser: Debian's Chromium (headless, driven by playwright) against the
+server running as its own process, as a person uses it: sign in, see an entry made through the
+API, edit its note, add one."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from support import PASSWORD, ROOT, server_process
+
+from server.accounts import Accounts
+from server.store import open_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium); the web pages' browser "
+        "test needs it",
+        allow_module_level=True,
+    )
+pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
+)
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+USER_EMAIL = "uma@acme.test"
+TASK = "Website relaunch / Design mockups"
+
+
+@dataclass
+class Server:
+    base: str
+    token: str  # the user's, for the API
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        with httpx2.Client(trust_env=False, timeout=10) as http:
+            r = http.request(
+                method,
+                self.base + path,
+                json=body,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        assert r.status_code < 300, r.text
+        return r.json() if r.content else None
+
+
+async def _seed_store(data_dir: Path) -> str:
+    store = await open_store(None, data_dir)
+    try:
+        _account, _admin, token = await Accounts(store).create_account(
+            "Acme", "admin@acme.test", "Ada Admin", PASSWORD
+        )
+        return token
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("server") / "data"
+    admin_token = asyncio.run(_seed_store(data_dir))
+    with server_process(data_dir, data_dir.parent / "server.log") as base:
+        admin = Server(base, admin_token)
+        user = admin.call(
+            "POST",
+            "/api/v1/users",
+            {"email": USER_EMAIL, "name": "Uma User", "password": PASSWORD, "role": "user"},
+        )
+        project = admin.call("POST", "/api/v1/tasks", {"name": "Website relaunch"})
+        admin.call("POST", "/api/v1/tasks", {"name": "Design mockups", "parent_id": project["id"]})
+        admin.call(
+            "PUT", f"/api/v1/tasks/{project['id']}/members/{user['id']}", {"role": "regular"}
+        )
+        with httpx2.Client(trust_env=False, timeout=10) as http:
+            login = http.post(
+                base + "/api/v1/auth/login", json={"email": USER_EMAIL, "password": PASSWORD}
+            ).json()
+        yield Server(base, login["token"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+                "--no-default-browser-check",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _today_span(now: dt.datetime, minutes: int) -> tuple[dt.datetime, dt.datetime]:
+    """A span of up to `minutes` ending now, within today (UTC: the account's days)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now - midnight < dt.timedelta(minutes=2):
+        pytest.skip("the UTC day has just begun: no whole minute of today is past yet")
+    start = max(midnight, now - dt.timedelta(minutes=minutes))
+    return start.replace(second=0, microsecond=0), now.replace(second=0, microsecond=0)
+
+
+def _sign_in(page: Page, base: str) -> None:
+    page.goto(base + "/")
+    page.get_by_label("Email").fill(USER_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My week")).to_be_visible()
+
+
+def test_my_week_in_the_browser(server: Server, browser: Browser) -> None:
+    task_id = next(
+        t["id"]
+        for t in server.call("GET", "/api/v1/tasks?q=Design")["items"]
+        if t["name"] == "Design mockups"
+    )
+    start, end = _today_span(dt.datetime.now(dt.UTC), 50)
+    made = server.call(
+        "POST",
+        "/api/v1/entries",
+        {
+            "task_id": task_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "note": "wireframes",
+        },
+    )
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        _sign_in(page, server.base)
+
+        # The session cookie: HttpOnly, SameSite=Lax (scripts cannot read it; other sites'
+        # forms do not carry it).
+        [cookie] = [c for c in context.cookies() if c["name"] == "timetrail_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+        # The entry made through the API: in the timesheet and in today's list.
+        expect(page.get_by_role("row", name=TASK)).to_be_visible()
+        entry = page.get_by_role("listitem").filter(has_text=TASK)
+        expect(entry.get_by_label("Note")).to_have_value("wireframes")
+
+        # Edit its note.
+        entry.get_by_label("Note").fill("wireframes, second round")
+        entry.get_by_role("button", name="Save").click()
+        expect(
+            page.get_by_role("listitem").filter(has_text=TASK).get_by_label("Note")
+        ).to_have_value("wireframes, second round")
+        assert server.call("GET", f"/api/v1/entries/{made['id']}")["note"] == (
+            "wireframes, second round"
+        )
+
+        # Add one.
+        add_start, add_end = _today_span(dt.datetime.now(dt.UTC), 20)
+        form = page.locator("form.add")
+        form.get_by_label("Task").select_option(label=TASK)
+        form.get_by_label("From").fill(add_start.strftime("%H:%M"))
+        form.get_by_label("To").fill(add_end.strftime("%H:%M"))
+        form.get_by_label("Note").fill("client call")
+        form.get_by_role("button", name="Add entry").click()
+        expect(page.get_by_label("Note").and_(page.locator('[value="client call"]'))).to_have_count(
+            1
+        )
+        entries = server.call("GET", "/api/v1/entries")["items"]
+        added = next(e for e in entries if e["note"] == "client call")
+        assert added["task_id"] == task_id and added["source"] == "web"
+        assert added["start"] == add_start.isoformat().replace("+00:00", "Z")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-my-week.png"), full_page=True)
+
+        # Sign out: back to the sign-in page, and My week is closed.
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.goto(server.base + "/week")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    finally:
+        context.close()
