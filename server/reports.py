@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import clock
+from . import clock, rates
+from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
+from .pricing import Price, Pricer, may_see_rates
 from .report_queue import ReportQueue
 from .store import Doc
 from .tracking import Tracking
@@ -45,6 +47,27 @@ class Group:
     seconds: int = 0
     entries: int = 0
     sort_key: tuple[Any, ...] = field(default=())
+    # Priced time (callers who may see rates, `pricing`): billable seconds, and the sum of
+    # billable seconds x hourly rate in minor units, rounded once into `amount` (`rates`).
+    billable_seconds: int = 0
+    cent_seconds: int = 0
+
+    def add_priced(self, seconds: int, price: Price | None) -> None:
+        if price is not None and price.billable:
+            self.billable_seconds += seconds
+            self.cent_seconds += seconds * (price.rate or 0)
+
+    @property
+    def amount(self) -> int:
+        """The group's amount in minor units (rounded once, half up)."""
+        return rates.amount_cents(self.cent_seconds)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Amounts in a report's output: for callers who may see rates, in the account's currency."""
+
+    currency: str
 
 
 def _overlap(entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
@@ -70,8 +93,15 @@ class _Names:
 
 
 class Reports:
-    def __init__(self, accounts: Accounts, tree: Tree, tracking: Tracking) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        tree: Tree,
+        tracking: Tracking,
+        account_settings: AccountSettings,
+    ) -> None:
         self._accounts = accounts
+        self._account_settings = account_settings
         self._tree = tree
         self._tracking = tracking
         self.queue = ReportQueue(
@@ -107,9 +137,13 @@ class Reports:
         now = clock.now()
         names = _Names()
         groups: dict[str | None, Group] = {}
+        pricer = Pricer(self._tree, self._accounts, caller)
+        priced = await may_see_rates(self._tree, caller)
         batches = self._tracking.report_batches(caller, start, end, user_id)
         async for entries in batches:
             await self._look_up(caller.account_id, group_by, entries, names)
+            if priced:
+                await pricer.look_up(entries)
             for entry in entries:
                 seconds = _overlap(entry, start, end, now)
                 if seconds == 0:
@@ -121,6 +155,8 @@ class Reports:
                     group = groups[group_id] = Group(key=key, sort_key=sort_key)
                 group.seconds += seconds
                 group.entries += 1
+                if priced:
+                    group.add_priced(seconds, pricer.price(entry))
             await asyncio.sleep(0)  # the other requests' turn
         items = sorted(groups.values(), key=lambda g: (-g.seconds, g.sort_key))
         return items, sum(g.seconds for g in items)
@@ -144,6 +180,12 @@ class Reports:
             project_ids = names.unasked("project", roots)
             if project_ids:
                 names.projects.update(await self._tree.tasks_by_id(account_id, project_ids))
+
+    async def pricing(self, caller: Caller) -> Pricing | None:
+        """How the caller's reports show amounts: None for callers who may not see rates."""
+        if not await may_see_rates(self._tree, caller):
+            return None
+        return Pricing(currency=await self._account_settings.currency(caller.account_id))
 
     @staticmethod
     def _key(
@@ -192,18 +234,39 @@ class Reports:
         )
 
 
-def as_json(items: list[Group], total: int) -> dict[str, Any]:
-    return {
+def as_json(items: list[Group], total: int, pricing: Pricing | None = None) -> dict[str, Any]:
+    """The report as JSON; with `pricing`, each group's billable seconds and amount, and the
+    totals with the currency (without it, no amount field at all)."""
+    body: dict[str, Any] = {
         "items": [{"key": g.key, "seconds": g.seconds, "entries": g.entries} for g in items],
         "total_seconds": total,
     }
+    if pricing is not None:
+        for item, g in zip(body["items"], items, strict=True):
+            item["billable_seconds"] = g.billable_seconds
+            item["amount"] = rates.format_money(g.amount)
+        body["currency"] = pricing.currency
+        body["total_billable_seconds"] = sum(g.billable_seconds for g in items)
+        body["total_amount"] = rates.format_money(total_amount(items))
+    return body
 
 
-def csv_chunks(group_by: str, items: list[Group], total: int) -> Iterator[str]:
-    """The report as CSV text, `CSV_ROWS_PER_CHUNK` rows at a time (a response streams them)."""
+def total_amount(items: list[Group]) -> int:
+    """The report's amount: the sum of its groups' rounded amounts (the rows add up to it)."""
+    return sum(g.amount for g in items)
+
+
+def csv_chunks(
+    group_by: str, items: list[Group], total: int, pricing: Pricing | None = None
+) -> Iterator[str]:
+    """The report as CSV text, `CSV_ROWS_PER_CHUNK` rows at a time (a response streams them);
+    with `pricing`, three columns more: billable hours, amount, currency."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    for n, row in enumerate(_csv_rows(group_by, items, total), start=1):
+    rows = _csv_rows(group_by, items, total)
+    if pricing is not None:
+        rows = _priced_rows(rows, items, pricing)
+    for n, row in enumerate(rows, start=1):
         writer.writerow(row)
         if n % CSV_ROWS_PER_CHUNK == 0:
             yield out.getvalue()
@@ -254,6 +317,18 @@ def _csv_rows(group_by: str, items: list[Group], total: int) -> Iterator[list[An
         if group_by == "task"
         else ["total", "", "", total, _hours(total), entries]
     )
+
+
+def _priced_rows(
+    rows: Iterator[list[Any]], items: list[Group], pricing: Pricing
+) -> Iterator[list[Any]]:
+    """The rows of `_csv_rows` (a header, a row per group, the total) with the amount columns."""
+    yield [*next(rows), "billable_hours", "amount", "currency"]
+    for row, g in zip(rows, items, strict=False):
+        yield [*row, _hours(g.billable_seconds), rates.format_money(g.amount), pricing.currency]
+    billable = sum(g.billable_seconds for g in items)
+    total = rates.format_money(total_amount(items))
+    yield [*next(rows), _hours(billable), total, pricing.currency]
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .rates import BILLABLE, RATE
 from .store import Doc, Remembered, Store
 from .text import counted
 
@@ -81,6 +82,9 @@ def slim(doc: Doc) -> Doc:
         if source
         else None,
         "sort_name": doc["sort_name"],
+        # Local billing settings (`rates`), on imported tasks too.
+        RATE: doc.get(RATE),
+        BILLABLE: doc.get(BILLABLE),
     }
 
 

@@ -31,19 +31,20 @@ SUMMARY = {
 
 @routes.get(
     "/api/v1/reports/summary",
-    "Tracked time per task, project or user",
+    "Tracked time per task, project or user; with amounts for administrators and managers",
     query=SUMMARY,
     responses={200: "Summary"},
     errors=(400, 403, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
-    q = call.query
-    items, total = await call.services.reports.summary(
+    q, service = call.query, call.services.reports
+    items, total = await service.summary(
         call.caller, q["from"], q["to"], q["group_by"], q["user_id"]
     )
+    pricing = await service.pricing(call.caller)
     if q["format"] == "csv":
-        return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total))
-    return json(reports.as_json(items, total))
+        return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total, pricing))
+    return json(reports.as_json(items, total, pricing))
 
 
 async def _stream_csv(call: Call, chunks: Iterator[str]) -> web.StreamResponse:
