@@ -256,7 +256,7 @@ SCHEMAS: dict[str, Any] = {
             "source": {"enum": list(SOURCES)},
             "billable": {
                 "type": "boolean",
-                "description": "Billable: as set on the entry, else as its task says (default true)",
+                "description": "As set on the entry, else as its task says (default true)",
             },
         },
     },

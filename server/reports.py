@@ -324,7 +324,8 @@ def _priced_rows(
 ) -> Iterator[list[Any]]:
     """The rows of `_csv_rows` (a header, a row per group, the total) with the amount columns."""
     yield [*next(rows), "billable_hours", "amount", "currency"]
-    for row, g in zip(rows, items, strict=False):
+    for g in items:
+        row = next(rows)
         yield [*row, _hours(g.billable_seconds), rates.format_money(g.amount), pricing.currency]
     billable = sum(g.billable_seconds for g in items)
     total = rates.format_money(total_amount(items))
