@@ -242,6 +242,9 @@ class Tree:
     async def billing(self, account_id: str, task_ids: Iterable[str]) -> dict[str, TaskBilling]:
         """The effective rate and billable default of these tasks (inherited down the tree),
         by id, from the tree index."""
+        task_ids = list(task_ids)
+        if not task_ids:
+            return {}
         tasks = (await self._index.get(account_id)).tasks
         return {i: task_billing(task, tasks) for i in task_ids if (task := tasks.get(i))}
 
