@@ -526,8 +526,6 @@ class Tree:
             task, assignments = await self._managed(caller, task_id, "change its rate or billing")
         else:
             task, assignments = await self._editable(caller, task_id)
-        if billing:
-            task = await self._set_billing(task, billing)
         if "parent_id" in changes and changes["parent_id"] != task["parent_id"]:
             task = await self._move(caller, task, changes["parent_id"])
         if "name" in changes and changes["name"] != task["name"]:
@@ -535,6 +533,8 @@ class Tree:
         if "archived" in changes and changes["archived"] != task["archived"]:
             await self.set_archived(caller.account_id, task["_id"], changes["archived"])
             task = {**task, "archived": changes["archived"]}
+        if billing:  # (last: a move refused leaves the rate as it was)
+            task = await self._set_billing(task, billing)
         return task_view(task, assignments)
 
     async def _set_billing(self, task: Doc, billing: dict[str, Any]) -> Doc:

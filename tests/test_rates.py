@@ -213,6 +213,13 @@ async def test_managers_see_and_set_rates_of_their_projects_only(world: World) -
     assert (await mia.patch(f"/api/v1/tasks/{ops['id']}", {"rate": "1"})).status == 403
     assert "rate" not in (await mia.get(f"/api/v1/tasks/{ops['id']}")).body
 
+    design = await mia.create_task("Design", web["id"])
+    refused = await mia.patch(
+        f"/api/v1/tasks/{design['id']}", {"parent_id": ops["id"], "rate": "5"}
+    )
+    assert refused.status == 403  # a refused move changes nothing, the rate neither
+    assert (await mia.get(f"/api/v1/tasks/{design['id']}")).body["rate"] is None
+
     await _entry(mia, web["id"], "2026-06-02T09:00:00Z", 3600)
     await _entry(mia, ops["id"], "2026-06-02T11:00:00Z", 3600)
     r = await mia.get(SUMMARY, **RANGE, group_by="project")
