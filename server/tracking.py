@@ -233,6 +233,7 @@ class Tracking:
         note: str,
         started_at: dt.datetime | None,
         source: str,
+        billable: bool | None = None,
     ) -> Started:
         now = clock.now()
         start = started_at or now
@@ -251,6 +252,8 @@ class Tracking:
                 stopped = await self._end(current, start) or stopped
             entry = _new_entry(caller, task_id, start, None, note, source, now)
             entry[TIMER_OF] = caller.user_id
+            if billable is not None:
+                entry[BILLABLE] = billable
             try:
                 await self._store.entries.insert_one(entry)
             except DuplicateKeyError:

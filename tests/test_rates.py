@@ -111,6 +111,19 @@ async def test_billable_comes_from_the_project_and_an_entry_may_say_otherwise(
     assert r.body["billable"] is False
 
 
+async def test_a_timer_may_start_not_billable(world: World) -> None:
+    admin = world.admin
+    ops = await admin.create_task("Operations")
+    r = await admin.post("/api/v1/timer/start", {"task_id": ops["id"], "billable": False})
+    assert r.status == 201 and r.body["entry"]["billable"] is False
+    running = await admin.get("/api/v1/timer")
+    assert running.body["entry"]["billable"] is False
+    stopped = await admin.post("/api/v1/timer/stop", {})
+    assert stopped.body["entry"]["billable"] is False
+    r = await admin.post("/api/v1/timer/start", {"task_id": ops["id"]})
+    assert r.body["entry"]["billable"] is True
+
+
 async def test_time_is_billable_by_default_and_without_a_rate_amounts_to_nothing(
     world: World,
 ) -> None:
