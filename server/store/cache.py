@@ -30,10 +30,14 @@ from .memory import LRU
 from .sqlite import SqliteCollection
 
 _SCALARS = (str, int, float, bool, type(None))
+# The identity map keeps this many documents a collection (the least recently used go first):
+# the hot ones (tokens, users, running timers) many times over, without holding a large import
+# (20,000 tasks as Python objects take ~64 MB).
+MAX_DOCUMENTS = 4_000
 # The query cache keeps results of at most this many documents, and this many documents in all
 # per collection (least recently used results go first).
 _QUERY_MAX_DOCUMENTS = 200
-_QUERY_TOTAL_DOCUMENTS = 20_000
+_QUERY_TOTAL_DOCUMENTS = 4_000
 _MISSING = object()
 
 
@@ -93,7 +97,7 @@ def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable
 
 
 class CachedCollection(Collection):
-    def __init__(self, inner: Collection, max_documents: int = 20_000) -> None:
+    def __init__(self, inner: Collection, max_documents: int = MAX_DOCUMENTS) -> None:
         self._inner = inner
         self.name = inner.name
         self._docs: LRU[Any, Doc | None] = LRU(max_documents)
