@@ -35,7 +35,7 @@ from .adapters import (
 from .cache import CachedCollection
 from .commits import CommitGroup
 from .memory import LRU, Remembered
-from .sqlite import SqliteCollection, connect
+from .sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ async def _open_sqlite(path: Path, lock: IO[str] | None = None) -> Store:
                 lock.close()
 
     def make(name: str) -> Collection:
-        return CachedCollection(SqliteCollection(connection, name, commits))
+        return CachedCollection(connection, name, commits)
 
     store = Store("embedded", make, ping=ping, close=close, durable=commits.durable)
     await store.ensure_indexes()

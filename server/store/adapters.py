@@ -77,14 +77,6 @@ class Collection:
     ) -> list[Doc]:
         raise NotImplementedError
 
-    async def scan(
-        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
-    ) -> list[Doc]:
-        """Every document whose top-level fields equal these strings, each passed through
-        `shape` (what the caller keeps of it): the whole of a large slice of a collection (an
-        account's tasks, for its search index)."""
-        return [shape(doc) for doc in await self.find(dict(equals))]
-
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
     ) -> AsyncIterator[list[Doc]]:
@@ -159,11 +151,13 @@ class Collection:
 
 
 def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
-    """The documents after `doc` in the order of `keyset`: (a > x) or (a = x and b > y)..."""
+    """The documents after `doc` in the order of `keyset`: (a > x) or (a = x and b > y)...
+    (null, or missing, sorts first; nothing is greater than null, `$gt`, but every value)."""
     either = []
     for i, name in enumerate(keyset):
         same = {earlier: doc.get(earlier) for earlier in keyset[:i]}
-        either.append({**same, name: {"$gt": doc.get(name)}})
+        value = doc.get(name)
+        either.append({**same, name: {"$gt": value} if value is not None else {"$ne": None}})
     return {"$or": either}
 
 

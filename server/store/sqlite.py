@@ -100,8 +100,6 @@ class SqliteCollection(Collection):
         self._db = connection
         self._commits = commits
         self._t = q(name)
-        # Told of every document a write leaves behind (the identity map learns from it).
-        self.on_stored: Callable[[Any, Doc | None], None] | None = None
         connection.execute(
             f"CREATE TABLE IF NOT EXISTS {self._t}"
             "(id INTEGER PRIMARY KEY, _id NOT NULL UNIQUE, doc BLOB NOT NULL)"
@@ -284,9 +282,9 @@ class SqliteCollection(Collection):
 
     # Writes -------------------------------------------------------------------------------
 
-    def _tell(self, key: Any, doc: Doc | None) -> None:
-        if self.on_stored is not None:
-            self.on_stored(key, doc)
+    def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
+        """Told of every document a write leaves behind (None: deleted), once written (the
+        identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
         try:
@@ -320,7 +318,7 @@ class SqliteCollection(Collection):
         for field in self._arrays:
             self._elements_into(rowid, self._elements(stored, field), field)
         self._commits.wrote()
-        self._tell(stored["_id"], stored)
+        self._stored(rowid, stored["_id"], stored)
         return stored
 
     def _replace(self, rowid: int, old: Doc, new: Doc) -> Doc:
@@ -347,7 +345,7 @@ class SqliteCollection(Collection):
                 self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
                 self._elements_into(rowid, elements, field)
         self._commits.wrote()
-        self._tell(stored["_id"], stored)
+        self._stored(rowid, stored["_id"], stored)
         return stored
 
     def _delete(self, rowid: int, doc: Doc) -> None:
@@ -356,7 +354,7 @@ class SqliteCollection(Collection):
         for field in self._arrays:
             self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
         self._commits.wrote()
-        self._tell(doc["_id"], None)
+        self._stored(rowid, doc["_id"], None)
 
     def _modify(
         self, filter: Filter, update: Mapping[str, Any], upsert: bool, sort: Sort | None = None
@@ -414,11 +412,6 @@ class SqliteCollection(Collection):
             if limit and len(docs) == limit:
                 break
         return docs
-
-    async def scan(
-        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
-    ) -> list[Doc]:
-        return [shape(doc) for _, doc in self._rows(dict(equals))]
 
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
