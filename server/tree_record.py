@@ -189,6 +189,3 @@ class Groups:
     def as_sets(self) -> dict[Any, set[str]]:
         """Every key with its ids (for comparing two indexes)."""
         return {key: set(self.get(key)) for key in self._groups}
-
-
-__all__ = ["Doc", "Groups", "IndexedTask", "Shared"]

@@ -24,16 +24,10 @@ import pymongo.errors
 from ..datadir import FILE_MODE, private_dir, private_files
 from . import collections as names
 from . import migrate
-from .adapters import (
-    Collection,
-    Doc,
-    DriverCollection,
-    DuplicateKeyError,
-    StoreError,
-    UpdateOutcome,
-)
+from .adapters import Collection, Doc, DriverCollection, UpdateOutcome
 from .cache import CachedCollection
 from .commits import CommitGroup
+from .errors import DuplicateKeyError, StoreError
 from .memory import LRU, Remembered
 from .sqlite import connect
 
@@ -133,17 +127,7 @@ async def open_mongodb(uri: str, *, database: str | None = None) -> Store:
     async def ping() -> None:
         await client.admin.command("ping")
 
-    async def close() -> None:
-        await client.close()
-
-    store = Store(
-        "mongodb",
-        lambda name: DriverCollection(db[name], naive_dates=False),
-        ping=ping,
-        close=close,
-    )
-    await store.ensure_indexes()
-    return store
+    return await _driver_store("mongodb", db, ping=ping, close=client.close)
 
 
 async def open_mongomock() -> Store:
@@ -159,12 +143,15 @@ async def open_mongomock() -> Store:
     async def close() -> None:
         client.close()
 
+    return await _driver_store("mongomock", db, ping=ping, close=close)
+
+
+async def _driver_store(backend: str, db: Any, *, ping: Any, close: Any) -> Store:
+    naive_dates = backend == "mongomock"
     store = Store(
-        "mongomock",
-        lambda name: DriverCollection(db[name], naive_dates=True),
-        ping=ping,
+        backend, lambda name: DriverCollection(db[name], naive_dates=naive_dates), ping=ping,
         close=close,
-    )
+    )  # fmt: skip
     await store.ensure_indexes()
     return store
 

@@ -7,8 +7,9 @@ are handled here and nowhere else. The embedded store's collection is `sqlite.Sq
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from pymongo import ReturnDocument, UpdateOne
 
 from . import match
 from .collections import IndexSpec
-from .errors import DuplicateKeyError, StoreError
+from .errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
@@ -170,8 +171,13 @@ def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _return_document(return_new: bool) -> bool:
-    return bool(ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE)
+@contextlib.contextmanager
+def _duplicates() -> Iterator[None]:
+    """The driver's duplicate-key errors (one write's or a bulk write's) as the store's."""
+    try:
+        yield
+    except (pymongo.errors.DuplicateKeyError, pymongo.errors.BulkWriteError) as exc:
+        raise DuplicateKeyError(str(exc)) from exc
 
 
 class DriverCollection(Collection):
@@ -218,28 +224,19 @@ class DriverCollection(Collection):
         return [self._out(d) for d in docs]
 
     async def insert_one(self, doc: Doc) -> None:
-        try:
+        with _duplicates():
             await self._c.insert_one(self._in(doc))
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
 
     async def insert_many(self, docs: Sequence[Doc]) -> None:
-        if not docs:
-            return
-        try:
-            await self._c.insert_many([self._in(d) for d in docs], ordered=True)
-        except pymongo.errors.BulkWriteError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
+        if docs:
+            with _duplicates():
+                await self._c.insert_many([self._in(d) for d in docs], ordered=True)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
     ) -> UpdateOutcome:
-        try:
+        with _duplicates():
             r = await self._c.update_one(self._in(filter), self._in(update), upsert=upsert)
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
         return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
 
     async def update_many(self, filter: Filter, update: Any) -> int:
@@ -261,16 +258,14 @@ class DriverCollection(Collection):
         return_new: bool = True,
         sort: Sort | None = None,
     ) -> Doc | None:
-        try:
+        with _duplicates():
             doc = await self._c.find_one_and_update(
                 self._in(filter),
                 self._in(update),
                 upsert=upsert,
-                return_document=_return_document(return_new),
+                return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
                 sort=list(sort) if sort else None,
             )
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
         return self._out(doc) if doc is not None else None
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
@@ -293,13 +288,3 @@ class DriverCollection(Collection):
 
     async def drop_index(self, name: str) -> None:
         await self._c.drop_index(name)
-
-
-__all__ = [
-    "Collection",
-    "Doc",
-    "DriverCollection",
-    "DuplicateKeyError",
-    "StoreError",
-    "UpdateOutcome",
-]

@@ -106,6 +106,3 @@ class CommitGroup:
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
         await waiter
-
-
-__all__ = ["CommitGroup"]

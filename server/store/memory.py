@@ -67,6 +67,3 @@ class Remembered(Generic[K, V]):
     def put(self, key: K, versions: Versions, value: V) -> None:
         if None not in versions:
             self._kept.put(key, (versions, value))
-
-
-__all__ = ["LRU", "Remembered", "Versions"]

@@ -23,10 +23,11 @@ respect to every other request); writes wait for the `CommitGroup` to commit the
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -398,20 +399,11 @@ class SqliteCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
         project = match.projector(projection)
-        rows = self._rows(match.utc(filter))
+        docs: Iterable[Doc] = (doc for _, doc in self._rows(match.utc(filter)))
         if sort:
-            docs = match.sort([doc for _, doc in rows], sort, lambda doc: doc)
-            docs = docs[skip : skip + limit if limit else None]
-            return [project(d) for d in docs] if project else docs
-        docs = []
-        for _, doc in rows:
-            if skip:
-                skip -= 1
-                continue
-            docs.append(project(doc) if project else doc)
-            if limit and len(docs) == limit:
-                break
-        return docs
+            docs = match.sort(list(docs), sort, lambda doc: doc)
+        docs = list(itertools.islice(docs, skip, skip + limit if limit else None))
+        return [project(d) for d in docs] if project else docs
 
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
@@ -602,9 +594,6 @@ class SqliteCollection(Collection):
         self._commits.before_write()
         self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
         self._commits.wrote()
-
-
-__all__ = ["CODEC", "SqliteCollection", "connect", "key_value", "sql_value"]
 
 
 def _after(columns: list[str], last: tuple[Any, ...]) -> tuple[str, list[Any]]:
