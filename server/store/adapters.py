@@ -105,7 +105,8 @@ class Collection:
         raise NotImplementedError
 
     async def insert_many(self, docs: Sequence[Doc]) -> None:
-        raise NotImplementedError
+        for doc in docs:  # in order, up to the first refused
+            await self.insert_one(doc)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
@@ -136,13 +137,13 @@ class Collection:
         raise NotImplementedError
 
     async def delete_one(self, filter: Filter) -> int:
-        raise NotImplementedError
+        return 0 if await self.find_one_and_delete(filter) is None else 1
 
     async def delete_many(self, filter: Filter) -> int:
         raise NotImplementedError
 
     async def count(self, filter: Filter) -> int:
-        raise NotImplementedError
+        return len(await self.find(filter, projection={"_id": 1}))
 
     async def create_index(self, spec: IndexSpec) -> None:
         raise NotImplementedError

@@ -62,8 +62,8 @@ def _plain(value: Any) -> bool:
 
 
 def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
-    """(the `_id` value or `{"$in": [...]}`, the other plain equality conditions), or None when
-    the filter is anything else."""
+    """(the `_id` value, the other plain equality conditions), or None when the filter is
+    anything else."""
     if "_id" not in filter:
         return None
     rest = []
@@ -74,11 +74,7 @@ def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
             return None
         rest.append((field, value))
     key = filter["_id"]
-    if _plain(key):
-        return key, rest
-    if isinstance(key, Mapping) and set(key) == {"$in"} and all(_plain(v) for v in key["$in"]):
-        return key, rest
-    return None
+    return (key, rest) if _plain(key) else None
 
 
 def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable | None:
@@ -132,7 +128,7 @@ class CachedCollection(SqliteCollection):
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
         plan = _key_and_rest(filter) if not sort else None
-        if plan is None or isinstance(plan[0], Mapping):
+        if plan is None:
             return super()._found(filter, sort)
         row = self._row(plan[0])
         if row is None or not match.matches(row[1], dict(plan[1])):
@@ -175,27 +171,11 @@ class CachedCollection(SqliteCollection):
         limit: int = 0,
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
-        plan = _key_and_rest(filter)
-        if sort or skip or limit:
+        if sort or skip or limit or "_id" in filter:
             return await super().find(
                 filter, sort=sort, skip=skip, limit=limit, projection=projection
             )
-        if plan is None or projection is not None:
-            return await self._query(filter, projection)
-        key, rest = plan
-        keys = list(dict.fromkeys(key["$in"] if isinstance(key, Mapping) else [key]))
-        found = {k: self._docs.get(k, _MISSING) for k in keys}
-        missing = [k for k, row in found.items() if row is _MISSING]
-        if missing:
-            found.update(dict.fromkeys(missing))
-            for rowid, doc in self._rows({"_id": {"$in": missing}}):
-                found[doc["_id"]] = (rowid, doc)
-                self._docs.put(doc["_id"], (rowid, _copy(doc)))
-            for k in missing:
-                if found[k] is None:
-                    self._docs.put(k, None)
-        docs = [cast(tuple[int, Doc], row)[1] for row in found.values() if row is not None]
-        return [_copy(doc) for doc in docs if match.matches(doc, dict(rest))]
+        return await self._query(filter, projection)
 
     def _keep(self, key: Hashable, docs: list[Doc]) -> None:
         self._queries[key] = [_copy(doc) for doc in docs]

@@ -309,7 +309,7 @@ class SqliteCollection(Collection):
             doc = {"_id": bson.ObjectId(), **doc}  # as MongoDB's drivers do
         blob, stored = self._encoded(doc)
         values = [self._column(stored, c) for c in self._columns]
-        self._commits.before_write()
+        self._commits.check()
         try:
             cursor = self._db.execute(self._insert_sql, [key_value(stored["_id"]), blob, *values])
         except sqlite3.IntegrityError as exc:
@@ -332,7 +332,7 @@ class SqliteCollection(Collection):
             if value != before or type(value) is not type(before):
                 sets.append(f"{q('@' + column)} = ?")
                 values.append(value)
-        self._commits.before_write()
+        self._commits.check()
         try:
             self._db.execute(
                 f"UPDATE {self._t} SET {', '.join(sets)} WHERE id = ?",
@@ -350,7 +350,7 @@ class SqliteCollection(Collection):
         return stored
 
     def _delete(self, rowid: int, doc: Doc) -> None:
-        self._commits.before_write()
+        self._commits.check()
         self._db.execute(f"DELETE FROM {self._t} WHERE id = ?", (rowid,))
         for field in self._arrays:
             self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
@@ -460,15 +460,8 @@ class SqliteCollection(Collection):
             return q("@" + field)
         return None
 
-    async def count(self, filter: Filter) -> int:
-        return sum(1 for _ in self._rows(match.utc(filter)))
-
     async def insert_one(self, doc: Doc) -> None:
         self._insert(doc)
-
-    async def insert_many(self, docs: Sequence[Doc]) -> None:
-        for doc in docs:  # in order, up to the first refused
-            self._insert(doc)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
@@ -507,9 +500,6 @@ class SqliteCollection(Collection):
         self._delete(*found)
         return found[1]
 
-    async def delete_one(self, filter: Filter) -> int:
-        return 0 if await self.find_one_and_delete(filter) is None else 1
-
     async def delete_many(self, filter: Filter) -> int:
         rows = list(self._rows(match.utc(filter)))
         for rowid, doc in rows:
@@ -522,7 +512,7 @@ class SqliteCollection(Collection):
         """A column (or a side table) for `field`, filled from every document."""
         if field in self._columns or field in self._arrays:
             return
-        self._commits.before_write()
+        self._commits.check()
         rows = self._db.execute(f"SELECT id, doc FROM {self._t}").fetchall()
         if array:
             side = self._side(field)
@@ -580,7 +570,7 @@ class SqliteCollection(Collection):
         ).fetchone()
         if existing is not None and existing[0] == sql:
             return
-        self._commits.before_write()
+        self._commits.check()
         try:
             if existing is not None:
                 self._db.execute(f"DROP INDEX {q(name)}")
@@ -591,7 +581,7 @@ class SqliteCollection(Collection):
             self._commits.wrote()
 
     async def drop_index(self, name: str) -> None:
-        self._commits.before_write()
+        self._commits.check()
         self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
         self._commits.wrote()
 
