@@ -17,7 +17,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pymongo.errors
 
@@ -62,13 +62,7 @@ class Store:
     """The collections, named in one place, over one backend."""
 
     def __init__(
-        self,
-        backend: str,
-        make: Any,
-        *,
-        ping: Any,
-        close: Any,
-        durable: Any = None,
+        self, backend: str, make: Any, *, ping: Any, close: Any, durable: Any = None
     ) -> None:
         self.backend = backend
         self._ping = ping
@@ -89,8 +83,7 @@ class Store:
         self.idempotency_keys: Collection = make(names.IDEMPOTENCY_KEYS)
 
     def collection(self, name: str) -> Collection:
-        coll: Collection = getattr(self, name)
-        return coll
+        return cast(Collection, getattr(self, name))
 
     async def ensure_indexes(self) -> None:
         for spec in names.INDEXES:

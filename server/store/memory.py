@@ -42,9 +42,6 @@ class LRU(Generic[K, V]):
     def drop(self, key: K) -> None:
         self._items.pop(key, None)
 
-    def clear(self) -> None:
-        self._items.clear()
-
     def __len__(self) -> int:
         return len(self._items)
 

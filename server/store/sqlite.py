@@ -27,7 +27,7 @@ import itertools
 import math
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ _MS = dt.timedelta(milliseconds=1)
 _INT64 = 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
-_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def q(name: str) -> str:
@@ -119,7 +118,6 @@ class SqliteCollection(Collection):
         self._prepare()
 
     def _prepare(self) -> None:
-        self._selects: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
         columns = "".join(f", {q('@' + c)}" for c in self._columns)
         marks = ", ?" * len(self._columns)
         self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
@@ -156,7 +154,6 @@ class SqliteCollection(Collection):
     def _mark_loose(self, field: str) -> None:
         if field not in self._loose:
             self._loose.add(field)
-            self._selects.clear()
             self._db.execute('INSERT OR IGNORE INTO "loose" VALUES(?, ?)', (self.name, field))
 
     # Candidates ---------------------------------------------------------------------------
@@ -220,39 +217,15 @@ class SqliteCollection(Collection):
                 self._condition(field, cond, where, params)
 
     def select(self, filter: Filter, columns: str = "id, doc") -> tuple[str, list[Any]]:
-        """The SQL selecting the candidates of `filter` (remembered for filters of plain
-        equalities, by their fields and types: the hot lookups)."""
-        values = list(filter.values())
-        shape = None
-        if all(type(v) in _PLAIN for v in values):
-            shape = (columns, *((k, type(v)) for k, v in filter.items()))
-            known = self._selects.get(shape)
-            if known is not None:
-                return known[0], [encode(values[i]) for i, encode in known[1]]
+        """The SQL selecting the candidates of `filter`."""
         where: list[str] = []
         params: list[Any] = []
         self._where(filter, where, params)
         if not where:
-            sql = f"SELECT {columns} FROM {self._t} ORDER BY id"
-        else:
-            # In the order of the index read, as MongoDB answers (sorting by `id` would make
-            # SQLite read the whole table in its order rather than search an index)
-            sql = f"SELECT {columns} FROM {self._t} WHERE {' AND '.join(where)}"
-        if shape is not None:
-            self._selects[shape] = (sql, self._encoders(filter))
-        return sql, params
-
-    def _encoders(self, filter: Filter) -> list[tuple[int, Callable[[Any], Any]]]:
-        """Which values of a filter of plain equalities `_condition` binds, and how."""
-        encoders: list[tuple[int, Callable[[Any], Any]]] = []
-        for i, (field, value) in enumerate(filter.items()):
-            if field == "_id" and value is not None:
-                encoders.append((i, key_value))
-            elif field in self._loose or value is None:
-                continue
-            elif field in self._columns or field in self._arrays:
-                encoders.append((i, sql_value))
-        return encoders
+            return f"SELECT {columns} FROM {self._t} ORDER BY id", params
+        # In the order of the index read, as MongoDB answers (sorting by `id` would make
+        # SQLite read the whole table in its order rather than search an index)
+        return f"SELECT {columns} FROM {self._t} WHERE {' AND '.join(where)}", params
 
     def plan(self, filter: Filter) -> list[str]:
         """SQLite's plan for the candidates of `filter` (how it reads them: index or scan)."""
@@ -519,7 +492,6 @@ class SqliteCollection(Collection):
             self._db.execute(f"CREATE TABLE {side}(doc INTEGER NOT NULL, value)")
             self._db.execute(f"CREATE INDEX {q(f'{self.name}@{field}.doc')} ON {side}(doc)")
             self._arrays.append(field)
-            self._selects.clear()
             for rowid, blob in rows:
                 self._elements_into(rowid, self._elements(bson.decode(blob, CODEC), field), field)
         else:
