@@ -29,8 +29,9 @@ class Shared:
     def tuple(self, values: Iterable[str]) -> tuple[str, ...]:
         key = tuple(values)
         found = self._tuples.get(key)
-        if found is None:
-            found = self._tuples[key] = tuple(sys.intern(v) for v in key)
+        if found is None:  # (kept under itself: the key's strings are the shared ones too)
+            found = tuple(sys.intern(v) for v in key)
+            self._tuples[found] = found
         return found
 
 
@@ -59,7 +60,7 @@ class IndexedTask(Mapping[str, Any]):
     kind: str
     archived: bool
     locked: bool
-    _source: tuple[str, str, str, str | tuple[str] | None] | None
+    _source: tuple[str, str, str, str | tuple[str, ...] | None] | None
     _sort_name: str | None
     words: tuple[str, ...]
 
@@ -75,7 +76,7 @@ class IndexedTask(Mapping[str, Any]):
         self.archived = doc["archived"]
         self.locked = doc["locked"]
         source = doc.get("source")
-        self._source = _compact_source(source) if source else None
+        self._source = _compact_source(source, shared) if source else None
         sort_name = doc["sort_name"]
         self._sort_name = None if sort_name == self.name.casefold() else sort_name
         self.words = tuple(intern(w) for w in words)
@@ -106,7 +107,9 @@ class IndexedTask(Mapping[str, Any]):
         return f"IndexedTask({dict(self)!r})"
 
 
-def _compact_source(source: Mapping[str, Any]) -> tuple[str, str, str, str | tuple[str] | None]:
+def _compact_source(
+    source: Mapping[str, Any], shared: Shared
+) -> tuple[str, str, str, str | tuple[str, ...] | None]:
     """A task's source: the strings many tasks repeat shared, and a URL that ends with the
     record's id (as Salesforce's do) kept as its start alone, shared too."""
     record_id, url = source["id"], source["url"]
@@ -116,7 +119,7 @@ def _compact_source(source: Mapping[str, Any]) -> tuple[str, str, str, str | tup
         and record_id
         and url.endswith(record_id)
     ):
-        url = (sys.intern(url[: -len(record_id)]),)
+        url = shared.tuple((url[: -len(record_id)],))
     return sys.intern(source["system"]), sys.intern(source["object"]), record_id, url
 
 
