@@ -375,8 +375,8 @@ class SqliteCollection(Collection):
         docs: Iterable[Doc] = (doc for _, doc in self._rows(match.utc(filter)))
         if sort:
             docs = match.sort(list(docs), sort, lambda doc: doc)
-        docs = list(itertools.islice(docs, skip, skip + limit if limit else None))
-        return [project(d) for d in docs] if project else docs
+        window = itertools.islice(docs, skip, skip + limit if limit else None)
+        return [project(d) for d in window] if project else list(window)  # (projected as read)
 
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
