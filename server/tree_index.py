@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, overload
 
-from .store import Doc, Remembered, Store
+from .store import Doc, Remembered, Store, StoreError
 from .text import counted
 from .tree_record import Groups, IndexedTask, Shared
 
@@ -315,7 +315,10 @@ class TreeIndex:
         started = time.perf_counter()
         accounts = await self._store.accounts.find({}, projection={"_id": 1})
         for account in accounts:
-            await self.get(account["_id"])
+            try:
+                await self.get(account["_id"])
+            except StoreError:  # (the request that needs it next loads it again)
+                log.exception("Could not load the tree index of account %s", account["_id"])
         tasks = sum(len(index.tasks) for index in self._accounts.values())
         _keep_out_of_gc(tasks, collect_first=True)
         log.info(
@@ -325,10 +328,11 @@ class TreeIndex:
         )  # fmt: skip
 
     async def close(self) -> None:
-        """Stop loading in the background."""
-        for task in list(self._background):
+        """Stop loading (before the store closes)."""
+        loads = [*self._background, *self._loading.values()]
+        for task in loads:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*loads, return_exceptions=True)
 
     def cached(self, account_id: str) -> AccountIndex | None:
         """This process's index of the account as it stands (maybe stale), or None."""

@@ -115,16 +115,17 @@ def reads_a_whole_tree(filter: dict[str, Any]) -> bool:
     return set(parts[0]) == {"account_id"}
 
 
-async def test_the_server_answers_while_the_search_index_loads_and_a_search_waits_for_it(
-    aiohttp_client: AiohttpClient, settings: Settings
-) -> None:
-    loaded = asyncio.Event()  # the store answers reads of a whole tree once set
-    token = ""
+class SlowStore:
+    """A store with an account of six tasks whose reads of a whole tree wait for `loaded`."""
 
-    async def slow_store() -> Store:
-        nonlocal token
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loaded = asyncio.Event()
+        self.token = ""
+
+    async def __call__(self) -> Store:
         store = await open_mongomock()
-        account, _, token = await Services.build(settings, store).accounts.create_account(
+        account, _, self.token = await Services.build(self.settings, store).accounts.create_account(
             "Acme", "admin@acme.test", "Ada Admin", PASSWORD
         )
         docs = [task("p", "Website relaunch")]
@@ -134,23 +135,38 @@ async def test_the_server_answers_while_the_search_index_loads_and_a_search_wait
 
         async def find(filter: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
             if reads_a_whole_tree(filter):
-                await loaded.wait()
+                await self.loaded.wait()
             return await real_find(filter, **options)
 
         store.tasks.find = find  # type: ignore[method-assign,assignment]
         return store
 
+
+async def test_the_server_answers_while_the_search_index_loads_and_a_search_waits_for_it(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    slow = SlowStore(settings)
     client = await asyncio.wait_for(
-        aiohttp_client(create_app(settings, store_factory=slow_store)), timeout=10
+        aiohttp_client(create_app(settings, store_factory=slow)), timeout=10
     )
     assert (await client.get("/healthz")).status == 200  # before any index is loaded
-    admin = Api(client, token)
+    admin = Api(client, slow.token)
     search = asyncio.create_task(admin.get("/api/v1/tasks", q="design dra"))
     await asyncio.sleep(0.05)
     assert not search.done()  # it waits for the index rather than answer from half of it
-    loaded.set()
+    slow.loaded.set()
     names = sorted(item["name"] for item in (await search).body["items"])
     assert names == [f"Design draft {n}" for n in range(5)]
+
+
+async def test_a_server_stopped_while_its_index_loads_leaves_no_load_running(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings, store_factory=SlowStore(settings)))
+    await asyncio.sleep(0.05)
+    await client.close()
+    loads = [t for t in asyncio.all_tasks() if "TreeIndex._load" in repr(t.get_coro())]
+    assert all(t.done() for t in loads)
 
 
 async def test_changes_made_while_an_index_loads_are_in_it(
