@@ -1,8 +1,8 @@
 """An in-memory index of each account's task tree: word prefixes, children, name order.
 
 Searching by word prefix and listing large subtrees must not depend on engine indexes (the
-embedded and mock engines scan; FACTS.md), so each process keeps, per account, slim copies of
-the tasks (`slim`) in memory with:
+embedded and mock engines scan; FACTS.md), so each process keeps, per account, compact copies
+of the tasks (`slim`, `tree_record.IndexedTask`) in memory with:
 - `vocabulary`: the distinct words of the names, sorted (a prefix is a bisect range), and
   `postings`: the tasks having each word;
 - `children`: task ids by parent id.
@@ -11,6 +11,11 @@ It stays exact across processes through `tree_version` on the account document: 
 an account's tasks bumps it (after writing), and a reader whose index carries another version
 reloads. The process that made a change (a task edited, a page of an import written) applies
 it to its own index when nothing else changed in between, so the common case costs no reload.
+
+An index loads a batch of tasks at a time, handing the event loop back in between: every
+account's at start-up in the background (the server answers meanwhile), or when a request
+needs one that is not loaded (it waits, as does any other request needing the same one: one
+load each). A change this process makes while a load runs is applied to what is loaded.
 
 A subtree move rewrites every task below the moved one, one document at a time (no engine here
 has multi-document transactions). It is recorded first, on the account document (`tree_move`,
