@@ -39,26 +39,19 @@ def utc(value: Any) -> Any:
     return value
 
 
+# MongoDB's order of types (BSON comparison order) for the types the store holds (booleans are
+# tested before numbers: to Python a bool is an int).
+_KINDS: tuple[tuple[type | tuple[type, ...], int], ...] = (
+    (type(None), 1), (bool, 8), ((int, float), 2), (str, 3), (dict, 4), (list, 5), (bytes, 6),
+    (bson.ObjectId, 7), (dt.datetime, 9),
+)  # fmt: skip
+
+
 def kind(value: Any) -> int:
-    """MongoDB's order of types (BSON comparison order) for the types the store holds."""
-    if value is None:
-        return 1
-    if isinstance(value, bool):
-        return 8
-    if isinstance(value, int | float):
-        return 2
-    if isinstance(value, str):
-        return 3
-    if isinstance(value, dict):
-        return 4
-    if isinstance(value, list):
-        return 5
-    if isinstance(value, bytes):
-        return 6
-    if isinstance(value, bson.ObjectId):
-        return 7
-    if isinstance(value, dt.datetime):
-        return 9
+    """A value's place in MongoDB's order of types."""
+    for types, order in _KINDS:
+        if isinstance(value, types):
+            return order
     return 10
 
 
@@ -258,6 +251,3 @@ def projector(projection: Mapping[str, Any] | None) -> Any:
         return {k: v for k, v in doc.items() if k not in dropped}
 
     return exclude
-
-
-__all__ = ["equal", "is_operators", "kind", "lookup", "matches", "projector", "sort", "utc"]
