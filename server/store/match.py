@@ -146,6 +146,13 @@ def matches(doc: Doc, filter: Filter) -> bool:
             raise StoreError(f"The embedded store does not understand the query operator {key}")
         elif type(cond) is str and type(value := doc.get(key)) is str:
             ok = value == cond  # (the most frequent condition, decided at once)
+        elif (
+            type(cond) is dict
+            and len(cond) == 1
+            and type(ins := cond.get("$in")) is list
+            and type(value := doc.get(key)) is str
+        ):
+            ok = value in ins  # (ids by the hundred: a string equals only an equal string)
         else:
             ok = _condition(list(lookup(doc, key.split("."))), cond)
         if not ok:
