@@ -464,7 +464,7 @@ async def test_two_search_results_that_would_read_the_same_are_told_apart(
         await until(pilot, lambda: len(tree.root.children) == 2, "the two results")
         labels = [str(node.label) for node in tree.root.children]
         assert labels[0] != labels[1], labels
-        assert all(label.endswith("Website > Design") for label in labels)
+        assert all(label.endswith("Design in Website") for label in labels)
         # The tag comes first, so a narrow tree shows it; it is the tail of the task's id.
         tags = [label.split(" ", 1)[0] for label in labels]
         assert all(tag.startswith("#") for tag in tags)
@@ -700,7 +700,8 @@ async def test_searching_the_tree_shows_matches_with_their_path(sf: Connected) -
         )
         labels = tree_labels(tree)
         assert any(name in label for label in labels), labels
-        assert all(label.startswith("🔒 Salesforce > ") for label in labels), labels
+        # The name first (what tells results apart in a narrow tree), then where it is.
+        assert any(label.startswith(f"🔒 {name} in Salesforce > ") for label in labels), labels
 
 
 async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:

@@ -51,7 +51,7 @@ def clip(text: str, width: int) -> str:
         return text
     cut = Text(text)
     cut.truncate(width - 1)
-    return cut.plain + ELLIPSIS
+    return cut.plain.rstrip() + ELLIPSIS
 
 
 class FittedTable(DataTable[str]):
@@ -75,9 +75,10 @@ class FittedTable(DataTable[str]):
             for i, c in enumerate(self.spec)
         ]
         widths = natural
-        if self.size.width:  # laid out: fit its width, its scrollbar's room kept
-            padding = 2 * self.cell_padding * len(self.spec)
-            room = self.size.width - self.styles.scrollbar_size_vertical - padding
+        if self.size.width:  # laid out: fit its width (and its scrollbar when rows overflow)
+            room = self.size.width - 2 * self.cell_padding * len(self.spec)
+            if len(rows) + self.header_height > self.size.height:
+                room -= self.styles.scrollbar_size_vertical
             widths = fit(natural, [c.flexible for c in self.spec], room)
         self.clear(columns=True)
         for i, (column, width) in enumerate(zip(self.spec, widths, strict=True)):
