@@ -20,7 +20,16 @@ from sf_support import (
 )
 from support import free_port
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, Tree
+from textual.widgets import (
+    DataTable,
+    Input,
+    OptionList,
+    SelectionList,
+    Static,
+    TabbedContent,
+    Tree,
+)
+from textual.widgets._tabbed_content import ContentTab
 from tui_support import (
     authorize_link,
     console,
@@ -679,6 +688,26 @@ async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> 
     listed = (await sf.admin.get("/api/v1/users")).body["items"]
     carl = next(u for u in listed if u["email"] == "carl@acme.test")
     assert carl["role"] == "administrator"
+
+
+async def test_keys_act_on_the_tab_shown_when_the_first_tabs_activation_comes_late(
+    sf: Connected,
+) -> None:
+    """A tab chosen while the console was still starting keeps the keys: the first tab's
+    activation, arriving late, neither takes the focus back nor reloads the hidden tab."""
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 1, "the users")
+        tabs = app.screen.query_one(TabbedContent)
+        late = tabs.get_tab("tab-overview")
+        assert isinstance(late, ContentTab)
+        tabs.post_message(TabbedContent.TabActivated(tabs, late))
+        await pilot.pause(0.3)
+        await pilot.press("a")  # Users' Add
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
 
 
 def tree_labels(tree: Tree[Any]) -> list[str]:

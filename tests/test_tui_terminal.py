@@ -209,7 +209,7 @@ def open_console(
         "-c",
         shlex.join(command),
     )
-    return terminal.wait_for_text("Salesforce integration: active", "^q Quit")
+    return terminal.wait_for_text("Salesforce integration: active", "e Enable", "^q Quit")
 
 
 def assert_fits(screen: str, keys: str) -> list[str]:
@@ -243,7 +243,8 @@ def test_the_items_tab_keeps_its_page_line_readable_under_a_toast(
 ) -> None:
     open_console(terminal, demo, tmp_path, monkeypatch)
     terminal.keys("2")
-    items = terminal.wait_for_text("Opportunities in Salesforce", "all are imported.")
+    # The tab's footer too: the terminal may show the tab before its keys.
+    items = terminal.wait_for_text("Opportunities in Salesforce", "all are imported.", "^s Save")
     lines = assert_fits(items, "^s Save")
     assert "Acme - 200 seat renewal" in items
     page_line = next(line for line in lines if line.strip().startswith("Page 1,"))
@@ -259,7 +260,7 @@ def test_the_roles_tab_tells_search_results_apart(
 ) -> None:
     open_console(terminal, demo, tmp_path, monkeypatch)
     terminal.keys("3")
-    terminal.wait_for_text("Salesforce: 2 members", "Maximiliane")
+    terminal.wait_for_text("Salesforce: 2 members", "Maximiliane", "D Whole project")
     terminal.keys("/", "Acme", "Enter")
     found = terminal.wait_for_text("Acme - 200 seat renewal: 2 members")
     lines = assert_fits(found, "D Whole project")
@@ -279,7 +280,7 @@ def test_the_sync_tab_shows_every_column_and_the_run_under_a_toast(
 ) -> None:
     open_console(terminal, demo, tmp_path, monkeypatch)
     terminal.keys("4")
-    sync = terminal.wait_for_text("Started", "succeeded", "Run started")
+    sync = terminal.wait_for_text("Started", "succeeded", "Run started", "s Force sync")
     lines = assert_fits(sync, "s Force sync")
     headers = ["Started", "Trigger", "Status", "New", "Upd", "Arc", "Res", "Calls", "Warn", "Error"]
     assert columns_of(lines, "Started") == headers, sync
@@ -299,7 +300,7 @@ def test_the_users_tab_shows_every_column_on_its_first_visit(
 ) -> None:
     open_console(terminal, demo, tmp_path, monkeypatch)
     terminal.keys("5")
-    users = terminal.wait_for_text("users,", "Demo Admin", "Maximiliane")
+    users = terminal.wait_for_text("users,", "Demo Admin", "Maximiliane", "d (Re)activate")
     lines = assert_fits(users, "d (Re)activate")
     assert columns_of(lines, "Name") == ["Name", "Email", "Role", "Active"], users
     admin = next(line for line in lines if "Demo Admin" in line)

@@ -47,15 +47,21 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(OverviewPane).activate()
+        self.active_pane().activate()
+
+    def active_pane(self) -> Pane:
+        """The pane of the tab shown (a key may have switched tabs before the screen mounted)."""
+        shown = self.query_one(TabbedContent).active_pane
+        return self.query_one(OverviewPane) if shown is None else shown.query_one(Pane)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane.query_one(Pane)
-        pane.activate()
+        if event.pane is not event.tabbed_content.active_pane:
+            return  # a late one (the first tab's, at start-up): another tab is shown by now
+        event.pane.query_one(Pane).activate()
         self.call_after_refresh(self.keep_toasts_clear)
 
     @on(StatusLine.Resized)
