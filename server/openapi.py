@@ -507,6 +507,8 @@ def _error_statuses(endpoint: Endpoint) -> set[int]:
         statuses.add(400)  # a malformed id in the path, a malformed query
     if endpoint.body is not None:
         statuses.update((400, 408, 413, 415))
+    if endpoint.idempotent:
+        statuses.update((400, 409, 422))  # a malformed key, one in use, one reused
     return statuses
 
 
