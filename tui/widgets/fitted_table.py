@@ -56,9 +56,10 @@ def clip(text: str, width: int) -> str:
 
 class FittedTable(DataTable[str]):
     """Column widths are worked out with the rows and set with them, never measured later:
-    Textual measures automatic widths only when the table is next idle, and a paint before that
-    (the first visit of a tab) can keep cells at the width of their header. Cells are plain
-    text (a name with brackets is not markup)."""
+    Textual measures automatic widths only when the table is next idle, and a paint before
+    then (a tab's first visit) shows the cells cut to the width of their header. Cells are
+    plain text (a name with brackets is not markup). The widths are worked out again when the
+    terminal is resized."""
 
     def __init__(self, *columns: Column, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
