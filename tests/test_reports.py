@@ -259,3 +259,22 @@ async def test_reports_take_turns_and_too_many_waiting_are_refused(world: World)
         assert not waiting.done()
     answered = await waiting
     assert (answered.status, answered.body["total_seconds"]) == (200, 13260)
+
+
+async def test_a_bare_date_is_midnight_in_the_accounts_time_zone(world: World) -> None:
+    """Berlin's 2 June begins at 22:00 UTC on 1 June: an hour from 22:30 UTC is 2 June's."""
+    r = await world.admin.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})
+    assert r.status == 200, r.body
+    await _entry(world.admin, None, "2026-06-01T22:30:00Z", 3600)
+    june_2 = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-02", "to": "2026-06-03"}
+    )
+    june_1 = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-01", "to": "2026-06-02"}
+    )
+    assert (june_1.body["total_seconds"], june_2.body["total_seconds"]) == (0, 3600)
+    as_given = await world.admin.get(
+        "/api/v1/reports/summary",
+        **{"from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"},
+    )
+    assert as_given.body["total_seconds"] == 3600

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-from .. import reports
+from .. import clock, reports
 from ..validation import Field
 from .registry import Call, Routes, json
 
@@ -17,11 +17,17 @@ log = logging.getLogger(__name__)
 routes = Routes("reports")
 
 SUMMARY = {
-    "from": Field("time", required=True, description="Start of the range (a date or a time)"),
+    "from": Field(
+        "time",
+        required=True,
+        description="Start of the range: a time, or a date (its midnight in the account's "
+        "time zone)",
+    ),
     "to": Field(
         "time",
         required=True,
-        description="End of the range, exclusive: after from, at most 366 days after it",
+        description="End of the range, exclusive: after from, at most 366 days after it (a "
+        "date: its midnight in the account's time zone)",
     ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
@@ -37,9 +43,12 @@ SUMMARY = {
     errors=(400, 403, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
-    q = call.query
+    q, given = call.query, call.request.query
+    zone = await call.services.account_settings.time_zone(call.caller.account_id)
+    start = clock.in_zone(given["from"], q["from"], zone)
+    end = clock.in_zone(given["to"], q["to"], zone)
     items, total = await call.services.reports.summary(
-        call.caller, q["from"], q["to"], q["group_by"], q["user_id"]
+        call.caller, start, end, q["group_by"], q["user_id"]
     )
     if q["format"] == "csv":
         return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total))
