@@ -278,3 +278,29 @@ async def test_a_bare_date_is_midnight_in_the_accounts_time_zone(world: World) -
         **{"from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"},
     )
     assert as_given.body["total_seconds"] == 3600
+
+
+async def test_time_per_day_in_the_accounts_time_zone(world: World) -> None:
+    await world.admin.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})
+    await _entry(world.admin, None, "2026-06-01T21:00:00Z", 3 * 3600)  # 23:00 to 02:00 in Berlin
+    await _entry(world.admin, None, "2026-06-03T08:00:00Z", 600)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="day")
+    days = [(i["key"]["day"], i["seconds"]) for i in r.body["items"]]
+    assert days == [("2026-06-01", 3600), ("2026-06-02", 7200), ("2026-06-03", 600)]
+    as_csv = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="day", format="csv")
+    rows = list(csv.reader(io.StringIO(as_csv.body)))
+    assert rows[0] == ["day", "seconds", "hours", "entries"]
+    assert rows[2] == ["2026-06-02", "7200", "2.00", "1"]
+    assert rows[-1][:3] == ["total", "11400", "3.17"]
+
+
+async def test_time_on_one_project(world: World) -> None:
+    bob, ids = await _setup(world)
+    r = await world.admin.get(
+        "/api/v1/reports/summary", **RANGE, group_by="task", project_id=ids["web"]
+    )
+    seconds = {i["key"]["name"]: i["seconds"] for i in r.body["items"]}
+    assert seconds == {"Design": 4200, "Build": 7200}
+    # Bob works on Website but cannot see Operations: as if it did not exist.
+    hidden = await bob.get("/api/v1/reports/summary", **RANGE, project_id=ids["ops"])
+    assert hidden.status == 404

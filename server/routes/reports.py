@@ -32,6 +32,7 @@ SUMMARY = {
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
     "user_id": Field("id", description="Only this user's time"),
+    "project_id": Field("id", description="Only time on this task and the tasks under it"),
 }
 
 
@@ -48,7 +49,7 @@ async def get_summary(call: Call) -> web.StreamResponse:
     start = clock.in_zone(given["from"], q["from"], zone)
     end = clock.in_zone(given["to"], q["to"], zone)
     items, total = await call.services.reports.summary(
-        call.caller, start, end, q["group_by"], q["user_id"]
+        call.caller, start, end, q["group_by"], q["user_id"], zone=zone, project_id=q["project_id"]
     )
     if q["format"] == "csv":
         return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total))
