@@ -52,19 +52,22 @@ async def get_summary(call: Call) -> web.StreamResponse:
         call.caller, start, end, q["group_by"], q["user_id"], zone=zone, project_id=q["project_id"]
     )
     if q["format"] == "csv":
-        return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total))
+        chunks = reports.csv_chunks(q["group_by"], items, total)
+        return await stream_csv(call.request, chunks, "timetrail-summary.csv")
     return json(reports.as_json(items, total))
 
 
-async def _stream_csv(call: Call, chunks: Iterator[str]) -> web.StreamResponse:
+async def stream_csv(
+    request: web.Request, chunks: Iterator[str], filename: str
+) -> web.StreamResponse:
     """The CSV written as it is made, a chunk at a time (never the whole file in memory),
-    handing the loop back between chunks."""
+    handing the loop back between chunks; a download named `filename` (plain ASCII)."""
     response = web.StreamResponse(
-        headers={"Content-Disposition": 'attachment; filename="timetrail-summary.csv"'}
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
     response.content_type = "text/csv"
     response.charset = "utf-8"
-    await response.prepare(call.request)
+    await response.prepare(request)
     try:
         for chunk in chunks:
             await response.write(chunk.encode())
