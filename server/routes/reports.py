@@ -41,7 +41,7 @@ SUMMARY = {
     "Tracked time per task, project or user",
     query=SUMMARY,
     responses={200: "Summary"},
-    errors=(400, 403, 429),
+    errors=(400, 403, 404, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
     q, given = call.query, call.request.query

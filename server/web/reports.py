@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,7 @@ from ..ids import parse_id
 from ..paging import Page
 from ..reports import DAY, DAY_PROJECT, GROUPINGS, Group
 from ..routes.reports import stream_csv
-from ..timesheet import hours
+from ..timesheet import NO_TASK, hours
 from ..tree import MANAGER
 from . import charts
 from .pages import Pages, Visit
@@ -132,21 +131,32 @@ async def _choices(visit: Visit) -> tuple[list[tuple[str, str]], list[tuple[str,
     return projects, None
 
 
-def _slices(groups: list[Group]) -> list[charts.Slice]:
-    return [
-        charts.Slice(g.key["project_id"], g.key["name"] or "(no task)", g.seconds) for g in groups
-    ]
+def _slice(group: Group) -> charts.Slice:
+    """A project's time (in a "project" or "day_project" group)."""
+    return charts.Slice(group.key["project_id"], group.key["name"] or NO_TASK, group.seconds)
 
 
-async def _tables(visit: Visit, tables: dict[str, list[Group]], total: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Shown:
+    """What the page shows of a report: the charts' numbers and the four tables."""
+
+    projects: list[charts.Slice]
+    per_day: dict[dt.date, list[charts.Slice]]
+    palette: dict[str | None, str]
+    project_rows: list[Row]
+    task_rows: list[Row]
+    user_rows: list[Row]
+    day_rows: list[Row]
+    people: list[tuple[str, str]]  # (user id, name) of the users with time
+
+
+async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Shown:
     """The tables and charts the page shows, from the report's groups."""
-    projects = _slices(tables["project"])
+    projects = [_slice(g) for g in tables["project"]]
     palette = charts.colours(projects)
     per_day: dict[dt.date, list[charts.Slice]] = {}
     for g in tables[DAY_PROJECT]:
-        per_day.setdefault(dt.date.fromisoformat(g.key["day"]), []).append(
-            charts.Slice(g.key["project_id"], g.key["name"] or "(no task)", g.seconds)
-        )
+        per_day.setdefault(dt.date.fromisoformat(g.key["day"]), []).append(_slice(g))
     order = {s.key: i for i, s in enumerate(projects)}  # stacked as the legend lists them
     for slices in per_day.values():
         slices.sort(key=lambda s: order.get(s.key, len(order)))
@@ -161,15 +171,16 @@ async def _tables(visit: Visit, tables: dict[str, list[Group]], total: int) -> d
     def share(seconds: int) -> str:
         return charts.share(seconds, total)
 
-    return {
-        "palette": palette,
-        "per_day": per_day,
-        "project_rows": [
+    return Shown(
+        projects=projects,
+        per_day=per_day,
+        palette=palette,
+        project_rows=[
             Row(s.label, s.seconds, share(s.seconds), palette.get(s.key)) for s in projects
         ],
-        "tasks": [
+        task_rows=[
             Row(
-                g.key["name"] or "(no task)",
+                g.key["name"] or NO_TASK,
                 g.seconds,
                 share(g.seconds),
                 url=record_url(g.key["task_id"]),
@@ -177,12 +188,12 @@ async def _tables(visit: Visit, tables: dict[str, list[Group]], total: int) -> d
             )
             for g in tables["task"]
         ],
-        "user_rows": [
+        user_rows=[
             Row(g.key["name"] or g.key["email"] or "(unknown)", g.seconds, share(g.seconds))
             for g in tables["user"]
         ],
-        "people": [(g.key["user_id"], g.key["name"] or g.key["email"]) for g in tables["user"]],
-        "days": [
+        people=[(g.key["user_id"], g.key["name"] or g.key["email"]) for g in tables["user"]],
+        day_rows=[
             Row(
                 dt.date.fromisoformat(g.key["day"]).strftime("%a %-d %b %Y"),
                 g.seconds,
@@ -190,7 +201,7 @@ async def _tables(visit: Visit, tables: dict[str, list[Group]], total: int) -> d
             )
             for g in tables[DAY]
         ],
-    }
+    )
 
 
 @pages.get(REPORTS)
@@ -221,14 +232,14 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
             },
             error.status,
         )
-    shown = await _tables(visit, tables, total)
+    shown = await _shown(visit, tables, total)
     if users == []:  # a manager: the people with time in the report
-        users = shown["people"]
+        users = shown.people
     title = f"Hours per day, {asked.first:%-d %b %Y} to {asked.last:%-d %b %Y}"
     return await visit.render(
         "reports.html",
         {
-            **shown,
+            "shown": shown,
             "error": None,
             "asked": asked,
             "query": visit.request.query,
@@ -238,11 +249,9 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
             "total": total,
             "hours": hours,
             "csv": lambda group_by: f"{CSV}?{asked.query(group_by=group_by)}",
-            "bars": charts.day_bars(
-                asked.first, asked.days, shown["per_day"], shown["palette"], title
-            ),
+            "bars": charts.day_bars(asked.first, asked.days, shown.per_day, shown.palette, title),
             "share_bar": charts.share_bar(
-                _slices(tables["project"]), shown["palette"], "Share of the time per project"
+                shown.projects, shown.palette, "Share of the time per project"
             ),
         },
     )
