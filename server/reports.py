@@ -66,6 +66,8 @@ def _days(
     touches: an entry running past midnight counts on both days."""
     lo = max(entry["start"], start)
     hi = min(entry["end"] or now, end)
+    if hi <= lo:
+        return []
     pieces: list[tuple[dt.date, int]] = []
     while lo < hi:
         day = lo.astimezone(zone).date()
@@ -89,6 +91,10 @@ class _Names:
         new = sorted(i for i in ids if (kind, i) not in self.asked)
         self.asked.update((kind, i) for i in new)
         return new
+
+
+# A report's group keys so far, by grouping and the user or task they were made for.
+_Keys = dict[tuple[str, str | None], tuple[str | None, dict[str, Any], tuple[Any, ...]]]
 
 
 class Reports:
@@ -158,6 +164,8 @@ class Reports:
         tables: dict[str, dict[Any, Group]] = {g: {} for g in groupings}
         total = 0
         needs = set(groupings) | ({"task"} if project_id else set())
+        by_day = not needs.isdisjoint((DAY, DAY_PROJECT))
+        keys: _Keys = {}
         batches = self._tracking.report_batches(caller, start, end, user_id)
         async for entries in batches:
             await self._look_up(caller.account_id, needs, entries, names)
@@ -165,19 +173,18 @@ class Reports:
                 task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
                 if project_id is not None and not _under(task, project_id):
                     continue
-                days = _days(entry, start, end, now, zone)
-                if not days:
+                # (split by day only when a grouping needs it: it costs a time zone's reckoning)
+                days = _days(entry, start, end, now, zone) if by_day else []
+                seconds = sum(s for _, s in days) if by_day else _overlap(entry, start, end, now)
+                if seconds == 0:
                     continue
-                total += sum(seconds for _, seconds in days)
+                total += seconds
                 for grouping, groups in tables.items():
-                    for group_id, key, sort_key, seconds in self._pieces(
-                        grouping, entry, task, names, days
-                    ):
-                        group = groups.get(group_id)
-                        if group is None:
-                            group = groups[group_id] = Group(key=key, sort_key=sort_key)
-                        group.seconds += seconds
-                        group.entries += 1
+                    if grouping in (DAY, DAY_PROJECT):
+                        for piece in self._day_pieces(grouping, entry, task, names, days, keys):
+                            _add(groups, *piece)
+                    else:
+                        _add(groups, *self._known_key(grouping, entry, task, names, keys), seconds)
             await asyncio.sleep(0)  # the other requests' turn
         return {
             grouping: sorted(
@@ -189,21 +196,22 @@ class Reports:
             for grouping, groups in tables.items()
         }, total
 
-    def _pieces(
+    def _day_pieces(
         self,
         grouping: str,
         entry: Doc,
         task: Doc | None,
         names: _Names,
         days: list[tuple[dt.date, int]],
+        keys: _Keys,
     ) -> Iterator[tuple[Any, dict[str, Any], tuple[Any, ...], int]]:
-        """The groups an entry's time goes to, with the seconds for each: one, or one per day."""
+        """The groups of a grouping by day an entry's time goes to, with the seconds of each."""
         if grouping == DAY:
             for day, seconds in days:
                 yield day, {"day": day.isoformat()}, (day,), seconds
             return
         if grouping == DAY_PROJECT:
-            project_id, project, sort_key = self._key("project", entry, task, names)
+            project_id, project, sort_key = self._known_key("project", entry, task, names, keys)
             for day, seconds in days:
                 yield (
                     (day, project_id),
@@ -211,9 +219,6 @@ class Reports:
                     (day, *sort_key),
                     seconds,
                 )
-            return
-        group_id, key, sort_key = self._key(grouping, entry, task, names)
-        yield group_id, key, sort_key, sum(seconds for _, seconds in days)
 
     async def _look_up(
         self, account_id: str, needs: set[str], entries: list[Doc], names: _Names
@@ -235,6 +240,16 @@ class Reports:
             project_ids = names.unasked("project", roots)
             if project_ids:
                 names.projects.update(await self._tree.tasks_by_id(account_id, project_ids))
+
+    def _known_key(
+        self, grouping: str, entry: Doc, task: Doc | None, names: _Names, keys: _Keys
+    ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
+        """`_key`, made once per user (grouping by user) or task (the others) in a report."""
+        ref = (grouping, entry["user_id"] if grouping == "user" else entry["task_id"])
+        found = keys.get(ref)
+        if found is None:
+            found = keys[ref] = self._key(grouping, entry, task, names)
+        return found
 
     @staticmethod
     def _key(
@@ -281,6 +296,20 @@ class Reports:
             },
             (*[p.casefold() for p in task["path"]], task["name"].casefold()),
         )
+
+
+def _add(
+    groups: dict[Any, Group],
+    group_id: Any,
+    key: dict[str, Any],
+    sort_key: tuple[Any, ...],
+    seconds: int,
+) -> None:
+    group = groups.get(group_id)
+    if group is None:
+        group = groups[group_id] = Group(key=key, sort_key=sort_key)
+    group.seconds += seconds
+    group.entries += 1
 
 
 def _under(task: Doc | None, project_id: str) -> bool:
