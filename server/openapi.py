@@ -512,8 +512,8 @@ def _error_statuses(endpoint: Endpoint) -> set[int]:
         statuses.add(401)
     if endpoint.admin:
         statuses.add(403)
-    if _PARAM.search(endpoint.path) or endpoint.query:
-        statuses.add(400)  # a malformed id in the path, a malformed query
+    if _PARAM.search(endpoint.path) or endpoint.query or endpoint.idempotent:
+        statuses.add(400)  # a malformed id in the path, query or Idempotency-Key
     if endpoint.body is not None:
         statuses.update((400, 408, 413, 415))
     if endpoint.idempotent:

@@ -14,7 +14,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,8 +82,9 @@ def _days(
 class _Names:
     """The tasks, projects and users a report has looked up so far (each asked once)."""
 
-    tasks: dict[str, Doc] = field(default_factory=dict)
-    projects: dict[str, Doc] = field(default_factory=dict)
+    # (as the tree index keeps them: read them, never change them)
+    tasks: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    projects: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     users: dict[str, Doc] = field(default_factory=dict)
     asked: set[tuple[str, str]] = field(default_factory=set)  # (kind, id), found or not
 
@@ -233,13 +234,13 @@ class Reports:
         task_ids = names.unasked("task", {e["task_id"] for e in entries if e["task_id"]})
         if not task_ids:
             return
-        found = await self._tree.tasks_by_id(account_id, task_ids)
+        found = await self._tree.indexed_tasks(account_id, task_ids)
         names.tasks.update(found)
         if needs & {"project", DAY_PROJECT}:
             roots = {t["ancestors"][0] for t in found.values() if t["ancestors"]}
             project_ids = names.unasked("project", roots)
             if project_ids:
-                names.projects.update(await self._tree.tasks_by_id(account_id, project_ids))
+                names.projects.update(await self._tree.indexed_tasks(account_id, project_ids))
 
     def _known_key(
         self, grouping: str, entry: Doc, task: Doc | None, names: _Names, keys: _Keys
@@ -253,7 +254,7 @@ class Reports:
 
     @staticmethod
     def _key(
-        group_by: str, entry: Doc, task: Doc | None, names: _Names
+        group_by: str, entry: Doc, task: Mapping[str, Any] | None, names: _Names
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         if group_by == "user":
             user = names.users.get(entry["user_id"])
