@@ -201,7 +201,7 @@ class Reports:
         self,
         grouping: str,
         entry: Doc,
-        task: Doc | None,
+        task: Mapping[str, Any] | None,
         names: _Names,
         days: list[tuple[dt.date, int]],
         keys: _Keys,
@@ -243,7 +243,12 @@ class Reports:
                 names.projects.update(await self._tree.indexed_tasks(account_id, project_ids))
 
     def _known_key(
-        self, grouping: str, entry: Doc, task: Doc | None, names: _Names, keys: _Keys
+        self,
+        grouping: str,
+        entry: Doc,
+        task: Mapping[str, Any] | None,
+        names: _Names,
+        keys: _Keys,
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         """`_key`, made once per user (grouping by user) or task (the others) in a report."""
         ref = (grouping, entry["user_id"] if grouping == "user" else entry["task_id"])
@@ -313,7 +318,7 @@ def _add(
     group.entries += 1
 
 
-def _under(task: Doc | None, project_id: str) -> bool:
+def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
     """Whether the task is the project or one of the tasks under it."""
     return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
 
