@@ -15,6 +15,8 @@ from support import PASSWORD, Api, World
 from web_support import Browser
 
 from server import clock
+from server.web import charts
+from server.web import reports as web_reports
 
 NOW = dt.datetime(2026, 6, 20, 12, 0, tzinfo=dt.UTC)
 UMA, MAX = "uma@acme.test", "max@acme.test"
@@ -160,3 +162,24 @@ async def test_a_bad_range_is_said_on_the_page(world: World, team: Team) -> None
 async def test_signed_out_visitors_are_sent_to_sign_in(world: World) -> None:
     page = await Browser(world.client).get("/reports")
     assert page.status == 303 and page.location == "/"
+
+
+async def test_a_busy_account_keeps_the_page_short(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Projects past the palette stack as one "Other projects" piece; tasks past the list are
+    one row (the CSV has them all)."""
+    monkeypatch.setattr(web_reports, "TASK_ROWS", 3)
+    for i in range(charts.COLOURS + 2):
+        project = await world.admin.create_task(f"Project {i}")
+        await _entry(world.admin, project["id"], "2026-06-01T08:00:00Z", 600 * (i + 1))
+    admin = await _browser(world, "admin@acme.test")
+    page = await admin.get("/reports")
+    found = re.search(r"<svg class=\"chart bars\".*?</svg>", page.text, re.S)
+    assert found
+    [day] = [g for g in ET.fromstring(found.group(0)).iter(f"{SVG}g") if g.get("class") == "day"]
+    pieces = [r.find(f"{SVG}title").text for r in day.iter(f"{SVG}rect")]  # type: ignore[union-attr]
+    assert len(pieces) == charts.COLOURS + 1
+    assert pieces[-1] == "Mon 1 Jun, Other projects: 0:30"  # Project 0 and 1: 10 + 20 min
+    tasks = _table(page.text, "by-task")
+    assert len(tasks) == 4 and tasks["7 more tasks (in the CSV)"] == "4:40"

@@ -35,6 +35,10 @@ CSV = f"{REPORTS}/summary.csv"
 # People offered in the user filter (administrators: the account's first this many by email).
 USER_CHOICES = 200
 PROJECT_CHOICES = 200
+# Tasks listed on the page, the most time first; the rest are one row (and all are in the CSV).
+TASK_ROWS = 100
+# A day's bar stacks the projects that have a colour; the others are one piece, "Other projects".
+OTHER_PROJECTS = charts.Slice("other-projects", "Other projects", 0)
 # Only links to a record at Salesforce are shown as links.
 RECORD_URL_START = "https://"
 
@@ -157,10 +161,9 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
     per_day: dict[dt.date, list[charts.Slice]] = {}
     for g in tables[DAY_PROJECT]:
         per_day.setdefault(dt.date.fromisoformat(g.key["day"]), []).append(_slice(g))
-    order = {s.key: i for i, s in enumerate(projects)}  # stacked as the legend lists them
-    for slices in per_day.values():
-        slices.sort(key=lambda s: order.get(s.key, len(order)))
-    task_ids = [g.key["task_id"] for g in tables["task"] if g.key["task_id"]]
+    per_day = {day: _stacked(slices, projects, palette) for day, slices in per_day.items()}
+    listed, more = tables["task"][:TASK_ROWS], tables["task"][TASK_ROWS:]
+    task_ids = [g.key["task_id"] for g in listed if g.key["task_id"]]
     tasks = await visit.services.tree.indexed_tasks(visit.caller.account_id, task_ids)
 
     def record_url(task_id: str | None) -> str | None:
@@ -186,8 +189,9 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
                 url=record_url(g.key["task_id"]),
                 detail=" / ".join(g.key["path"]),
             )
-            for g in tables["task"]
-        ],
+            for g in listed
+        ]
+        + _more_tasks(more, total),
         user_rows=[
             Row(g.key["name"] or g.key["email"] or "(unknown)", g.seconds, share(g.seconds))
             for g in tables["user"]
@@ -202,6 +206,29 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
             for g in tables[DAY]
         ],
     )
+
+
+def _stacked(
+    slices: list[charts.Slice], projects: list[charts.Slice], palette: dict[str | None, str]
+) -> list[charts.Slice]:
+    """A day's pieces as the legend lists the projects (the most time first), the projects
+    without a colour of their own as one piece on top."""
+    order = {s.key: i for i, s in enumerate(projects)}
+    coloured = [s for s in slices if palette.get(s.key, charts.OTHER) != charts.OTHER]
+    rest = sum(s.seconds for s in slices if palette.get(s.key, charts.OTHER) == charts.OTHER)
+    coloured.sort(key=lambda s: order.get(s.key, len(order)))
+    if rest:
+        coloured.append(charts.Slice(OTHER_PROJECTS.key, OTHER_PROJECTS.label, rest))
+    return coloured
+
+
+def _more_tasks(more: list[Group], total: int) -> list[Row]:
+    """The tasks past the page's list, as one row."""
+    if not more:
+        return []
+    seconds = sum(g.seconds for g in more)
+    label = f"{len(more):,} more tasks (in the CSV)"
+    return [Row(label, seconds, charts.share(seconds, total))]
 
 
 @pages.get(REPORTS)
