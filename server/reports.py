@@ -66,8 +66,6 @@ def _days(
     touches: an entry running past midnight counts on both days."""
     lo = max(entry["start"], start)
     hi = min(entry["end"] or now, end)
-    if hi <= lo:
-        return []
     pieces: list[tuple[dt.date, int]] = []
     while lo < hi:
         day = lo.astimezone(zone).date()
@@ -182,8 +180,7 @@ class Reports:
                 total += seconds
                 for grouping, groups in tables.items():
                     if grouping in (DAY, DAY_PROJECT):
-                        for piece in self._day_pieces(grouping, entry, task, names, days, keys):
-                            _add(groups, *piece)
+                        self._add_days(grouping, groups, entry, task, names, days, keys)
                     else:
                         _add(groups, *self._known_key(grouping, entry, task, names, keys), seconds)
             await asyncio.sleep(0)  # the other requests' turn
@@ -197,29 +194,31 @@ class Reports:
             for grouping, groups in tables.items()
         }, total
 
-    def _day_pieces(
+    def _add_days(
         self,
         grouping: str,
+        groups: dict[Any, Group],
         entry: Doc,
         task: Mapping[str, Any] | None,
         names: _Names,
         days: list[tuple[dt.date, int]],
         keys: _Keys,
-    ) -> Iterator[tuple[Any, dict[str, Any], tuple[Any, ...], int]]:
-        """The groups of a grouping by day an entry's time goes to, with the seconds of each."""
-        if grouping == DAY:
-            for day, seconds in days:
-                yield day, {"day": day.isoformat()}, (day,), seconds
-            return
-        if grouping == DAY_PROJECT:
-            project_id, project, sort_key = self._known_key("project", entry, task, names, keys)
-            for day, seconds in days:
-                yield (
-                    (day, project_id),
-                    {"day": day.isoformat(), **project},
-                    (day, *sort_key),
-                    seconds,
+    ) -> None:
+        """Adds an entry's time to a grouping by day (`DAY` or `DAY_PROJECT`), day by day."""
+        project_id, project, project_sort = (
+            self._known_key("project", entry, task, names, keys)
+            if grouping == DAY_PROJECT
+            else (None, {}, ())
+        )
+        for day, seconds in days:
+            group_id = day if grouping == DAY else (day, project_id)
+            group = groups.get(group_id)
+            if group is None:
+                group = groups[group_id] = Group(
+                    key={"day": day.isoformat(), **project}, sort_key=(day, *project_sort)
                 )
+            group.seconds += seconds
+            group.entries += 1
 
     async def _look_up(
         self, account_id: str, needs: set[str], entries: list[Doc], names: _Names
