@@ -8,6 +8,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import Api, World
@@ -304,3 +305,18 @@ async def test_time_on_one_project(world: World) -> None:
     # Bob works on Website but cannot see Operations: as if it did not exist.
     hidden = await bob.get("/api/v1/reports/summary", **RANGE, project_id=ids["ops"])
     assert hidden.status == 404
+
+
+def test_a_day_is_midnight_to_midnight_across_a_clock_change() -> None:
+    """New York's 8 March 2026 has 23 hours: an entry from 22:00 on the 7th to 02:00 on the
+    9th (local) counts 2 h, 23 h and 2 h."""
+    zone = ZoneInfo("America/New_York")
+    start = dt.datetime(2026, 3, 7, 22, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime(2026, 3, 9, 2, tzinfo=zone).astimezone(dt.UTC)
+    entry = {"start": start, "end": end}
+    wide = (start - dt.timedelta(days=1), end + dt.timedelta(days=1))
+    assert reports._days(entry, *wide, end, zone) == [
+        (dt.date(2026, 3, 7), 2 * 3600),
+        (dt.date(2026, 3, 8), 23 * 3600),
+        (dt.date(2026, 3, 9), 2 * 3600),
+    ]
