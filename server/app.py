@@ -35,7 +35,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("Store ready (%s)", store.backend)
     await services.tracking.adopt_old_timers()
     await services.tree.finish_moves()
-    await services.tree.load_indexes()
+    services.tree.load_indexes()
     services.scheduler.start()
     sweep = asyncio.create_task(services.tracking.sweep_forever())
     yield
@@ -43,6 +43,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await sweep
     services.scheduler.shutdown()
+    await services.tree.close()
     await services.syncs.close()
     await store.close()
 

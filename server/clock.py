@@ -22,13 +22,26 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def is_bare_date(text: str) -> bool:
+    """Whether a time as given is a date alone ("2026-01-31"), with no time of day."""
+    return len(text.strip()) == 10
+
+
+def in_zone(given: str, parsed: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """A time `parse_time` read from `given`, where a bare date means midnight in `zone` (a
+    day as the account's people live it) rather than midnight UTC."""
+    if not is_bare_date(given):
+        return parsed
+    return dt.datetime.combine(parsed.date(), dt.time(), zone).astimezone(dt.UTC)
+
+
 def parse_time(value: object, field: str) -> dt.datetime:
     """An ISO 8601 time with an offset (or `Z`), or a bare date meaning midnight UTC."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{field} must be an ISO 8601 time such as 2026-01-31T09:00:00Z.")
     text = value.strip()
     try:
-        if len(text) == 10:
+        if is_bare_date(text):
             parsed = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
         else:
             parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))

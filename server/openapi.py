@@ -63,9 +63,13 @@ _DESCRIPTIONS = {
         "own password, is kept)."
     ),
     ("GET", "/api/v1/reports/summary"): (
-        "to must be after from, and at most 366 days after it (400 invalid_request otherwise; ask "
-        "for a longer period one year at a time). An entry crossing the range counts in part, a "
-        "running one up to now. The server prepares one report at a time and up to 16 wait "
+        "A bare date in from or to means its midnight in the account's time_zone (GET "
+        "/api/v1/account); a time with an offset is taken as given. group_by=day: a day "
+        "is midnight to midnight in that zone (an entry past midnight counts on both days). "
+        "project_id: 404 not_found unless the caller can see that task. to must be after from, "
+        "and at most 366 days after it (400 invalid_request otherwise; ask for a longer period "
+        "one year at a time). An entry crossing the range counts in part, a running one up to "
+        "now. The server prepares one report at a time and up to 16 wait "
         "their turn in order; past that, 429 too_many_requests with Retry-After (seconds). "
         "format=csv streams the CSV (chunked); errors are always JSON."
     ),
@@ -557,8 +561,8 @@ def _error_statuses(endpoint: Endpoint) -> set[int]:
         statuses.add(401)
     if endpoint.admin:
         statuses.add(403)
-    if _PARAM.search(endpoint.path) or endpoint.query:
-        statuses.add(400)  # a malformed id in the path, a malformed query
+    if _PARAM.search(endpoint.path) or endpoint.query or endpoint.idempotent:
+        statuses.add(400)  # a malformed id in the path, query or Idempotency-Key
     if endpoint.body is not None:
         statuses.update((400, 408, 413, 415))
     if endpoint.idempotent:

@@ -8,8 +8,8 @@ amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for each batch 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from .accounts import Accounts, Caller
 from .rates import NO_TASK, TaskBilling, entry_billable, entry_rate
@@ -35,7 +35,7 @@ class Pricer:
         self._accounts = accounts
         self._caller = caller
         self._assignments: Assignments | None = None
-        self._tasks: dict[str, Doc] = {}
+        self._tasks: dict[str, Mapping[str, Any]] = {}
         self._billing: dict[str, TaskBilling] = {}
         self._users: dict[str, Doc] = {}
         self._asked_users: set[str] = set()

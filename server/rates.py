@@ -35,6 +35,8 @@ CURRENCY_PATTERN = "^[A-Z]{3}$"
 RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
 _RATE = re.compile(RATE_PATTERN)
 MINOR_UNITS = 100
+# A task as stored, or as the tree index keeps it (read like a document).
+Task = Mapping[str, Any]
 SECONDS_PER_HOUR = 3600
 
 
@@ -73,7 +75,7 @@ class TaskBilling:
 NO_TASK = TaskBilling(rate=None, billable=True)
 
 
-def _nearest(task: Doc, tasks: Mapping[str, Doc], field: str) -> Any:
+def _nearest(task: Task, tasks: Mapping[str, Task], field: str) -> Any:
     for task_id in (task["_id"], *reversed(task["ancestors"])):
         node = task if task_id == task["_id"] else tasks.get(task_id)
         if node is not None and node.get(field) is not None:
@@ -81,7 +83,7 @@ def _nearest(task: Doc, tasks: Mapping[str, Doc], field: str) -> Any:
     return None
 
 
-def task_billing(task: Doc, tasks: Mapping[str, Doc]) -> TaskBilling:
+def task_billing(task: Task, tasks: Mapping[str, Task]) -> TaskBilling:
     """The task's rate and billable default, inherited from the nearest task that sets them;
     `tasks`: the account's tasks by id (its ancestors among them)."""
     billable = _nearest(task, tasks, BILLABLE)

@@ -14,9 +14,10 @@ import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import clock, rates
 from .account_settings import AccountSettings
@@ -28,7 +29,11 @@ from .store import Doc
 from .tracking import Tracking
 from .tree import Tree
 
-GROUPINGS = ("task", "project", "user")
+DAY = "day"
+GROUPINGS = ("task", "project", "user", DAY)
+# Also made for the web page's chart: time per day and project (one group per pair).
+DAY_PROJECT = "day_project"
+UTC = ZoneInfo("UTC")
 # The longest range one report covers: a year, leap day included. A longer period is asked year
 # by year (each report's work grows with the entries in its range).
 MAX_RANGE_DAYS = 366
@@ -77,12 +82,30 @@ def _overlap(entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime)
     return max(0, int((hi - lo).total_seconds()))
 
 
+def _days(
+    entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime, zone: ZoneInfo
+) -> list[tuple[dt.date, int]]:
+    """Seconds of the entry inside [start, end) on each day (midnight to midnight in `zone`) it
+    touches: an entry running past midnight counts on both days."""
+    lo = max(entry["start"], start)
+    hi = min(entry["end"] or now, end)
+    pieces: list[tuple[dt.date, int]] = []
+    while lo < hi:
+        day = lo.astimezone(zone).date()
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+        upto = min(hi, midnight.astimezone(dt.UTC))
+        pieces.append((day, int((upto - lo).total_seconds())))
+        lo = upto
+    return [(day, seconds) for day, seconds in pieces if seconds > 0]
+
+
 @dataclass
 class _Names:
     """The tasks, projects and users a report has looked up so far (each asked once)."""
 
-    tasks: dict[str, Doc] = field(default_factory=dict)
-    projects: dict[str, Doc] = field(default_factory=dict)
+    # (as the tree index keeps them: read them, never change them)
+    tasks: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    projects: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     users: dict[str, Doc] = field(default_factory=dict)
     asked: set[tuple[str, str]] = field(default_factory=set)  # (kind, id), found or not
 
@@ -90,6 +113,10 @@ class _Names:
         new = sorted(i for i in ids if (kind, i) not in self.asked)
         self.asked.update((kind, i) for i in new)
         return new
+
+
+# A report's group keys so far, by grouping and the user or task they were made for.
+_Keys = dict[tuple[str, str | None], tuple[str | None, dict[str, Any], tuple[Any, ...]]]
 
 
 class Reports:
@@ -115,7 +142,30 @@ class Reports:
         end: dt.datetime,
         group_by: str,
         user_id: str | None,
+        *,
+        zone: ZoneInfo = UTC,
+        project_id: str | None = None,
     ) -> tuple[list[Group], int]:
+        """Time per `group_by` ("day": per day of `zone`); only `user_id`'s time, and only
+        time on `project_id` and the tasks under it, when they are given."""
+        tables, total = await self.tables(
+            caller, start, end, (group_by,), user_id, zone=zone, project_id=project_id
+        )
+        return tables[group_by], total
+
+    async def tables(
+        self,
+        caller: Caller,
+        start: dt.datetime,
+        end: dt.datetime,
+        groupings: tuple[str, ...],
+        user_id: str | None,
+        *,
+        zone: ZoneInfo = UTC,
+        project_id: str | None = None,
+    ) -> tuple[dict[str, list[Group]], int]:
+        """Several groupings of the same time, read in one pass (the web page's tables and
+        charts); the total once."""
         if end <= start:
             raise InvalidRequestError("to must be after from.")
         if end - start > MAX_RANGE:
@@ -123,63 +173,126 @@ class Reports:
                 f"from and to may be at most {MAX_RANGE_DAYS} days apart; "
                 "ask for a longer period one year at a time."
             )
+        if project_id is not None:
+            await self._tree.visible_task(caller, project_id)  # 404 when not the caller's to see
         async with self.queue.turn():
-            return await self._summary(caller, start, end, group_by, user_id)
+            return await self._tables(caller, start, end, groupings, user_id, zone, project_id)
 
-    async def _summary(
+    async def _tables(
         self,
         caller: Caller,
         start: dt.datetime,
         end: dt.datetime,
-        group_by: str,
+        groupings: tuple[str, ...],
         user_id: str | None,
-    ) -> tuple[list[Group], int]:
+        zone: ZoneInfo,
+        project_id: str | None,
+    ) -> tuple[dict[str, list[Group]], int]:
         now = clock.now()
         names = _Names()
-        groups: dict[str | None, Group] = {}
+        tables: dict[str, dict[Any, Group]] = {g: {} for g in groupings}
+        total = 0
+        needs = set(groupings) | ({"task"} if project_id else set())
+        by_day = not needs.isdisjoint((DAY, DAY_PROJECT))
+        keys: _Keys = {}
         pricer = Pricer(self._tree, self._accounts, caller)
         priced = await may_see_rates(self._tree, caller)
         batches = self._tracking.report_batches(caller, start, end, user_id)
         async for entries in batches:
-            await self._look_up(caller.account_id, group_by, entries, names)
+            await self._look_up(caller.account_id, needs, entries, names)
             if priced:
                 await pricer.look_up(entries)
             for entry in entries:
-                seconds = _overlap(entry, start, end, now)
+                task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
+                if project_id is not None and not _under(task, project_id):
+                    continue
+                # (split by day only when a grouping needs it: it costs a time zone's reckoning)
+                days = _days(entry, start, end, now, zone) if by_day else []
+                seconds = sum(s for _, s in days) if by_day else _overlap(entry, start, end, now)
                 if seconds == 0:
                     continue
-                task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
-                group_id, key, sort_key = self._key(group_by, entry, task, names)
-                group = groups.get(group_id)
-                if group is None:
-                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
-                group.seconds += seconds
-                group.entries += 1
-                if priced:
-                    group.add_priced(seconds, pricer.price(entry))
+                total += seconds
+                price = pricer.price(entry) if priced else None
+                for grouping, groups in tables.items():
+                    if grouping in (DAY, DAY_PROJECT):
+                        self._add_days(grouping, groups, entry, task, names, days, keys, price)
+                    else:
+                        key = self._known_key(grouping, entry, task, names, keys)
+                        _add(groups, *key, seconds, price)
             await asyncio.sleep(0)  # the other requests' turn
-        items = sorted(groups.values(), key=lambda g: (-g.seconds, g.sort_key))
-        return items, sum(g.seconds for g in items)
+        return {
+            grouping: sorted(
+                groups.values(),
+                key=(lambda g: g.sort_key)
+                if grouping in (DAY, DAY_PROJECT)
+                else (lambda g: (-g.seconds, g.sort_key)),
+            )
+            for grouping, groups in tables.items()
+        }, total
+
+    def _add_days(
+        self,
+        grouping: str,
+        groups: dict[Any, Group],
+        entry: Doc,
+        task: Mapping[str, Any] | None,
+        names: _Names,
+        days: list[tuple[dt.date, int]],
+        keys: _Keys,
+        price: Price | None = None,
+    ) -> None:
+        """Adds an entry's time to a grouping by day (`DAY` or `DAY_PROJECT`), day by day."""
+        project_id, project, project_sort = (
+            self._known_key("project", entry, task, names, keys)
+            if grouping == DAY_PROJECT
+            else (None, {}, ())
+        )
+        for day, seconds in days:
+            group_id = day if grouping == DAY else (day, project_id)
+            group = groups.get(group_id)
+            if group is None:
+                group = groups[group_id] = Group(
+                    key={"day": day.isoformat(), **project}, sort_key=(day, *project_sort)
+                )
+            group.seconds += seconds
+            group.entries += 1
+            group.add_priced(seconds, price)
 
     async def _look_up(
-        self, account_id: str, group_by: str, entries: list[Doc], names: _Names
+        self, account_id: str, needs: set[str], entries: list[Doc], names: _Names
     ) -> None:
         """Reads what these entries' groups are named by and was not read yet."""
-        if group_by == "user":
+        if "user" in needs:
             user_ids = names.unasked("user", {e["user_id"] for e in entries})
             if user_ids:
                 names.users.update(await self._accounts.users_by_id(account_id, user_ids))
+        if not needs & {"task", "project", DAY_PROJECT}:
             return
         task_ids = names.unasked("task", {e["task_id"] for e in entries if e["task_id"]})
         if not task_ids:
             return
-        found = await self._tree.tasks_by_id(account_id, task_ids)
+        found = await self._tree.indexed_tasks(account_id, task_ids)
         names.tasks.update(found)
-        if group_by == "project":
+        if needs & {"project", DAY_PROJECT}:
             roots = {t["ancestors"][0] for t in found.values() if t["ancestors"]}
             project_ids = names.unasked("project", roots)
             if project_ids:
-                names.projects.update(await self._tree.tasks_by_id(account_id, project_ids))
+                names.projects.update(await self._tree.indexed_tasks(account_id, project_ids))
+
+    def _known_key(
+        self,
+        grouping: str,
+        entry: Doc,
+        task: Mapping[str, Any] | None,
+        names: _Names,
+        keys: _Keys,
+    ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
+        """`_key`, made once per user (grouping by user) or task (the others) in a report."""
+        ref = (grouping, entry["user_id"] if grouping == "user" else entry["task_id"])
+        found = keys.get(ref)
+        if found is None:
+            found = keys[ref] = self._key(grouping, entry, task, names)
+        return found
 
     async def pricing(self, caller: Caller) -> Pricing | None:
         """How the caller's reports show amounts: None for callers who may not see rates."""
@@ -189,7 +302,7 @@ class Reports:
 
     @staticmethod
     def _key(
-        group_by: str, entry: Doc, task: Doc | None, names: _Names
+        group_by: str, entry: Doc, task: Mapping[str, Any] | None, names: _Names
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         if group_by == "user":
             user = names.users.get(entry["user_id"])
@@ -232,6 +345,27 @@ class Reports:
             },
             (*[p.casefold() for p in task["path"]], task["name"].casefold()),
         )
+
+
+def _add(
+    groups: dict[Any, Group],
+    group_id: Any,
+    key: dict[str, Any],
+    sort_key: tuple[Any, ...],
+    seconds: int,
+    price: Price | None = None,
+) -> None:
+    group = groups.get(group_id)
+    if group is None:
+        group = groups[group_id] = Group(key=key, sort_key=sort_key)
+    group.seconds += seconds
+    group.entries += 1
+    group.add_priced(seconds, price)
+
+
+def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
+    """Whether the task is the project or one of the tasks under it."""
+    return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
 
 
 def as_json(items: list[Group], total: int, pricing: Pricing | None = None) -> dict[str, Any]:
@@ -288,6 +422,10 @@ def _csv_rows(group_by: str, items: list[Group], total: int) -> Iterator[list[An
                 _hours(g.seconds),
                 g.entries,
             ]
+    elif group_by == DAY:
+        yield ["day", "seconds", "hours", "entries"]
+        for g in items:
+            yield [g.key["day"], g.seconds, _hours(g.seconds), g.entries]
     elif group_by == "project":
         yield ["project_id", "project", "archived", "seconds", "hours", "entries"]
         for g in items:
@@ -312,11 +450,8 @@ def _csv_rows(group_by: str, items: list[Group], total: int) -> Iterator[list[An
                 g.entries,
             ]
     entries = sum(g.entries for g in items)
-    yield (
-        ["total", "", "", "", total, _hours(total), entries]
-        if group_by == "task"
-        else ["total", "", "", total, _hours(total), entries]
-    )
+    padding = {"task": 3, DAY: 0}.get(group_by, 2)
+    yield ["total", *[""] * padding, total, _hours(total), entries]
 
 
 def _priced_rows(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .store import Doc
@@ -87,7 +88,7 @@ class Timesheet:
 NO_TASK = "(no task)"
 
 
-def task_label(task: Doc | None) -> str:
+def task_label(task: Mapping[str, Any] | None) -> str:
     """A task with its path: "Website relaunch / Design mockups"."""
     if task is None:
         return NO_TASK
@@ -95,7 +96,7 @@ def task_label(task: Doc | None) -> str:
 
 
 def build(
-    week: Week, entries: Iterable[Doc], tasks: Mapping[str, Doc], now: dt.datetime
+    week: Week, entries: Iterable[Doc], tasks: Mapping[str, Mapping[str, Any]], now: dt.datetime
 ) -> Timesheet:
     """The timesheet of `entries` (those starting in `week`), one row per task, by label."""
     rows: dict[str | None, list[int]] = {}

@@ -33,7 +33,7 @@ from .errors import ConflictError, ForbiddenError, InvalidRequestError, NotFound
 from .ids import new_id
 from .rates import BILLABLE, NO_TASK, entry_billable
 from .store import Doc, DuplicateKeyError, Store
-from .tree import MANAGER, Tree, task_ref
+from .tree import MANAGER, TaskFields, Tree, task_ref
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _new_entry(
 class Started(NamedTuple):
     entry: Doc
     stopped: Doc | None  # the timer it stopped, if one ran
-    task: Doc | None  # the entry's task, as the start read it
+    task: TaskFields | None  # the entry's task, as the start read it
 
 
 class Tracking:
@@ -104,11 +104,11 @@ class Tracking:
     # Views --------------------------------------------------------------------------------
 
     async def views(
-        self, account_id: str, entries: list[Doc], known: Mapping[str, Doc] | None = None
+        self, account_id: str, entries: list[Doc], known: Mapping[str, TaskFields] | None = None
     ) -> list[dict[str, Any]]:
         """What the API shows of `entries`; `known`: tasks already read, by id."""
         known = known or {}
-        tasks = dict(known)
+        tasks: dict[str, TaskFields] = dict(known)
         tasks |= await self._tree.indexed_tasks(
             account_id, [t for e in entries if (t := e["task_id"]) and t not in known]
         )
@@ -133,7 +133,7 @@ class Tracking:
         ]
 
     async def view(
-        self, account_id: str, entry: Doc, known: Mapping[str, Doc] | None = None
+        self, account_id: str, entry: Doc, known: Mapping[str, TaskFields] | None = None
     ) -> dict[str, Any]:
         return (await self.views(account_id, [entry], known))[0]
 

@@ -7,10 +7,11 @@ assignments. A user's role on a node is the nearest assignment on the node or ab
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from .rates import BILLABLE, RATE, TaskBilling, format_money, parse_rate, task_b
 from .salesforce_ids import to_18
 from .store import Doc, DuplicateKeyError, Remembered, Store, find_in
 from .tree_index import TreeIndex, settle
+from .tree_record import IndexedTask
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,15 @@ RELOAD_ABOVE = 2_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 SOURCE_OBJECTS = ("Opportunity", "Case", "Task", "Event")
+# A task to read: a stored document, or as the search index keeps it (`IndexedTask`).
+TaskFields = Mapping[str, Any]
 
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def match_score(name_words: list[str], query_words: list[str]) -> float | None:
+def match_score(name_words: Sequence[str], query_words: list[str]) -> float | None:
     """How well a name (its words, in order) matches: every query word must start one of them.
 
     Best first: exact words over prefixes, matches early in the name, then shorter names.
@@ -102,7 +106,7 @@ class Assignments:
         self.caller = caller
         self.roles = roles
 
-    def nearest(self, task: Doc) -> tuple[str | None, str | None]:
+    def nearest(self, task: TaskFields) -> tuple[str | None, str | None]:
         """(role, the task id it is assigned on) of the nearest assignment, or (None, None)."""
         for task_id in (task["_id"], *reversed(task["ancestors"])):
             role = self.roles.get(task_id)
@@ -110,20 +114,20 @@ class Assignments:
                 return role, task_id
         return None, None
 
-    def role(self, task: Doc) -> str | None:
+    def role(self, task: TaskFields) -> str | None:
         return self.nearest(task)[0]
 
-    def can_see(self, task: Doc) -> bool:
+    def can_see(self, task: TaskFields) -> bool:
         return self.caller.is_admin or self.role(task) is not None
 
-    def can_track(self, task: Doc) -> bool:
+    def can_track(self, task: TaskFields) -> bool:
         return self.caller.is_admin or self.role(task) in TRACKING_ROLES
 
-    def can_manage(self, task: Doc) -> bool:
+    def can_manage(self, task: TaskFields) -> bool:
         return self.caller.is_admin or self.role(task) == MANAGER
 
 
-def is_archived(task: Doc, archived_above: Collection[str]) -> bool:
+def is_archived(task: TaskFields, archived_above: Collection[str]) -> bool:
     """Archived itself, or below an archived task (archiving a project archives its tasks)."""
     if task["archived"]:
         return True
@@ -131,7 +135,7 @@ def is_archived(task: Doc, archived_above: Collection[str]) -> bool:
 
 
 def task_view(
-    task: Doc, assignments: Assignments, archived_above: Collection[str] = frozenset()
+    task: TaskFields, assignments: Assignments, archived_above: Collection[str] = frozenset()
 ) -> dict[str, Any]:
     source = task.get("source")
     return {
@@ -150,7 +154,7 @@ def task_view(
     }
 
 
-def task_ref(task: Doc | None) -> dict[str, Any] | None:
+def task_ref(task: TaskFields | None) -> dict[str, Any] | None:
     if task is None:
         return None
     return {"id": task["_id"], "name": task["name"], "path": list(task["path"])}
@@ -217,7 +221,7 @@ class Tree:
             raise NotFoundError("No such task.")
         return task, assignments
 
-    async def trackable_task(self, caller: Caller, task_id: str) -> Doc:
+    async def trackable_task(self, caller: Caller, task_id: str) -> TaskFields:
         """A task the caller may start a timer on now (403 / 404 / 409 `task_archived`), as
         the tree index keeps it (`slim`): read it, never change it."""
         index = await self._index.get(caller.account_id)
@@ -233,7 +237,9 @@ class Tree:
             )
         return task
 
-    async def indexed_tasks(self, account_id: str, task_ids: Iterable[str]) -> dict[str, Doc]:
+    async def indexed_tasks(
+        self, account_id: str, task_ids: Iterable[str]
+    ) -> dict[str, TaskFields]:
         """These tasks as the tree index keeps them (`slim`: names, paths, ancestors), by id,
         without reading the store: read them, never change them."""
         tasks = (await self._index.get(account_id)).tasks
@@ -264,7 +270,7 @@ class Tree:
         if above and not include_archived:
             return [], None
         # Whoever sees a task sees everything below it: no visibility filter is needed.
-        docs = [index.tasks[i] for i in index.children.get(task["_id"], ())]
+        docs = [index.tasks[i] for i in index.children.get(task["_id"])]
         if not include_archived:
             docs = [d for d in docs if not d["archived"]]
         docs.sort(key=lambda d: (d["sort_name"], d["_id"]))
@@ -284,7 +290,7 @@ class Tree:
         index = await self._index.get(caller.account_id)
         query_words = words_of(q or "")[:MAX_WORDS]
         if roots:
-            candidates = [index.tasks[i] for i in index.children.get(None, ())]
+            candidates = [index.tasks[i] for i in index.children.get(None)]
             if query_words:
                 matched = {t["_id"] for t in index.matching(query_words)}
                 candidates = [t for t in candidates if t["_id"] in matched]
@@ -303,17 +309,17 @@ class Tree:
         above = index.archived
         allowed = assignments.can_track if trackable else assignments.can_see
         everything = caller.is_admin  # administrators see and track every task
-        ranked: list[tuple[float, int, str, str, Doc]] = []
-        for task in candidates:
-            if not include_archived and is_archived(task, above):
+        ranked: list[tuple[float, int, str, str, IndexedTask]] = []
+        for task in candidates:  # (read as attributes: the hot loop of a search)
+            if not include_archived and (task.archived or not above.isdisjoint(task.ancestors)):
                 continue
             if not everything and not allowed(task):
                 continue
-            score = match_score(index.name_words[task["_id"]], query_words) if query_words else 0.0
+            score = match_score(task.words, query_words) if query_words else 0.0
             if score is None:
                 continue
-            length = len(task["name"]) if query_words else 0
-            ranked.append((-score, length, task["sort_name"], task["_id"], task))
+            length = len(task.name) if query_words else 0
+            ranked.append((-score, length, task.sort_name, task.id, task))
         # Only the requested page is ordered in full.
         top = heapq.nsmallest(page.offset + page.limit, ranked, key=lambda r: r[:4])
         chunk = [r[4] for r in top[page.offset :]]
@@ -447,9 +453,13 @@ class Tree:
             {"task_id": task_id}, {"$set": {"path_ids": [*ancestors, task_id]}}
         )
 
-    async def load_indexes(self) -> None:
-        """Build the search indexes at start-up rather than in the first search."""
-        await self._index.load_all()
+    def load_indexes(self) -> asyncio.Task[None]:
+        """Build the search indexes in the background from start-up, rather than in the first
+        search (which waits for its account's if it comes first)."""
+        return self._index.load_all()
+
+    async def close(self) -> None:
+        await self._index.close()
 
     async def imports_written(
         self,

@@ -1,8 +1,8 @@
 """An in-memory index of each account's task tree: word prefixes, children, name order.
 
 Searching by word prefix and listing large subtrees must not depend on engine indexes (the
-embedded and mock engines scan; FACTS.md), so each process keeps, per account, slim copies of
-the tasks (`slim`) in memory with:
+embedded and mock engines scan; FACTS.md), so each process keeps, per account, compact copies
+of the tasks (`slim`, `tree_record.IndexedTask`) in memory with:
 - `vocabulary`: the distinct words of the names, sorted (a prefix is a bisect range), and
   `postings`: the tasks having each word;
 - `children`: task ids by parent id.
@@ -11,6 +11,11 @@ It stays exact across processes through `tree_version` on the account document: 
 an account's tasks bumps it (after writing), and a reader whose index carries another version
 reloads. The process that made a change (a task edited, a page of an import written) applies
 it to its own index when nothing else changed in between, so the common case costs no reload.
+
+An index loads a batch of tasks at a time, handing the event loop back in between: every
+account's at start-up in the background (the server answers meanwhile), or when a request
+needs one that is not loaded (it waits, as does any other request needing the same one: one
+load each). A change this process makes while a load runs is applied to what is loaded.
 
 A subtree move rewrites every task below the moved one, one document at a time (no engine here
 has multi-document transactions). It is recorded first, on the account document (`tree_move`,
@@ -22,19 +27,18 @@ write of the account, or at start-up (`Tree.finish_moves`).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import gc
 import heapq
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
-from .rates import BILLABLE, RATE
-from .store import Doc, Remembered, Store
+from .store import Doc, Remembered, Store, StoreError
 from .text import counted
+from .tree_record import Groups, IndexedTask, Shared
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,10 @@ log = logging.getLogger(__name__)
 FREEZE_ABOVE = 10_000
 # Accounts whose tree version is remembered between requests (see `TreeIndex.__init__`).
 KNOWN_ACCOUNTS = 10_000
+# Tasks read at a time when loading an index.
+LOAD_BATCH = 1_000
+# ...in this order: one range of the index `tasks_by_parent` each.
+LOAD_ORDER = ("parent_id", "_id")
 # Reads of the tree that a change overlapped are made again this many times at most.
 READ_ATTEMPTS = 5
 
@@ -58,41 +66,23 @@ def _keep_out_of_gc(tasks: int, collect_first: bool = False) -> None:
     gc.freeze()
 
 
-def slim(doc: Doc) -> Doc:
-    """What the index keeps of a task: the fields views, search and permission checks read,
-    with the strings many tasks repeat (ancestor ids, path names, kinds) shared rather than
-    copied — a third of the memory of the stored documents."""
-    intern = sys.intern
-    source = doc.get("source")
-    return {
-        "_id": intern(doc["_id"]),
-        "name": intern(doc["name"]),
-        "parent_id": intern(doc["parent_id"]) if doc["parent_id"] is not None else None,
-        "ancestors": tuple(intern(a) for a in doc["ancestors"]),
-        "path": tuple(intern(n) for n in doc["path"]),
-        "kind": intern(doc["kind"]),
-        "archived": doc["archived"],
-        "locked": doc["locked"],
-        "source": {
-            "system": intern(source["system"]),
-            "object": intern(source["object"]),
-            "id": source["id"],
-            "url": source["url"],
-        }
-        if source
-        else None,
-        "sort_name": doc["sort_name"],
-        # Local billing settings (`rates`), on imported tasks too.
-        RATE: doc.get(RATE),
-        BILLABLE: doc.get(BILLABLE),
-    }
+def slim(doc: Mapping[str, Any], shared: Shared | None = None) -> IndexedTask:
+    """What the index keeps of a task: the fields views, search and permission checks read
+    (`IndexedTask`), with the strings and tuples many tasks repeat shared through `shared`."""
+    if isinstance(doc, IndexedTask):
+        return doc
+    return IndexedTask(doc, words_of_name(doc["name"]), shared or Shared())
 
 
 # On the account document: the subtree move recorded and not yet finished (see the docstring).
 TREE_MOVE = "tree_move"
 
 
-def settle(doc: Doc, move: Mapping[str, Any] | None) -> Doc:
+@overload
+def settle(doc: Doc, move: Mapping[str, Any] | None) -> Doc: ...
+@overload
+def settle(doc: Mapping[str, Any], move: Mapping[str, Any] | None) -> Mapping[str, Any]: ...
+def settle(doc: Mapping[str, Any], move: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """A task as it stands once `move` is done: the moved task takes its new place, and the
     tasks below it keep their ancestors from it down, under the new ones. The same whether the
     task was already rewritten or not (so finishing a move twice changes nothing), and a copy
@@ -137,52 +127,57 @@ def words_of_name(name: str) -> list[str]:
     return words_of(name)
 
 
-@dataclass
 class AccountIndex:
-    version: int
-    tasks: dict[str, Doc] = field(default_factory=dict)
-    # The distinct words, sorted (a prefix is a bisect range), and the tasks with each word.
-    vocabulary: list[str] = field(default_factory=list)
-    postings: dict[str, set[str]] = field(default_factory=dict)
-    children: dict[str | None, set[str]] = field(default_factory=dict)
-    name_words: dict[str, list[str]] = field(default_factory=dict)
-    archived: set[str] = field(default_factory=set)
+    """One account's index: its tasks (`IndexedTask`) by id, the distinct words of their names
+    sorted (a prefix is a bisect range) with the tasks having each word (`postings`), the
+    children of each task (`children`, the projects under None) and the archived tasks."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.tasks: dict[str, IndexedTask] = {}
+        self.vocabulary: list[str] = []
+        self.postings = Groups()
+        self.children = Groups()
+        self.archived: set[str] = set()
+        self._shared = Shared()
 
     @classmethod
     def build(
-        cls, version: int, docs: Iterable[Doc], move: Mapping[str, Any] | None = None
+        cls, version: int, docs: Iterable[Mapping[str, Any]], move: Mapping[str, Any] | None = None
     ) -> AccountIndex:
-        """An index of these tasks, as `slim` keeps them, as `move` (pending) leaves them."""
+        """An index of these tasks, as `move` (pending) leaves them."""
         index = cls(version)
-        for doc in docs:
-            index._add(settle(doc, move))
-        index.vocabulary = sorted(index.postings)
+        index.add_all(docs, move)
+        index.finish()
         return index
 
-    def _add(self, doc: Doc) -> list[str]:
-        """Add a task (as `slim` keeps it); returns the words that are new to the vocabulary
-        (not yet in it)."""
-        self.tasks[doc["_id"]] = doc
-        self.children.setdefault(doc["parent_id"], set()).add(doc["_id"])
-        words = self.name_words[doc["_id"]] = words_of_name(doc["name"])
-        new_words = []
-        for w in set(words):
-            holders = self.postings.get(w)
-            if holders is None:
-                holders = self.postings[w] = set()
-                new_words.append(w)
-            holders.add(doc["_id"])
-        if doc["archived"]:
-            self.archived.add(doc["_id"])
+    def add_all(self, docs: Iterable[Mapping[str, Any]], move: Mapping[str, Any] | None) -> None:
+        """Add tasks read in a first load (the vocabulary is sorted once, after the last)."""
+        for doc in docs:
+            self._add(settle(doc, move))
+
+    def finish(self) -> None:
+        """Sort the vocabulary after `add_all`."""
+        self.vocabulary = sorted(self.postings.keys())
+
+    def _add(self, doc: Mapping[str, Any]) -> list[str]:
+        """Add a task; returns the words that are new to the vocabulary (not yet in it)."""
+        task = slim(doc, self._shared)
+        task_id = task.id
+        self.tasks[task_id] = task
+        self.children.add(task.parent_id, task_id)
+        new_words = [w for w in set(task.words) if self.postings.add(w, task_id)]
+        if task.archived:
+            self.archived.add(task_id)
         return new_words
 
-    def put(self, docs: Iterable[Doc]) -> None:
+    def put(self, docs: Iterable[Mapping[str, Any]]) -> None:
         """Add or replace tasks. New words join the vocabulary in one merge (a page of an
         import brings thousands)."""
         new_words: list[str] = []
         for doc in docs:
             self.remove(doc["_id"])
-            new_words += self._add(slim(doc))
+            new_words += self._add(doc)
         # A word a later document of the same batch took away again is not kept.
         fresh = sorted({w for w in new_words if w in self.postings})
         if fresh:
@@ -204,15 +199,10 @@ class AccountIndex:
         old = self.tasks.pop(task_id, None)
         if old is None:
             return
-        self.children.get(old["parent_id"], set()).discard(task_id)
+        self.children.discard(old.parent_id, task_id)
         self.archived.discard(task_id)
-        for w in set(self.name_words.pop(task_id, ())):
-            holders = self.postings.get(w)
-            if holders is None:
-                continue
-            holders.discard(task_id)
-            if not holders:
-                del self.postings[w]
+        for w in set(old.words):
+            if self.postings.discard(w, task_id):
                 i = bisect.bisect_left(self.vocabulary, w)
                 if i < len(self.vocabulary) and self.vocabulary[i] == w:
                     del self.vocabulary[i]
@@ -222,10 +212,10 @@ class AccountIndex:
         hi = bisect.bisect_left(self.vocabulary, prefix + "\U0010ffff")
         found: set[str] = set()
         for word in self.vocabulary[lo:hi]:
-            found |= self.postings[word]
+            found.update(self.postings.get(word))
         return found
 
-    def matching(self, query_words: list[str]) -> list[Doc]:
+    def matching(self, query_words: list[str]) -> list[IndexedTask]:
         """Tasks whose name has, for every query word, a word starting with it."""
         ids: set[str] | None = None
         for q in sorted(set(query_words), key=len, reverse=True):
@@ -240,12 +230,12 @@ class AccountIndex:
         found: set[str] = set()
         todo = [task_id]
         while todo:
-            below = self.children.get(todo.pop(), ())
+            below = self.children.get(todo.pop())
             found.update(below)
             todo.extend(below)
         return found
 
-    def archived_ids(self, tasks: Iterable[Doc]) -> set[str]:
+    def archived_ids(self, tasks: Iterable[Mapping[str, Any]]) -> set[str]:
         """Which of these tasks' ancestors are archived."""
         return {a for t in tasks for a in t["ancestors"] if a in self.archived}
 
@@ -258,6 +248,11 @@ class TreeIndex:
         self._accounts: dict[str, AccountIndex] = {}
         # Each account's tree_version and pending move, while `accounts` is unwritten.
         self._versions: Remembered[str, tuple[int, Doc | None]] = Remembered(KNOWN_ACCOUNTS)
+        # Indexes being loaded (one load per account, shared by whoever waits), what each has
+        # read so far, and the background load of every account at start-up.
+        self._loading: dict[str, asyncio.Task[AccountIndex]] = {}
+        self._partial: dict[str, tuple[AccountIndex, set[str]]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _state(self, account_id: str) -> tuple[int, Doc | None]:
         versions = (self._store.accounts.version(),)
@@ -312,12 +307,23 @@ class TreeIndex:
         )
         return [d["_id"] for d in docs]
 
-    async def load_all(self) -> None:
-        """Load every account's index, so that no request pays for it."""
+    def load_all(self) -> asyncio.Task[None]:
+        """Load every account's index in the background, a batch of tasks at a time, so that
+        the server answers at once and no search pays for it later; a request that needs an
+        index meanwhile waits for that one."""
+        task = asyncio.create_task(self._load_all())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _load_all(self) -> None:
         started = time.perf_counter()
         accounts = await self._store.accounts.find({}, projection={"_id": 1})
         for account in accounts:
-            await self.get(account["_id"])
+            try:
+                await self.get(account["_id"])
+            except StoreError:  # (the request that needs it next loads it again)
+                log.exception("Could not load the tree index of account %s", account["_id"])
         tasks = sum(len(index.tasks) for index in self._accounts.values())
         _keep_out_of_gc(tasks, collect_first=True)
         log.info(
@@ -325,6 +331,13 @@ class TreeIndex:
             counted(len(accounts), "account"), counted(tasks, "task"),
             time.perf_counter() - started,
         )  # fmt: skip
+
+    async def close(self) -> None:
+        """Stop loading (before the store closes)."""
+        loads = [*self._background, *self._loading.values()]
+        for task in loads:
+            task.cancel()
+        await asyncio.gather(*loads, return_exceptions=True)
 
     def cached(self, account_id: str) -> AccountIndex | None:
         """This process's index of the account as it stands (maybe stale), or None."""
@@ -342,23 +355,50 @@ class TreeIndex:
         return [settle(doc, move) for doc in docs]
 
     async def get(self, account_id: str) -> AccountIndex:
-        version, move = await self._state(account_id)
+        version, _ = await self._state(account_id)
         index = self._accounts.get(account_id)
         if index is not None and index.version == version:
             return index
-        for attempt in range(READ_ATTEMPTS):
-            docs = await self._store.tasks.scan({"account_id": account_id}, shape=slim)
-            now, move_now = await self._state(account_id)
-            if now == version:
+        loading = self._loading.get(account_id)
+        if loading is None:
+            loading = self._loading[account_id] = asyncio.create_task(self._load(account_id))
+            loading.add_done_callback(lambda done: self._loaded(account_id, done))
+        # (one load serves every request waiting for it, whichever of them goes away)
+        return await asyncio.shield(loading)
+
+    def _loaded(self, account_id: str, load: asyncio.Task[AccountIndex]) -> None:
+        if self._loading.get(account_id) is load:
+            del self._loading[account_id]
+
+    async def _load(self, account_id: str) -> AccountIndex:
+        """Read the account's tasks a batch at a time (the event loop serves other requests in
+        between). Changes made meanwhile are applied to what is loaded as they come (see
+        `changed`); any other change (a move) makes it load again."""
+        for _ in range(READ_ATTEMPTS):
+            version, move = await self._state(account_id)
+            index = AccountIndex(version)
+            # The tasks changes applied while loading: newer than what a batch may bring.
+            changed = self._partial[account_id] = (index, set())
+            try:
+                batches = self._store.tasks.batches(
+                    {"account_id": account_id}, size=LOAD_BATCH, keyset=LOAD_ORDER
+                )
+                async for batch in batches:
+                    index.add_all((d for d in batch if d["_id"] not in changed[1]), move)
+                    await asyncio.sleep(0)
+            finally:
+                del self._partial[account_id]
+            index.finish()
+            if (await self._state(account_id))[0] == index.version:
                 break
-            if attempt + 1 < READ_ATTEMPTS:  # the tree changed while loading: load again
-                version, move = now, move_now
-        log.debug("Loading the tree index of %s: %d tasks", account_id, len(docs))
-        index = AccountIndex.build(version, docs, move)
+            # The tree changed in a way not applied while loading: load again (at the last
+            # attempt, keep it under the older version: the next reader loads again).
+            index.version = version
+        log.debug("Loaded the tree index of %s: %d tasks", account_id, len(index.tasks))
         _keep_out_of_gc(len(index.tasks))
         # A change may have landed while loading; the next reader sees a newer version.
         current = self._accounts.get(account_id)
-        if current is None or current.version <= version:
+        if current is None or current.version <= index.version:
             self._accounts[account_id] = index
         return index
 
@@ -373,12 +413,23 @@ class TreeIndex:
         )
         new_version = int(account.get("tree_version", 0)) if account else 0
         index = self._accounts.get(account_id)
-        if index is None:
-            return
-        if (put or removed) and index.version == new_version - 1:
-            for task_id in removed:
-                index.remove(task_id)
-            index.put(put)
-            index.version = new_version
-        else:
+        if index is not None and not _applied(index, new_version, put, removed):
             del self._accounts[account_id]
+        partial = self._partial.get(account_id)
+        if partial is not None:
+            index, changed = partial
+            if _applied(index, new_version, put, removed):
+                changed.update(removed, (doc["_id"] for doc in put))
+            else:
+                index.version = -1  # the load starts again
+
+
+def _applied(index: AccountIndex, new_version: int, put: list[Doc], removed: list[str]) -> bool:
+    """Apply a change to an index in place when it is the one change since the index's version."""
+    if not (put or removed) or index.version != new_version - 1:
+        return False
+    for task_id in removed:
+        index.remove(task_id)
+    index.put(put)
+    index.version = new_version
+    return True

@@ -3,80 +3,20 @@ its own that never mixes into the real store."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from support import ROOT, free_port, server_env
+from demo_support import demo_command, demo_env, running_demo
+from support import ROOT, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _demo_env(tmp_path: Path) -> dict[str, str]:
-    """The real data dir in `tmp_path/data`, temporary folders in `tmp_path/tmp`."""
-    env = server_env(tmp_path / "data")
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    env["TMPDIR"] = str(tmp_path / "tmp")
-    return env
-
-
-def _demo_command(port: int, login: int, instance: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "server",
-        "demo",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--login-port",
-        str(login),
-        "--instance-port",
-        str(instance),
-        *extra,
-    ]
-
-
-@contextlib.contextmanager
-def _running_demo(
-    tmp_path: Path, port: int, *extra: str
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """The demo started on `port` and free emulator ports; yields it and what it printed."""
-    process = subprocess.Popen(
-        _demo_command(port, free_port(), free_port(), *extra),
-        env=_demo_env(tmp_path),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            assert line, "the demo exited early:\n" + "".join(lines)
-            lines.append(line)
-            if "Ctrl-C stops both" in line:
-                break
-        yield process, "".join(lines)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
@@ -88,7 +28,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 def test_the_demo_connects_to_its_emulator_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
-    with _running_demo(tmp_path, port) as (process, output):
+    with running_demo(tmp_path, port) as (process, output):
         token = re.search(r"administrator token: (\S+)", output)
         ca = re.search(r"its CA certificate: (\S+)", output)
         instance = re.search(r"instance (https://\S+)", output)
@@ -112,7 +52,7 @@ def test_the_demo_keeps_out_of_the_real_store_and_its_credentials_work(tmp_path:
     (real / "keep-me").write_text("the real store")
     port = free_port()
     for _ in range(2):  # a second demo after the first prints credentials that work as well
-        with _running_demo(tmp_path, port) as (process, output):
+        with running_demo(tmp_path, port) as (process, output):
             signin = re.search(r"sign in as (\S+) / (\S+)", output)
             where = re.search(r"its data in (\S+)", output)
             assert signin and where, output
@@ -130,7 +70,7 @@ def test_the_demo_keeps_out_of_the_real_store_and_its_credentials_work(tmp_path:
 
 
 def test_keep_keeps_the_demo_data_and_says_where(tmp_path: Path) -> None:
-    with _running_demo(tmp_path, free_port(), "--keep") as (process, output):
+    with running_demo(tmp_path, free_port(), "--keep") as (process, output):
         where = re.search(r"its data in (\S+)", output)
         assert where, output
         after = _stop(process)
@@ -160,8 +100,8 @@ def test_a_busy_demo_port_is_one_line_and_nothing_is_written(tmp_path: Path, bus
         ports = {"server": free_port(), "login": free_port(), "instance": free_port()}
         ports[busy] = taken.getsockname()[1]
         result = subprocess.run(
-            _demo_command(ports["server"], ports["login"], ports["instance"]),
-            env=_demo_env(tmp_path),
+            demo_command(ports["server"], ports["login"], ports["instance"]),
+            env=demo_env(tmp_path),
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -49,6 +49,10 @@ async def test_a_project_rate_covers_its_tree_and_a_task_may_override_it(world: 
     assert r.body["currency"] == "EUR"
     assert r.body["total_billable_seconds"] == 5400
     assert r.body["total_amount"] == "175.25"
+    by_day = await admin.get(SUMMARY, **RANGE, group_by="day")
+    assert [(i["key"]["day"], i["amount"]) for i in by_day.body["items"]] == [
+        ("2026-06-01", "175.25")
+    ]
 
     # Clearing the override: the project's rate applies again.
     assert (await _set(admin, build["id"], rate=None))["rate"] is None

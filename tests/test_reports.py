@@ -8,6 +8,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import Api, World
@@ -259,3 +260,63 @@ async def test_reports_take_turns_and_too_many_waiting_are_refused(world: World)
         assert not waiting.done()
     answered = await waiting
     assert (answered.status, answered.body["total_seconds"]) == (200, 13260)
+
+
+async def test_a_bare_date_is_midnight_in_the_accounts_time_zone(world: World) -> None:
+    """Berlin's 2 June begins at 22:00 UTC on 1 June: an hour from 22:30 UTC is 2 June's."""
+    r = await world.admin.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})
+    assert r.status == 200, r.body
+    await _entry(world.admin, None, "2026-06-01T22:30:00Z", 3600)
+    june_2 = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-02", "to": "2026-06-03"}
+    )
+    june_1 = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2026-06-01", "to": "2026-06-02"}
+    )
+    assert (june_1.body["total_seconds"], june_2.body["total_seconds"]) == (0, 3600)
+    as_given = await world.admin.get(
+        "/api/v1/reports/summary",
+        **{"from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"},
+    )
+    assert as_given.body["total_seconds"] == 3600
+
+
+async def test_time_per_day_in_the_accounts_time_zone(world: World) -> None:
+    await world.admin.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})
+    await _entry(world.admin, None, "2026-06-01T21:00:00Z", 3 * 3600)  # 23:00 to 02:00 in Berlin
+    await _entry(world.admin, None, "2026-06-03T08:00:00Z", 600)
+    r = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="day")
+    days = [(i["key"]["day"], i["seconds"]) for i in r.body["items"]]
+    assert days == [("2026-06-01", 3600), ("2026-06-02", 7200), ("2026-06-03", 600)]
+    as_csv = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="day", format="csv")
+    rows = list(csv.reader(io.StringIO(as_csv.body)))
+    assert rows[0][:4] == ["day", "seconds", "hours", "entries"]
+    assert rows[2][:4] == ["2026-06-02", "7200", "2.00", "1"]
+    assert rows[-1][:3] == ["total", "11400", "3.17"]
+
+
+async def test_time_on_one_project(world: World) -> None:
+    bob, ids = await _setup(world)
+    r = await world.admin.get(
+        "/api/v1/reports/summary", **RANGE, group_by="task", project_id=ids["web"]
+    )
+    seconds = {i["key"]["name"]: i["seconds"] for i in r.body["items"]}
+    assert seconds == {"Design": 4200, "Build": 7200}
+    # Bob works on Website but cannot see Operations: as if it did not exist.
+    hidden = await bob.get("/api/v1/reports/summary", **RANGE, project_id=ids["ops"])
+    assert hidden.status == 404
+
+
+def test_a_day_is_midnight_to_midnight_across_a_clock_change() -> None:
+    """New York's 8 March 2026 has 23 hours: an entry from 22:00 on the 7th to 02:00 on the
+    9th (local) counts 2 h, 23 h and 2 h."""
+    zone = ZoneInfo("America/New_York")
+    start = dt.datetime(2026, 3, 7, 22, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime(2026, 3, 9, 2, tzinfo=zone).astimezone(dt.UTC)
+    entry = {"start": start, "end": end}
+    wide = (start - dt.timedelta(days=1), end + dt.timedelta(days=1))
+    assert reports._days(entry, *wide, end, zone) == [
+        (dt.date(2026, 3, 7), 2 * 3600),
+        (dt.date(2026, 3, 8), 23 * 3600),
+        (dt.date(2026, 3, 9), 2 * 3600),
+    ]

@@ -395,14 +395,14 @@ async def test_search_follows_each_sync_without_reloading_the_tree(
     org.insert("Task", {"Subject": "Draft proposal", "WhatId": one["Id"], "Status": "Not Started"})
     assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"] == []
     reloads = 0
-    real_build = AccountIndex.build
+    real_finish = AccountIndex.finish
 
-    def counting_build(version: int, docs: Any) -> AccountIndex:
+    def counting_finish(index: AccountIndex) -> None:  # once per load of the whole tree
         nonlocal reloads
         reloads += 1
-        return real_build(version, docs)
+        real_finish(index)
 
-    monkeypatch.setattr(AccountIndex, "build", staticmethod(counting_build))
+    monkeypatch.setattr(AccountIndex, "finish", counting_finish)
     await connect_and_import(sf)
     assert (await sf.admin.get("/api/v1/tasks", q="draft proposal")).body["items"]
 

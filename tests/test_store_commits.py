@@ -87,12 +87,12 @@ class FailingConnection:
 async def test_a_failed_commit_fails_the_waiting_and_refuses_what_follows() -> None:
     broken: Any = FailingConnection()
     group = CommitGroup(broken)
-    group.before_write()
+    group.check()
     group.wrote()
     with pytest.raises(StoreError):
         await group.durable()
     with pytest.raises(StoreError):
-        group.before_write()
+        group.check()
     with pytest.raises(StoreError):
         await group.durable()
 

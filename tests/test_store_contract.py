@@ -89,7 +89,8 @@ async def test_inserted_documents_are_found_by_equality(store: Store) -> None:
     assert await store.entries.find_one({"_id": "missing"}) is None
 
 
-async def test_scan_sees_exactly_what_find_sees_after_every_kind_of_write(store: Store) -> None:
+async def test_batches_see_exactly_what_find_sees_after_every_kind_of_write(store: Store) -> None:
+    """As the search index reads an account's tasks: in batches by (parent_id, _id)."""
     at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=PARIS_WINTER)
     await store.tasks.insert_many([_entry(n, start=at, tags=["a", "b"]) for n in range(6)])
     await store.tasks.insert_one(_entry(6, account_id="other"))
@@ -97,21 +98,23 @@ async def test_scan_sees_exactly_what_find_sees_after_every_kind_of_write(store:
     await store.tasks.update_many({"n": {"$in": [2, 3]}}, {"$set": {"account_id": "other"}})
     await store.tasks.delete_one({"_id": "e004"})
     await store.tasks.find_one_and_update({"_id": "e007"}, {"$set": _entry(7)}, upsert=True)
+    await store.tasks.update_one({"_id": "e005"}, {"$set": {"parent_id": "e000"}})
 
-    scanned = await store.tasks.scan({"account_id": "acc"})
+    async def read(account_id: str) -> list[dict[str, Any]]:
+        batches = store.tasks.batches(
+            {"account_id": account_id}, size=2, keyset=("parent_id", "_id")
+        )
+        return [doc async for batch in batches for doc in batch]
 
-    assert sorted(scanned, key=lambda d: d["_id"]) == await store.tasks.find(
+    read_back = await read("acc")
+    assert sorted(read_back, key=lambda d: d["_id"]) == await store.tasks.find(
         {"account_id": "acc"}, sort=[("_id", 1)]
     )
-    assert [d["_id"] for d in sorted(scanned, key=lambda d: d["_id"])] == [
-        "e000", "e001", "e005", "e007",
-    ]  # fmt: skip
-    first = next(d for d in scanned if d["_id"] == "e000")
+    assert [d["_id"] for d in read_back] == ["e000", "e001", "e007", "e005"]
+    first = read_back[0]
     assert first["start"] == at and first["start"].utcoffset() == dt.timedelta(0)
-    assert next(d for d in scanned if d["_id"] == "e001")["name"] == "renamed"
-    assert await store.tasks.scan({"account_id": "nobody"}) == []
-    shaped = await store.tasks.scan({"account_id": "acc"}, shape=lambda d: {"n": d["n"]})
-    assert sorted(d["n"] for d in shaped) == [0, 1, 5, 7] and all(len(d) == 1 for d in shaped)
+    assert read_back[1]["name"] == "renamed"
+    assert await read("nobody") == []
 
 
 async def test_find_sorts_then_skips_then_limits(store: Store) -> None:

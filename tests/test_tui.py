@@ -20,7 +20,16 @@ from sf_support import (
 )
 from support import free_port
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, Tree
+from textual.widgets import (
+    DataTable,
+    Input,
+    OptionList,
+    SelectionList,
+    Static,
+    TabbedContent,
+    Tree,
+)
+from textual.widgets._tabbed_content import ContentTab
 from tui_support import (
     authorize_link,
     console,
@@ -464,7 +473,7 @@ async def test_two_search_results_that_would_read_the_same_are_told_apart(
         await until(pilot, lambda: len(tree.root.children) == 2, "the two results")
         labels = [str(node.label) for node in tree.root.children]
         assert labels[0] != labels[1], labels
-        assert all(label.endswith("Website > Design") for label in labels)
+        assert all(label.endswith("Design in Website") for label in labels)
         # The tag comes first, so a narrow tree shows it; it is the tail of the task's id.
         tags = [label.split(" ", 1)[0] for label in labels]
         assert all(tag.startswith("#") for tag in tags)
@@ -681,6 +690,26 @@ async def test_adding_a_user_and_making_them_an_administrator(sf: Connected) -> 
     assert carl["role"] == "administrator"
 
 
+async def test_keys_act_on_the_tab_shown_when_the_first_tabs_activation_comes_late(
+    sf: Connected,
+) -> None:
+    """A tab chosen while the console was still starting keeps the keys: the first tab's
+    activation, arriving late, neither takes the focus back nor reloads the hidden tab."""
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("5")
+        users = app.screen.query_one("#users", DataTable)
+        await until(pilot, lambda: users.row_count == 1, "the users")
+        tabs = app.screen.query_one(TabbedContent)
+        late = tabs.get_tab("tab-overview")
+        assert isinstance(late, ContentTab)
+        tabs.post_message(TabbedContent.TabActivated(tabs, late))
+        await pilot.pause(0.3)
+        await pilot.press("a")  # Users' Add
+        await until(pilot, lambda: app.screen.query_one("#new-email"), "the form")
+
+
 def tree_labels(tree: Tree[Any]) -> list[str]:
     return [str(node.label) for node in tree.root.children]
 
@@ -700,7 +729,8 @@ async def test_searching_the_tree_shows_matches_with_their_path(sf: Connected) -
         )
         labels = tree_labels(tree)
         assert any(name in label for label in labels), labels
-        assert all(label.startswith("🔒 Salesforce > ") for label in labels), labels
+        # The name first (what tells results apart in a narrow tree), then where it is.
+        assert any(label.startswith(f"🔒 {name} in Salesforce > ") for label in labels), labels
 
 
 async def test_the_tree_pages_in_more_projects_on_demand(sf: Connected) -> None:

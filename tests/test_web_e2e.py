@@ -1,6 +1,7 @@
 """My week in a real browser: Debian's Chromium (headless, driven by playwright) against the
 server running as its own process, as a person uses it: sign in, see an entry made through the
-API, edit its note, add one."""
+API, edit its note, add one; then Reports: its chart has a bar per day that had time, and its
+CSV downloads."""
 
 from __future__ import annotations
 
@@ -78,9 +79,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         project = admin.call("POST", "/api/v1/tasks", {"name": "Website relaunch"})
         admin.call("POST", "/api/v1/tasks", {"name": "Design mockups", "parent_id": project["id"]})
-        admin.call(
-            "PUT", f"/api/v1/tasks/{project['id']}/members/{user['id']}", {"role": "regular"}
-        )
+        support = admin.call("POST", "/api/v1/tasks", {"name": "Support"})
+        for root in (project, support):
+            admin.call(
+                "PUT", f"/api/v1/tasks/{root['id']}/members/{user['id']}", {"role": "regular"}
+            )
         with httpx2.Client(trust_env=False, timeout=10) as http:
             login = http.post(
                 base + "/api/v1/auth/login", json={"email": USER_EMAIL, "password": PASSWORD}
@@ -195,5 +198,66 @@ def test_my_week_in_the_browser(server: Server, browser: Browser) -> None:
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         page.goto(server.base + "/week")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_reports_in_the_browser(server: Server, browser: Browser, tmp_path: Path) -> None:
+    """Time on three days of a past fortnight: three bars, each split by project, and the
+    day table's CSV."""
+    tasks = {t["name"]: t["id"] for t in server.call("GET", "/api/v1/tasks")["items"]}
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - dt.timedelta(days=14)
+    worked = {
+        2: [("Design mockups", 3), ("Support", 1)],
+        3: [("Support", 2)],
+        7: [("Design mockups", 5)],
+    }
+    for offset, spans in worked.items():
+        start = first + dt.timedelta(days=offset, hours=8)
+        for name, hours in spans:
+            server.call(
+                "POST",
+                "/api/v1/entries",
+                {"task_id": tasks[name], "start": start.isoformat(), "duration": hours * 3600},
+            )
+            start += dt.timedelta(hours=hours)
+    last = first + dt.timedelta(days=13)
+    context = browser.new_context(accept_downloads=True)
+    try:
+        page = context.new_page()
+        _sign_in(page, server.base)
+        page.get_by_role("link", name="Reports").click()
+        expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+        page.get_by_label("From", exact=True).fill(first.date().isoformat())
+        page.get_by_label("To", exact=True).fill(last.date().isoformat())
+        page.get_by_role("button", name="Show").click()
+
+        chart = page.locator("svg.bars")
+        expect(chart).to_be_visible()
+        days = [(first + dt.timedelta(days=offset)).date().isoformat() for offset in sorted(worked)]
+        expect(chart.locator("g.day")).to_have_count(len(days))
+        assert [d.get_attribute("data-day") for d in chart.locator("g.day").all()] == days
+        expect(chart.locator("g.day").first.locator("rect")).to_have_count(2)  # two projects
+        expect(page.get_by_role("img", name="Share of the time per project")).to_be_visible()
+        expect(
+            page.locator("#by-project").get_by_role("row", name="Website relaunch")
+        ).to_contain_text("8:00")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-reports.png"), full_page=True)
+
+        with page.expect_download() as download:
+            page.locator("#by-day").get_by_role("link", name="CSV").click()
+        saved = tmp_path / "report.csv"
+        download.value.save_as(saved)
+        rows = saved.read_text().splitlines()
+        assert rows[0] == "day,seconds,hours,entries"
+        assert rows[1:] == [
+            f"{days[0]},14400,4.00,2",
+            f"{days[1]},7200,2.00,1",
+            f"{days[2]},18000,5.00,1",
+            "total,39600,11.00,4",
+        ]
     finally:
         context.close()

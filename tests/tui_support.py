@@ -17,7 +17,9 @@ from tui import config
 from tui.app import AdminApp
 from tui.screens.enable import EnableScreen
 from tui.screens.main import MainScreen
+from tui.screens.overview import OverviewPane
 from tui.screens.signin import SignInScreen
+from tui.widgets.status import StatusLine
 
 Console = tuple[AdminApp, Pilot[None]]
 
@@ -35,7 +37,8 @@ def text_of(widget: Widget) -> str:
 
 def screen_text(app: AdminApp) -> str:
     """Every Static on the current screen, joined: what the user reads."""
-    return "\n".join(text_of(w) for w in app.screen.query(Static) if type(w) is Static)
+    texts = app.screen.query(Static)
+    return "\n".join(text_of(w) for w in texts if type(w) in (Static, StatusLine))
 
 
 async def until(
@@ -110,5 +113,11 @@ async def sign_in(pilot: Pilot[None], email: str, password: str = PASSWORD) -> N
 
 
 async def on_main(pilot: Pilot[None]) -> None:
+    """The main screen as a person first sees it: the Overview shown and focused (a key typed
+    before that is typed ahead, while the console starts)."""
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+    await until(
+        pilot, lambda: app.focused is app.screen.query_one(OverviewPane), "the overview focused"
+    )
+    await pilot.pause()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-from .. import reports
+from .. import clock, reports
 from ..validation import Field
 from .registry import Call, Routes, json
 
@@ -17,45 +17,59 @@ log = logging.getLogger(__name__)
 routes = Routes("reports")
 
 SUMMARY = {
-    "from": Field("time", required=True, description="Start of the range (a date or a time)"),
+    "from": Field(
+        "time",
+        required=True,
+        description="Start of the range: a time, or a date (its midnight in the account's "
+        "time zone)",
+    ),
     "to": Field(
         "time",
         required=True,
-        description="End of the range, exclusive: after from, at most 366 days after it",
+        description="End of the range, exclusive: after from, at most 366 days after it (a "
+        "date: its midnight in the account's time zone)",
     ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
     "user_id": Field("id", description="Only this user's time"),
+    "project_id": Field("id", description="Only time on this task and the tasks under it"),
 }
 
 
 @routes.get(
     "/api/v1/reports/summary",
-    "Tracked time per task, project or user; with amounts for administrators and managers",
+    "Tracked time per task, project, user or day; with amounts for administrators and managers",
     query=SUMMARY,
     responses={200: "Summary"},
-    errors=(400, 403, 429),
+    errors=(400, 403, 404, 429),
 )
 async def get_summary(call: Call) -> web.StreamResponse:
-    q, service = call.query, call.services.reports
+    q, given = call.query, call.request.query
+    zone = await call.services.account_settings.time_zone(call.caller.account_id)
+    start = clock.in_zone(given["from"], q["from"], zone)
+    end = clock.in_zone(given["to"], q["to"], zone)
+    service = call.services.reports
     items, total = await service.summary(
-        call.caller, q["from"], q["to"], q["group_by"], q["user_id"]
+        call.caller, start, end, q["group_by"], q["user_id"], zone=zone, project_id=q["project_id"]
     )
     pricing = await service.pricing(call.caller)
     if q["format"] == "csv":
-        return await _stream_csv(call, reports.csv_chunks(q["group_by"], items, total, pricing))
+        chunks = reports.csv_chunks(q["group_by"], items, total, pricing)
+        return await stream_csv(call.request, chunks, "timetrail-summary.csv")
     return json(reports.as_json(items, total, pricing))
 
 
-async def _stream_csv(call: Call, chunks: Iterator[str]) -> web.StreamResponse:
+async def stream_csv(
+    request: web.Request, chunks: Iterator[str], filename: str
+) -> web.StreamResponse:
     """The CSV written as it is made, a chunk at a time (never the whole file in memory),
-    handing the loop back between chunks."""
+    handing the loop back between chunks; a download named `filename` (plain ASCII)."""
     response = web.StreamResponse(
-        headers={"Content-Disposition": 'attachment; filename="timetrail-summary.csv"'}
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
     response.content_type = "text/csv"
     response.charset = "utf-8"
-    await response.prepare(call.request)
+    await response.prepare(request)
     try:
         for chunk in chunks:
             await response.write(chunk.encode())

@@ -17,25 +17,19 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pymongo.errors
 
 from ..datadir import FILE_MODE, private_dir, private_files
 from . import collections as names
 from . import migrate
-from .adapters import (
-    Collection,
-    Doc,
-    DriverCollection,
-    DuplicateKeyError,
-    StoreError,
-    UpdateOutcome,
-)
+from .adapters import Collection, Doc, DriverCollection, UpdateOutcome
 from .cache import CachedCollection
 from .commits import CommitGroup
+from .errors import DuplicateKeyError, StoreError
 from .memory import LRU, Remembered
-from .sqlite import SqliteCollection, connect
+from .sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +62,7 @@ class Store:
     """The collections, named in one place, over one backend."""
 
     def __init__(
-        self,
-        backend: str,
-        make: Any,
-        *,
-        ping: Any,
-        close: Any,
-        durable: Any = None,
+        self, backend: str, make: Any, *, ping: Any, close: Any, durable: Any = None
     ) -> None:
         self.backend = backend
         self._ping = ping
@@ -95,8 +83,7 @@ class Store:
         self.idempotency_keys: Collection = make(names.IDEMPOTENCY_KEYS)
 
     def collection(self, name: str) -> Collection:
-        coll: Collection = getattr(self, name)
-        return coll
+        return cast(Collection, getattr(self, name))
 
     async def ensure_indexes(self) -> None:
         for spec in names.INDEXES:
@@ -133,17 +120,7 @@ async def open_mongodb(uri: str, *, database: str | None = None) -> Store:
     async def ping() -> None:
         await client.admin.command("ping")
 
-    async def close() -> None:
-        await client.close()
-
-    store = Store(
-        "mongodb",
-        lambda name: DriverCollection(db[name], naive_dates=False),
-        ping=ping,
-        close=close,
-    )
-    await store.ensure_indexes()
-    return store
+    return await _driver_store("mongodb", db, ping=ping, close=client.close)
 
 
 async def open_mongomock() -> Store:
@@ -159,12 +136,15 @@ async def open_mongomock() -> Store:
     async def close() -> None:
         client.close()
 
+    return await _driver_store("mongomock", db, ping=ping, close=close)
+
+
+async def _driver_store(backend: str, db: Any, *, ping: Any, close: Any) -> Store:
+    naive_dates = backend == "mongomock"
     store = Store(
-        "mongomock",
-        lambda name: DriverCollection(db[name], naive_dates=True),
-        ping=ping,
+        backend, lambda name: DriverCollection(db[name], naive_dates=naive_dates), ping=ping,
         close=close,
-    )
+    )  # fmt: skip
     await store.ensure_indexes()
     return store
 
@@ -227,7 +207,7 @@ async def _open_sqlite(path: Path, lock: IO[str] | None = None) -> Store:
                 lock.close()
 
     def make(name: str) -> Collection:
-        return CachedCollection(SqliteCollection(connection, name, commits))
+        return CachedCollection(connection, name, commits)
 
     store = Store("embedded", make, ping=ping, close=close, durable=commits.durable)
     await store.ensure_indexes()

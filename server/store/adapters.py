@@ -7,8 +7,9 @@ are handled here and nowhere else. The embedded store's collection is `sqlite.Sq
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from pymongo import ReturnDocument, UpdateOne
 
 from . import match
 from .collections import IndexSpec
-from .errors import DuplicateKeyError, StoreError
+from .errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
@@ -77,14 +78,6 @@ class Collection:
     ) -> list[Doc]:
         raise NotImplementedError
 
-    async def scan(
-        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
-    ) -> list[Doc]:
-        """Every document whose top-level fields equal these strings, each passed through
-        `shape` (what the caller keeps of it): the whole of a large slice of a collection (an
-        account's tasks, for its search index)."""
-        return [shape(doc) for doc in await self.find(dict(equals))]
-
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
     ) -> AsyncIterator[list[Doc]]:
@@ -112,7 +105,8 @@ class Collection:
         raise NotImplementedError
 
     async def insert_many(self, docs: Sequence[Doc]) -> None:
-        raise NotImplementedError
+        for doc in docs:  # in order, up to the first refused
+            await self.insert_one(doc)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
@@ -143,13 +137,13 @@ class Collection:
         raise NotImplementedError
 
     async def delete_one(self, filter: Filter) -> int:
-        raise NotImplementedError
+        return 0 if await self.find_one_and_delete(filter) is None else 1
 
     async def delete_many(self, filter: Filter) -> int:
         raise NotImplementedError
 
     async def count(self, filter: Filter) -> int:
-        raise NotImplementedError
+        return len(await self.find(filter, projection={"_id": 1}))
 
     async def create_index(self, spec: IndexSpec) -> None:
         raise NotImplementedError
@@ -159,11 +153,13 @@ class Collection:
 
 
 def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
-    """The documents after `doc` in the order of `keyset`: (a > x) or (a = x and b > y)..."""
+    """The documents after `doc` in the order of `keyset`: (a > x) or (a = x and b > y)...
+    (null, or missing, sorts first; nothing is greater than null, `$gt`, but every value)."""
     either = []
     for i, name in enumerate(keyset):
         same = {earlier: doc.get(earlier) for earlier in keyset[:i]}
-        either.append({**same, name: {"$gt": doc.get(name)}})
+        value = doc.get(name)
+        either.append({**same, name: {"$gt": value} if value is not None else {"$ne": None}})
     return {"$or": either}
 
 
@@ -176,8 +172,13 @@ def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _return_document(return_new: bool) -> bool:
-    return bool(ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE)
+@contextlib.contextmanager
+def _duplicates() -> Iterator[None]:
+    """The driver's duplicate-key errors (one write's or a bulk write's) as the store's."""
+    try:
+        yield
+    except (pymongo.errors.DuplicateKeyError, pymongo.errors.BulkWriteError) as exc:
+        raise DuplicateKeyError(str(exc)) from exc
 
 
 class DriverCollection(Collection):
@@ -224,28 +225,19 @@ class DriverCollection(Collection):
         return [self._out(d) for d in docs]
 
     async def insert_one(self, doc: Doc) -> None:
-        try:
+        with _duplicates():
             await self._c.insert_one(self._in(doc))
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
 
     async def insert_many(self, docs: Sequence[Doc]) -> None:
-        if not docs:
-            return
-        try:
-            await self._c.insert_many([self._in(d) for d in docs], ordered=True)
-        except pymongo.errors.BulkWriteError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
+        if docs:
+            with _duplicates():
+                await self._c.insert_many([self._in(d) for d in docs], ordered=True)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
     ) -> UpdateOutcome:
-        try:
+        with _duplicates():
             r = await self._c.update_one(self._in(filter), self._in(update), upsert=upsert)
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
         return UpdateOutcome(r.matched_count, r.modified_count, r.upserted_id)
 
     async def update_many(self, filter: Filter, update: Any) -> int:
@@ -267,16 +259,14 @@ class DriverCollection(Collection):
         return_new: bool = True,
         sort: Sort | None = None,
     ) -> Doc | None:
-        try:
+        with _duplicates():
             doc = await self._c.find_one_and_update(
                 self._in(filter),
                 self._in(update),
                 upsert=upsert,
-                return_document=_return_document(return_new),
+                return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
                 sort=list(sort) if sort else None,
             )
-        except pymongo.errors.DuplicateKeyError as exc:
-            raise DuplicateKeyError(str(exc)) from exc
         return self._out(doc) if doc is not None else None
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
@@ -299,13 +289,3 @@ class DriverCollection(Collection):
 
     async def drop_index(self, name: str) -> None:
         await self._c.drop_index(name)
-
-
-__all__ = [
-    "Collection",
-    "Doc",
-    "DriverCollection",
-    "DuplicateKeyError",
-    "StoreError",
-    "UpdateOutcome",
-]

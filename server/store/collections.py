@@ -63,7 +63,9 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     # The periodic purges of tokens unused too long and of expired sign-in records ask by range.
     IndexSpec(TOKENS, (("last_used_at", 1),), "tokens_by_last_use"),
     IndexSpec(LOGIN_ATTEMPTS, (("expires_at", 1),), "login_attempts_by_expiry"),
-    IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1)), "tasks_by_parent"),
+    # A task's children; an account's whole tree in batches by (parent_id, _id) (the search
+    # index loads so: `tree_index.TreeIndex`).
+    IndexSpec(TASKS, (("account_id", 1), ("parent_id", 1), ("_id", 1)), "tasks_by_parent"),
     IndexSpec(TASKS, (("ancestors", 1),), "tasks_by_ancestor", arrays=("ancestors",)),
     # An imported record maps to exactly one task per account, forever (the key starts with
     # the account's id: see `tree.source_key`).

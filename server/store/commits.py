@@ -37,10 +37,6 @@ class CommitGroup:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
 
-    def before_write(self) -> None:
-        """Call before writing without committing."""
-        self.check()
-
     def wrote(self) -> None:
         """Call after writing without committing."""
         self._pending = True
@@ -92,6 +88,7 @@ class CommitGroup:
                 waiter.set_result(None)
 
     def check(self) -> None:
+        """Call before every read and write: refused once a commit failed."""
         if self._failed is not None:
             raise StoreError("The embedded store failed to write earlier; restart the server.")
 
@@ -106,6 +103,3 @@ class CommitGroup:
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
         await waiter
-
-
-__all__ = ["CommitGroup"]

@@ -9,6 +9,3 @@ class StoreError(Exception):
 
 class DuplicateKeyError(StoreError):
     """A unique index (or `_id`) refused a write."""
-
-
-__all__ = ["DuplicateKeyError", "StoreError"]

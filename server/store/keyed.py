@@ -218,6 +218,3 @@ def seed(filter: Mapping[str, Any]) -> Doc:
         else:
             _put(doc, field, _fresh(cond))
     return doc
-
-
-__all__ = ["apply", "seed"]

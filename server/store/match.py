@@ -39,26 +39,19 @@ def utc(value: Any) -> Any:
     return value
 
 
+# MongoDB's order of types (BSON comparison order) for the types the store holds (booleans are
+# tested before numbers: to Python a bool is an int).
+_KINDS: tuple[tuple[type | tuple[type, ...], int], ...] = (
+    (type(None), 1), (bool, 8), ((int, float), 2), (str, 3), (dict, 4), (list, 5), (bytes, 6),
+    (bson.ObjectId, 7), (dt.datetime, 9),
+)  # fmt: skip
+
+
 def kind(value: Any) -> int:
-    """MongoDB's order of types (BSON comparison order) for the types the store holds."""
-    if value is None:
-        return 1
-    if isinstance(value, bool):
-        return 8
-    if isinstance(value, int | float):
-        return 2
-    if isinstance(value, str):
-        return 3
-    if isinstance(value, dict):
-        return 4
-    if isinstance(value, list):
-        return 5
-    if isinstance(value, bytes):
-        return 6
-    if isinstance(value, bson.ObjectId):
-        return 7
-    if isinstance(value, dt.datetime):
-        return 9
+    """A value's place in MongoDB's order of types."""
+    for types, order in _KINDS:
+        if isinstance(value, types):
+            return order
     return 10
 
 
@@ -153,6 +146,13 @@ def matches(doc: Doc, filter: Filter) -> bool:
             raise StoreError(f"The embedded store does not understand the query operator {key}")
         elif type(cond) is str and type(value := doc.get(key)) is str:
             ok = value == cond  # (the most frequent condition, decided at once)
+        elif (
+            type(cond) is dict
+            and len(cond) == 1
+            and type(ins := cond.get("$in")) is list
+            and type(value := doc.get(key)) is str
+        ):
+            ok = value in ins  # (ids by the hundred: a string equals only an equal string)
         else:
             ok = _condition(list(lookup(doc, key.split("."))), cond)
         if not ok:
@@ -258,6 +258,3 @@ def projector(projection: Mapping[str, Any] | None) -> Any:
         return {k: v for k, v in doc.items() if k not in dropped}
 
     return exclude
-
-
-__all__ = ["equal", "is_operators", "kind", "lookup", "matches", "projector", "sort", "utc"]

@@ -42,9 +42,6 @@ class LRU(Generic[K, V]):
     def drop(self, key: K) -> None:
         self._items.pop(key, None)
 
-    def clear(self) -> None:
-        self._items.clear()
-
     def __len__(self) -> int:
         return len(self._items)
 
@@ -67,6 +64,3 @@ class Remembered(Generic[K, V]):
     def put(self, key: K, versions: Versions, value: V) -> None:
         if None not in versions:
             self._kept.put(key, (versions, value))
-
-
-__all__ = ["LRU", "Remembered", "Versions"]

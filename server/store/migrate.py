@@ -83,6 +83,3 @@ async def from_litemongo(
         target,
         data_dir / KEPT_FOLDER,
     )
-
-
-__all__ = ["KEPT_FOLDER", "from_litemongo", "needed"]

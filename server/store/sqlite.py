@@ -23,10 +23,11 @@ respect to every other request); writes wait for the `CommitGroup` to commit the
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,6 @@ _MS = dt.timedelta(milliseconds=1)
 _INT64 = 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
-_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def q(name: str) -> str:
@@ -103,8 +103,6 @@ class SqliteCollection(Collection):
         self._db = connection
         self._commits = commits
         self._t = q(name)
-        # Told of every document a write leaves behind (the identity map learns from it).
-        self.on_stored: Callable[[Any, Doc | None], None] | None = None
         connection.execute(
             f"CREATE TABLE IF NOT EXISTS {self._t}"
             "(id INTEGER PRIMARY KEY, _id NOT NULL UNIQUE, doc BLOB NOT NULL)"
@@ -123,7 +121,6 @@ class SqliteCollection(Collection):
         self._prepare()
 
     def _prepare(self) -> None:
-        self._selects: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
         columns = "".join(f", {q('@' + c)}" for c in self._columns)
         marks = ", ?" * len(self._columns)
         self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
@@ -160,7 +157,6 @@ class SqliteCollection(Collection):
     def _mark_loose(self, field: str) -> None:
         if field not in self._loose:
             self._loose.add(field)
-            self._selects.clear()
             self._db.execute('INSERT OR IGNORE INTO "loose" VALUES(?, ?)', (self.name, field))
 
     # Candidates ---------------------------------------------------------------------------
@@ -224,39 +220,15 @@ class SqliteCollection(Collection):
                 self._condition(field, cond, where, params)
 
     def select(self, filter: Filter, columns: str = "id, doc") -> tuple[str, list[Any]]:
-        """The SQL selecting the candidates of `filter` (remembered for filters of plain
-        equalities, by their fields and types: the hot lookups)."""
-        values = list(filter.values())
-        shape = None
-        if all(type(v) in _PLAIN for v in values):
-            shape = (columns, *((k, type(v)) for k, v in filter.items()))
-            known = self._selects.get(shape)
-            if known is not None:
-                return known[0], [encode(values[i]) for i, encode in known[1]]
+        """The SQL selecting the candidates of `filter`."""
         where: list[str] = []
         params: list[Any] = []
         self._where(filter, where, params)
         if not where:
-            sql = f"SELECT {columns} FROM {self._t} ORDER BY id"
-        else:
-            # In the order of the index read, as MongoDB answers (sorting by `id` would make
-            # SQLite read the whole table in its order rather than search an index)
-            sql = f"SELECT {columns} FROM {self._t} WHERE {' AND '.join(where)}"
-        if shape is not None:
-            self._selects[shape] = (sql, self._encoders(filter))
-        return sql, params
-
-    def _encoders(self, filter: Filter) -> list[tuple[int, Callable[[Any], Any]]]:
-        """Which values of a filter of plain equalities `_condition` binds, and how."""
-        encoders: list[tuple[int, Callable[[Any], Any]]] = []
-        for i, (field, value) in enumerate(filter.items()):
-            if field == "_id" and value is not None:
-                encoders.append((i, key_value))
-            elif field in self._loose or value is None:
-                continue
-            elif field in self._columns or field in self._arrays:
-                encoders.append((i, sql_value))
-        return encoders
+            return f"SELECT {columns} FROM {self._t} ORDER BY id", params
+        # In the order of the index read, as MongoDB answers (sorting by `id` would make
+        # SQLite read the whole table in its order rather than search an index)
+        return f"SELECT {columns} FROM {self._t} WHERE {' AND '.join(where)}", params
 
     def plan(self, filter: Filter) -> list[str]:
         """SQLite's plan for the candidates of `filter` (how it reads them: index or scan)."""
@@ -287,9 +259,9 @@ class SqliteCollection(Collection):
 
     # Writes -------------------------------------------------------------------------------
 
-    def _tell(self, key: Any, doc: Doc | None) -> None:
-        if self.on_stored is not None:
-            self.on_stored(key, doc)
+    def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
+        """Told of every document a write leaves behind (None: deleted), once written (the
+        identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
         try:
@@ -313,7 +285,7 @@ class SqliteCollection(Collection):
             doc = {"_id": bson.ObjectId(), **doc}  # as MongoDB's drivers do
         blob, stored = self._encoded(doc)
         values = [self._column(stored, c) for c in self._columns]
-        self._commits.before_write()
+        self._commits.check()
         try:
             cursor = self._db.execute(self._insert_sql, [key_value(stored["_id"]), blob, *values])
         except sqlite3.IntegrityError as exc:
@@ -323,7 +295,7 @@ class SqliteCollection(Collection):
         for field in self._arrays:
             self._elements_into(rowid, self._elements(stored, field), field)
         self._commits.wrote()
-        self._tell(stored["_id"], stored)
+        self._stored(rowid, stored["_id"], stored)
         return stored
 
     def _replace(self, rowid: int, old: Doc, new: Doc) -> Doc:
@@ -336,7 +308,7 @@ class SqliteCollection(Collection):
             if value != before or type(value) is not type(before):
                 sets.append(f"{q('@' + column)} = ?")
                 values.append(value)
-        self._commits.before_write()
+        self._commits.check()
         try:
             self._db.execute(
                 f"UPDATE {self._t} SET {', '.join(sets)} WHERE id = ?",
@@ -350,16 +322,16 @@ class SqliteCollection(Collection):
                 self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
                 self._elements_into(rowid, elements, field)
         self._commits.wrote()
-        self._tell(stored["_id"], stored)
+        self._stored(rowid, stored["_id"], stored)
         return stored
 
     def _delete(self, rowid: int, doc: Doc) -> None:
-        self._commits.before_write()
+        self._commits.check()
         self._db.execute(f"DELETE FROM {self._t} WHERE id = ?", (rowid,))
         for field in self._arrays:
             self._db.execute(f"DELETE FROM {self._side(field)} WHERE doc = ?", (rowid,))
         self._commits.wrote()
-        self._tell(doc["_id"], None)
+        self._stored(rowid, doc["_id"], None)
 
     def _modify(
         self, filter: Filter, update: Mapping[str, Any], upsert: bool, sort: Sort | None = None
@@ -403,25 +375,11 @@ class SqliteCollection(Collection):
         projection: Mapping[str, Any] | None = None,
     ) -> list[Doc]:
         project = match.projector(projection)
-        rows = self._rows(match.utc(filter))
+        docs: Iterable[Doc] = (doc for _, doc in self._rows(match.utc(filter)))
         if sort:
-            docs = match.sort([doc for _, doc in rows], sort, lambda doc: doc)
-            docs = docs[skip : skip + limit if limit else None]
-            return [project(d) for d in docs] if project else docs
-        docs = []
-        for _, doc in rows:
-            if skip:
-                skip -= 1
-                continue
-            docs.append(project(doc) if project else doc)
-            if limit and len(docs) == limit:
-                break
-        return docs
-
-    async def scan(
-        self, equals: Mapping[str, str], shape: Callable[[Doc], Doc] = lambda doc: doc
-    ) -> list[Doc]:
-        return [shape(doc) for _, doc in self._rows(dict(equals))]
+            docs = match.sort(list(docs), sort, lambda doc: doc)
+        window = itertools.islice(docs, skip, skip + limit if limit else None)
+        return [project(d) for d in window] if project else list(window)  # (projected as read)
 
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
@@ -487,15 +445,8 @@ class SqliteCollection(Collection):
             return q("@" + field)
         return None
 
-    async def count(self, filter: Filter) -> int:
-        return sum(1 for _ in self._rows(match.utc(filter)))
-
     async def insert_one(self, doc: Doc) -> None:
         self._insert(doc)
-
-    async def insert_many(self, docs: Sequence[Doc]) -> None:
-        for doc in docs:  # in order, up to the first refused
-            self._insert(doc)
 
     async def update_one(
         self, filter: Filter, update: Any, *, upsert: bool = False
@@ -534,9 +485,6 @@ class SqliteCollection(Collection):
         self._delete(*found)
         return found[1]
 
-    async def delete_one(self, filter: Filter) -> int:
-        return 0 if await self.find_one_and_delete(filter) is None else 1
-
     async def delete_many(self, filter: Filter) -> int:
         rows = list(self._rows(match.utc(filter)))
         for rowid, doc in rows:
@@ -549,14 +497,13 @@ class SqliteCollection(Collection):
         """A column (or a side table) for `field`, filled from every document."""
         if field in self._columns or field in self._arrays:
             return
-        self._commits.before_write()
+        self._commits.check()
         rows = self._db.execute(f"SELECT id, doc FROM {self._t}").fetchall()
         if array:
             side = self._side(field)
             self._db.execute(f"CREATE TABLE {side}(doc INTEGER NOT NULL, value)")
             self._db.execute(f"CREATE INDEX {q(f'{self.name}@{field}.doc')} ON {side}(doc)")
             self._arrays.append(field)
-            self._selects.clear()
             for rowid, blob in rows:
                 self._elements_into(rowid, self._elements(bson.decode(blob, CODEC), field), field)
         else:
@@ -607,7 +554,7 @@ class SqliteCollection(Collection):
         ).fetchone()
         if existing is not None and existing[0] == sql:
             return
-        self._commits.before_write()
+        self._commits.check()
         try:
             if existing is not None:
                 self._db.execute(f"DROP INDEX {q(name)}")
@@ -618,12 +565,9 @@ class SqliteCollection(Collection):
             self._commits.wrote()
 
     async def drop_index(self, name: str) -> None:
-        self._commits.before_write()
+        self._commits.check()
         self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
         self._commits.wrote()
-
-
-__all__ = ["CODEC", "SqliteCollection", "connect", "key_value", "sql_value"]
 
 
 def _without_lower_bounds(filter: Filter, field: str) -> Filter:

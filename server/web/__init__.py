@@ -1,4 +1,4 @@
-"""The web pages people use in a browser: sign-in and My week.
+"""The web pages people use in a browser: sign-in, My week and Reports.
 
 Rendered on the server from `templates/` (Jinja2, autoescaped), with the stylesheet from
 `static/` served by the server itself (no CDN, no script). A cookie session (`session.py`)
@@ -14,14 +14,14 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import pages, signin, week
+from . import pages, reports, signin, week
 from .session import cookie_storage
 
 HERE = Path(__file__).parent
 STATIC = "/static/"
 # Every page and form target. They answer HTML to a browser with a session cookie, so they are
 # not part of the API's OpenAPI document.
-PAGES: tuple[pages.Page, ...] = (*signin.pages.pages, *week.pages.pages)
+PAGES: tuple[pages.Page, ...] = (*signin.pages.pages, *week.pages.pages, *reports.pages.pages)
 
 
 def install(app: web.Application, secret: str, base_url: str) -> None:

@@ -14,6 +14,7 @@ from textual.widgets.selection_list import Selection as Choice
 
 from ..api import ApiError, CatalogItem, ObjectSelection, SalesforceObject, Selection
 from ..widgets.checklist import CheckList
+from ..widgets.status import StatusLine
 from .base import counted
 from .pane import Pane, reports_failures
 from .watch import watch_run
@@ -52,7 +53,7 @@ class ItemsPane(Pane):
             yield Static("", id="catalog-title")
             yield Input(placeholder="search (Enter)", id="catalog-q", compact=True)
         yield CheckList(id="catalog")
-        yield Static("", id="items-state")
+        yield StatusLine("", id="items-state")
 
     def focus_first(self) -> None:
         self.query_one("#catalog", SelectionList).focus()

@@ -10,10 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..api import Member, Task, TaskPage
+from ..widgets.fitted_table import Column, FittedTable
 from .base import counted
 from .dialogs import ChoiceDialog, ConfirmDialog
 from .pane import Pane, reports_failures
@@ -23,6 +24,8 @@ ROLES = [("manager: tracks time, sees everyone's in it", "manager"),
          ("regular: tracks own time", "regular"),
          ("guest: sees the tasks, cannot track", "guest")]  # fmt: skip
 MORE = "more"
+# Long names are cut (…) so that the role always shows.
+MEMBER_COLUMNS = (Column("User", flexible=True), Column("Role"), Column("From", flexible=True))
 TAIL = 6  # characters of an id that tell namesakes apart
 
 
@@ -33,26 +36,37 @@ def record_id(task: Task) -> str:
 
 
 def label(task: Task, with_path: bool = False, tag: str | None = None) -> Text:
-    """How a task reads in the tree; `tag` (an id or its tail) first, ahead of a long path, so
-    that it shows in a narrow tree."""
+    """How a task reads in the tree: its name first, so that a narrow tree shows what tells
+    results apart, then (search results) the path it is in, dimmed; `tag` (an id or its tail)
+    ahead of the name, for namesakes."""
     text = Text()
     if task["locked"]:
         text.append(LOCK + " ")
     if tag:
         text.append(f"#{tag} ", style="bold")
-    if with_path and task["path"]:
-        text.append(" > ".join(task["path"]) + " > ", style="dim")
     text.append(task["name"])
     if task["archived"]:
         text.append(" (archived)", style="dim")
+    if with_path and task["path"]:
+        text.append(" in " + " > ".join(task["path"]), style="dim")
     return text
 
 
-def tags(tasks: list[Task], with_path: bool) -> dict[str, str]:
-    """Tags for the tasks that would read the same as another: the tail of their id, or the
-    whole id where tails collide too."""
-    reads = Counter(label(task, with_path).plain for task in tasks)
-    namesakes = [task for task in tasks if reads[label(task, with_path).plain] > 1]
+def shown(text: str, room: int | None) -> str:
+    """What of `text` a line of `room` cells shows (all of it when `room` is None)."""
+    if room is None:
+        return text
+    cut = Text(text)
+    cut.truncate(room)
+    return cut.plain
+
+
+def tags(tasks: list[Task], with_path: bool, room: int | None = None) -> dict[str, str]:
+    """Tags for the tasks that would read the same as another in `room` cells (namesakes, or
+    long names alike in all the tree shows of them): the tail of their id, or the whole id where
+    tails collide too."""
+    reads = Counter(shown(label(task, with_path).plain, room) for task in tasks)
+    namesakes = [task for task in tasks if reads[shown(label(task, with_path).plain, room)] > 1]
     tails = Counter(record_id(task)[-TAIL:] for task in namesakes)
     return {
         task["id"]: record_id(task)[-TAIL:]
@@ -88,17 +102,15 @@ class RolesPane(Pane):
                 yield tree
             with Vertical(id="members-side"):
                 yield Static("Pick a node on the left.", id="node-title")
-                table: DataTable[str] = DataTable(id="members", cursor_type="row")
-                table.add_columns("User", "Role", "From")
-                yield table
+                yield FittedTable(*MEMBER_COLUMNS, id="members")
 
     @property
     def project_tree(self) -> Tree[Task | str]:
         return self.query_one("#tree", Tree)
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#members", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#members", FittedTable)
 
     def focus_first(self) -> None:
         self.project_tree.focus()
@@ -142,8 +154,8 @@ class RolesPane(Pane):
                 self.load_members(task)  # also when the cursor was on the first line already
 
     def add_page(self, parent: TreeNode[Task | str], page: TaskPage, with_path: bool) -> None:
-        # Two tasks that would read the same (namesakes under the same path) show their ids.
-        tagged = tags(page["items"], with_path)
+        # Two tasks that would read the same on screen show their ids.
+        tagged = tags(page["items"], with_path, self.label_room(parent))
         for task in page["items"]:
             self.names[task["id"]] = task["name"]
             tag = tagged.get(task["id"])
@@ -152,6 +164,18 @@ class RolesPane(Pane):
             parent.add_leaf(
                 Text("… more (Enter)", style="dim"), data=f"{MORE}:{page['next_cursor']}"
             )
+
+    def label_room(self, parent: TreeNode[Task | str]) -> int | None:
+        """The cells a label of a child of `parent` gets: the tree's width less its scrollbar,
+        the expand icon and the indentation (None before the tree is laid out)."""
+        tree = self.project_tree
+        if not tree.size.width:
+            return None
+        depth, node = 0, parent
+        while node.parent is not None:
+            depth, node = depth + 1, node.parent
+        indent = len(tree.ICON_NODE) + depth * tree.guide_depth
+        return max(1, tree.size.width - tree.styles.scrollbar_size_vertical - indent)
 
     @on(Tree.NodeExpanded, "#tree")
     def expanded(self, event: Tree.NodeExpanded[Task | str]) -> None:
@@ -213,16 +237,18 @@ class RolesPane(Pane):
         # The cursor stays with the person it was on (or, if they left, on the same row), so
         # that the next key acts on whom the administrator is looking at.
         was_on, row = self.member, table.cursor_row
-        table.clear()
-        for member in members:
-            source = member["inherited_from"]
-            where = "this node" if source is None else f"↑ {self.names.get(source, source)}"
-            table.add_row(member["user"]["name"], member["role"], where, key=member["user"]["id"])
+        table.fill(
+            [(m["user"]["id"], [m["user"]["name"], m["role"], self.where(m)]) for m in members]
+        )
         ids = [m["user"]["id"] for m in members]
         if was_on is not None and was_on["user"]["id"] in ids:
             row = ids.index(was_on["user"]["id"])
         if members:
             table.move_cursor(row=max(0, min(row, len(members) - 1)), animate=False)
+
+    def where(self, member: Member) -> str:
+        source = member["inherited_from"]
+        return "this node" if source is None else f"↑ {self.names.get(source, source)}"
 
     @property
     def member(self) -> Member | None:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..api import ApiError, Run, RunWarning
+from ..widgets.status import StatusLine
 from .base import took, when
 from .pane import Pane, reports_failures
 from .watch import progress, watch_run
@@ -40,7 +41,7 @@ class SyncPane(Pane):
             "Error",
         )
         yield table
-        yield Static("", id="run-warnings")
+        yield StatusLine("", id="run-warnings")
 
     def focus_first(self) -> None:
         self.query_one("#runs", DataTable).focus()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..api import User
+from ..widgets.fitted_table import Column, FittedTable
 from .base import counted
 from .dialogs import AddUserDialog, ChoiceDialog, ConfirmDialog
 from .pane import Pane, reports_failures
@@ -16,6 +17,15 @@ ACCOUNT_ROLES = [
     ("administrator: manages users, the integration, items, roles", "administrator"),
     ("user: tracks time", "user"),
 ]
+
+# Long names and emails are cut (…) so that the role, the state and the owner always show.
+COLUMNS = (
+    Column("Name", flexible=True),
+    Column("Email", flexible=True),
+    Column("Role"),
+    Column("Active"),
+    Column(""),
+)
 
 
 class UsersPane(Pane):
@@ -33,13 +43,11 @@ class UsersPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="users-title")
-        table: DataTable[str] = DataTable(id="users", cursor_type="row")
-        table.add_columns("Name", "Email", "Role", "Active", "")
-        yield table
+        yield FittedTable(*COLUMNS, id="users")
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#users", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#users", FittedTable)
 
     def focus_first(self) -> None:
         self.table.focus()
@@ -61,19 +69,21 @@ class UsersPane(Pane):
         self.query_one("#users-title", Static).update(
             f"{counted(len(users), 'user')}, {active} active"
         )
-        row = self.table.cursor_row
-        self.table.clear()
-        for user in users:
-            self.table.add_row(
-                user["name"],
-                user["email"],
-                user["role"],
-                "yes" if user["active"] else "no",
-                "Salesforce owner" if user["id"] == self.owner_id else "",
-                key=user["id"],
-            )
-        if users:
-            self.table.move_cursor(row=min(row, len(users) - 1))
+        self.table.fill(
+            [
+                (
+                    user["id"],
+                    [
+                        user["name"],
+                        user["email"],
+                        user["role"],
+                        "yes" if user["active"] else "no",
+                        "Salesforce owner" if user["id"] == self.owner_id else "",
+                    ],
+                )
+                for user in users
+            ]
+        )
 
     @property
     def user(self) -> User | None:

@@ -1,0 +1,60 @@
+"""How the console fits text into 80 columns: table widths, cut cells, tree labels told apart."""
+
+from __future__ import annotations
+
+from tui.api import Source, Task
+from tui.screens.roles import label, tags
+from tui.widgets.fitted_table import clip, fit
+
+
+def test_columns_that_fit_keep_their_natural_widths() -> None:
+    assert fit([10, 20, 13], [True, True, False], room=60) == [10, 20, 13]
+
+
+def test_flexible_columns_give_up_width_the_widest_first_and_fixed_ones_none() -> None:
+    # 13 + 6 fixed leave 31: the 12-wide name fits whole, the email gets the remaining 19.
+    assert fit([12, 39, 13, 6], [True, True, False, False], room=50) == [12, 19, 13, 6]
+    # Both too wide: they share what is left, evenly.
+    assert fit([27, 39, 13], [True, True, False], room=43) == [15, 15, 13]
+    # Nothing left: a flexible column keeps one cell.
+    assert fit([27, 20], [True, False], room=10) == [1, 20]
+
+
+def test_a_cut_cell_ends_with_an_ellipsis_within_its_width() -> None:
+    assert clip("Ada Admin", 9) == "Ada Admin"
+    assert clip("Bartholomew Longname", 12) == "Bartholomew…"  # no space before the "…"
+    assert clip("漢字の名前です", 7) == "漢字の…"  # wide characters count two cells
+
+
+def task(name: str, record: str, path: list[str]) -> Task:
+    source: Source = {"system": "salesforce", "object": "Opportunity", "id": record, "url": ""}
+    return {
+        "id": "task-" + record,
+        "name": name,
+        "parent_id": None,
+        "path": path,
+        "kind": "task",
+        "archived": False,
+        "locked": True,
+        "source": source,
+        "my_role": None,
+    }
+
+
+def test_a_search_result_reads_its_name_before_its_path() -> None:
+    found = task("Acme - plant rollout phase 2", "0068d000G8003D8AII", ["Salesforce", "Opps"])
+    assert label(found, with_path=True).plain == (
+        "🔒 Acme - plant rollout phase 2 in Salesforce > Opps"
+    )
+
+
+def test_results_alike_in_what_the_tree_shows_of_them_are_tagged() -> None:
+    path = ["Salesforce", "Opportunities"]
+    one = task("Acme - plant rollout, phase 2", "0068d000G8003D8AII", path)
+    two = task("Acme - plant rollout, phase 3", "0068d000G8003D9AII", path)
+    other = task("Globex - training days", "0068d000G8003DAAII", path)
+    results = [one, two, other]
+    # Whole, they differ; in 25 cells they read the same, and each gets the tail of its
+    # record id (of the 15-character form).
+    assert tags(results, with_path=True) == {}
+    assert tags(results, with_path=True, room=25) == {one["id"]: "8003D8", two["id"]: "8003D9"}
