@@ -1,5 +1,6 @@
-"""The account's settings: how long a forgotten timer may run, and the time zone whose midnights
-end the account's days (My week's days; default UTC). Kept on the account document."""
+"""The account's settings: how long a forgotten timer may run, the time zone whose midnights
+end the account's days (My week's days; default UTC), and the currency of its rates and amounts
+(an ISO 4217 code; default EUR). Kept on the account document."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidRequestError, NotFoundError
+from .rates import CURRENCY, DEFAULT_CURRENCY
 from .store import Store
 from .tracking import DEFAULT_FORGOTTEN_HOURS, FORGOTTEN_TIMER_HOURS
 
@@ -45,6 +47,7 @@ class AccountSettings:
             "name": account["name"],
             FORGOTTEN_TIMER_HOURS: DEFAULT_FORGOTTEN_HOURS if hours is None else int(hours),
             TIME_ZONE: account.get(TIME_ZONE) or DEFAULT_TIME_ZONE,
+            CURRENCY: account.get(CURRENCY) or DEFAULT_CURRENCY,
         }
 
     async def change(self, account_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,6 +56,8 @@ class AccountSettings:
             updates[FORGOTTEN_TIMER_HOURS] = changes[FORGOTTEN_TIMER_HOURS]
         if TIME_ZONE in changes:
             updates[TIME_ZONE] = parse_time_zone(changes[TIME_ZONE])
+        if CURRENCY in changes:
+            updates[CURRENCY] = changes[CURRENCY]
         if updates:
             await self._store.accounts.update_one({"_id": account_id}, {"$set": updates})
         return await self.view(account_id)
@@ -63,3 +68,8 @@ class AccountSettings:
             {"_id": account_id}, projection={TIME_ZONE: 1}
         )
         return zoneinfo.ZoneInfo((account or {}).get(TIME_ZONE) or DEFAULT_TIME_ZONE)
+
+    async def currency(self, account_id: str) -> str:
+        """The ISO 4217 code of the account's rates and amounts."""
+        account = await self._store.accounts.find_one({"_id": account_id}, projection={CURRENCY: 1})
+        return str((account or {}).get(CURRENCY) or DEFAULT_CURRENCY)

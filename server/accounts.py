@@ -20,6 +20,7 @@ from .errors import (
 )
 from .ids import new_id
 from .paging import Page
+from .rates import RATE, format_money, parse_rate
 from .store import Doc, DuplicateKeyError, Remembered, Store
 from .text import clean_name
 
@@ -107,6 +108,12 @@ def user_view(doc: Doc) -> dict[str, Any]:
         "role": doc["role"],
         "active": doc["active"],
     }
+
+
+def admin_user_view(doc: Doc) -> dict[str, Any]:
+    """A user as administrators see them: with their hourly rate (null: none set, the task's
+    applies)."""
+    return {**user_view(doc), RATE: format_money(doc.get(RATE))}
 
 
 class Accounts:
@@ -393,6 +400,8 @@ class Accounts:
         if was_admin and not is_admin:
             await self._release_admin(caller.account_id, user_id)
         updates = {k: v for k, v in changes.items() if k in ("name", "role", "active")}
+        if RATE in changes:
+            updates[RATE] = parse_rate(changes[RATE])
         if password is not None:
             # Every token of the user ends, but the calling one when it is theirs.
             keep = caller.token_hash if user_id == caller.user_id else None

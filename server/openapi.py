@@ -105,6 +105,17 @@ def _list_of(name: str) -> dict[str, Any]:
     }
 
 
+_MONEY = {
+    "type": "string",
+    "pattern": r"^[0-9]+\.[0-9]{2}$",
+    "description": "Money in the account's currency, a decimal string with two decimals",
+}
+_RATE = {
+    "type": ["string", "null"],
+    "pattern": r"^[0-9]+\.[0-9]{2}$",
+    "description": "Hourly rate in the account's currency, two decimals (null: none set here)",
+}
+
 TASK_REF = {
     "type": ["object", "null"],
     "properties": {
@@ -139,6 +150,11 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "role": {"enum": ["administrator", "user"]},
             "active": {"type": "boolean"},
+            "rate": {
+                **_RATE,
+                "description": "The user's hourly rate, over the task's where set (null: none); "
+                "shown to administrators only",
+            },
         },
     },
     "UserList": _list_of("User"),
@@ -191,6 +207,16 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "my_role": {"enum": ["manager", "regular", "guest", None]},
+            "billable": {
+                "type": ["boolean", "null"],
+                "description": "Billable by default, set on this task (null: as the task above "
+                "says; a project without one: true)",
+            },
+            "rate": {
+                **_RATE,
+                "description": "Hourly rate set on this task (null: the nearest task above "
+                "that has one sets it); present for administrators and the task's managers only",
+            },
         },
     },
     "TaskList": _list_of("Task"),
@@ -232,6 +258,10 @@ SCHEMAS: dict[str, Any] = {
             "duration": {"type": "integer", "description": "Seconds; counts up while running"},
             "note": {"type": "string"},
             "source": {"enum": list(SOURCES)},
+            "billable": {
+                "type": "boolean",
+                "description": "As set on the entry, else as its task says (default true)",
+            },
         },
     },
     "EntryList": {
@@ -260,7 +290,7 @@ SCHEMAS: dict[str, Any] = {
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
     "Account": {
         "type": "object",
-        "required": ["id", "name", "forgotten_timer_hours", "time_zone"],
+        "required": ["id", "name", "forgotten_timer_hours", "time_zone", "currency"],
         "properties": {
             "id": _ID,
             "name": {"type": "string"},
@@ -274,6 +304,11 @@ SCHEMAS: dict[str, Any] = {
             "time_zone": {
                 "type": "string",
                 "description": "IANA time zone name: where the account's days end (default UTC)",
+            },
+            "currency": {
+                "type": "string",
+                "pattern": "^[A-Z]{3}$",
+                "description": "ISO 4217 code of the account's rates and amounts (default EUR)",
             },
         },
     },
@@ -417,11 +452,25 @@ SCHEMAS: dict[str, Any] = {
                         "key": {"type": "object"},
                         "seconds": {"type": "integer"},
                         "entries": {"type": "integer"},
+                        "billable_seconds": {
+                            "type": "integer",
+                            "description": "Billable seconds the caller may see priced",
+                        },
+                        "amount": {
+                            **_MONEY,
+                            "description": "Billable seconds x hourly rate, rounded once, "
+                            "half up, to cents",
+                        },
                     },
                 },
             },
             "total_seconds": {"type": "integer"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "total_billable_seconds": {"type": "integer"},
+            "total_amount": {**_MONEY, "description": "The sum of the groups' amounts"},
         },
+        "description": "Amount fields (billable_seconds, amount, currency, total_*) only for "
+        "administrators, and managers for the entries on tasks they manage",
     },
 }
 

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import clock
+from . import clock, rates
+from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
+from .pricing import Price, Pricer, may_see_rates
 from .report_queue import ReportQueue
 from .store import Doc
 from .tracking import Tracking
@@ -50,6 +52,27 @@ class Group:
     seconds: int = 0
     entries: int = 0
     sort_key: tuple[Any, ...] = field(default=())
+    # Priced time (callers who may see rates, `pricing`): billable seconds, and the sum of
+    # billable seconds x hourly rate in minor units, rounded once into `amount` (`rates`).
+    billable_seconds: int = 0
+    cent_seconds: int = 0
+
+    def add_priced(self, seconds: int, price: Price | None) -> None:
+        if price is not None and price.billable:
+            self.billable_seconds += seconds
+            self.cent_seconds += seconds * (price.rate or 0)
+
+    @property
+    def amount(self) -> int:
+        """The group's amount in minor units (rounded once, half up)."""
+        return rates.amount_cents(self.cent_seconds)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Amounts in a report's output: for callers who may see rates, in the account's currency."""
+
+    currency: str
 
 
 def _overlap(entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
@@ -97,8 +120,15 @@ _Keys = dict[tuple[str, str | None], tuple[str | None, dict[str, Any], tuple[Any
 
 
 class Reports:
-    def __init__(self, accounts: Accounts, tree: Tree, tracking: Tracking) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        tree: Tree,
+        tracking: Tracking,
+        account_settings: AccountSettings,
+    ) -> None:
         self._accounts = accounts
+        self._account_settings = account_settings
         self._tree = tree
         self._tracking = tracking
         self.queue = ReportQueue(
@@ -165,9 +195,13 @@ class Reports:
         needs = set(groupings) | ({"task"} if project_id else set())
         by_day = not needs.isdisjoint((DAY, DAY_PROJECT))
         keys: _Keys = {}
+        pricer = Pricer(self._tree, self._accounts, caller)
+        priced = await may_see_rates(self._tree, caller)
         batches = self._tracking.report_batches(caller, start, end, user_id)
         async for entries in batches:
             await self._look_up(caller.account_id, needs, entries, names)
+            if priced:
+                await pricer.look_up(entries)
             for entry in entries:
                 task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
                 if project_id is not None and not _under(task, project_id):
@@ -178,11 +212,13 @@ class Reports:
                 if seconds == 0:
                     continue
                 total += seconds
+                price = pricer.price(entry) if priced else None
                 for grouping, groups in tables.items():
                     if grouping in (DAY, DAY_PROJECT):
-                        self._add_days(grouping, groups, entry, task, names, days, keys)
+                        self._add_days(grouping, groups, entry, task, names, days, keys, price)
                     else:
-                        _add(groups, *self._known_key(grouping, entry, task, names, keys), seconds)
+                        key = self._known_key(grouping, entry, task, names, keys)
+                        _add(groups, *key, seconds, price)
             await asyncio.sleep(0)  # the other requests' turn
         return {
             grouping: sorted(
@@ -203,6 +239,7 @@ class Reports:
         names: _Names,
         days: list[tuple[dt.date, int]],
         keys: _Keys,
+        price: Price | None = None,
     ) -> None:
         """Adds an entry's time to a grouping by day (`DAY` or `DAY_PROJECT`), day by day."""
         project_id, project, project_sort = (
@@ -219,6 +256,7 @@ class Reports:
                 )
             group.seconds += seconds
             group.entries += 1
+            group.add_priced(seconds, price)
 
     async def _look_up(
         self, account_id: str, needs: set[str], entries: list[Doc], names: _Names
@@ -255,6 +293,12 @@ class Reports:
         if found is None:
             found = keys[ref] = self._key(grouping, entry, task, names)
         return found
+
+    async def pricing(self, caller: Caller) -> Pricing | None:
+        """How the caller's reports show amounts: None for callers who may not see rates."""
+        if not await may_see_rates(self._tree, caller):
+            return None
+        return Pricing(currency=await self._account_settings.currency(caller.account_id))
 
     @staticmethod
     def _key(
@@ -309,12 +353,14 @@ def _add(
     key: dict[str, Any],
     sort_key: tuple[Any, ...],
     seconds: int,
+    price: Price | None = None,
 ) -> None:
     group = groups.get(group_id)
     if group is None:
         group = groups[group_id] = Group(key=key, sort_key=sort_key)
     group.seconds += seconds
     group.entries += 1
+    group.add_priced(seconds, price)
 
 
 def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
@@ -322,18 +368,39 @@ def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
     return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
 
 
-def as_json(items: list[Group], total: int) -> dict[str, Any]:
-    return {
+def as_json(items: list[Group], total: int, pricing: Pricing | None = None) -> dict[str, Any]:
+    """The report as JSON; with `pricing`, each group's billable seconds and amount, and the
+    totals with the currency (without it, no amount field at all)."""
+    body: dict[str, Any] = {
         "items": [{"key": g.key, "seconds": g.seconds, "entries": g.entries} for g in items],
         "total_seconds": total,
     }
+    if pricing is not None:
+        for item, g in zip(body["items"], items, strict=True):
+            item["billable_seconds"] = g.billable_seconds
+            item["amount"] = rates.format_money(g.amount)
+        body["currency"] = pricing.currency
+        body["total_billable_seconds"] = sum(g.billable_seconds for g in items)
+        body["total_amount"] = rates.format_money(total_amount(items))
+    return body
 
 
-def csv_chunks(group_by: str, items: list[Group], total: int) -> Iterator[str]:
-    """The report as CSV text, `CSV_ROWS_PER_CHUNK` rows at a time (a response streams them)."""
+def total_amount(items: list[Group]) -> int:
+    """The report's amount: the sum of its groups' rounded amounts (the rows add up to it)."""
+    return sum(g.amount for g in items)
+
+
+def csv_chunks(
+    group_by: str, items: list[Group], total: int, pricing: Pricing | None = None
+) -> Iterator[str]:
+    """The report as CSV text, `CSV_ROWS_PER_CHUNK` rows at a time (a response streams them);
+    with `pricing`, three columns more: billable hours, amount, currency."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    for n, row in enumerate(_csv_rows(group_by, items, total), start=1):
+    rows = _csv_rows(group_by, items, total)
+    if pricing is not None:
+        rows = _priced_rows(rows, items, pricing)
+    for n, row in enumerate(rows, start=1):
         writer.writerow(row)
         if n % CSV_ROWS_PER_CHUNK == 0:
             yield out.getvalue()
@@ -385,6 +452,19 @@ def _csv_rows(group_by: str, items: list[Group], total: int) -> Iterator[list[An
     entries = sum(g.entries for g in items)
     padding = {"task": 3, DAY: 0}.get(group_by, 2)
     yield ["total", *[""] * padding, total, _hours(total), entries]
+
+
+def _priced_rows(
+    rows: Iterator[list[Any]], items: list[Group], pricing: Pricing
+) -> Iterator[list[Any]]:
+    """The rows of `_csv_rows` (a header, a row per group, the total) with the amount columns."""
+    yield [*next(rows), "billable_hours", "amount", "currency"]
+    for g in items:
+        row = next(rows)
+        yield [*row, _hours(g.billable_seconds), rates.format_money(g.amount), pricing.currency]
+    billable = sum(g.billable_seconds for g in items)
+    total = rates.format_money(total_amount(items))
+    yield [*next(rows), _hours(billable), total, pricing.currency]
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

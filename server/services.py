@@ -43,6 +43,7 @@ class Services:
         accounts = Accounts(store, token_idle=dt.timedelta(days=settings.token_idle_days))
         tree = Tree(store, accounts)
         tracking = Tracking(store, tree)
+        account_settings = AccountSettings(store)
         trust = Trust.build(settings.salesforce_ca_bundle, settings.data_dir)
         oauth = None
         if settings.salesforce_client_id and settings.salesforce_client_secret:
@@ -75,10 +76,10 @@ class Services:
             settings=settings,
             store=store,
             accounts=accounts,
-            account_settings=AccountSettings(store),
+            account_settings=account_settings,
             tree=tree,
             tracking=tracking,
-            reports=Reports(accounts, tree, tracking),
+            reports=Reports(accounts, tree, tracking, account_settings),
             integrations=integrations,
             syncs=syncs,
             scheduler=SyncScheduler(store, syncs, settings.sync_interval_seconds),

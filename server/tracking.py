@@ -31,6 +31,7 @@ from . import clock
 from .accounts import Caller
 from .errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from .ids import new_id
+from .rates import BILLABLE, NO_TASK, entry_billable
 from .store import Doc, DuplicateKeyError, Store
 from .tree import MANAGER, TaskFields, Tree, task_ref
 
@@ -111,6 +112,9 @@ class Tracking:
         tasks |= await self._tree.indexed_tasks(
             account_id, [t for e in entries if (t := e["task_id"]) and t not in known]
         )
+        billing = await self._tree.billing(
+            account_id, {t for e in entries if (t := e["task_id"]) and e.get(BILLABLE) is None}
+        )
         now = clock.now()
         return [
             {
@@ -123,6 +127,7 @@ class Tracking:
                 "duration": duration(e, now),
                 "note": e["note"],
                 "source": e["source"],
+                BILLABLE: entry_billable(e, billing.get(e["task_id"] or "", NO_TASK)),
             }
             for e in entries
         ]
@@ -228,6 +233,7 @@ class Tracking:
         note: str,
         started_at: dt.datetime | None,
         source: str,
+        billable: bool | None = None,
     ) -> Started:
         now = clock.now()
         start = started_at or now
@@ -246,6 +252,8 @@ class Tracking:
                 stopped = await self._end(current, start) or stopped
             entry = _new_entry(caller, task_id, start, None, note, source, now)
             entry[TIMER_OF] = caller.user_id
+            if billable is not None:
+                entry[BILLABLE] = billable
             try:
                 await self._store.entries.insert_one(entry)
             except DuplicateKeyError:
@@ -464,6 +472,8 @@ class Tracking:
         if task_id is not None:
             await self._tree.trackable_task(caller, task_id)
         entry = _new_entry(caller, task_id, start, end, fields.get("note", ""), source, clock.now())
+        if fields.get(BILLABLE) is not None:
+            entry[BILLABLE] = fields[BILLABLE]
         await self._store.entries.insert_one(entry)
         return entry
 
@@ -493,6 +503,8 @@ class Tracking:
             updates["task_id"] = fields["task_id"]
         if "note" in fields:
             updates["note"] = fields["note"]
+        if BILLABLE in fields:
+            updates[BILLABLE] = fields[BILLABLE]
         start: dt.datetime = fields["start"] if "start" in fields else entry["start"]
         if entry["end"] is None:
             if "end" in fields or "duration" in fields:
@@ -524,6 +536,8 @@ class Tracking:
             updates["task_id"] = fields["task_id"]
         if "note" in fields:
             updates["note"] = fields["note"]
+        if BILLABLE in fields:
+            updates[BILLABLE] = fields[BILLABLE]
         start: dt.datetime = fields["start"] if "start" in fields else entry["start"]
         updates["start"] = start
         updates["end"] = self._span(start, fields.get("end"), fields.get("duration"))

@@ -25,6 +25,7 @@ from .errors import (
 )
 from .ids import new_id
 from .paging import Page
+from .rates import BILLABLE, RATE, TaskBilling, format_money, parse_rate, task_billing
 from .salesforce_ids import to_18
 from .store import Doc, DuplicateKeyError, Remembered, Store, find_in
 from .tree_index import TreeIndex, settle
@@ -147,6 +148,9 @@ def task_view(
         "locked": task["locked"],
         "source": dict(source) if source else None,
         "my_role": assignments.role(task),
+        # Set on this task (null: as the task above says); the rate only for its managers.
+        BILLABLE: task.get(BILLABLE),
+        **({RATE: format_money(task.get(RATE))} if assignments.can_manage(task) else {}),
     }
 
 
@@ -240,6 +244,15 @@ class Tree:
         without reading the store: read them, never change them."""
         tasks = (await self._index.get(account_id)).tasks
         return {i: task for i in task_ids if (task := tasks.get(i)) is not None}
+
+    async def billing(self, account_id: str, task_ids: Iterable[str]) -> dict[str, TaskBilling]:
+        """The effective rate and billable default of these tasks (inherited down the tree),
+        by id, from the tree index."""
+        task_ids = list(task_ids)
+        if not task_ids:
+            return {}
+        tasks = (await self._index.get(account_id)).tasks
+        return {i: task_billing(task, tasks) for i in task_ids if (task := tasks.get(i))}
 
     async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
         task, assignments = await self.visible_task(caller, task_id)
@@ -515,7 +528,14 @@ class Tree:
         self, caller: Caller, task_id: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         await self.finish_pending_move(caller.account_id)
-        task, assignments = await self._editable(caller, task_id)
+        billing = {k: changes[k] for k in (RATE, BILLABLE) if k in changes}
+        if RATE in billing:
+            billing[RATE] = parse_rate(billing[RATE])
+        if billing and billing.keys() == changes.keys():
+            # Rates and billable are local settings: imported tasks take them too.
+            task, assignments = await self._managed(caller, task_id, "change its rate or billing")
+        else:
+            task, assignments = await self._editable(caller, task_id)
         if "parent_id" in changes and changes["parent_id"] != task["parent_id"]:
             task = await self._move(caller, task, changes["parent_id"])
         if "name" in changes and changes["name"] != task["name"]:
@@ -523,7 +543,20 @@ class Tree:
         if "archived" in changes and changes["archived"] != task["archived"]:
             await self.set_archived(caller.account_id, task["_id"], changes["archived"])
             task = {**task, "archived": changes["archived"]}
+        if billing:  # (last: a move refused leaves the rate as it was)
+            task = await self._set_billing(task, billing)
         return task_view(task, assignments)
+
+    async def _set_billing(self, task: Doc, billing: dict[str, Any]) -> Doc:
+        """Set (or, with None, clear) the task's own `rate` (minor units) and `billable`."""
+        doc = await self._store.tasks.find_one_and_update(
+            {"_id": task["_id"], "account_id": task["account_id"]},
+            {"$set": {**billing, "updated_at": clock.now()}},
+        )
+        if doc is None:
+            raise NotFoundError("No such task.")
+        await self._index.changed(task["account_id"], put=[doc])
+        return {**task, **billing}
 
     async def _rename(self, task: Doc, name: str) -> Doc:
         depth = len(task["ancestors"])
@@ -695,11 +728,13 @@ class Tree:
             upsert=True,
         )
 
-    async def _managed(self, caller: Caller, task_id: str) -> Doc:
+    async def _managed(
+        self, caller: Caller, task_id: str, what: str = "edit its members"
+    ) -> tuple[Doc, Assignments]:
         task, assignments = await self.visible_task(caller, task_id)
         if not assignments.can_manage(task):
-            raise ForbiddenError("Only administrators and managers of this task edit its members.")
-        return task
+            raise ForbiddenError(f"Only administrators and managers of this task {what}.")
+        return task, assignments
 
     async def members(self, caller: Caller, task_id: str) -> list[dict[str, Any]]:
         task, assignments = await self.visible_task(caller, task_id)
@@ -729,7 +764,7 @@ class Tree:
         return items
 
     async def set_member(self, caller: Caller, task_id: str, user_id: str, role: str) -> None:
-        task = await self._managed(caller, task_id)
+        task, _ = await self._managed(caller, task_id)
         user = await self._accounts.get_user(caller, user_id)
         if not user["active"]:
             raise ConflictError("This user is deactivated.", code="user_inactive")
@@ -739,7 +774,7 @@ class Tree:
         self, caller: Caller, task_id: str, user_id: str, subtree: bool
     ) -> None:
         await self.finish_pending_move(caller.account_id)
-        task = await self._managed(caller, task_id)
+        task, _ = await self._managed(caller, task_id)
         await self._accounts.get_user(caller, user_id)
         if subtree:
             await self._store.memberships.delete_many(

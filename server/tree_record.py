@@ -43,12 +43,14 @@ class IndexedTask(Mapping[str, Any]):
         "_source",
         "ancestors",
         "archived",
+        "billable",
         "id",
         "kind",
         "locked",
         "name",
         "parent_id",
         "path",
+        "rate",
         "words",
     )  # fmt: skip
 
@@ -63,6 +65,9 @@ class IndexedTask(Mapping[str, Any]):
     _source: tuple[str, str, str, str | tuple[str, ...] | None] | None
     _sort_name: str | None
     words: tuple[str, ...]
+    # Local billing settings (`rates.py`), imported tasks' too: None where the task sets none.
+    rate: int | None
+    billable: bool | None
 
     def __init__(self, doc: Mapping[str, Any], words: list[str], shared: Shared) -> None:
         intern = sys.intern
@@ -80,6 +85,8 @@ class IndexedTask(Mapping[str, Any]):
         sort_name = doc["sort_name"]
         self._sort_name = None if sort_name == self.name.casefold() else sort_name
         self.words = tuple(intern(w) for w in words)
+        self.rate = doc.get("rate")
+        self.billable = doc.get("billable")
 
     @property
     def sort_name(self) -> str:
@@ -130,7 +137,7 @@ _READ: dict[str, Callable[[IndexedTask], Any]] = {
         name: attrgetter(name)
         for name in (
             "name", "parent_id", "ancestors", "path", "kind", "archived", "locked", "source",
-            "sort_name",
+            "sort_name", "rate", "billable",
         )
     },
 }  # fmt: skip

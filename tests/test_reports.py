@@ -81,8 +81,8 @@ async def test_csv_report(world: World) -> None:
     assert r.status == 200
     assert r.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.body)))
-    assert rows[0] == ["project_id", "project", "archived", "seconds", "hours", "entries"]
-    assert rows[1][1:] == ["Website", "false", "11400", "3.17", "3"]
+    assert rows[0][:6] == ["project_id", "project", "archived", "seconds", "hours", "entries"]
+    assert rows[1][1:6] == ["Website", "false", "11400", "3.17", "3"]
     assert rows[-1][0] == "total" and rows[-1][3] == "13260"
 
 
@@ -195,7 +195,7 @@ async def test_reports_over_many_entries_count_each_once(
     )
     rows = list(csv.reader(io.StringIO(as_csv.body)))
     assert {row[2]: int(row[4]) for row in rows[1:-1]} == per_task
-    assert rows[-1][4:] == [str(total), f"{total / 3600:.2f}", "400"]
+    assert rows[-1][4:7] == [str(total), f"{total / 3600:.2f}", "400"]
 
 
 async def test_csv_is_streamed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,8 +290,8 @@ async def test_time_per_day_in_the_accounts_time_zone(world: World) -> None:
     assert days == [("2026-06-01", 3600), ("2026-06-02", 7200), ("2026-06-03", 600)]
     as_csv = await world.admin.get("/api/v1/reports/summary", **RANGE, group_by="day", format="csv")
     rows = list(csv.reader(io.StringIO(as_csv.body)))
-    assert rows[0] == ["day", "seconds", "hours", "entries"]
-    assert rows[2] == ["2026-06-02", "7200", "2.00", "1"]
+    assert rows[0][:4] == ["day", "seconds", "hours", "entries"]
+    assert rows[2][:4] == ["2026-06-02", "7200", "2.00", "1"]
     assert rows[-1][:3] == ["total", "11400", "3.17"]
 
 

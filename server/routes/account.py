@@ -1,10 +1,11 @@
-"""The account's settings: forgotten timers, the time zone of its days."""
+"""The account's settings: forgotten timers, the time zone of its days, the currency."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..account_settings import TIME_ZONE
+from ..rates import CURRENCY, CURRENCY_PATTERN, DEFAULT_CURRENCY
 from ..tracking import DEFAULT_FORGOTTEN_HOURS, FORGOTTEN_HOURS_RANGE, FORGOTTEN_TIMER_HOURS
 from ..validation import Field
 from .registry import Call, Routes, json
@@ -27,6 +28,15 @@ ACCOUNT_SETTINGS = {
         max_length=64,
         description="An IANA time zone name (Europe/Berlin): where the account's days end, "
         "as My week shows them (default UTC)",
+    ),
+    CURRENCY: Field(
+        "string",
+        min_length=3,
+        max_length=3,
+        pattern=CURRENCY_PATTERN,
+        mismatch="must be an ISO 4217 currency code in capitals, such as EUR or USD",
+        description="The ISO 4217 code of every rate and amount of the account "
+        f"(default {DEFAULT_CURRENCY}); changing it converts nothing",
     ),
 }
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from .. import paging
 from ..paging import Page
+from ..rates import BILLABLE
 from ..tracking import SOURCES
 from ..validation import Field
 from .registry import Call, Routes, json, no_content
@@ -19,6 +20,11 @@ LIST = {
     "task_id": Field("id"),
     **paging.QUERY,
 }
+BILLABLE_FIELD = Field(
+    "boolean",
+    nullable=True,
+    description="Billable or not (null or absent: as the entry's task says, by default true)",
+)
 DURATION = Field("integer", minimum=1, maximum=24 * 3600, description="Seconds, instead of end")
 CREATE = {
     "task_id": Field("id", nullable=True),
@@ -27,6 +33,7 @@ CREATE = {
     "duration": DURATION,
     "note": Field("string", max_length=2000, text="note"),
     "source": Field("enum", choices=SOURCES, default="api"),
+    BILLABLE: BILLABLE_FIELD,
 }
 UPDATE = {
     "task_id": Field("id", nullable=True),
@@ -34,6 +41,7 @@ UPDATE = {
     "end": Field("time"),
     "duration": DURATION,
     "note": Field("string", max_length=2000, text="note"),
+    BILLABLE: BILLABLE_FIELD,
 }
 
 

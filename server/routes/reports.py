@@ -38,7 +38,7 @@ SUMMARY = {
 
 @routes.get(
     "/api/v1/reports/summary",
-    "Tracked time per task, project or user",
+    "Tracked time per task, project, user or day; with amounts for administrators and managers",
     query=SUMMARY,
     responses={200: "Summary"},
     errors=(400, 403, 404, 429),
@@ -48,13 +48,15 @@ async def get_summary(call: Call) -> web.StreamResponse:
     zone = await call.services.account_settings.time_zone(call.caller.account_id)
     start = clock.in_zone(given["from"], q["from"], zone)
     end = clock.in_zone(given["to"], q["to"], zone)
-    items, total = await call.services.reports.summary(
+    service = call.services.reports
+    items, total = await service.summary(
         call.caller, start, end, q["group_by"], q["user_id"], zone=zone, project_id=q["project_id"]
     )
+    pricing = await service.pricing(call.caller)
     if q["format"] == "csv":
-        chunks = reports.csv_chunks(q["group_by"], items, total)
+        chunks = reports.csv_chunks(q["group_by"], items, total, pricing)
         return await stream_csv(call.request, chunks, "timetrail-summary.csv")
-    return json(reports.as_json(items, total))
+    return json(reports.as_json(items, total, pricing))
 
 
 async def stream_csv(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging, salesforce_ids
+from .. import paging, rates, salesforce_ids
 from ..ids import parse_id
 from ..paging import Page
 from ..tree import PROJECT_ROLES
@@ -42,6 +42,21 @@ UPDATE = {
     "name": NAME,
     "parent_id": Field("id", nullable=True),
     "archived": Field("boolean", description="Archive or restore a manual task"),
+    rates.RATE: Field(
+        "string",
+        nullable=True,
+        max_length=10,
+        pattern=rates.RATE_PATTERN,
+        mismatch="must be a decimal number with at most two decimals, such as 85.50",
+        description="Hourly rate in the account's currency, for this task and the tasks below "
+        "it that set none (null: inherit from the task above). Imported tasks take it too",
+    ),
+    rates.BILLABLE: Field(
+        "boolean",
+        nullable=True,
+        description="Whether time on this task and below is billable by default "
+        "(null: inherit; a project without one: true). Imported tasks take it too",
+    ),
 }
 ROLE = {"role": Field("enum", required=True, choices=PROJECT_ROLES)}
 UNASSIGN = {
@@ -135,7 +150,8 @@ async def create_task(call: Call) -> web.StreamResponse:
 
 @routes.patch(
     "/api/v1/tasks/{id}",
-    "Rename, move, archive or restore a manual task",
+    "Rename, move, archive or restore a manual task; set a task's rate and billable default "
+    "(administrators and the task's managers; imported tasks too)",
     body=UPDATE,
     responses={200: "Task"},
     errors=(400, 403, 404, 409),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..rates import BILLABLE
 from ..tracking import SOURCES
 from ..validation import Field
 from .registry import Call, Routes, json, no_content
@@ -18,6 +19,11 @@ START = {
         "time", description="Defaults to now; within the last 24 hours, not in the future"
     ),
     "source": SOURCE,
+    BILLABLE: Field(
+        "boolean",
+        nullable=True,
+        description="Billable or not (null or absent: as the task says, by default true)",
+    ),
 }
 STOP = {"stopped_at": Field("time", description="Defaults to now")}
 
@@ -47,6 +53,7 @@ async def start_timer(call: Call) -> web.StreamResponse:
         b.get("note", ""),
         b.get("started_at"),
         b.get("source", "api"),
+        b.get(BILLABLE),
     )
     account = call.caller.account_id
     known = {task["_id"]: task} if task else None

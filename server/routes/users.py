@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging
-from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, EMAIL_PATTERN, user_view
+from .. import paging, rates
+from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, EMAIL_PATTERN, admin_user_view
 from ..paging import Page
 from ..store import Doc
 from ..validation import Field
@@ -32,6 +32,15 @@ UPDATE = {
     "role": Field("enum", choices=ACCOUNT_ROLES),
     "active": Field("boolean"),
     "password": Field("string", min_length=8, max_length=1024),
+    rates.RATE: Field(
+        "string",
+        nullable=True,
+        max_length=10,
+        pattern=rates.RATE_PATTERN,
+        mismatch="must be a decimal number with at most two decimals, such as 85.50",
+        description="The user's hourly rate in the account's currency: where set, it prices "
+        "their billable time on every task, over the task's rate (null: none)",
+    ),
 }
 
 
@@ -46,7 +55,7 @@ async def list_users(call: Call) -> web.StreamResponse:
     items, cursor = await call.services.accounts.list_users(
         call.caller, Page.from_query(call.query)
     )
-    return json({"items": [user_view(u) for u in items], "next_cursor": cursor})
+    return json({"items": [admin_user_view(u) for u in items], "next_cursor": cursor})
 
 
 @routes.post(
@@ -63,17 +72,18 @@ async def create_user(call: Call) -> web.StreamResponse:
         call.caller, b["email"], b["name"], b["password"], b.get("role", "user")
     )
     await call.services.syncs.user_joined(call.caller.account_id, user["_id"])
-    return json(user_view(user), status=201)
+    return json(admin_user_view(user), status=201)
 
 
 @routes.get("/api/v1/users/{id}", "One user", admin=True, responses={200: "User"}, errors=(404,))
 async def get_user(call: Call) -> web.StreamResponse:
-    return json(user_view(await call.services.accounts.get_user(call.caller, call.path_id())))
+    return json(admin_user_view(await call.services.accounts.get_user(call.caller, call.path_id())))
 
 
 @routes.patch(
     "/api/v1/users/{id}",
-    "Rename, change account role, (de)activate, set a new password (revokes the user's tokens)",
+    "Rename, change account role, (de)activate, set a new password (revokes the user's tokens), "
+    "set the hourly rate",
     admin=True,
     body=UPDATE,
     responses={200: "User"},
@@ -82,7 +92,7 @@ async def get_user(call: Call) -> web.StreamResponse:
 async def update_user(call: Call) -> web.StreamResponse:
     user = await call.services.accounts.update_user(call.caller, call.path_id(), call.body)
     await _changed(call, user)
-    return json(user_view(user))
+    return json(admin_user_view(user))
 
 
 @routes.delete(

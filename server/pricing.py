@@ -1,0 +1,70 @@
+"""Which entries a caller may see priced, and at what: the billable side of a report.
+
+Rates are visible to administrators (every entry) and to managers of a project (the entries on
+tasks they manage: the nearest role there is `manager`). A caller who manages nothing sees no
+amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for each batch of entries, then
+`Pricer.price` per entry; tasks come from the tree index, users from the store, each read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from .accounts import Accounts, Caller
+from .rates import NO_TASK, TaskBilling, entry_billable, entry_rate
+from .store import Doc
+from .tree import MANAGER, Assignments, Tree
+
+
+class Price(NamedTuple):
+    billable: bool
+    rate: int | None  # minor units per hour; None: no rate set for this user or task
+
+
+async def may_see_rates(tree: Tree, caller: Caller) -> bool:
+    """Administrators, and managers (of some project): they see amounts in reports."""
+    if caller.is_admin:
+        return True
+    return MANAGER in (await tree.assignments(caller)).roles.values()
+
+
+class Pricer:
+    def __init__(self, tree: Tree, accounts: Accounts, caller: Caller) -> None:
+        self._tree = tree
+        self._accounts = accounts
+        self._caller = caller
+        self._assignments: Assignments | None = None
+        self._tasks: dict[str, Mapping[str, Any]] = {}
+        self._billing: dict[str, TaskBilling] = {}
+        self._users: dict[str, Doc] = {}
+        self._asked_users: set[str] = set()
+
+    async def look_up(self, entries: Iterable[Doc]) -> None:
+        """Read what pricing these entries needs and was not read yet."""
+        entries = list(entries)
+        account_id = self._caller.account_id
+        if self._assignments is None and not self._caller.is_admin:
+            self._assignments = await self._tree.assignments(self._caller)
+        task_ids = {t for e in entries if (t := e["task_id"]) and t not in self._billing}
+        if task_ids:
+            self._tasks |= await self._tree.indexed_tasks(account_id, task_ids)
+            self._billing |= await self._tree.billing(account_id, task_ids)
+        user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
+        if user_ids:
+            self._asked_users.update(user_ids)
+            self._users |= await self._accounts.users_by_id(account_id, user_ids)
+
+    def price(self, entry: Doc) -> Price | None:
+        """The entry's billable flag and hourly rate; None if the caller may not see its rate
+        (a manager's time on tasks they do not manage, or on no task)."""
+        task_id = entry["task_id"]
+        if not self._caller.is_admin:
+            task = self._tasks.get(task_id) if task_id else None
+            if task is None or self._assignments is None:
+                return None
+            if self._assignments.role(task) != MANAGER:
+                return None
+        billing = self._billing.get(task_id, NO_TASK) if task_id else NO_TASK
+        user = self._users.get(entry["user_id"])
+        return Price(entry_billable(entry, billing), entry_rate(user, billing))
