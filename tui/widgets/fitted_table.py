@@ -110,7 +110,7 @@ class FittedTable(DataTable[str]):
             if len(rows) + self.header_height > self.size.height:
                 room -= self.styles.scrollbar_size_vertical
             widths = fit(natural, [c.flexible for c in self.spec], room)
-            widths = _widen_bars(widths, rows, room)
+            widths = widen_bars(widths, rows, room)
         self.clear(columns=True)
         for i, (column, width) in enumerate(zip(self.spec, widths, strict=True)):
             self.add_column(escape(clip(column.label, width)), width=width, key=str(i))
@@ -123,7 +123,7 @@ class FittedTable(DataTable[str]):
         self.fill(self.shown)
 
 
-def _widen_bars(widths: list[int], rows: Sequence[Row], room: int) -> list[int]:
+def widen_bars(widths: list[int], rows: Sequence[Row], room: int) -> list[int]:
     """The room the columns leave, given to the first column of bars."""
     bars = next((i for i in range(len(widths)) if rows and isinstance(rows[0][1][i], Bar)), None)
     if bars is None or sum(widths) >= room:
