@@ -7,7 +7,7 @@ import datetime as dt
 from tui.api import Source, Task
 from tui.screens.reports import shift
 from tui.screens.roles import label, tags
-from tui.widgets.fitted_table import Bar, clip, fit, widen_bars
+from tui.widgets.fitted_table import Bar, Row, clip, fit, widen_bars
 
 
 def test_columns_that_fit_keep_their_natural_widths() -> None:
@@ -37,7 +37,7 @@ def test_a_bar_is_drawn_to_an_eighth_of_a_cell_and_any_time_shows() -> None:
 
 
 def test_a_column_of_bars_takes_the_width_the_others_leave() -> None:
-    rows = [
+    rows: list[Row] = [
         ("1", ["Mon 2026-11-02", "2:30", Bar(1.0)]),
         ("2", ["Tue 2026-11-03", "1:00", Bar(0.4)]),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -35,19 +36,18 @@ def hours(seconds: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def label(grouping: Grouping, key: dict[str, object]) -> list[str]:
-    """A group's first cells: what its time was spent on, or by whom, or when."""
+def label(grouping: Grouping, key: dict[str, Any]) -> list[str]:
+    """A group's first cells: what its time was spent on (a task with the path above it), by
+    whom, or when. Time on no task, or on a task since deleted, reads "(no task)"."""
     if grouping == "user":
         return [str(key.get("name") or "(unknown)"), str(key.get("email") or "")]
     if grouping == "day":
-        day = dt.date.fromisoformat(str(key["day"]))
-        return [day.strftime("%a %Y-%m-%d")]
+        return [dt.date.fromisoformat(key["day"]).strftime("%a %Y-%m-%d")]
+    if not key.get("name"):
+        return [NO_TASK]
     if grouping == "task":
-        path = key.get("path")
-        parts = [str(p) for p in path] if isinstance(path, list) else []
-        name = str(key.get("name") or NO_TASK)
-        return [" / ".join([*parts, name]) if key.get("name") else NO_TASK]
-    return [str(key.get("name") or NO_TASK)]
+        return [" / ".join([*key.get("path", []), key["name"]])]
+    return [key["name"]]
 
 
 def columns(grouping: Grouping, currency: str | None) -> tuple[Column, ...]:
@@ -80,9 +80,8 @@ def rows(grouping: Grouping, summary: Summary) -> list[Row]:
 
 def totals(summary: Summary) -> str:
     entries = sum(item["entries"] for item in summary["items"])
-    line = (
-        f"{hours(summary['total_seconds'])} h in {entries} {'entry' if entries == 1 else 'entries'}"
-    )
+    noun = "entry" if entries == 1 else "entries"
+    line = f"{hours(summary['total_seconds'])} h in {entries} {noun}"
     if "currency" in summary:
         line += f", {summary.get('total_amount', '0.00')} {summary['currency']} billable"
     return line
