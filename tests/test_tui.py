@@ -45,6 +45,7 @@ from tui_support import (
 
 from salesforce_emulator.seeding import SeedSpec
 from server.ids import new_id
+from server.report_queue import ReportQueue
 from tui import config
 from tui.app import AdminApp
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
@@ -761,3 +762,93 @@ def test_the_overview_tells_a_server_without_salesforce_settings_apart() -> None
         "owner": None,
     }
     assert warnings(status) == [message]  # not "Press e to try again": e cannot help
+
+
+# Reports ------------------------------------------------------------------------------------
+
+
+async def _entry(sf: Connected, task_id: str, start: dt.datetime, seconds: int) -> None:
+    body = {"task_id": task_id, "start": start.isoformat(), "duration": seconds}
+    r = await sf.admin.post("/api/v1/entries", body)
+    assert r.status == 201, r.body
+
+
+def report_rows(table: DataTable[Any]) -> list[list[Any]]:
+    return [table.get_row_at(i) for i in range(table.row_count)]
+
+
+async def test_the_reports_tab_shows_the_apis_numbers_and_a_bar_per_day(sf: Connected) -> None:
+    web = await sf.admin.create_task("Website")
+    build = await sf.admin.create_task("Build", web["id"])
+    assert (await sf.admin.patch(f"/api/v1/tasks/{web['id']}", {"rate": "100"})).status == 200
+    this_month = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    await _entry(sf, build["id"], this_month, 60)
+    await _entry(sf, build["id"], last_month.replace(day=3, hour=9), 2 * 3600)
+    await _entry(sf, web["id"], last_month.replace(day=3, hour=13), 1800)
+    await _entry(sf, build["id"], last_month.replace(day=5, hour=9), 3600)
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        await pilot.press("6")
+        table = app.screen.query_one("#report", DataTable)
+        title = app.screen.query_one("#reports-title", Static)
+        # This month by default, by project: the minute's entry, priced at the project's rate.
+        month = this_month.strftime("%B %Y")
+        await until(pilot, lambda: "h in" in text_of(title), "this month's report")
+        assert text_of(title) == f"{month}, by project: 0:01 h in 1 entry, 1.67 EUR billable"
+        assert report_rows(table) == [["Website", "0:01", "1", "1.67"]]
+
+        await pilot.press("p")
+        before = last_month.strftime("%B %Y")
+        await until(pilot, lambda: text_of(title).startswith(f"{before}, by project: "), "p")
+        await until(pilot, lambda: "3:30 h" in text_of(title), "last month's report")
+        assert text_of(title).endswith("3:30 h in 3 entries, 350.00 EUR billable")
+        assert report_rows(table) == [["Website", "3:30", "3", "350.00"]]
+
+        await pilot.press("g")
+        await until(pilot, lambda: "by task: 3:30 h" in text_of(title), "by task")
+        assert report_rows(table) == [
+            ["Website / Build", "3:00", "2", "300.00"],
+            ["Website", "0:30", "1", "50.00"],
+        ]
+        await pilot.press("g")
+        await until(pilot, lambda: "by user: 3:30 h" in text_of(title), "by user")
+        assert report_rows(table) == [["Ada Admin", "admin@acme.test", "3:30", "3", "350.00"]]
+
+        # By day: one row and one bar per day with time, the longest day's bar the longest.
+        await pilot.press("g")
+        await until(pilot, lambda: "by day: 3:30 h" in text_of(title), "by day")
+        rows = report_rows(table)
+        third, fifth = last_month.replace(day=3), last_month.replace(day=5)
+        assert [row[:4] for row in rows] == [
+            [third.strftime("%a %Y-%m-%d"), "2:30", "2", "250.00"],
+            [fifth.strftime("%a %Y-%m-%d"), "1:00", "1", "100.00"],
+        ]
+        bars = [str(row[4]) for row in rows]
+        assert all(bar and set(bar) <= set("█▏▎▍▌▋▊▉") for bar in bars), bars
+        assert len(bars[0]) > len(bars[1]) * 2 > 0
+        assert [c.label.plain for c in table.columns.values()][-1] == "Time"
+
+        # Back to this month: the same grouping, the other range.
+        await pilot.press("n")
+        await until(pilot, lambda: text_of(title).startswith(f"{month}, by day: 0:01 h"), "n")
+        assert len(report_rows(table)) == 1
+
+
+async def test_a_busy_server_is_said_on_the_reports_tab_with_when_to_try_again(
+    sf: Connected,
+) -> None:
+    queue = sf.world.services.reports.queue = ReportQueue(at_once=1, waiting=0, retry_after=7)
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        async with queue.turn():  # another report is being prepared
+            await pilot.press("6")
+            title = app.screen.query_one("#reports-title", Static)
+            await until(pilot, lambda: "not loaded" in text_of(title), "the refusal")
+        assert "Too many reports are being prepared" in text_of(title)
+        assert text_of(title).endswith("Press r to try again in 7 s.")
+        assert any("Too many reports" in n.message for n in app._notifications)
+        await pilot.press("r")
+        await until(pilot, lambda: "0:00 h in 0 entries" in text_of(title), "the report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,18 @@ def test_a_damaged_config_file_means_signed_out(
     (tmp_path / "cfg").mkdir()
     config.config_file().write_text("{not json")
     assert config.load() == config.Saved()
+
+
+async def test_a_report_comes_with_its_numbers_and_a_refused_range_with_the_apis_error(
+    world: World,
+) -> None:
+    api = AdminApi(base_url(world.client), world.admin.token)
+    try:
+        report = await api.summary(dt.date(2026, 6, 1), dt.date(2026, 7, 1), "day")
+        assert (report["items"], report["total_seconds"]) == ([], 0)
+        with pytest.raises(ApiError) as raised:
+            await api.summary(dt.date(2026, 7, 1), dt.date(2026, 6, 1), "day")
+    finally:
+        await api.close()
+    assert (raised.value.status, raised.value.code) == (400, "invalid_request")
+    assert raised.value.retry_after is None

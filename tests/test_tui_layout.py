@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tui.api import Source, Task
+from tui.screens.reports import shift
 from tui.screens.roles import label, tags
-from tui.widgets.fitted_table import clip, fit
+from tui.widgets.fitted_table import Bar, Row, clip, fit, widen_bars
 
 
 def test_columns_that_fit_keep_their_natural_widths() -> None:
@@ -24,6 +27,29 @@ def test_a_cut_cell_ends_with_an_ellipsis_within_its_width() -> None:
     assert clip("Ada Admin", 9) == "Ada Admin"
     assert clip("Bartholomew Longname", 12) == "Bartholomew…"  # no space before the "…"
     assert clip("漢字の名前です", 7) == "漢字の…"  # wide characters count two cells
+
+
+def test_a_bar_is_drawn_to_an_eighth_of_a_cell_and_any_time_shows() -> None:
+    assert Bar(1.0).draw(10) == "█" * 10
+    assert Bar(0.5).draw(5) == "██▌"
+    assert Bar(0.001).draw(10) == "▏"  # a minute in a long day still shows
+    assert Bar(0.0).draw(10) == ""
+
+
+def test_a_column_of_bars_takes_the_width_the_others_leave() -> None:
+    rows: list[Row] = [
+        ("1", ["Mon 2026-11-02", "2:30", Bar(1.0)]),
+        ("2", ["Tue 2026-11-03", "1:00", Bar(0.4)]),
+    ]
+    assert widen_bars([14, 5, 10], rows, room=70) == [14, 5, 51]
+    assert widen_bars([14, 5, 10], rows, room=20) == [14, 5, 10]  # no room: the least
+    assert widen_bars([14, 5], [("1", ["x", "y"])], room=70) == [14, 5]  # no bars
+
+
+def test_months_move_back_and_forward_across_years() -> None:
+    assert shift(dt.date(2026, 1, 1), -1) == dt.date(2025, 12, 1)
+    assert shift(dt.date(2026, 12, 1), 1) == dt.date(2027, 1, 1)
+    assert shift(dt.date(2026, 6, 1), -18) == dt.date(2024, 12, 1)
 
 
 def task(name: str, record: str, path: list[str]) -> Task:

@@ -4,6 +4,7 @@ status lines readable while a toast shows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shlex
 import shutil
@@ -315,3 +316,49 @@ def _sessions(terminal: Terminal) -> str:
         [*terminal.base, "list-sessions"], check=False, capture_output=True, text=True, timeout=10
     )
     return done.stdout
+
+
+def _api(demo: Demo, method: str, path: str, body: dict[str, object]) -> dict[str, object]:
+    done = httpx2.request(
+        method,
+        f"{demo.url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {demo.token}"},
+        trust_env=False,
+    )
+    assert done.status_code in (200, 201), done.text
+    return dict(done.json())
+
+
+def test_the_reports_tab_draws_a_bar_per_day_within_80_by_24(
+    demo: Demo, terminal: Terminal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _api(demo, "POST", "/api/v1/tasks", {"name": "Website redesign"})
+    _api(demo, "PATCH", f"/api/v1/tasks/{project['id']}", {"rate": "100"})
+    this_month = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1, microsecond=0)
+    for day, hours in ((3, 2), (4, 6), (5, 1)):
+        start = last_month.replace(day=day, hour=8).isoformat()
+        body = {"task_id": project["id"], "start": start, "duration": hours * 3600}
+        _api(demo, "POST", "/api/v1/entries", body)
+
+    open_console(terminal, demo, tmp_path, monkeypatch)
+    terminal.keys("6")
+    terminal.wait_for_text(f"{this_month:%B %Y}, by project:", "g Group by")
+    terminal.keys("p", "g", "g", "g")
+    by_day = terminal.wait_for_text(f"{last_month:%B %Y}, by day: 9:00 h in 3 entries")
+    lines = assert_fits(by_day, "g Group by")
+    assert columns_of(lines, "Day") == ["Day", "Hours", "Entries", "Amount", "EUR", "Time"]
+    bars = {
+        line.split()[1]: line.split()[-1]
+        for line in lines
+        if re.match(r"^\s+\w\w\w \d{4}-\d\d-\d\d\s", line)
+    }
+    days = [f"{last_month.replace(day=d):%Y-%m-%d}" for d in (3, 4, 5)]
+    assert list(bars) == days, by_day
+    # One bar per day, drawn to one scale: the longest day's reaches the screen's right side.
+    assert all(set(bar) <= set("█▏▎▍▌▋▊▉") for bar in bars.values()), by_day
+    longest = next(line for line in lines if days[1] in line)
+    assert re.search(r"6:00\s+1\s+600\.00\s+█+$", longest.rstrip()), by_day
+    assert len(longest.rstrip()) >= 76, by_day
+    assert len(bars[days[0]]) == round(len(bars[days[1]]) / 3), by_day

@@ -5,6 +5,7 @@ an `ApiError` carrying the API's `{"error": {"code", "message"}}` (or `server_un
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
@@ -21,11 +22,14 @@ SalesforceObject = Literal["Opportunity", "Case"]
 class ApiError(Exception):
     """A failed call: the API's error code and its sentence for people."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After
 
 
 class User(TypedDict):
@@ -171,6 +175,27 @@ class Member(TypedDict):
     inherited_from: str | None
 
 
+Grouping = Literal["project", "task", "user", "day"]
+
+
+class SummaryItem(TypedDict):
+    key: dict[str, Any]
+    seconds: int
+    entries: int
+    billable_seconds: NotRequired[int]
+    amount: NotRequired[str]
+
+
+class Summary(TypedDict):
+    """A report; the amounts only when the caller may see rates (`currency` says so)."""
+
+    items: list[SummaryItem]
+    total_seconds: int
+    currency: NotRequired[str]
+    total_billable_seconds: NotRequired[int]
+    total_amount: NotRequired[str]
+
+
 class AdminApi:
     """An API client for one server, signed in with one token (or not yet)."""
 
@@ -213,7 +238,7 @@ class AdminApi:
                 if resp.content_type == "application/json":
                     data = await resp.json()
                 if resp.status >= 400:
-                    raise _error(resp.status, data)
+                    raise _error(resp.status, data, resp.headers.get("Retry-After"))
                 return data
         except aiohttp.ClientConnectionError as exc:
             log.debug("cannot reach %s: %s", url, exc)
@@ -298,6 +323,18 @@ class AdminApi:
         params: dict[str, str | int | bool | None] = {"scope": "subtree" if subtree else "node"}
         await self._call("DELETE", f"/api/v1/tasks/{task_id}/members/{user_id}", params=params)
 
+    # Reports ------------------------------------------------------------------------------
+
+    async def summary(self, start: dt.date, end: dt.date, group_by: Grouping) -> Summary:
+        """The account's time from `start` to `end` (exclusive), days in the account's time
+        zone, per `group_by`."""
+        params: dict[str, str | int | bool | None] = {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "group_by": group_by,
+        }
+        return cast(Summary, await self._call("GET", "/api/v1/reports/summary", params=params))
+
     # The Salesforce integration -----------------------------------------------------------
 
     async def integration(self) -> Integration:
@@ -333,8 +370,9 @@ class AdminApi:
         return cast(Selection, await self._call("PUT", f"{INTEGRATION}/selection", selection))
 
 
-def _error(status: int, data: Any) -> ApiError:
+def _error(status: int, data: Any, retry_after: str | None = None) -> ApiError:
+    wait = int(retry_after) if retry_after and retry_after.isdigit() else None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = data["error"]
-        return ApiError(status, str(error.get("code")), str(error.get("message")))
-    return ApiError(status, "http_error", f"The server answered HTTP {status}.")
+        return ApiError(status, str(error.get("code")), str(error.get("message")), wait)
+    return ApiError(status, "http_error", f"The server answered HTTP {status}.", wait)

@@ -14,11 +14,12 @@ from .base import admin_app
 from .items import ItemsPane
 from .overview import OverviewPane
 from .pane import Pane
+from .reports import ReportsPane
 from .roles import RolesPane
 from .sync import SyncPane
 from .users import UsersPane
 
-TABS = ("overview", "items", "roles", "sync", "users")
+TABS = ("overview", "items", "roles", "sync", "users", "reports")
 # Textual's container of toasts, docked at the bottom of every screen.
 TOAST_RACK = "#textual-toastrack"
 
@@ -44,6 +45,8 @@ class MainScreen(Screen[None]):
                 yield SyncPane(id="sync-pane")
             with TabPane("5 Users", id="tab-users"):
                 yield UsersPane(id="users-pane")
+            with TabPane("6 Reports", id="tab-reports"):
+                yield ReportsPane(id="reports-pane")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -12,6 +12,10 @@ from textual import events
 from textual.widgets import DataTable
 
 ELLIPSIS = "…"
+FULL_BLOCK = "█"
+# A bar's last cell, by eighths: "▏" is 1/8 of a cell, "▉" 7/8.
+PARTIAL_BLOCKS = " ▏▎▍▌▋▊▉"
+BAR_MIN_WIDTH = 10
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,31 @@ class Column:
     flexible: bool = False
 
 
-Row = tuple[str, Sequence[str]]  # a row's key and its cells, as plain text
+@dataclass(frozen=True)
+class Bar:
+    """A cell drawn as a horizontal bar: `share` (0 to 1) of its column's width."""
+
+    share: float
+
+    def draw(self, width: int) -> str:
+        """The bar in `width` cells, to an eighth of a cell; any time shows (one eighth)."""
+        eighths = round(max(0.0, min(self.share, 1.0)) * width * 8)
+        if self.share > 0:
+            eighths = max(eighths, 1)
+        full, part = divmod(eighths, 8)
+        return (FULL_BLOCK * full + PARTIAL_BLOCKS[part]).rstrip()
+
+
+Cell = str | Bar
+Row = tuple[str, Sequence[Cell]]  # a row's key and its cells: plain text, or a bar
+
+
+def _natural(cell: Cell) -> int:
+    return BAR_MIN_WIDTH if isinstance(cell, Bar) else cell_len(cell)
+
+
+def _shown(cell: Cell, width: int) -> str:
+    return cell.draw(width) if isinstance(cell, Bar) else escape(clip(cell, width))
 
 
 def fit(natural: Sequence[int], flexible: Sequence[bool], room: int) -> list[int]:
@@ -58,8 +86,9 @@ class FittedTable(DataTable[str]):
     """Column widths are worked out with the rows and set with them, never measured later:
     Textual measures automatic widths only when the table is next idle, and a paint before
     then (a tab's first visit) shows the cells cut to the width of their header. Cells are
-    plain text (a name with brackets is not markup). The widths are worked out again when the
-    terminal is resized."""
+    plain text (a name with brackets is not markup) or bars; a column of bars takes the width
+    the others leave, so that its bars are drawn to one scale. The widths are worked out again
+    when the terminal is resized."""
 
     def __init__(self, *columns: Column, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
@@ -72,7 +101,7 @@ class FittedTable(DataTable[str]):
         self.shown = list(rows)
         row = self.cursor_row
         natural = [
-            max([cell_len(c.label)] + [cell_len(cells[i]) for _, cells in rows])
+            max([cell_len(c.label)] + [_natural(cells[i]) for _, cells in rows])
             for i, c in enumerate(self.spec)
         ]
         widths = natural
@@ -81,13 +110,22 @@ class FittedTable(DataTable[str]):
             if len(rows) + self.header_height > self.size.height:
                 room -= self.styles.scrollbar_size_vertical
             widths = fit(natural, [c.flexible for c in self.spec], room)
+            widths = widen_bars(widths, rows, room)
         self.clear(columns=True)
         for i, (column, width) in enumerate(zip(self.spec, widths, strict=True)):
             self.add_column(escape(clip(column.label, width)), width=width, key=str(i))
         for key, cells in rows:
-            self.add_row(*(escape(clip(c, w)) for c, w in zip(cells, widths, strict=True)), key=key)
+            self.add_row(*(_shown(c, w) for c, w in zip(cells, widths, strict=True)), key=key)
         if rows:
             self.move_cursor(row=max(0, min(row, len(rows) - 1)), animate=False)
 
     def on_resize(self, _: events.Resize) -> None:
         self.fill(self.shown)
+
+
+def widen_bars(widths: list[int], rows: Sequence[Row], room: int) -> list[int]:
+    """The room the columns leave, given to the first column of bars."""
+    bars = next((i for i in range(len(widths)) if rows and isinstance(rows[0][1][i], Bar)), None)
+    if bars is None or sum(widths) >= room:
+        return widths
+    return [w + (room - sum(widths) if i == bars else 0) for i, w in enumerate(widths)]
