@@ -4,6 +4,7 @@ and shows it running. Nobody else sees any of it, nor may post the form."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
@@ -79,6 +80,35 @@ async def test_an_administrator_forces_a_run_and_watches_it(sf: Connected) -> No
     assert "Succeeded" in _panel(done) and "(force)" in _panel(done)
     assert not REFRESH.search(done.text)
     assert await _runs(sf) == [("force", "succeeded"), ("connect", "succeeded")]
+
+
+async def test_a_run_shows_what_it_has_done_so_far(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first import, held after its first page of records: the page shows it running with
+    the tasks it has created so far, and the run's API view says the same."""
+    syncs = sf.world.services.syncs
+    renew, reached, release = syncs._renew_lease, asyncio.Event(), asyncio.Event()
+
+    async def held(account_id: str, run_id: str) -> None:
+        reached.set()
+        await release.wait()
+        await renew(account_id, run_id)
+
+    monkeypatch.setattr(syncs, "_renew_lease", held)
+    assert (await sf.authorize()).status_code == 200
+    await reached.wait()
+    try:
+        admin = await _browser(sf.world, ADMIN)
+        panel = _panel(await admin.get("/week"))
+        [run] = (await sf.admin.get(f"{INTEGRATION}/runs")).body["items"]
+    finally:
+        release.set()  # (a failure must not leave the run held)
+    found = re.search(r"Running since .*?\(connect\) · (\d+) created, .*? · (\d+) API calls", panel)
+    assert found and int(found.group(1)) > 0 and int(found.group(2)) > 0, panel
+    assert run["status"] == "running" and run["counts"]["created"] == int(found.group(1))
+    await syncs.wait()
+    assert "Succeeded" in _panel(await admin.get("/week"))
 
 
 async def test_a_failed_run_is_shown_as_a_problem(sf: Connected) -> None:
