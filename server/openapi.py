@@ -387,11 +387,16 @@ SCHEMAS: dict[str, Any] = {
             "finished_at": _NULLABLE_TIME,
             "counts": {
                 "type": "object",
+                "description": "Tasks created, updated, archived and restored; while the run "
+                "is going, so far (recorded after every page it reads)",
                 "properties": {
                     k: {"type": "integer"} for k in ("created", "updated", "archived", "restored")
                 },
             },
-            "api_calls": {"type": "integer"},
+            "api_calls": {
+                "type": "integer",
+                "description": "Calls Salesforce counted; while the run is going, so far",
+            },
             "error": {"type": ["string", "null"]},
             "warnings": {
                 "type": "array",

@@ -142,7 +142,7 @@ async def test_the_csv_is_the_apis(world: World, team: Team) -> None:
     assert page.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in page.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(page.text)))
-    assert rows[0] == ["day", "seconds", "hours", "entries"]
+    assert rows[0][:4] == ["day", "seconds", "hours", "entries"]
     assert [r[:2] for r in rows[1:]] == [
         ["2026-06-01", "7200"],
         ["2026-06-02", "14400"],
@@ -183,3 +183,73 @@ async def test_a_busy_account_keeps_the_page_short(
     assert pieces[-1] == "Mon 1 Jun, Other projects: 0:30"  # Project 0 and 1: 10 + 20 min
     tasks = _table(page.text, "by-task")
     assert len(tasks) == 4 and tasks["7 more tasks (in the CSV)"] == "4:40"
+
+
+def _amounts(text: str, table_id: str) -> tuple[dict[str, str], str]:
+    """Row label → amount, and the total, of the table `table_id` (none: the column is absent)."""
+    found = re.search(rf'<table class="sheet report" id="{table_id}">(.*?)</table>', text, re.S)
+    assert found, f"no table {table_id}"
+    rows = re.findall(
+        r"<th scope=\"row\">(.*?)</th>.*?<td class=\"num amount\">(.*?)</td>", found.group(1), re.S
+    )
+    amounts = {re.sub(r"<[^>]+>|\s+", " ", label).strip(): amount for label, amount in rows}
+    return amounts, amounts.pop("Total", "")
+
+
+async def _rates(world: World, team: Team) -> None:
+    for task_id, rate in ((team.web, "100"), (team.ops, "50")):
+        r = await world.admin.patch(f"/api/v1/tasks/{task_id}", {"rate": rate})
+        assert r.status == 200, r.body
+
+
+async def test_an_administrator_sees_amounts_with_the_currency(world: World, team: Team) -> None:
+    await _rates(world, team)
+    await world.admin.patch("/api/v1/account", {"currency": "USD"})
+    admin = await _browser(world, "admin@acme.test")
+    page = await admin.get("/reports")
+    assert page.has("Amount (USD)")
+    # Website 3:30 at 100, Operations 4:00 at 50.
+    assert _amounts(page.text, "by-project") == (
+        {"Operations": "200.00", "Website": "350.00"},
+        "550.00 USD",
+    )
+    by_day, day_total = _amounts(page.text, "by-day")
+    assert by_day["Wed 3 Jun 2026"] == "150.00" and day_total == "550.00 USD"
+
+
+async def test_a_manager_sees_amounts_of_their_projects(world: World, team: Team) -> None:
+    await _rates(world, team)
+    max_ = await _browser(world, MAX)
+    page = await max_.get("/reports")
+    assert _amounts(page.text, "by-user") == (
+        {"Uma User": "300.00", "Max Manager": "50.00"},
+        "350.00 EUR",
+    )
+
+
+async def test_a_regular_user_sees_no_amounts(world: World, team: Team) -> None:
+    await _rates(world, team)
+    uma = await _browser(world, UMA)
+    page = await uma.get("/reports")
+    assert _table(page.text, "by-project") == {"Website": "3:00"}
+    assert not page.has("Amount") and "amount" not in page.text
+    csv_page = await uma.get("/reports/summary.csv?group_by=project")
+    header = next(csv.reader(io.StringIO(csv_page.text)))
+    assert header[-3:] == ["seconds", "hours", "entries"]
+
+
+async def test_the_csv_has_the_apis_amount_columns(world: World, team: Team) -> None:
+    await _rates(world, team)
+    admin = await _browser(world, "admin@acme.test")
+    query = "from=2026-06-01&to=2026-06-30&group_by=project"
+    page = await admin.get(f"/reports/summary.csv?{query}")
+    rows = list(csv.reader(io.StringIO(page.text)))
+    assert rows[0][-3:] == ["billable_hours", "amount", "currency"]
+    assert [r[-2:] for r in rows[1:]] == [["200.00", "EUR"], ["350.00", "EUR"], ["550.00", "EUR"]]
+    api = await world.admin.get(
+        "/api/v1/reports/summary",
+        **{"from": "2026-06-01", "to": "2026-07-01"},
+        group_by="project",
+        format="csv",
+    )
+    assert api.body == page.text

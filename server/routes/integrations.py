@@ -9,9 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from .. import clock
+from ..accounts import Caller
 from ..errors import ConflictError
 from ..paging import CURSOR_PATTERN
-from ..services import CALLBACK_PATH
+from ..services import CALLBACK_PATH, Services
 from ..sync.catalog import MAX_CURSOR as CATALOG_CURSOR
 from ..sync.catalog import catalog
 from ..sync.engine import run_view
@@ -22,6 +23,8 @@ from .registry import HTML, Call, Routes, json
 routes = Routes("integrations")
 
 BASE = "/api/v1/integrations/salesforce"
+# The trigger of a run an administrator asked for (here, or on the web's My week).
+FORCE = "force"
 RUNS = {"limit": Field("integer", minimum=1, maximum=500, default=20)}
 CATALOG = {
     "object": Field("enum", required=True, choices=tuple(o.sobject for o in RECORDS)),
@@ -62,12 +65,17 @@ CALLBACK = {
 }
 
 
-async def _status(call: Call) -> dict[str, Any]:
-    body = await call.services.integrations.status(call.caller)
-    body["last_run"] = await call.services.syncs.last_run(call.caller.account_id)
+async def integration_status(services: Services, caller: Caller) -> dict[str, Any]:
+    """The integration as `GET .../salesforce` shows it (also on the web's My week)."""
+    body = await services.integrations.status(caller)
+    body["last_run"] = await services.syncs.last_run(caller.account_id)
     if body["status"] == "active":
-        body["next_run_at"] = clock.iso(call.services.scheduler.next_run_at())
+        body["next_run_at"] = clock.iso(services.scheduler.next_run_at())
     return body
+
+
+async def _status(call: Call) -> dict[str, Any]:
+    return await integration_status(call.services, call.caller)
 
 
 @routes.get(BASE, "The integration's status", admin=True, responses={200: "Integration"})
@@ -108,7 +116,7 @@ async def unlink_integration(call: Call) -> web.StreamResponse:
     errors=(409,),
 )
 async def force_sync(call: Call) -> web.StreamResponse:
-    run = await call.services.syncs.start(call.caller.account_id, "force")
+    run = await call.services.syncs.start(call.caller.account_id, FORCE)
     return json({"run": run_view(run)}, status=202)
 
 

@@ -117,7 +117,7 @@ class Syncs:
             account_id,
             self.retry_delays,
             self.api_version,
-            progress=lambda: self._renew_lease(account_id, run["_id"]),
+            progress=lambda: self._progress(account_id, run["_id"], sync),
         )
         # Until it returns, the run is a failure: cancelled (shutdown) counts as interrupted.
         status: str = "failed"
@@ -149,6 +149,15 @@ class Syncs:
                 },
             )
             await self._store.sync_leases.delete_one({"_id": account_id, "run_id": run["_id"]})
+
+    async def _progress(self, account_id: str, run_id: str, sync: SyncRun) -> None:
+        """Between pages: what the run has done so far is recorded (its view shows it while it
+        goes), and its lease renewed."""
+        await self._store.sync_runs.update_one(
+            {"_id": run_id, "status": "running"},
+            {"$set": {"counts": sync.importer.counts.as_dict(), "api_calls": sync.api_calls}},
+        )
+        await self._renew_lease(account_id, run_id)
 
     async def _renew_lease(self, account_id: str, run_id: str) -> None:
         """The run is alive: its lease runs for another LEASE from now."""

@@ -3,7 +3,9 @@ on the server by `charts`), the numbers as tables and each table as CSV.
 
 The numbers are the API's reports' (`server.reports`, one pass for every table, taking its turn
 in the report queue), so they see what the API lets the caller see: administrators, the whole
-account; managers, their projects; everyone, their own time. Asking for someone else's time
+account; managers, their projects; everyone, their own time. Amounts (billable time priced in
+the account's currency) show for the callers the API shows them to, on the page and in the CSV.
+Asking for someone else's time
 without the right is 403, for a project one cannot see 404, as on the API.
 """
 
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import clock, reports
+from .. import clock, rates, reports
 from ..errors import InvalidRequestError
 from ..ids import parse_id
 from ..paging import Page
@@ -116,6 +118,9 @@ class Row:
     colour: str | None = None  # the project's colour in the charts
     url: str | None = None  # the task's record at Salesforce
     detail: str = ""
+    # Minor units of the account's currency; shown only to callers the API shows amounts to
+    # (`Reports.pricing`). A table's total is the sum of its rows, as the API's `total_amount`.
+    amount: int = 0
 
 
 async def _choices(visit: Visit) -> tuple[list[tuple[str, str]], list[tuple[str, str]] | None]:
@@ -179,7 +184,8 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
         per_day=per_day,
         palette=palette,
         project_rows=[
-            Row(s.label, s.seconds, share(s.seconds), palette.get(s.key)) for s in projects
+            Row(s.label, s.seconds, share(s.seconds), palette.get(s.key), amount=g.amount)
+            for s, g in zip(projects, tables["project"], strict=True)
         ],
         task_rows=[
             Row(
@@ -188,12 +194,18 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
                 share(g.seconds),
                 url=record_url(g.key["task_id"]),
                 detail=" / ".join(g.key["path"]),
+                amount=g.amount,
             )
             for g in listed
         ]
         + _more_tasks(more, total),
         user_rows=[
-            Row(g.key["name"] or g.key["email"] or "(unknown)", g.seconds, share(g.seconds))
+            Row(
+                g.key["name"] or g.key["email"] or "(unknown)",
+                g.seconds,
+                share(g.seconds),
+                amount=g.amount,
+            )
             for g in tables["user"]
         ],
         people=[(g.key["user_id"], g.key["name"] or g.key["email"]) for g in tables["user"]],
@@ -202,6 +214,7 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
                 dt.date.fromisoformat(g.key["day"]).strftime("%a %-d %b %Y"),
                 g.seconds,
                 share(g.seconds),
+                amount=g.amount,
             )
             for g in tables[DAY]
         ],
@@ -228,7 +241,8 @@ def _more_tasks(more: list[Group], total: int) -> list[Row]:
         return []
     seconds = sum(g.seconds for g in more)
     label = f"{len(more):,} more tasks (in the CSV)"
-    return [Row(label, seconds, charts.share(seconds, total))]
+    amount = reports.total_amount(more)
+    return [Row(label, seconds, charts.share(seconds, total), amount=amount)]
 
 
 @pages.get(REPORTS)
@@ -260,6 +274,7 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
             error.status,
         )
     shown = await _shown(visit, tables, total)
+    pricing = await visit.services.reports.pricing(visit.caller)
     if users == []:  # a manager: the people with time in the report
         users = shown.people
     title = f"Hours per day, {asked.first:%-d %b %Y} to {asked.last:%-d %b %Y}"
@@ -275,6 +290,8 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
             "zone": str(zone),
             "total": total,
             "hours": hours,
+            "pricing": pricing,
+            "money": rates.format_money,
             "csv": lambda group_by: f"{CSV}?{asked.query(group_by=group_by)}",
             "bars": charts.day_bars(asked.first, asked.days, shown.per_day, shown.palette, title),
             "share_bar": charts.share_bar(
@@ -286,7 +303,8 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
 
 @pages.get(CSV)
 async def reports_csv(visit: Visit) -> web.StreamResponse:
-    """One of the page's tables as the API's CSV (`GET /api/v1/reports/summary?format=csv`)."""
+    """One of the page's tables as the API's CSV (`GET /api/v1/reports/summary?format=csv`),
+    with its amount columns for those the API shows amounts to."""
     asked = _asked(visit.request.query, await _zone(visit))
     group_by = visit.request.query.get("group_by", "project")
     if group_by not in GROUPINGS:
@@ -300,5 +318,7 @@ async def reports_csv(visit: Visit) -> web.StreamResponse:
         zone=asked.zone,
         project_id=asked.project_id,
     )
+    pricing = await visit.services.reports.pricing(visit.caller)
     filename = f"timetrail-{group_by}-{asked.first.isoformat()}-{asked.last.isoformat()}.csv"
-    return await stream_csv(visit.request, reports.csv_chunks(group_by, items, total), filename)
+    chunks = reports.csv_chunks(group_by, items, total, pricing)
+    return await stream_csv(visit.request, chunks, filename)

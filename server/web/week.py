@@ -1,6 +1,8 @@
 """`/week`: My week. The timesheet (days by tasks, with totals), today's entries with add, edit
 and delete, and the running timer with Stop. Every change goes through the same domain calls as
 the API's (`Tracking`), so it is checked the same way and refused with the same words.
+Administrators also find the Salesforce integration's state there, with Force synchronization
+(`integration`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..services import Services
 from ..store import Doc
 from ..timesheet import Week
 from ..tracking import duration
+from . import integration
 from .pages import Pages, Visit
 
 pages = Pages()
@@ -156,6 +159,9 @@ async def _render_week(
             "task_choices": await _task_choices(services, caller) if own else [],
             "form": form or {},
             "error": error,
+            "sync": await integration.panel(services, caller, zone) if own else None,
+            # (a page answering a refused form looks again at My week itself)
+            "here": visit.request.path_qs if visit.request.method == "GET" else MY_WEEK,
         },
         status,
     )
@@ -249,6 +255,17 @@ async def delete_entry(visit: Visit) -> web.StreamResponse:
 async def stop_timer(visit: Visit) -> web.StreamResponse:
     try:
         await visit.services.tracking.stop(visit.caller, None)
+    except FORM_ERRORS as error:
+        return await _refused(visit, error)
+    raise _back()
+
+
+@pages.post(f"{MY_WEEK}/sync")
+async def force_sync(visit: Visit) -> web.StreamResponse:
+    """Force synchronization (administrators): a run starts, or the one going goes on; the
+    week then shows it, refreshing itself until it ends."""
+    try:
+        await integration.force(visit.services, visit.caller)
     except FORM_ERRORS as error:
         return await _refused(visit, error)
     raise _back()
