@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
+from sf_support import AiohttpServer, Connected, connected_world
 from support import PASSWORD, AiohttpClient, World, sign_in
 
+from salesforce_emulator.seeding import SeedSpec
 from server import security
 from server.app import create_app
 from server.appkeys import SERVICES
@@ -54,3 +57,17 @@ async def any_world(
     races only show on the embedded store, where every store call is a thread hop."""
     factory = open_mongomock if request.param == "mongomock" else None
     return await _acme(await aiohttp_client(create_app(settings, store_factory=factory)))
+
+
+@pytest.fixture
+async def sf(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> AsyncIterator[Connected]:
+    """A small seeded org (6 opportunities, 4 cases, no activities) and an account on the
+    embedded store ready to connect to it, its sync retrying at once."""
+    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
+    async with connected_world(
+        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
+    ) as connected:
+        connected.world.services.syncs.retry_delays = (0.01, 0.01)
+        yield connected

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,6 @@ from server.sync.catalog import after
 
 CATALOG = f"{INTEGRATION}/catalog"
 ARCHIVING = {"Closed Won", "Closed Lost"}
-
-
-@pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
-        connected.world.services.syncs.retry_delays = (0.01, 0.01)
-        yield connected
 
 
 async def connect(sf: Connected) -> None:

@@ -27,18 +27,6 @@ from server.sync.planning import Read, pack
 NOTHING = {"created": 0, "updated": 0, "archived": 0, "restored": 0}
 
 
-@pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
-        connected.world.services.syncs.retry_delays = (0.01, 0.01)
-        yield connected
-
-
 async def connect_and_import(sf: Connected) -> dict[str, Any]:
     page = await sf.authorize()
     assert page.status_code == 200, page.text

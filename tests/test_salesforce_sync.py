@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,6 @@ from server.sync.runs import Syncs
 from server.sync.scheduler import SyncScheduler
 from server.tree import source_key
 from server.tree_index import AccountIndex
-
-
-@pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
-        connected.world.services.syncs.retry_delays = (0.01, 0.01)
-        yield connected
 
 
 async def connect_and_import(sf: Connected) -> dict[str, Any]:

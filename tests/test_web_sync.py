@@ -7,32 +7,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from sf_support import INTEGRATION, AiohttpClient, AiohttpServer, Connected, connected_world
+from sf_support import INTEGRATION, Connected
 from support import PASSWORD, World
 from web_support import Browser, Page
 
-from salesforce_emulator.seeding import SeedSpec
 from server import clock
 from server.web.integration import REFRESH_SECONDS
 
 ADMIN, BOB = "admin@acme.test", "bob@acme.test"
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+); url=([^"]+)">')
-
-
-@pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
-        connected.world.services.syncs.retry_delays = (0.01, 0.01)
-        yield connected
 
 
 async def _connected(sf: Connected) -> None:
