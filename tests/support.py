@@ -178,6 +178,21 @@ def free_port() -> int:
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Debian's Chromium, as the browser tests drive it (through playwright), and the flags they
+# start it with: headless, no sandbox (containers), nothing that reaches the network by itself.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--no-default-browser-check",
+)
+
 
 def server_env(data_dir: Path) -> dict[str, str]:
     """This environment without any `TIMETRAIL_` setting but the embedded store in `data_dir`

@@ -27,13 +27,12 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
-from support import PASSWORD, ROOT, free_port, server_process
+from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, free_port, server_process
 
 from server.accounts import Accounts
 from server.store import open_store
 from server.tree import Source, Tree
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(
         "Debian's chromium is not installed (apt-get install chromium); the extension's "
@@ -43,7 +42,7 @@ if not CHROMIUM.exists():
 pytest.importorskip(
     "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
 )
-from playwright.sync_api import (  # noqa: E402
+from playwright.sync_api import (
     BrowserContext,
     Locator,
     Page,
@@ -330,15 +329,7 @@ def browser(
         executable_path=str(CHROMIUM),
         headless=True,
         args=[
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-            "--no-default-browser-check",
+            *CHROMIUM_ARGS,
             f"--disable-extensions-except={unpacked}",
             f"--load-extension={unpacked}",
             f"--host-resolver-rules=MAP {SALESFORCE_HOST} 127.0.0.1:{salesforce_page_port}",

@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from support import PASSWORD, ROOT, server_process
+from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, server_process
 
 from server.accounts import Accounts
 from server.store import open_store
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(
         "Debian's chromium is not installed (apt-get install chromium); the web pages' browser "
@@ -29,7 +28,7 @@ if not CHROMIUM.exists():
 pytest.importorskip(
     "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.slow
 
@@ -97,17 +96,7 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-                "--no-default-browser-check",
-            ],
+            args=list(CHROMIUM_ARGS),
         )
         try:
             yield browser
