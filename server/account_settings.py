@@ -1,6 +1,8 @@
 """The account's settings: how long a forgotten timer may run, the time zone whose midnights
-end the account's days (My week's days; default UTC), and the currency of its rates and amounts
-(an ISO 4217 code; default EUR). Kept on the account document."""
+end the account's days (My week's days; default UTC), the currency of its rates and amounts
+(an ISO 4217 code; default EUR), and after how many idle minutes the extension asks about a
+running timer (default 10; each person may choose otherwise in their extension). Kept on the
+account document."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
+from .accounts import IDLE_MINUTES, idle_minutes
 from .errors import InvalidRequestError, NotFoundError
 from .rates import CURRENCY, DEFAULT_CURRENCY
 from .store import Store
@@ -48,6 +51,7 @@ class AccountSettings:
             FORGOTTEN_TIMER_HOURS: DEFAULT_FORGOTTEN_HOURS if hours is None else int(hours),
             TIME_ZONE: account.get(TIME_ZONE) or DEFAULT_TIME_ZONE,
             CURRENCY: account.get(CURRENCY) or DEFAULT_CURRENCY,
+            IDLE_MINUTES: idle_minutes(account),
         }
 
     async def change(self, account_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,6 +62,8 @@ class AccountSettings:
             updates[TIME_ZONE] = parse_time_zone(changes[TIME_ZONE])
         if CURRENCY in changes:
             updates[CURRENCY] = changes[CURRENCY]
+        if IDLE_MINUTES in changes:
+            updates[IDLE_MINUTES] = changes[IDLE_MINUTES]
         if updates:
             await self._store.accounts.update_one({"_id": account_id}, {"$set": updates})
         return await self.view(account_id)

@@ -24,6 +24,19 @@ from .rates import RATE, format_money, parse_rate
 from .store import Doc, DuplicateKeyError, Remembered, Store
 from .text import clean_name
 
+# The account's idle minutes: after how long without input, while a timer runs, the extension
+# asks about the idle time (an account setting, `account_settings.py`; each person may choose
+# otherwise in their extension). Everyone reads it in `me`.
+IDLE_MINUTES = "idle_minutes"
+DEFAULT_IDLE_MINUTES = 10
+IDLE_MINUTES_RANGE = (1, 240)  # as the extension's own setting
+
+
+def idle_minutes(account: Doc) -> int:
+    minutes = account.get(IDLE_MINUTES)
+    return DEFAULT_IDLE_MINUTES if minutes is None else int(minutes)
+
+
 log = logging.getLogger(__name__)
 
 ADMINISTRATOR = "administrator"
@@ -318,7 +331,11 @@ class Accounts:
             "email": caller.email,
             "name": caller.name,
             "role": caller.role,
-            "account": {"id": caller.account_id, "name": account["name"] if account else ""},
+            "account": {
+                "id": caller.account_id,
+                "name": account["name"] if account else "",
+                IDLE_MINUTES: idle_minutes(account or {}),
+            },
         }
 
     # Users ---------------------------------------------------------------------------------

@@ -172,7 +172,14 @@ SCHEMAS: dict[str, Any] = {
             "role": {"enum": ["administrator", "user"]},
             "account": {
                 "type": "object",
-                "properties": {"id": _ID, "name": {"type": "string"}},
+                "properties": {
+                    "id": _ID,
+                    "name": {"type": "string"},
+                    "idle_minutes": {
+                        "type": "integer",
+                        "description": "The account's idle minutes for the extension",
+                    },
+                },
             },
         },
     },
@@ -290,7 +297,14 @@ SCHEMAS: dict[str, Any] = {
     "TimerStopped": {"type": "object", "properties": {"entry": _ref("Entry")}},
     "Account": {
         "type": "object",
-        "required": ["id", "name", "forgotten_timer_hours", "time_zone", "currency"],
+        "required": [
+            "id",
+            "name",
+            "forgotten_timer_hours",
+            "time_zone",
+            "currency",
+            "idle_minutes",
+        ],
         "properties": {
             "id": _ID,
             "name": {"type": "string"},
@@ -300,6 +314,13 @@ SCHEMAS: dict[str, Any] = {
                 "maximum": 24,
                 "description": "A timer running longer is stopped at start + this many hours, "
                 "its note saying so (default 12)",
+            },
+            "idle_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 240,
+                "description": "After this many minutes without input while a timer runs, the "
+                "extension asks about the idle time (default 10)",
             },
             "time_zone": {
                 "type": "string",

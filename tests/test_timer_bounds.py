@@ -153,3 +153,20 @@ async def test_entries_and_reports_show_a_forgotten_timer_stopped(
         "/api/v1/reports/summary", **{"from": "2026-03-03", "to": "2026-03-04"}
     )
     assert later.body["total_seconds"] == 0
+
+
+async def test_the_extensions_idle_minutes_are_an_account_setting_everyone_reads(
+    world: World,
+) -> None:
+    """The account's default for the extension's idle question (a person may choose otherwise
+    in their extension): administrators set it, everyone reads it in /me."""
+    assert (await world.admin.get("/api/v1/account")).body["idle_minutes"] == 10
+    bob = await world.admin.add_user("bob@acme.test")
+    assert (await bob.get("/api/v1/me")).body["account"]["idle_minutes"] == 10
+    for bad in (0, 241, "5", None, 2.5):
+        r = await world.admin.patch("/api/v1/account", {"idle_minutes": bad})
+        assert (r.status, r.code) == (400, "invalid_request"), bad
+    r = await world.admin.patch("/api/v1/account", {"idle_minutes": 25})
+    assert r.status == 200 and r.body["idle_minutes"] == 25
+    assert (await bob.get("/api/v1/me")).body["account"]["idle_minutes"] == 25
+    assert (await bob.patch("/api/v1/account", {"idle_minutes": 5})).status == 403

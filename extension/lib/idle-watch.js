@@ -1,5 +1,5 @@
 // The service worker's side of idle time: chrome.idle detects it after the person's setting
-// (lib/settings.js, default 10 minutes), applied at every wake-up and whenever the setting
+// (lib/settings.js; else the account's, default 10 minutes), applied at every wake-up and whenever the setting
 // changes; each state change is recorded for the next popup to ask about (lib/idle.js).
 import { idleAfter } from "./idle.js";
 import { idleDetectionSeconds } from "./settings.js";
@@ -15,7 +15,8 @@ export async function recordIdleState(state, nowMs = Date.now()) {
   if (next !== undefined) await saveIdle(next);
 }
 
-// A chrome.storage.onChanged listener: a changed setting is applied at once.
+// A chrome.storage.onChanged listener: a changed setting (the person's or the account's) is
+// applied at once.
 export async function settingsChanged(changes, area) {
-  if (area === "local" && changes.settings) await applyIdleSetting();
+  if (area === "local" && (changes.settings || changes.accountIdleMinutes)) await applyIdleSetting();
 }

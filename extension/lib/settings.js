@@ -14,12 +14,14 @@ function validIdleMinutes(value) {
 }
 
 // The settings to use, from what storage holds (nothing, or an older or damaged record): each
-// field kept when valid, its default otherwise.
-export function settingsFrom(stored) {
+// field kept when valid; otherwise the account's (GET /api/v1/me's `account.idle_minutes`, read
+// at sign-in) when valid, else the built-in default.
+export function settingsFrom(stored, accountIdleMinutes) {
   const given = stored && typeof stored === "object" ? stored : {};
-  return {
-    idleMinutes: validIdleMinutes(given.idleMinutes) ? given.idleMinutes : DEFAULT_SETTINGS.idleMinutes,
-  };
+  let idleMinutes = DEFAULT_SETTINGS.idleMinutes;
+  if (validIdleMinutes(given.idleMinutes)) idleMinutes = given.idleMinutes;
+  else if (validIdleMinutes(accountIdleMinutes)) idleMinutes = accountIdleMinutes;
+  return { idleMinutes };
 }
 
 // What the settings form typed as idle minutes: {value} or {error} (a sentence for the person).

@@ -72,9 +72,15 @@ export async function saveIdle(idle) {
   await chrome.storage.local.set({ idle });
 }
 
+// The person's settings, the account's default where they chose nothing.
 export async function getSettings() {
-  const { settings } = await chrome.storage.local.get("settings");
-  return settingsFrom(settings);
+  const { settings, accountIdleMinutes } = await chrome.storage.local.get(["settings", "accountIdleMinutes"]);
+  return settingsFrom(settings, accountIdleMinutes);
+}
+
+// The account's idle minutes (an administrator's setting), the default of the person's own.
+export async function saveAccountIdleMinutes(minutes) {
+  await chrome.storage.local.set({ accountIdleMinutes: minutes });
 }
 
 export async function saveSettings(settings) {

@@ -9,7 +9,7 @@ import { perform } from "../lib/outbox.js";
 import { entriesWithWaiting, waitingText } from "../lib/queue.js";
 import { idleQuestion, idleText } from "../lib/idle.js";
 import { parseIdleMinutes } from "../lib/settings.js";
-import { clearSession, getIdle, getQueue, getSettings, rememberServerUrl, saveIdle, saveSettings, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
+import { clearSession, getIdle, getQueue, getSettings, rememberServerUrl, saveAccountIdleMinutes, saveIdle, saveSettings, getSession, getTimer, lastServerUrl, saveSession, takeNotice } from "../lib/storage.js";
 import { pickPageTab } from "../lib/tabs.js";
 import { clockText, dayBounds, entryEdits, spanText } from "../lib/today.js";
 import { apiFor, ensureRefreshAlarm, refreshTimer, signedOutBecauseExpired } from "../lib/timer-sync.js";
@@ -157,6 +157,7 @@ async function signIn(event) {
     const api = createApi({ serverUrl, fetch: (...a) => fetch(...a), signal: cancel.signal });
     const answer = await api.login(email, password);
     await saveSession({ serverUrl, token: answer.token, user: answer.user });
+    await rememberAccountIdleMinutes(serverUrl, answer.token);
     $("password").value = "";
     await ensureRefreshAlarm();
     await showTracker();
@@ -803,6 +804,17 @@ async function showRecents() {
 }
 
 // Settings: kept in chrome.storage; the service worker applies a change at once ---------------
+
+// The account's idle minutes, the default of the person's own setting; read once a sign-in
+// succeeded (a failure here leaves the previous default and does not undo the sign-in).
+async function rememberAccountIdleMinutes(serverUrl, token) {
+  try {
+    const me = await createApi({ serverUrl, token, fetch: (...a) => fetch(...a) }).me();
+    await saveAccountIdleMinutes(me?.account?.idle_minutes);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error; // unreachable or refused: keep what was known
+  }
+}
 
 async function showSettings() {
   $("idle-minutes").value = String((await getSettings()).idleMinutes);

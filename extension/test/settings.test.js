@@ -11,6 +11,16 @@ test("idle is asked about after 10 minutes unless the person set otherwise", () 
   assert.equal(idleDetectionSeconds(undefined), 600);
 });
 
+test("the account's idle minutes are the default of the person's own choice", () => {
+  assert.deepEqual(settingsFrom(undefined, 25), { idleMinutes: 25 });
+  assert.deepEqual(settingsFrom({}, 25), { idleMinutes: 25 });
+  assert.deepEqual(settingsFrom({ idleMinutes: 5 }, 25), { idleMinutes: 5 });
+  assert.equal(idleDetectionSeconds(settingsFrom(undefined, 30)), 1800);
+  for (const bad of [0, 241, "20", null, undefined, 2.5]) {
+    assert.deepEqual(settingsFrom(undefined, bad), { idleMinutes: 10 }, String(bad));
+  }
+});
+
 test("a damaged stored setting falls back to the default", () => {
   for (const bad of [0, -5, 1.5, "20", null, 100000]) {
     assert.deepEqual(settingsFrom({ idleMinutes: bad }), { idleMinutes: 10 }, String(bad));

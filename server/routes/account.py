@@ -1,10 +1,12 @@
-"""The account's settings: forgotten timers, the time zone of its days, the currency."""
+"""The account's settings: forgotten timers, the time zone of its days, the currency, the
+extension's idle minutes."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..account_settings import TIME_ZONE
+from ..accounts import DEFAULT_IDLE_MINUTES, IDLE_MINUTES, IDLE_MINUTES_RANGE
 from ..rates import CURRENCY, CURRENCY_PATTERN, DEFAULT_CURRENCY
 from ..tracking import DEFAULT_FORGOTTEN_HOURS, FORGOTTEN_HOURS_RANGE, FORGOTTEN_TIMER_HOURS
 from ..validation import Field
@@ -37,6 +39,14 @@ ACCOUNT_SETTINGS = {
         mismatch="must be an ISO 4217 currency code in capitals, such as EUR or USD",
         description="The ISO 4217 code of every rate and amount of the account "
         f"(default {DEFAULT_CURRENCY}); changing it converts nothing",
+    ),
+    IDLE_MINUTES: Field(
+        "integer",
+        minimum=IDLE_MINUTES_RANGE[0],
+        maximum=IDLE_MINUTES_RANGE[1],
+        description="After this many minutes without input while a timer runs, the extension "
+        f"asks about the idle time (default {DEFAULT_IDLE_MINUTES}); a person may choose "
+        "otherwise in their extension. Everyone reads it in GET /api/v1/me's account",
     ),
 }
 
