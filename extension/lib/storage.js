@@ -31,11 +31,14 @@ export async function saveSession(session) {
 // The server's address is kept, so signing in again needs only the email and password.
 // An expired sign-in keeps the changes waiting (sent once the same user signs in again); signing
 // out (`dropQueue`) forgets them.
+// The address and the notice are written before the token is removed: a popup closed between
+// the two writes (a reload, a click elsewhere) leaves at worst a token the server refuses again,
+// never a sign-in screen that has forgotten the server.
 export async function clearSession(notice = null, { dropQueue = false } = {}) {
   const { session } = await chrome.storage.local.get("session");
-  await chrome.storage.local.remove(["session", "timer", ...(dropQueue ? ["queue", "queueOwner"] : [])]);
   const keep = session?.serverUrl ? { lastServerUrl: session.serverUrl } : {};
   await chrome.storage.local.set({ notice, ...keep });
+  await chrome.storage.local.remove(["session", "timer", ...(dropQueue ? ["queue", "queueOwner"] : [])]);
 }
 
 export async function takeNotice() {
