@@ -1,9 +1,13 @@
 """Summary reports: time per task, project or user over a date range, as JSON or CSV.
 
-A report may cover a year of a whole team's entries (tens of thousands): it reads them in
-bounded batches (`Tracking.report_batches`) and adds each batch to its totals, looking up only the
-tasks, projects and users it has not seen yet, and hands the event loop back after every batch,
-so the other requests are served while it runs. Only the totals are kept, never the entries.
+A report may cover a year of a whole team's entries (tens of thousands). It reads what it adds
+up of them in bounded batches (`Tracking.report_rows`, which the store answers from an index
+alone), handing the event loop back after every batch so that the other requests are served
+while it runs, and adds each entry's time to a `Tally`: seconds per user, task and billable flag
+(`Span`) and, for the groupings by day, per day (and project) with their amounts. What a span
+needs (its price, its task's name and project) is learnt once, in the batch that first brings
+it (`Reports._learn`); groups are made from the tally, never per entry, and the entries
+themselves are never kept.
 Reports take turns (`ReportQueue`): several at once would each add a step to every turn of the
 loop.
 """
@@ -11,10 +15,11 @@ loop.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,9 +29,10 @@ from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
 from .pricing import Price, Pricer, may_see_rates
+from .rates import BILLABLE
 from .report_queue import ReportQueue
-from .store import Doc
-from .tracking import Tracking
+from .store import Doc, Millis
+from .tracking import ReportRow, Tracking
 from .tree import Tree
 
 DAY = "day"
@@ -40,6 +46,10 @@ MAX_RANGE_DAYS = 366
 MAX_RANGE = dt.timedelta(days=MAX_RANGE_DAYS)
 # CSV rows written to the response at a time.
 CSV_ROWS_PER_CHUNK = 200
+# Groupings added up from another's groups when both are asked for (`Reports._rolled_up`).
+ROLLED_UP = {DAY: DAY_PROJECT, "project": "task"}
+# Tally spans made into groups before the event loop is handed back.
+LINES_PER_STEP = 2_000
 # Reports read their entries one at a time, the others waiting their turn (`report_queue`).
 REPORTS_AT_ONCE = 1
 REPORTS_WAITING = 16
@@ -57,7 +67,16 @@ class Group:
     billable_seconds: int = 0
     cent_seconds: int = 0
 
-    def add_priced(self, seconds: int, price: Price | None) -> None:
+    def merge(self, other: Group) -> None:
+        """Adds another group's time to this one's."""
+        self.seconds += other.seconds
+        self.entries += other.entries
+        self.billable_seconds += other.billable_seconds
+        self.cent_seconds += other.cent_seconds
+
+    def add(self, seconds: int, entries: int, price: Price | None) -> None:
+        self.seconds += seconds
+        self.entries += entries
         if price is not None and price.billable:
             self.billable_seconds += seconds
             self.cent_seconds += seconds * (price.rate or 0)
@@ -75,44 +94,140 @@ class Pricing:
     currency: str
 
 
-def _overlap(entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
-    """Seconds of the entry inside [start, end): an entry crossing the range counts in part."""
-    lo = max(entry["start"], start)
-    hi = min(entry["end"] or now, end)
-    return max(0, int((hi - lo).total_seconds()))
+class Calendar:
+    """The days (midnight to midnight in a zone) a report's range touches, and how an entry's
+    time splits across them: an entry running past midnight counts on both days."""
 
+    def __init__(self, start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> None:
+        first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+        self.days = [first + dt.timedelta(days=n) for n in range((last - first).days + 2)]
+        self.names = [day.isoformat() for day in self.days]
+        self._midnights = [
+            Millis.of(dt.datetime.combine(day, dt.time(), zone)) for day in self.days
+        ]
 
-def _days(
-    entry: Doc, start: dt.datetime, end: dt.datetime, now: dt.datetime, zone: ZoneInfo
-) -> list[tuple[dt.date, int]]:
-    """Seconds of the entry inside [start, end) on each day (midnight to midnight in `zone`) it
-    touches: an entry running past midnight counts on both days."""
-    lo = max(entry["start"], start)
-    hi = min(entry["end"] or now, end)
-    pieces: list[tuple[dt.date, int]] = []
-    while lo < hi:
-        day = lo.astimezone(zone).date()
-        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
-        upto = min(hi, midnight.astimezone(dt.UTC))
-        pieces.append((day, int((upto - lo).total_seconds())))
-        lo = upto
-    return [(day, seconds) for day, seconds in pieces if seconds > 0]
+    def pieces(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """(index in `days`, whole seconds) of [lo, hi) (milliseconds) on each day it touches."""
+        midnights = self._midnights
+        day = bisect.bisect_right(midnights, lo) - 1
+        if hi <= midnights[day + 1]:  # (most entries: within a day)
+            return [(day, (hi - lo) // 1000)] if hi - lo >= 1000 else []
+        pieces = []
+        while lo < hi:
+            upto = min(hi, midnights[day + 1])
+            if upto - lo >= 1000:
+                pieces.append((day, (upto - lo) // 1000))
+            lo, day = upto, day + 1
+        return pieces
 
 
 @dataclass
 class _Names:
-    """The tasks, projects and users a report has looked up so far (each asked once)."""
+    """The tasks, projects and users a report's groups are named by."""
 
     # (as the tree index keeps them: read them, never change them)
     tasks: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     projects: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     users: dict[str, Doc] = field(default_factory=dict)
-    asked: set[tuple[str, str]] = field(default_factory=set)  # (kind, id), found or not
 
-    def unasked(self, kind: str, ids: set[str]) -> list[str]:
-        new = sorted(i for i in ids if (kind, i) not in self.asked)
-        self.asked.update((kind, i) for i in new)
-        return new
+
+@dataclass(frozen=True)
+class _Asked:
+    """What a report is asked for, as far as what it reads depends on it."""
+
+    groupings: frozenset[str]
+    project_id: str | None  # only the time on this project (and the tasks under it)
+
+    @property
+    def tasks(self) -> bool:
+        return self.project_id is not None or bool(self.groupings - {"user", DAY})
+
+    @property
+    def projects(self) -> bool:
+        return bool(self.groupings & {"project", DAY_PROJECT})
+
+    @property
+    def by_day_and_project(self) -> bool:
+        return DAY_PROJECT in self.groupings
+
+
+@dataclass
+class _Known:
+    """What a report has learnt so far of the spans and tasks it read (`Reports._learn`)."""
+
+    caller: Caller
+    ask: _Asked
+    pricer: Pricer | None  # (None: the caller sees no rates)
+    names: _Names = field(default_factory=_Names)
+    prices: dict[Span, Price | None] = field(default_factory=dict)
+    # Per span: the hourly rate of its time when billable and priced for the caller, else None.
+    rates: dict[Span, int | None] = field(default_factory=dict)
+    # Per task: the id of the project its time by day and project counts on.
+    day_projects: dict[str | None, str | None] = field(default_factory=dict)
+    # With a project asked for: whether each task is the project or under it.
+    only: dict[str | None, bool] = field(default_factory=lambda: {None: False})
+
+
+# What a report's time is added up by as it is read: (user, task, billable).
+Span = tuple[str, str | None, int | bool | None]
+# Time by day, as it is read: (index of the day in `Calendar.days`, project id or None).
+DayCell = tuple[int, str | None]
+
+
+@dataclass
+class Tally:
+    """A report's time as it is read: [seconds, entries] per `Span`; with a calendar, also
+    [seconds, entries, billable seconds, billable seconds x hourly rate] per `DayCell`."""
+
+    by_project: bool  # (a `DayCell` names the project: the days are split by project)
+    spans: dict[Span, list[int]] = field(default_factory=dict)
+    days: dict[DayCell, list[int]] = field(default_factory=dict)
+
+    def add(
+        self,
+        rows: Iterable[ReportRow],
+        window: tuple[int, int, int],
+        calendar: Calendar | None,
+        known: _Known,
+    ) -> None:
+        """Adds the time of these entries inside the `window` (from, to, now: milliseconds;
+        running entries count until now) in whole seconds (day by day with a `calendar`, as
+        the day groupings count); with a project asked for, only the time on it."""
+        spans, days = self.spans, self.days
+        lo, hi, now = window
+        pieces = calendar.pieces if calendar is not None else None
+        projects = known.day_projects if self.by_project else {}
+        rates = known.rates
+        only = known.only if known.ask.project_id is not None else None
+        for user, task, start, end, billable in rows:
+            if only is not None and not only[task]:
+                continue
+            a = max(start, lo)
+            b = min(end if end is not None else now, hi)
+            span = (user, task, billable)
+            if pieces is None:
+                seconds = (b - a) // 1000
+            else:
+                seconds = 0
+                project, rate = projects.get(task), rates[span]
+                for day, part in pieces(a, b):
+                    seconds += part
+                    cell = days.get((day, project))
+                    if cell is None:
+                        cell = days[(day, project)] = [0, 0, 0, 0]
+                    cell[0] += part
+                    cell[1] += 1
+                    if rate is not None:
+                        cell[2] += part
+                        cell[3] += part * rate
+            if seconds <= 0:
+                continue
+            line = spans.get(span)
+            if line is None:
+                spans[span] = [seconds, 1]
+            else:
+                line[0] += seconds
+                line[1] += 1
 
 
 # A report's group keys so far, by grouping and the user or task they were made for.
@@ -188,38 +303,38 @@ class Reports:
         zone: ZoneInfo,
         project_id: str | None,
     ) -> tuple[dict[str, list[Group]], int]:
-        now = clock.now()
-        names = _Names()
-        tables: dict[str, dict[Any, Group]] = {g: {} for g in groupings}
-        total = 0
-        needs = set(groupings) | ({"task"} if project_id else set())
-        by_day = not needs.isdisjoint((DAY, DAY_PROJECT))
-        keys: _Keys = {}
-        pricer = Pricer(self._tree, self._accounts, caller)
+        # (split by day only when a grouping needs it: it costs a time zone's reckoning)
+        calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
+        # (time by day alone: every task's on the same day counts as one)
+        tally = Tally(by_project=DAY_PROJECT in groupings)
         priced = await may_see_rates(self._tree, caller)
-        batches = self._tracking.report_batches(caller, start, end, user_id)
-        async for entries in batches:
-            await self._look_up(caller.account_id, needs, entries, names)
-            if priced:
-                await pricer.look_up(entries)
-            for entry in entries:
-                task = names.tasks.get(entry["task_id"]) if entry["task_id"] else None
-                if project_id is not None and not _under(task, project_id):
-                    continue
-                # (split by day only when a grouping needs it: it costs a time zone's reckoning)
-                days = _days(entry, start, end, now, zone) if by_day else []
-                seconds = sum(s for _, s in days) if by_day else _overlap(entry, start, end, now)
-                if seconds == 0:
-                    continue
-                total += seconds
-                price = pricer.price(entry) if priced else None
-                for grouping, groups in tables.items():
-                    if grouping in (DAY, DAY_PROJECT):
-                        self._add_days(grouping, groups, entry, task, names, days, keys, price)
-                    else:
-                        key = self._known_key(grouping, entry, task, names, keys)
-                        _add(groups, *key, seconds, price)
+        known = _Known(
+            caller,
+            _Asked(frozenset(groupings), project_id),
+            Pricer(self._tree, self._accounts, caller) if priced else None,
+        )
+        keys: _Keys = {}
+        window = Millis.of(start), Millis.of(end), Millis.of(clock.now())
+        async for rows in self._tracking.report_rows(caller, start, end, user_id):
+            await self._learn(rows, known, keys)
+            tally.add(rows, window, calendar, known)
             await asyncio.sleep(0)  # the other requests' turn
+        if "user" in groupings:
+            users = sorted({user for user, _, _ in tally.spans})
+            known.names.users = await self._accounts.users_by_id(caller.account_id, users)
+
+        tables: dict[str, dict[Any, Group]] = {}
+        for grouping in sorted(groupings, key=lambda g: g in ROLLED_UP):
+            source = ROLLED_UP.get(grouping)
+            if source in tables:  # (fewer lines to add up: time by day from day and project)
+                parts = tables[source].values()
+                tables[grouping] = self._rolled_up(grouping, parts, known.names, keys)
+            elif grouping in (DAY, DAY_PROJECT):
+                assert calendar is not None
+                tables[grouping] = _by_day(grouping, tally, calendar, keys)
+            else:
+                tables[grouping] = await self._grouped(grouping, tally, known, keys)
+        total = sum(seconds for seconds, _ in tally.spans.values())
         return {
             grouping: sorted(
                 groups.values(),
@@ -230,68 +345,93 @@ class Reports:
             for grouping, groups in tables.items()
         }, total
 
-    def _add_days(
-        self,
-        grouping: str,
-        groups: dict[Any, Group],
-        entry: Doc,
-        task: Mapping[str, Any] | None,
-        names: _Names,
-        days: list[tuple[dt.date, int]],
-        keys: _Keys,
-        price: Price | None = None,
-    ) -> None:
-        """Adds an entry's time to a grouping by day (`DAY` or `DAY_PROJECT`), day by day."""
-        project_id, project, project_sort = (
-            self._known_key("project", entry, task, names, keys)
-            if grouping == DAY_PROJECT
-            else (None, {}, ())
-        )
-        for day, seconds in days:
-            group_id = day if grouping == DAY else (day, project_id)
+    async def _learn(self, rows: list[ReportRow], known: _Known, keys: _Keys) -> None:
+        """Reads what adding up these entries needs and was not read yet: their spans' prices
+        (None: not priced), and as the report asks, their tasks and the tasks' projects (from
+        the tree index), and whether each task is under the project asked for."""
+        prices = known.prices
+        spans = {(u, t, b) for u, t, _, _, b in rows if (u, t, b) not in prices}
+        if not spans:
+            return
+        names, account_id, ask = known.names, known.caller.account_id, known.ask
+        task_ids = sorted({task for _, task, _ in spans if task and task not in names.tasks})
+        if task_ids and ask.tasks:
+            found = await self._tree.indexed_tasks(account_id, task_ids)
+            names.tasks |= found
+            roots = {t["ancestors"][0] for t in found.values() if t["ancestors"]}
+            roots -= names.projects.keys()
+            if roots and ask.projects:
+                names.projects |= await self._tree.indexed_tasks(account_id, sorted(roots))
+            for task_id in task_ids:
+                task = names.tasks.get(task_id)
+                if ask.by_day_and_project:
+                    project = self._known_key("project", "", task_id, task, names, keys)
+                    known.day_projects[task_id] = project[0]
+                if ask.project_id is not None:
+                    known.only[task_id] = _under(task, ask.project_id)
+        as_entries = [{"user_id": u, "task_id": t, BILLABLE: b} for u, t, b in spans]
+        pricer = known.pricer
+        if pricer is not None:
+            await pricer.look_up(as_entries)
+        for span, entry in zip(spans, as_entries, strict=True):
+            price = pricer.price(entry) if pricer is not None else None
+            known.prices[span] = price
+            known.rates[span] = (price.rate or 0) if price is not None and price.billable else None
+
+    async def _grouped(
+        self, grouping: str, tally: Tally, known: _Known, keys: _Keys
+    ) -> dict[Any, Group]:
+        """The tally's spans added up by `grouping` (task, project or user; a group's key made
+        once, when it starts), handing the loop back every `LINES_PER_STEP` spans."""
+        names = known.names
+        groups: dict[Any, Group] = {}
+        for n, (span, (seconds, entries)) in enumerate(tally.spans.items(), start=1):
+            user, task_id, _ = span
+            task = names.tasks.get(task_id) if task_id else None
+            group_id, key, sort_key = self._known_key(grouping, user, task_id, task, names, keys)
             group = groups.get(group_id)
             if group is None:
-                group = groups[group_id] = Group(
-                    key={"day": day.isoformat(), **project}, sort_key=(day, *project_sort)
-                )
-            group.seconds += seconds
-            group.entries += 1
-            group.add_priced(seconds, price)
+                group = groups[group_id] = Group(key=key, sort_key=sort_key)
+            group.add(seconds, entries, known.prices.get(span))
+            if n % LINES_PER_STEP == 0:
+                await asyncio.sleep(0)
+        return groups
 
-    async def _look_up(
-        self, account_id: str, needs: set[str], entries: list[Doc], names: _Names
-    ) -> None:
-        """Reads what these entries' groups are named by and was not read yet."""
-        if "user" in needs:
-            user_ids = names.unasked("user", {e["user_id"] for e in entries})
-            if user_ids:
-                names.users.update(await self._accounts.users_by_id(account_id, user_ids))
-        if not needs & {"task", "project", DAY_PROJECT}:
-            return
-        task_ids = names.unasked("task", {e["task_id"] for e in entries if e["task_id"]})
-        if not task_ids:
-            return
-        found = await self._tree.indexed_tasks(account_id, task_ids)
-        names.tasks.update(found)
-        if needs & {"project", DAY_PROJECT}:
-            roots = {t["ancestors"][0] for t in found.values() if t["ancestors"]}
-            project_ids = names.unasked("project", roots)
-            if project_ids:
-                names.projects.update(await self._tree.indexed_tasks(account_id, project_ids))
+    def _rolled_up(
+        self, grouping: str, parts: Iterable[Group], names: _Names, keys: _Keys
+    ) -> dict[Any, Group]:
+        """Groups by `grouping` made of the groups of its `ROLLED_UP` source: the time by day
+        of the time by day and project, by project of the time by task."""
+        groups: dict[Any, Group] = {}
+        for part in parts:
+            if grouping == DAY:
+                group_id: Any = part.sort_key[0]
+                key: dict[str, Any] = {"day": part.key["day"]}
+                sort_key: tuple[Any, ...] = (group_id,)
+            else:
+                task_id = part.key["task_id"]
+                task = names.tasks.get(task_id) if task_id else None
+                group_id, key, sort_key = self._known_key(grouping, "", task_id, task, names, keys)
+            group = groups.get(group_id)
+            if group is None:
+                group = groups[group_id] = Group(key=key, sort_key=sort_key)
+            group.merge(part)
+        return groups
 
     def _known_key(
         self,
         grouping: str,
-        entry: Doc,
+        user_id: str,
+        task_id: str | None,
         task: Mapping[str, Any] | None,
         names: _Names,
         keys: _Keys,
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         """`_key`, made once per user (grouping by user) or task (the others) in a report."""
-        ref = (grouping, entry["user_id"] if grouping == "user" else entry["task_id"])
+        ref = (grouping, user_id if grouping == "user" else task_id)
         found = keys.get(ref)
         if found is None:
-            found = keys[ref] = self._key(grouping, entry, task, names)
+            found = keys[ref] = self._key(grouping, user_id, task, names)
         return found
 
     async def pricing(self, caller: Caller) -> Pricing | None:
@@ -301,27 +441,29 @@ class Reports:
         return Pricing(currency=await self._account_settings.currency(caller.account_id))
 
     @staticmethod
+    def no_task_key(group_by: str) -> tuple[None, dict[str, Any], tuple[Any, ...]]:
+        """The group of time on no task (or on one no longer found)."""
+        if group_by == "task":
+            return None, {"task_id": None, "name": None, "path": [], "archived": False}, ("\uffff",)
+        return None, {"project_id": None, "name": None, "archived": False}, ("\uffff",)
+
+    @staticmethod
     def _key(
-        group_by: str, entry: Doc, task: Mapping[str, Any] | None, names: _Names
+        group_by: str, user_id: str, task: Mapping[str, Any] | None, names: _Names
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
         if group_by == "user":
-            user = names.users.get(entry["user_id"])
+            user = names.users.get(user_id)
             return (
-                entry["user_id"],
+                user_id,
                 {
-                    "user_id": entry["user_id"],
+                    "user_id": user_id,
                     "name": user["name"] if user else None,
                     "email": user["email"] if user else None,
                 },
                 (user["email"] if user else "",),
             )
         if task is None:
-            none_key: dict[str, Any] = (
-                {"task_id": None, "name": None, "path": [], "archived": False}
-                if group_by == "task"
-                else {"project_id": None, "name": None, "archived": False}
-            )
-            return None, none_key, ("\uffff",)
+            return Reports.no_task_key(group_by)
         if group_by == "project":
             project = names.projects.get(task["ancestors"][0]) if task["ancestors"] else task
             if project is None:
@@ -347,25 +489,31 @@ class Reports:
         )
 
 
-def _add(
-    groups: dict[Any, Group],
-    group_id: Any,
-    key: dict[str, Any],
-    sort_key: tuple[Any, ...],
-    seconds: int,
-    price: Price | None = None,
-) -> None:
-    group = groups.get(group_id)
-    if group is None:
-        group = groups[group_id] = Group(key=key, sort_key=sort_key)
-    group.seconds += seconds
-    group.entries += 1
-    group.add_priced(seconds, price)
-
-
 def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
     """Whether the task is the project or one of the tasks under it."""
     return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
+
+
+def _by_day(grouping: str, tally: Tally, calendar: Calendar, keys: _Keys) -> dict[Any, Group]:
+    """The tally's time by day (`DAY`) or by day and project (`DAY_PROJECT`): a group per
+    day cell."""
+    projects = {key[0]: key for ref, key in keys.items() if ref[0] == "project"}
+    groups: dict[Any, Group] = {}
+    for (day, project_id), (seconds, entries, billable, cents) in tally.days.items():
+        date = calendar.days[day]
+        key, sort_key = {"day": calendar.names[day]}, (date,)
+        if grouping == DAY_PROJECT:
+            _, project, project_sort = projects.get(project_id) or Reports.no_task_key(grouping)
+            key, sort_key = key | project, (date, *project_sort)
+        groups[(day, project_id)] = Group(
+            key=key,
+            seconds=seconds,
+            entries=entries,
+            sort_key=sort_key,
+            billable_seconds=billable,
+            cent_seconds=cents,
+        )
+    return groups
 
 
 def as_json(items: list[Group], total: int, pricing: Pricing | None = None) -> dict[str, Any]:

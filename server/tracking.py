@@ -32,7 +32,7 @@ from .accounts import Caller
 from .errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from .ids import new_id
 from .rates import BILLABLE, NO_TASK, entry_billable
-from .store import Doc, DuplicateKeyError, Store
+from .store import Doc, DuplicateKeyError, Millis, Store
 from .tree import MANAGER, TaskFields, Tree, task_ref
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,18 @@ FORGOTTEN_HOURS_RANGE = (1, 24)
 # How often the sweep stops forgotten timers nobody reads.
 SWEEP_SECONDS = 300.0
 # Entries a report reads in one step before it hands the event loop back (~1-2 ms of work).
-REPORT_BATCH = 100
+REPORT_BATCH = 500
+# What a report reads of each entry (`Collection.rows`: the index `entries_by_account_start`
+# holds them all), in this order (`ReportRow`).
+REPORT_FIELDS: dict[str, type] = {
+    "user_id": str,
+    "task_id": str,
+    "start": Millis,
+    "end": Millis,
+    BILLABLE: int,
+}
+# (user id, task id, start, end (None: running), billable (true, false or None: unset))
+ReportRow = tuple[str, str | None, int, int | None, int | bool | None]
 
 
 def stopped_note(note: str, hours: int) -> str:
@@ -204,18 +215,8 @@ class Tracking:
         return stopped
 
     async def _running_entries(self) -> list[Doc]:
-        """Every running entry. MongoDB answers from the sparse `timer_of` index; the embedded
-        engine would decode every entry ever tracked (on the event loop), so there each active
-        user's timer is looked up by key instead."""
-        if self._store.backend != "embedded":
-            return await self._store.entries.find({TIMER_OF: {"$exists": True}})
-        users = await self._store.users.find({"active": True}, projection={"_id": 1})
-        found = []
-        for user in users:
-            entry = await self._store.entries.find_one({TIMER_OF: user["_id"]})
-            if entry is not None:
-                found.append(entry)
-        return found
+        """Every running entry (read through the sparse `timer_of` index on every backend)."""
+        return await self._store.entries.find({TIMER_OF: {"$exists": True}})
 
     async def sweep_forever(self, every: float = SWEEP_SECONDS) -> None:
         """`sweep_forgotten` every `every` seconds, until cancelled."""
@@ -428,15 +429,14 @@ class Tracking:
 
     async def _within(self, caller: Caller, entries: list[Doc]) -> list[Doc]:
         """Entries on tasks the caller manages (the nearest assignment is `manager`)."""
+        managed = await self._managed(caller, {e["task_id"] for e in entries if e["task_id"]})
+        return [e for e in entries if e["task_id"] in managed]
+
+    async def _managed(self, caller: Caller, task_ids: set[str]) -> set[str]:
+        """Those of the tasks the caller manages."""
         assignments = await self._tree.assignments(caller)
-        tasks = await self._tree.tasks_by_id(
-            caller.account_id, [e["task_id"] for e in entries if e["task_id"]]
-        )
-        return [
-            e
-            for e in entries
-            if e["task_id"] in tasks and assignments.role(tasks[e["task_id"]]) == MANAGER
-        ]
+        tasks = await self._tree.tasks_by_id(caller.account_id, sorted(task_ids))
+        return {i for i, task in tasks.items() if assignments.role(task) == MANAGER}
 
     async def _own_entry(self, caller: Caller, entry_id: str) -> Doc:
         entry = await self._store.entries.find_one(
@@ -570,18 +570,19 @@ class Tracking:
 
     # Reports ------------------------------------------------------------------------------
 
-    async def report_batches(
+    async def report_rows(
         self,
         caller: Caller,
         start_from: dt.datetime,
         start_to: dt.datetime,
         user_id: str | None,
-    ) -> AsyncIterator[list[Doc]]:
-        """Entries overlapping [from, to) that the caller may see in a report, in batches of at
-        most `REPORT_BATCH` read one at a time (some may be empty): the caller hands the loop
-        back between them. An entry is at most 24 hours long, so one overlapping the range
-        starts at most that long before it: the read is a range of starts, which the store's
-        indexes serve (`entries_by_account_start`, `entries_by_user_start`)."""
+    ) -> AsyncIterator[list[ReportRow]]:
+        """What a report adds up of the entries it may count in [from, to) for the caller, in
+        batches of at most `REPORT_BATCH` read one at a time (some may be empty): the caller
+        hands the loop back between them. An entry is at most 24 hours long, so one overlapping
+        the range starts at most that long before it: the read is a range of starts, which the
+        store's indexes answer alone (`entries_by_account_start`; `entries_by_user_start`).
+        Some of the entries read may end before `from`: the caller adds up only the overlap."""
         if not caller.is_admin and user_id is not None and user_id != caller.user_id:
             assignments = await self._tree.assignments(caller)
             if MANAGER not in assignments.roles.values():
@@ -590,16 +591,20 @@ class Tracking:
         if user_id is not None:
             query["user_id"] = user_id
         query["start"] = {"$gt": start_from - MAX_ENTRY, "$lt": start_to}
-        batches = self._store.entries.batches(query, size=REPORT_BATCH, keyset=("start", "_id"))
-        async for batch in batches:
-            docs = [
-                d
-                for d in await self._without_forgotten(batch)
-                if d["end"] is None or d["end"] > start_from  # (a forgotten one may end before)
-            ]
+        hours = await self.forgotten_hours(caller.account_id)
+        for running in await self._running_entries():  # (a forgotten timer counts as stopped)
+            if running["account_id"] == caller.account_id:
+                await self._stop_if_forgotten(running, hours)
+        managed: dict[str | None, bool] = {None: False}  # (a manager's, by task)
+        batches = self._store.entries.rows(
+            query, REPORT_FIELDS, size=REPORT_BATCH, keyset=("start", "_id")
+        )
+        async for rows in batches:
             if caller.is_admin:
-                yield docs
+                yield rows
                 continue
-            own = [d for d in docs if d["user_id"] == caller.user_id]
-            others = [d for d in docs if d["user_id"] != caller.user_id]
-            yield own + (await self._within(caller, others) if others else [])
+            unknown = {r[1] for r in rows if r[0] != caller.user_id} - set(managed)
+            if unknown:
+                mine = await self._managed(caller, {t for t in unknown if t})
+                managed |= {task_id: task_id in mine for task_id in unknown}
+            yield [r for r in rows if r[0] == caller.user_id or managed[r[1]]]

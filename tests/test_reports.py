@@ -17,6 +17,7 @@ from server import clock, reports, tracking
 from server.clock import parse_time
 from server.ids import new_id
 from server.report_queue import ReportQueue
+from server.store import Millis
 
 
 async def _entry(api: Api, task_id: str | None, start: str, seconds: int) -> None:
@@ -227,7 +228,7 @@ async def test_other_requests_are_answered_while_a_report_runs(
 
     reading = asyncio.Event()
     entries = any_world.services.store.entries
-    for method in ("find", "batches"):  # however the report reads them
+    for method in ("find", "batches", "rows"):  # however the report reads them
         if hasattr(entries, method):
             monkeypatch.setattr(entries, method, _noting(getattr(entries, method), reading))
     report = asyncio.create_task(ask("report", "/api/v1/reports/summary", **RANGE))
@@ -313,9 +314,9 @@ def test_a_day_is_midnight_to_midnight_across_a_clock_change() -> None:
     zone = ZoneInfo("America/New_York")
     start = dt.datetime(2026, 3, 7, 22, tzinfo=zone).astimezone(dt.UTC)
     end = dt.datetime(2026, 3, 9, 2, tzinfo=zone).astimezone(dt.UTC)
-    entry = {"start": start, "end": end}
-    wide = (start - dt.timedelta(days=1), end + dt.timedelta(days=1))
-    assert reports._days(entry, *wide, end, zone) == [
+    calendar = reports.Calendar(start - dt.timedelta(days=1), end + dt.timedelta(days=1), zone)
+    pieces = calendar.pieces(Millis.of(start), Millis.of(end))
+    assert [(calendar.days[day], seconds) for day, seconds in pieces] == [
         (dt.date(2026, 3, 7), 2 * 3600),
         (dt.date(2026, 3, 8), 23 * 3600),
         (dt.date(2026, 3, 9), 2 * 3600),

@@ -19,6 +19,7 @@ import pytest
 
 from server.store import (
     DuplicateKeyError,
+    Millis,
     Store,
     open_embedded,
     open_mongodb,
@@ -115,6 +116,41 @@ async def test_batches_see_exactly_what_find_sees_after_every_kind_of_write(stor
     assert first["start"] == at and first["start"].utcoffset() == dt.timedelta(0)
     assert read_back[1]["name"] == "renamed"
     assert await read("nobody") == []
+
+
+async def test_rows_are_the_asked_fields_of_what_batches_read(store: Store) -> None:
+    """As a report reads an account's entries: a few fields of each, by (start, _id)."""
+    at = dt.datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)
+    fields = {"_id": str, "account_id": str, "start": Millis, "end": Millis}
+    fields |= {"task_id": str, "billable": int}
+    await store.entries.insert_many(
+        [
+            _entry(1, start=at, end=at + dt.timedelta(hours=1), task_id="t1", billable=True),
+            _entry(2, start=at, end=None, task_id=None, billable=False),  # running, no task
+            _entry(3, start=at - dt.timedelta(days=1), end=at),  # no billable field
+            _entry(4, start=at + dt.timedelta(days=9)),  # after the range
+            _entry(5, account_id="other", start=at),
+        ]
+    )
+    await store.entries.update_one({"_id": "e003"}, {"$set": {"task_id": "t3"}})
+    since, until = at - dt.timedelta(days=2), at + dt.timedelta(days=1)
+    query = {"account_id": "acc", "start": {"$gt": since, "$lte": until}}
+
+    async def read(filter: dict[str, Any], names: dict[str, type]) -> list[tuple[Any, ...]]:
+        batches = store.entries.rows(filter, names, size=2, keyset=("start", "_id"))
+        return [row async for batch in batches for row in batch]
+
+    read_back = await read(query, fields)
+    ms = 1_772_442_000_250  # `at`, in milliseconds since 1970
+    day, hour = 86_400_000, 3_600_000
+    assert read_back == [
+        ("e003", "acc", ms - day, ms, "t3", None),
+        ("e001", "acc", ms, ms + hour, "t1", 1),
+        ("e002", "acc", ms, None, None, 0),
+    ]
+    assert Millis.of(at) == ms
+    # A filter on a field not asked for (or not indexed) reads the same through the documents.
+    assert await read({**query, "n": {"$ne": 1}}, {"_id": str}) == [("e003",), ("e002",)]
 
 
 async def test_find_sorts_then_skips_then_limits(store: Store) -> None:

@@ -16,9 +16,10 @@ from support import Api
 
 from server.app import create_app
 from server.settings import Settings
-from server.store import EMBEDDED_FILE, Store, StoreError, open_embedded
+from server.store import EMBEDDED_FILE, Millis, Store, StoreError, open_embedded
 from server.store.migrate import KEPT_FOLDER
 from server.store.sqlite import SqliteCollection
+from server.tracking import REPORT_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UTC = dt.UTC
@@ -57,7 +58,9 @@ async def _entries(store: Store) -> None:
     )
 
 
-async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) -> None:
+async def test_entries_for_a_report_are_read_through_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = await open_embedded(tmp_path)
     try:
         await _entries(store)
@@ -75,6 +78,10 @@ async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) ->
             assert not any("TEMP B-TREE" in step for step in plan), plan  # no sort of the range
             # ... that starts after the last row read (not again at the filter's lower bound)
             assert any("(@start,_id)>(?,?)" in step for step in plan), plan
+        # The fields a report adds up come from that index alone, never from the documents.
+        plan = entries.batch_plan(report, keyset, REPORT_FIELDS)
+        assert any("COVERING INDEX entries.entries_by_account_start" in s for s in plan), plan
+        assert any("(@start,_id)>(?,?)" in step for step in plan), plan
         read = [
             [d["_id"] for d in batch]
             async for batch in store.entries.batches(report, size=3, keyset=keyset)
@@ -84,6 +91,17 @@ async def test_entries_for_a_report_are_read_through_an_index(tmp_path: Path) ->
             ["a-u2-3", "a-u1-4", "a-u2-4"],
             ["a-u1-5", "a-u2-5"],
         ]
+
+        # What a report adds up is read without decoding a single document.
+        def decode(*args: Any) -> Any:
+            raise AssertionError("a document was decoded")
+
+        monkeypatch.setattr("server.store.sqlite.bson.decode", decode)
+        rows = store.entries.rows(report, REPORT_FIELDS, size=3, keyset=keyset)
+        read_rows = [row async for batch in rows for row in batch]
+        day_two = Millis.of(dt.datetime(2026, 3, 4, 8, tzinfo=UTC))
+        assert len(read_rows) == 8
+        assert read_rows[0] == ("u1", "t2", day_two, day_two + 2 * 3_600_000, None)
     finally:
         await store.close()
 

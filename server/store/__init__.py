@@ -24,7 +24,7 @@ import pymongo.errors
 from ..datadir import FILE_MODE, private_dir, private_files
 from . import collections as names
 from . import migrate
-from .adapters import Collection, Doc, DriverCollection, UpdateOutcome
+from .adapters import Collection, Doc, DriverCollection, Millis, UpdateOutcome
 from .cache import CachedCollection
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
@@ -229,6 +229,7 @@ __all__ = [
     "Collection",
     "Doc",
     "DuplicateKeyError",
+    "Millis",
     "Remembered",
     "Store",
     "StoreError",

@@ -84,8 +84,15 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
     IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
     # Reports read an account's entries by start, in batches after the last (start, _id) read
-    # (`Collection.batches`).
-    IndexSpec(ENTRIES, (("account_id", 1), ("start", 1), ("_id", 1)), "entries_by_account_start"),
+    # (`Collection.rows`); the fields a report adds up follow, so the index alone answers it.
+    IndexSpec(
+        ENTRIES,
+        tuple(
+            (field, 1)
+            for field in ("account_id", "start", "_id", "user_id", "task_id", "end", "billable")
+        ),
+        "entries_by_account_start",
+    ),
     # A running entry names its user in `timer_of` (removed when it stops): one running timer
     # per user, however many starts race, on every backend.
     IndexSpec(ENTRIES, (("timer_of", 1),), "one_timer_per_user", unique=True, sparse=True),

@@ -34,7 +34,7 @@ from typing import Any
 import bson
 
 from . import keyed, match
-from .adapters import Collection, Doc, Filter, Sort, UpdateOutcome
+from .adapters import Collection, Doc, Filter, Millis, Sort, UpdateOutcome
 from .collections import IndexSpec
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
@@ -45,8 +45,6 @@ CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzin
 BATCH_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 NULL = b""  # an explicit null
 LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS = dt.timedelta(milliseconds=1)
 _INT64 = 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
@@ -71,9 +69,7 @@ def sql_value(value: Any) -> Any:
     if kind is float:
         return LOOSE if math.isnan(value) else value
     if kind is dt.datetime:
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return (value - _EPOCH) // _MS
+        return Millis.of(value)
     return LOOSE
 
 
@@ -161,18 +157,20 @@ class SqliteCollection(Collection):
 
     # Candidates ---------------------------------------------------------------------------
 
-    def _condition(self, field: str, cond: Any, where: list[str], params: list[Any]) -> None:
-        """Add what SQL can decide of one field's condition (a superset of its matches)."""
+    def _condition(self, field: str, cond: Any, where: list[str], params: list[Any]) -> bool:
+        """Add what SQL can decide of one field's condition (a superset of its matches);
+        whether that is all of it."""
         if field == "_id":
             column, side, encode = "_id", None, key_value
         elif field in self._loose:
-            return
+            return False
         elif field in self._columns:
             column, side, encode = q("@" + field), None, sql_value
         elif field in self._arrays:
             column, side, encode = "value", self._side(field), sql_value
         else:
-            return
+            return False
+        exact = True
         operators = cond.items() if match.is_operators(cond) else [("$eq", cond)]
         for given, condition in operators:
             operator, arg = given, condition
@@ -183,6 +181,7 @@ class SqliteCollection(Collection):
                 expr = f"{column} IN ({', '.join('?' * len(values))})"
                 if None in arg:
                     if side is not None:
+                        exact = False
                         continue  # a missing array field has no row to find
                     expr = f"({expr} OR {column} IS NULL OR {column} = x'')"
             elif operator in _RANGES and type(arg) in (str, int, float, dt.datetime):
@@ -192,23 +191,28 @@ class SqliteCollection(Collection):
                 values = []
                 expr = f"{column} IS {'NOT ' if arg else ''}NULL"
             else:
+                exact = False
                 continue
             if side is not None:
                 expr = f"id IN (SELECT doc FROM {side} WHERE {expr})"
             where.append(expr)
             params += values
+        return exact
 
-    def _where(self, filter: Filter, where: list[str], params: list[Any]) -> None:
+    def _where(self, filter: Filter, where: list[str], params: list[Any]) -> bool:
+        """Add what SQL can decide of `filter`; whether that is all of it (for documents whose
+        fields hold one type each: SQL compares across types where MongoDB does not)."""
+        exact = True
         for field, cond in filter.items():
             if field == "$and":
                 for part in cond:
-                    self._where(part, where, params)
+                    exact &= self._where(part, where, params)
             elif field == "$or":
                 branches: list[str] = []
                 values: list[Any] = []
                 for part in cond:
                     conjuncts: list[str] = []
-                    self._where(part, conjuncts, values)
+                    exact &= self._where(part, conjuncts, values)
                     if not conjuncts:
                         break  # a branch SQL cannot narrow: the whole `$or` goes to `match`
                     branches.append(" AND ".join(conjuncts))
@@ -216,8 +220,13 @@ class SqliteCollection(Collection):
                     if branches:
                         where.append("((" + ") OR (".join(branches) + "))")
                         params += values
-            elif not field.startswith("$"):
-                self._condition(field, cond, where, params)
+                        continue
+                exact = False
+            elif field.startswith("$"):
+                exact = False
+            else:
+                exact &= self._condition(field, cond, where, params)
+        return exact
 
     def select(self, filter: Filter, columns: str = "id, doc") -> tuple[str, list[Any]]:
         """The SQL selecting the candidates of `filter`."""
@@ -388,29 +397,64 @@ class SqliteCollection(Collection):
         read (`(keyset) > (last values)`, `ORDER BY keyset LIMIT size`), so that an index on the
         filter's equality fields followed by `keyset` serves every batch as one index range.
         Candidates are checked as `find` checks them: a batch may hold fewer than `size`."""
-        columns = [self._key_column(field) for field in keyset]
-        if None in columns:  # a keyset field without a column SQL orders by
+        order = [self._key_column(field) for field in keyset]
+        if None in order:  # a keyset field without a column SQL orders by
             async for batch in super().batches(filter, size=size, keyset=keyset):
                 yield batch
             return
-        order = [c for c in columns if c is not None]
         filter = match.utc(filter)
         matches = match.matcher(filter)
+        async for rows in self._keyset_rows(filter, keyset[0], order, ["doc"], size):
+            docs = [bson.decode(row[0], BATCH_CODEC) for row in rows]
+            yield [doc for doc in docs if matches(doc)]
+
+    async def rows(
+        self,
+        filter: Filter,
+        fields: Mapping[str, type],
+        *,
+        size: int,
+        keyset: Sequence[str] = ("_id",),
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Read from the columns (an index holding them all answers alone) when SQL decides the
+        whole filter, every field asked for is a column, and every field the filter compares
+        other than to a string is among them (its type vouched for)."""
+        filter = match.utc(filter)
+        order = [self._key_column(field) for field in keyset]
+        selected = [self._key_column(field) for field in fields]
+        exact = self._where(filter, [], []) and _compared(filter) <= set(fields)
+        if not exact or None in order or None in selected:
+            async for batch in super().rows(filter, fields, size=size, keyset=keyset):
+                yield batch
+            return
+        columns = [f"NULLIF({column}, x'')" for column in selected]  # (explicit nulls)
+        async for rows in self._keyset_rows(filter, keyset[0], order, columns, size):
+            yield rows  # (datetimes are held as milliseconds, booleans as 0 and 1)
+
+    async def _keyset_rows(
+        self, filter: Filter, first: str, order: list[Any], columns: list[str], size: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The rows of `columns` matching what SQL decides of `filter`, in `order`'s columns'
+        order, `size` at a time: each SQL range starts after the last row read."""
         last: tuple[Any, ...] | None = None
         while True:
             self._commits.check()
-            sql, params = self._batch_select(filter, keyset[0], order, last)
+            sql, params = self._batch_select(filter, first, order, last, columns)
             rows = self._db.execute(sql, [*params, size]).fetchall()
             if not rows:
                 return
             last = tuple(rows[-1][: len(order)])
-            docs = [bson.decode(row[len(order)], BATCH_CODEC) for row in rows]
-            yield [doc for doc in docs if matches(doc)]
+            yield [row[len(order) :] for row in rows]
             if len(rows) < size:
                 return
 
     def _batch_select(
-        self, filter: Filter, first: str, order: list[str], last: tuple[Any, ...] | None
+        self,
+        filter: Filter,
+        first: str,
+        order: list[str],
+        last: tuple[Any, ...] | None,
+        columns: Sequence[str] = ("doc",),
     ) -> tuple[str, list[Any]]:
         """The SQL of the batch after `last`. After the first batch, the rows wanted start after
         `last` in the index's order; the filter's own lower bounds on the first keyset field
@@ -426,16 +470,20 @@ class SqliteCollection(Collection):
             after, values = _after(order, last)
             where.append(after)
             params += values
-        sql = f"SELECT {', '.join(order)}, doc FROM {self._t}"
+        sql = f"SELECT {', '.join([*order, *columns])} FROM {self._t}"
         if where:
             sql += f" WHERE {' AND '.join(where)}"
         return f"{sql} ORDER BY {', '.join(order)} LIMIT ?", params
 
-    def batch_plan(self, filter: Filter, keyset: Sequence[str]) -> list[str]:
-        """SQLite's plan for a batch after the first of `batches(filter, keyset=keyset)`."""
+    def batch_plan(
+        self, filter: Filter, keyset: Sequence[str], fields: Iterable[str] = ()
+    ) -> list[str]:
+        """SQLite's plan for a batch after the first of `batches(filter, keyset=keyset)` (of
+        `rows(filter, fields, keyset=keyset)` when `fields` are given)."""
         order = [self._key_column(field) or "" for field in keyset]
+        columns = [self._key_column(field) or "" for field in fields] or ["doc"]
         last = tuple(0 for _ in order)
-        sql, params = self._batch_select(match.utc(filter), keyset[0], order, last)
+        sql, params = self._batch_select(match.utc(filter), keyset[0], order, last, columns)
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", [*params, 1])]
 
     def _key_column(self, field: str) -> str | None:
@@ -568,6 +616,19 @@ class SqliteCollection(Collection):
         self._commits.check()
         self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
         self._commits.wrote()
+
+
+def _compared(filter: Filter) -> set[str]:
+    """The fields `filter` asks more of than to equal a string (which SQL answers exactly
+    whatever other types the field holds)."""
+    names: set[str] = set()
+    for field, cond in filter.items():
+        if field in ("$and", "$or"):
+            for part in cond:
+                names |= _compared(part)
+        elif type(cond) is not str:
+            names.add(field)
+    return names
 
 
 def _without_lower_bounds(filter: Filter, field: str) -> Filter:
