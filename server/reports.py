@@ -102,16 +102,12 @@ class Calendar:
         first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
         self.days = [first + dt.timedelta(days=n) for n in range((last - first).days + 2)]
         self.names = [day.isoformat() for day in self.days]
-        self._midnights = [
-            Millis.of(dt.datetime.combine(day, dt.time(), zone)) for day in self.days
-        ]
+        self.midnights = [Millis.of(dt.datetime.combine(day, dt.time(), zone)) for day in self.days]
 
     def pieces(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """(index in `days`, whole seconds) of [lo, hi) (milliseconds) on each day it touches."""
-        midnights = self._midnights
+        midnights = self.midnights
         day = bisect.bisect_right(midnights, lo) - 1
-        if hi <= midnights[day + 1]:  # (most entries: within a day)
-            return [(day, (hi - lo) // 1000)] if hi - lo >= 1000 else []
         pieces = []
         while lo < hi:
             upto = min(hi, midnights[day + 1])
@@ -196,6 +192,7 @@ class Tally:
         spans, days = self.spans, self.days
         lo, hi, now = window
         pieces = calendar.pieces if calendar is not None else None
+        midnights = calendar.midnights if calendar is not None else []
         projects = known.day_projects if self.by_project else {}
         rates = known.rates
         only = known.only if known.ask.project_id is not None else None
@@ -210,7 +207,12 @@ class Tally:
             else:
                 seconds = 0
                 project, rate = projects.get(task), rates[span]
-                for day, part in pieces(a, b):
+                day = bisect.bisect_right(midnights, a) - 1
+                if b <= midnights[day + 1]:  # (most entries: within a day, said at once)
+                    on_days = [(day, (b - a) // 1000)] if b - a >= 1000 else []
+                else:
+                    on_days = pieces(a, b)
+                for day, part in on_days:
                     seconds += part
                     cell = days.get((day, project))
                     if cell is None:
@@ -349,8 +351,8 @@ class Reports:
         """Reads what adding up these entries needs and was not read yet: their spans' prices
         (None: not priced), and as the report asks, their tasks and the tasks' projects (from
         the tree index), and whether each task is under the project asked for."""
-        prices = known.prices
-        spans = {(u, t, b) for u, t, _, _, b in rows if (u, t, b) not in prices}
+        spans = {(user, task, billable) for user, task, _, _, billable in rows}
+        spans = spans.difference(known.prices)  # (a set less a dict: only the set is walked)
         if not spans:
             return
         names, account_id, ask = known.names, known.caller.account_id, known.ask

@@ -165,7 +165,7 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
     palette = charts.colours(projects)
     per_day: dict[dt.date, list[charts.Slice]] = {}
     for g in tables[DAY_PROJECT]:
-        per_day.setdefault(dt.date.fromisoformat(g.key["day"]), []).append(_slice(g))
+        per_day.setdefault(g.sort_key[0], []).append(_slice(g))  # (sorted by date first)
     per_day = {day: _stacked(slices, projects, palette) for day, slices in per_day.items()}
     listed, more = tables["task"][:TASK_ROWS], tables["task"][TASK_ROWS:]
     task_ids = [g.key["task_id"] for g in listed if g.key["task_id"]]
