@@ -13,7 +13,7 @@ separate processes, and drives both with concurrent aiohttp clients from this pr
   with all clients and with one client (the service time of a search, without queueing),
 - the bare app again at the end (the ratios use the mean of the two bare runs),
 - `GET /api/v1/timer` from a few clients while 5 clients ask for reports over a year of
-  50,000 entries (JSON and CSV, by task, project and user), and the same timer clients alone:
+  50,000 entries (JSON and CSV, by task, project, user and day), and the same timer clients alone:
   one report must not stall every other request;
 - one client asking for those reports back to back (a report's own latency), and one opening
   the web Reports page over the year (every table, both charts: one pass over the entries).
@@ -590,6 +590,7 @@ REPORT_KINDS = (
     ("user", "json"),
     ("task", "csv"),
     ("user", "csv"),
+    ("day", "json"),
 )
 
 
