@@ -180,7 +180,7 @@ def test_my_week_in_the_browser(server: Server, browser: Browser) -> None:
         assert added["start"] == add_start.isoformat().replace("+00:00", "Z")
 
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "web-my-week.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "web-my-week-user.png"), full_page=True)
 
         # Sign out: back to the sign-in page, and My week is closed.
         page.get_by_role("button", name="Sign out").click()
@@ -234,7 +234,7 @@ def test_reports_in_the_browser(server: Server, browser: Browser, tmp_path: Path
         ).to_contain_text("8:00")
 
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "web-reports.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "web-reports-user.png"), full_page=True)
 
         with page.expect_download() as download:
             page.locator("#by-day").get_by_role("link", name="CSV").click()
