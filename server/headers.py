@@ -1,6 +1,7 @@
 """Security headers on every response, errors and static pages included (one signal handler,
 so no route can forget them): never sniff a content type, never say which server software
-answers, and an HTML page may load nothing, be framed by nobody and leak no referrer."""
+answers, and an HTML page may load nothing, be framed by nobody and leak no referrer. A page
+that needs a script of the server's own says so (`allow_own_scripts`); no page runs any other."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ HTML_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# A page with a script of its own: that file (no inline script), fetching from the server only.
+OWN_SCRIPTS_POLICY = f"{HTML_POLICY}; script-src 'self'; connect-src 'self'"
+CSP = "Content-Security-Policy"
+
+
+def allow_own_scripts(response: web.StreamResponse) -> None:
+    """Let this page run the server's own scripts (`/static/…`), and nothing else."""
+    response.headers[CSP] = OWN_SCRIPTS_POLICY
 
 
 async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -20,7 +29,7 @@ async def secure_headers(request: web.Request, response: web.StreamResponse) -> 
     headers["Server"] = SERVER
     headers["X-Content-Type-Options"] = "nosniff"
     if response.content_type == "text/html":
-        headers["Content-Security-Policy"] = HTML_POLICY
+        headers.setdefault(CSP, HTML_POLICY)
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"
 

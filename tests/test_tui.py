@@ -18,7 +18,7 @@ from sf_support import (
     account_id,
     connected_world,
 )
-from support import free_port
+from support import PASSWORD, free_port
 from textual.pilot import Pilot
 from textual.widgets import (
     DataTable,
@@ -42,13 +42,16 @@ from tui_support import (
     until,
     until_row,
 )
+from web_support import Browser
 
 from salesforce_emulator.seeding import SeedSpec
+from server import clock
 from server.ids import new_id
 from server.report_queue import ReportQueue
 from tui import config
 from tui.app import AdminApp
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog
+from tui.screens.reports import ReportsPane
 from tui.screens.signin import SignInScreen
 
 
@@ -834,6 +837,41 @@ async def test_the_reports_tab_shows_the_apis_numbers_and_a_bar_per_day(sf: Conn
         await pilot.press("n")
         await until(pilot, lambda: text_of(title).startswith(f"{month}, by day: 0:01 h"), "n")
         assert len(report_rows(table)) == 1
+
+
+async def test_the_reports_tab_starts_on_this_month_of_the_accounts_time_zone(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 22:30 UTC on 31 March it is already 1 April in Tokyo: an account on Tokyo's time sees
+    April, with the time tracked since its midnight, in the console as on the web page and in
+    the API, wherever the console runs."""
+    now = dt.datetime(2026, 3, 31, 22, 30, tzinfo=dt.UTC)
+    assert (await sf.admin.patch("/api/v1/account", {"time_zone": "Asia/Tokyo"})).status == 200
+    web = await sf.admin.create_task("Website")
+    await _entry(sf, web["id"], dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC), 3600)  # 21:00 there
+    await _entry(sf, web["id"], dt.datetime(2026, 3, 31, 20, tzinfo=dt.UTC), 1800)  # 05:00, 1 Apr
+    save_session(sf)
+    async with console(sf) as (app, pilot):
+        await on_main(pilot)
+        app.screen.query_one(ReportsPane).clock = lambda: now
+        await pilot.press("6")
+        title = app.screen.query_one("#reports-title", Static)
+        await until(pilot, lambda: "h in" in text_of(title), "this month's report")
+        assert text_of(title).startswith("April 2026, by project: 0:30 h in 1 entry")
+        assert report_rows(app.screen.query_one("#report", DataTable))[0][:3] == [
+            "Website",
+            "0:30",
+            "1",
+        ]
+
+    april = {"from": "2026-04-01", "to": "2026-05-01"}
+    api = await sf.admin.get("/api/v1/reports/summary", **april)
+    assert api.body["total_seconds"] == 1800
+    monkeypatch.setattr(clock, "now", lambda: now)
+    browser = Browser(sf.world.client)
+    await browser.sign_in("admin@acme.test", PASSWORD)
+    page = await browser.get("/reports")  # (this month by default)
+    assert page.has("0:30 hours, 1 Apr 2026 to 30 Apr 2026")
 
 
 async def test_a_busy_server_is_said_on_the_reports_tab_with_when_to_try_again(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tui.api import Source, Task
-from tui.screens.reports import shift
+from tui.screens.reports import shift, this_month
 from tui.screens.roles import label, tags
 from tui.widgets.fitted_table import Bar, Row, clip, fit, widen_bars
 
@@ -50,6 +50,13 @@ def test_months_move_back_and_forward_across_years() -> None:
     assert shift(dt.date(2026, 1, 1), -1) == dt.date(2025, 12, 1)
     assert shift(dt.date(2026, 12, 1), 1) == dt.date(2027, 1, 1)
     assert shift(dt.date(2026, 6, 1), -18) == dt.date(2024, 12, 1)
+
+
+def test_this_month_is_the_accounts_not_utcs() -> None:
+    now = dt.datetime(2026, 4, 1, 3, 0, tzinfo=dt.UTC)  # April in UTC
+    assert this_month(now, "UTC") == dt.date(2026, 4, 1)
+    assert this_month(now, "America/New_York") == dt.date(2026, 3, 1)  # 23:00 on 31 March
+    assert this_month(now, "Nowhere/Atlantis") == dt.date(2026, 4, 1)  # unknown here: UTC's
 
 
 def task(name: str, record: str, path: list[str]) -> Task:

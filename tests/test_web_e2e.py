@@ -1,12 +1,15 @@
 """My week in a real browser: Debian's Chromium (headless, driven by playwright) against the
 server running as its own process, as a person uses it: sign in, see an entry made through the
 API, edit its note, add one; then Reports: its chart has a bar per day that had time, and its
-CSV downloads."""
+CSV downloads. A form without its CSRF token is refused (403); a regular user cannot open another
+user's week nor a project's report outside their roles. (An administrator's pages: amounts, the
+Salesforce panel: test_web_e2e_admin.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,8 @@ TASK = "Website relaunch / Design mockups"
 class Server:
     base: str
     token: str  # the user's, for the API
+    admin_id: str = ""
+    outside_project_id: str = ""  # a project the user has no role on
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         with httpx2.Client(trust_env=False, timeout=10) as http:
@@ -83,11 +88,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             admin.call(
                 "PUT", f"/api/v1/tasks/{root['id']}/members/{user['id']}", {"role": "regular"}
             )
+        outside = admin.call("POST", "/api/v1/tasks", {"name": "Board meetings"})
         with httpx2.Client(trust_env=False, timeout=10) as http:
             login = http.post(
                 base + "/api/v1/auth/login", json={"email": USER_EMAIL, "password": PASSWORD}
             ).json()
-        yield Server(base, login["token"])
+        yield Server(base, login["token"], admin.call("GET", "/api/v1/me")["id"], outside["id"])
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +186,7 @@ def test_my_week_in_the_browser(server: Server, browser: Browser) -> None:
         assert added["start"] == add_start.isoformat().replace("+00:00", "Z")
 
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "web-my-week.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "web-my-week-user.png"), full_page=True)
 
         # Sign out: back to the sign-in page, and My week is closed.
         page.get_by_role("button", name="Sign out").click()
@@ -234,7 +240,7 @@ def test_reports_in_the_browser(server: Server, browser: Browser, tmp_path: Path
         ).to_contain_text("8:00")
 
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "web-reports.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "web-reports-user.png"), full_page=True)
 
         with page.expect_download() as download:
             page.locator("#by-day").get_by_role("link", name="CSV").click()
@@ -248,5 +254,54 @@ def test_reports_in_the_browser(server: Server, browser: Browser, tmp_path: Path
             f"{days[2]},18000,5.00,1",
             "total,39600,11.00,4",
         ]
+    finally:
+        context.close()
+
+
+def test_a_form_without_its_csrf_token_is_refused_in_the_browser(
+    server: Server, browser: Browser
+) -> None:
+    """A form posted without the session's CSRF token (as another site's forged form would be):
+    403, the page says why, and nothing is added."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        _sign_in(page, server.base)
+        form = page.locator("form.add")
+        form.locator('input[type="hidden"]').evaluate("input => input.remove()")
+        start, end = _today_span(dt.datetime.now(dt.UTC), 10)
+        form.get_by_label("From").fill(start.strftime("%H:%M"))
+        form.get_by_label("To").fill(end.strftime("%H:%M"))
+        form.get_by_label("Note").fill("forged")
+        with page.expect_response(server.base + "/week/entries") as answer:
+            form.get_by_role("button", name="Add entry").click()
+        assert answer.value.status == 403
+        expect(
+            page.get_by_role("heading", name=re.compile("did not come from this page"))
+        ).to_be_visible()
+        expect(page.get_by_text("403 csrf_failed")).to_be_visible()
+        notes = [e["note"] for e in server.call("GET", "/api/v1/entries")["items"]]
+        assert "forged" not in notes
+    finally:
+        context.close()
+
+
+def test_a_regular_user_cannot_open_others_weeks_nor_reports_outside_their_roles(
+    server: Server, browser: Browser
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        _sign_in(page, server.base)
+        week = page.goto(f"{server.base}/week?user={server.admin_id}")
+        assert week is not None and week.status == 403
+        expect(page.get_by_text("403 forbidden")).to_be_visible()
+        expect(page.get_by_role("table")).to_have_count(0)  # no one's timesheet
+
+        report = page.goto(f"{server.base}/reports?project={server.outside_project_id}")
+        assert report is not None and report.status == 404
+        expect(page.get_by_text("404 not_found")).to_be_visible()
+        expect(page.locator("svg")).to_have_count(0)  # no chart, no numbers
+        expect(page.get_by_text("Board meetings")).to_have_count(0)
     finally:
         context.close()

@@ -1,6 +1,7 @@
 """Force synchronization on My week: administrators see the Salesforce integration's state (status,
-last run, next run, problems) and start a run from a form; while it runs the page refreshes itself
-and shows it running. Nobody else sees any of it, nor may post the form."""
+last run, next run, problems) and start a run from a form; while it runs the page (its script, or
+without one a refresh) shows it running. Nobody else sees any of it, nor may post the form.
+(In a real browser, with the script: test_web_browser_sync.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from support import PASSWORD, World
 from web_support import Browser, Page
 
 from server import clock
-from server.web.integration import REFRESH_SECONDS
+from server.web.integration import PANEL, REFRESH_SECONDS
 
 ADMIN, BOB = "admin@acme.test", "bob@acme.test"
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+); url=([^"]+)">')
@@ -143,4 +144,43 @@ async def test_other_users_see_none_of_it(sf: Connected) -> None:
     assert "Force synchronization" not in page.text and "card sync" not in page.text
     refused = await bob.post("/week/sync")
     assert refused.status == 403 and refused.has("Only administrators can do this.")
+    assert await _runs(sf) == [("connect", "succeeded")]
+
+
+async def test_the_panel_alone_is_what_the_pages_script_fetches(sf: Connected) -> None:
+    await _connected(sf)
+    admin = await _browser(sf.world, ADMIN)
+    week = await admin.get("/week")
+    assert f'data-live="{PANEL}"' in week.text and 'src="/static/sync-panel.js"' in week.text
+    policy = week.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+    sf.emu.emulator.inject_failures("delay", 1, seconds=0.5)
+    forced = await admin.post(PANEL)  # (the script's POST: the panel comes back, not a redirect)
+    assert forced.status == 200 and "<html" not in forced.text
+    assert "Running since" in _panel(forced) and "(force)" in _panel(forced)
+    assert f'data-refresh="{REFRESH_SECONDS}"' in forced.text  # look again while it runs
+    await sf.world.services.syncs.wait()
+    done = await admin.get(PANEL)
+    assert done.status == 200 and "Succeeded" in _panel(done) and 'data-refresh=""' in done.text
+    assert await _runs(sf) == [("force", "succeeded"), ("connect", "succeeded")]
+
+
+async def test_the_panels_refusal_is_shown_in_it(world: World) -> None:
+    admin = await _browser(world, ADMIN)
+    refused = await admin.post(PANEL)
+    assert refused.status == 409 and "not connected; enable it first." in _panel(refused)
+    assert (await admin.post(PANEL, csrf=False)).status == 403
+
+
+async def test_nobody_else_may_look_at_the_panel_nor_run_a_script(sf: Connected) -> None:
+    await _connected(sf)
+    await sf.admin.add_user(BOB)
+    bob = await _browser(sf.world, BOB)
+    week = await bob.get("/week")
+    assert (
+        "script-src" not in week.headers["Content-Security-Policy"] and "<script" not in week.text
+    )
+    for answer in (await bob.get(PANEL), await bob.post(PANEL)):
+        assert answer.status == 403 and answer.has("Only administrators can do this.")
     assert await _runs(sf) == [("connect", "succeeded")]

@@ -53,6 +53,17 @@ class Me(TypedDict):
     account: Account
 
 
+class AccountSettings(TypedDict):
+    """The account's settings (`GET /api/v1/account`)."""
+
+    id: str
+    name: str
+    forgotten_timer_hours: int
+    time_zone: str  # an IANA name: where the account's days (and months) end
+    currency: str
+    idle_minutes: int
+
+
 class Login(TypedDict):
     token: str
     user: User
@@ -271,6 +282,9 @@ class AdminApi:
 
     async def me(self) -> Me:
         return cast(Me, await self._call("GET", "/api/v1/me"))
+
+    async def account(self) -> AccountSettings:
+        return cast(AccountSettings, await self._call("GET", "/api/v1/account"))
 
     async def users(self) -> list[User]:
         items: list[User] = []

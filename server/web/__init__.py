@@ -1,7 +1,8 @@
 """The web pages people use in a browser: sign-in, My week and Reports.
 
 Rendered on the server from `templates/` (Jinja2, autoescaped), with the stylesheet from
-`static/` served by the server itself (no CDN, no script). A cookie session (`session.py`)
+`static/` served by the server itself (no CDN; one small script, on My week for administrators,
+follows the Salesforce integration's runs). A cookie session (`session.py`)
 keeps the sign-in; every form carries the session's CSRF token (`pages.py`).
 """
 
@@ -14,14 +15,19 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import pages, reports, signin, week
+from . import integration, pages, reports, signin, week
 from .session import cookie_storage
 
 HERE = Path(__file__).parent
 STATIC = "/static/"
 # Every page and form target. They answer HTML to a browser with a session cookie, so they are
 # not part of the API's OpenAPI document.
-PAGES: tuple[pages.Page, ...] = (*signin.pages.pages, *week.pages.pages, *reports.pages.pages)
+PAGES: tuple[pages.Page, ...] = (
+    *signin.pages.pages,
+    *week.pages.pages,
+    *integration.pages.pages,
+    *reports.pages.pages,
+)
 
 
 def install(app: web.Application, secret: str, base_url: str) -> None:

@@ -2,8 +2,12 @@
 `GET /api/v1/integrations/salesforce` gives it (status, last run, next run, problems) and
 Force synchronization, which starts a run as `POST .../salesforce/sync` does.
 
-While a run is going the page refreshes itself every few seconds (a `<meta http-equiv="refresh">`,
-no script), so its progress shows as it goes; once it has ended the page stays still.
+The panel is also a page of its own, `/week/sync/panel` (GET: the panel; POST: force, then the
+panel), for My week's one script (`static/sync-panel.js`): the button starts a run in the
+background and, while a run is going, the panel is fetched again every few seconds and replaced,
+so its progress shows without reloading the page (nothing typed elsewhere on it is lost). Without
+the script, the form posts to `/week/sync` and the page refreshes itself (`<noscript>` meta refresh)
+until the run ends.
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
+
 from ..accounts import Caller
-from ..errors import ForbiddenError
+from ..errors import ConflictError, ForbiddenError
 from ..routes.integrations import FORCE, integration_status
 from ..services import Services
+from .pages import Pages, Visit
 
-# Seconds between the page's refreshes while a run is going.
+pages = Pages()
+
+PANEL = "/week/sync/panel"
+TEMPLATE = "sync_panel.html"
+
+# Seconds between looks at the panel while a run is going.
 REFRESH_SECONDS = 3
 RUNNING = "running"
 ACTIVE = "active"
@@ -59,7 +71,7 @@ class SyncPanel:
 
     @property
     def refresh_seconds(self) -> int | None:
-        """How soon the page should look again: only while a run is going."""
+        """How soon the page should look at the panel again: only while a run is going."""
         return REFRESH_SECONDS if self.running else None
 
 
@@ -118,5 +130,35 @@ async def force(services: Services, caller: Caller) -> None:
     """Start a run now (or leave the one going): administrators only, as on the API. 409 when
     the integration is not connected or a run is starting elsewhere."""
     if not caller.is_admin:
-        raise ForbiddenError("Only administrators can do this.")
+        raise _only_administrators()
     await services.syncs.start(caller.account_id, FORCE)
+
+
+def _only_administrators() -> ForbiddenError:
+    return ForbiddenError("Only administrators can do this.")
+
+
+async def _render_panel(visit: Visit, refused: ConflictError | None = None) -> web.StreamResponse:
+    zone = await visit.services.account_settings.time_zone(visit.caller.account_id)
+    shown = await panel(visit.services, visit.caller, zone)
+    if shown is None:
+        raise _only_administrators()
+    context = {"sync": shown, "sync_panel": PANEL, "sync_error": refused and refused.message}
+    return await visit.render(TEMPLATE, context, refused.status if refused else 200)
+
+
+@pages.get(PANEL)
+async def sync_panel(visit: Visit) -> web.StreamResponse:
+    """The panel alone, as it is now (My week's script looks at it while a run is going)."""
+    return await _render_panel(visit)
+
+
+@pages.post(PANEL)
+async def force_from_panel(visit: Visit) -> web.StreamResponse:
+    """Force synchronization from the script: the panel as it is once the run has started, or
+    with the refusal in it (409: not connected, or a run starting elsewhere)."""
+    try:
+        await force(visit.services, visit.caller)
+    except ConflictError as error:
+        return await _render_panel(visit, error)
+    return await _render_panel(visit)

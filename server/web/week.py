@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import clock, timesheet
+from .. import clock, headers, timesheet
 from ..accounts import Caller
 from ..errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from ..ids import parse_id
@@ -144,7 +144,8 @@ async def _render_week(
         "elapsed": timesheet.hours(duration(running, now)) or "0:00",
         "note": running["note"],
     }
-    return await visit.render(
+    sync = await integration.panel(services, caller, zone) if own else None
+    response = await visit.render(
         "week.html",
         {
             "week": week,
@@ -159,12 +160,17 @@ async def _render_week(
             "task_choices": await _task_choices(services, caller) if own else [],
             "form": form or {},
             "error": error,
-            "sync": await integration.panel(services, caller, zone) if own else None,
+            "sync": sync,
+            "sync_panel": integration.PANEL,
+            "sync_error": None,
             # (a page answering a refused form looks again at My week itself)
             "here": visit.request.path_qs if visit.request.method == "GET" else MY_WEEK,
         },
         status,
     )
+    if sync is not None:
+        headers.allow_own_scripts(response)  # (the panel's)
+    return response
 
 
 @pages.get(MY_WEEK)
@@ -262,8 +268,8 @@ async def stop_timer(visit: Visit) -> web.StreamResponse:
 
 @pages.post(f"{MY_WEEK}/sync")
 async def force_sync(visit: Visit) -> web.StreamResponse:
-    """Force synchronization (administrators): a run starts, or the one going goes on; the
-    week then shows it, refreshing itself until it ends."""
+    """Force synchronization (administrators), as a form without the page's script: a run
+    starts, or the one going goes on; the week then shows it, refreshing itself until it ends."""
     try:
         await integration.force(visit.services, visit.caller)
     except FORM_ERRORS as error:

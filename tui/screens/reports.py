@@ -1,10 +1,15 @@
-"""The account's tracked time over a month, per project, task, user or day (a bar per day)."""
+"""The account's tracked time over a month, per project, task, user or day (a bar per day).
+
+Months are the account's: the tab starts on the month it is now in the account's time zone (as
+the web's Reports and the API count days), whatever the date is where the console runs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,11 +22,26 @@ from .pane import Pane, reports_failures
 
 GROUPINGS: tuple[Grouping, ...] = ("project", "task", "user", "day")
 NO_TASK = "(no task)"
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def month_of(day: dt.date) -> dt.date:
     """The first day of `day`'s month."""
     return day.replace(day=1)
+
+
+def this_month(now: dt.datetime, time_zone: str) -> dt.date:
+    """The first day of the month `now` is in, in the account's time zone. A zone this machine
+    does not know is taken as UTC (the accounts' default)."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    return month_of(now.astimezone(zone).date())
 
 
 def shift(month: dt.date, months: int) -> dt.date:
@@ -95,9 +115,11 @@ class ReportsPane(Pane):
         Binding("r", "reload", "Refresh"),
     ]
 
-    def __init__(self, id: str | None = None, today: dt.date | None = None) -> None:
+    def __init__(self, id: str | None = None, clock: Clock = utc_now) -> None:
         super().__init__(id=id)
-        self.month = month_of(today or dt.date.today())
+        self.clock = clock
+        # None until the first load has read the account's time zone: then this month there.
+        self.month: dt.date | None = None
         self.grouping: Grouping = GROUPINGS[0]
 
     def compose(self) -> ComposeResult:
@@ -116,13 +138,16 @@ class ReportsPane(Pane):
         self.table.focus()
 
     def heading(self) -> str:
-        return f"{self.month.strftime('%B %Y')}, by {self.grouping}"
+        month = "This month" if self.month is None else self.month.strftime("%B %Y")
+        return f"{month}, by {self.grouping}"
 
     def reload(self) -> None:
         self.title.update(f"{self.heading()}: loading…")
         self.load()
 
     def action_month(self, months: int) -> None:
+        if self.month is None:
+            return  # (not known yet: the first load is still reading the time zone)
         self.month = shift(self.month, months)
         self.reload()
 
@@ -133,6 +158,8 @@ class ReportsPane(Pane):
     @work(exclusive=True, group="reports")
     @reports_failures
     async def load(self) -> None:
+        if self.month is None:
+            self.month = this_month(self.clock(), (await self.api.account())["time_zone"])
         month, grouping = self.month, self.grouping
         summary = await self.api.summary(month, shift(month, 1), grouping)
         self.show(grouping, summary)
