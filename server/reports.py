@@ -199,8 +199,10 @@ class Tally:
         for user, task, start, end, billable in rows:
             if only is not None and not only[task]:
                 continue
-            a = max(start, lo)
-            b = min(end if end is not None else now, hi)
+            a = start if start > lo else lo
+            b = now if end is None else end
+            if b > hi:
+                b = hi
             span = (user, task, billable)
             if pieces is None:
                 seconds = (b - a) // 1000
@@ -209,10 +211,12 @@ class Tally:
                 project, rate = projects.get(task), rates[span]
                 day = bisect.bisect_right(midnights, a) - 1
                 if b <= midnights[day + 1]:  # (most entries: within a day, said at once)
-                    on_days = [(day, (b - a) // 1000)] if b - a >= 1000 else []
+                    on_days: Iterable[tuple[int, int]] = ((day, (b - a) // 1000),)
                 else:
                     on_days = pieces(a, b)
                 for day, part in on_days:
+                    if part <= 0:
+                        continue
                     seconds += part
                     cell = days.get((day, project))
                     if cell is None:
