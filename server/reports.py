@@ -48,7 +48,7 @@ MAX_RANGE = dt.timedelta(days=MAX_RANGE_DAYS)
 CSV_ROWS_PER_CHUNK = 200
 # Groupings added up from another's groups when both are asked for (`Reports._rolled_up`).
 ROLLED_UP = {DAY: DAY_PROJECT, "project": "task"}
-# Tally spans made into groups before the event loop is handed back.
+# Tally lines (or groups) made into groups before the event loop is handed back.
 LINES_PER_STEP = 2_000
 # Reports read their entries one at a time, the others waiting their turn (`report_queue`).
 REPORTS_AT_ONCE = 1
@@ -199,10 +199,9 @@ class Tally:
         for user, task, start, end, billable in rows:
             if only is not None and not only[task]:
                 continue
-            a = start if start > lo else lo
+            a = start if start > lo else lo  # (conditionals: cheaper than min and max here)
             b = now if end is None else end
-            if b > hi:
-                b = hi
+            b = hi if b > hi else b
             span = (user, task, billable)
             if pieces is None:
                 seconds = (b - a) // 1000
@@ -334,10 +333,10 @@ class Reports:
             source = ROLLED_UP.get(grouping)
             if source in tables:  # (fewer lines to add up: time by day from day and project)
                 parts = tables[source].values()
-                tables[grouping] = self._rolled_up(grouping, parts, known.names, keys)
+                tables[grouping] = await self._rolled_up(grouping, parts, known.names, keys)
             elif grouping in (DAY, DAY_PROJECT):
                 assert calendar is not None
-                tables[grouping] = _by_day(grouping, tally, calendar, keys)
+                tables[grouping] = await _by_day(grouping, tally, calendar, keys)
             else:
                 tables[grouping] = await self._grouped(grouping, tally, known, keys)
         total = sum(seconds for seconds, _ in tally.spans.values())
@@ -403,13 +402,15 @@ class Reports:
                 await asyncio.sleep(0)
         return groups
 
-    def _rolled_up(
+    async def _rolled_up(
         self, grouping: str, parts: Iterable[Group], names: _Names, keys: _Keys
     ) -> dict[Any, Group]:
         """Groups by `grouping` made of the groups of its `ROLLED_UP` source: the time by day
         of the time by day and project, by project of the time by task."""
         groups: dict[Any, Group] = {}
-        for part in parts:
+        for n, part in enumerate(parts, start=1):
+            if n % LINES_PER_STEP == 0:
+                await asyncio.sleep(0)
             if grouping == DAY:
                 group_id: Any = part.sort_key[0]
                 key: dict[str, Any] = {"day": part.key["day"]}
@@ -500,12 +501,16 @@ def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
     return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
 
 
-def _by_day(grouping: str, tally: Tally, calendar: Calendar, keys: _Keys) -> dict[Any, Group]:
+async def _by_day(grouping: str, tally: Tally, calendar: Calendar, keys: _Keys) -> dict[Any, Group]:
     """The tally's time by day (`DAY`) or by day and project (`DAY_PROJECT`): a group per
     day cell."""
     projects = {key[0]: key for ref, key in keys.items() if ref[0] == "project"}
     groups: dict[Any, Group] = {}
-    for (day, project_id), (seconds, entries, billable, cents) in tally.days.items():
+    for n, ((day, project_id), (seconds, entries, billable, cents)) in enumerate(
+        tally.days.items(), start=1
+    ):
+        if n % LINES_PER_STEP == 0:
+            await asyncio.sleep(0)
         date = calendar.days[day]
         key, sort_key = {"day": calendar.names[day]}, (date,)
         if grouping == DAY_PROJECT:
