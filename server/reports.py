@@ -56,7 +56,7 @@ REPORTS_WAITING = 16
 RETRY_AFTER_SECONDS = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     key: dict[str, Any]
     seconds: int = 0
@@ -156,8 +156,9 @@ class _Known:
     pricer: Pricer | None  # (None: the caller sees no rates)
     names: _Names = field(default_factory=_Names)
     prices: dict[Span, Price | None] = field(default_factory=dict)
-    # Per span: the hourly rate of its time when billable and priced for the caller, else None.
-    rates: dict[Span, int | None] = field(default_factory=dict)
+    # Per span: its `DayCell`'s project (None unless the days are split by project), and the
+    # hourly rate of its time when billable and priced for the caller (else None).
+    day_cells: dict[Span, tuple[str | None, int | None]] = field(default_factory=dict)
     # Per task: the id of the project its time by day and project counts on.
     day_projects: dict[str | None, str | None] = field(default_factory=dict)
     # With a project asked for: whether each task is the project or under it.
@@ -175,7 +176,6 @@ class Tally:
     """A report's time as it is read: [seconds, entries] per `Span`; with a calendar, also
     [seconds, entries, billable seconds, billable seconds x hourly rate] per `DayCell`."""
 
-    by_project: bool  # (a `DayCell` names the project: the days are split by project)
     spans: dict[Span, list[int]] = field(default_factory=dict)
     days: dict[DayCell, list[int]] = field(default_factory=dict)
 
@@ -193,8 +193,7 @@ class Tally:
         lo, hi, now = window
         pieces = calendar.pieces if calendar is not None else None
         midnights = calendar.midnights if calendar is not None else []
-        projects = known.day_projects if self.by_project else {}
-        rates = known.rates
+        day_cells = known.day_cells
         only = known.only if known.ask.project_id is not None else None
         for user, task, start, end, billable in rows:
             if only is not None and not only[task]:
@@ -207,7 +206,7 @@ class Tally:
                 seconds = (b - a) // 1000
             else:
                 seconds = 0
-                project, rate = projects.get(task), rates[span]
+                project, rate = day_cells[span]
                 day = bisect.bisect_right(midnights, a) - 1
                 if b <= midnights[day + 1]:  # (most entries: within a day, said at once)
                     on_days: Iterable[tuple[int, int]] = ((day, (b - a) // 1000),)
@@ -311,7 +310,7 @@ class Reports:
         # (split by day only when a grouping needs it: it costs a time zone's reckoning)
         calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
         # (time by day alone: every task's on the same day counts as one)
-        tally = Tally(by_project=DAY_PROJECT in groupings)
+        tally = Tally()
         priced = await may_see_rates(self._tree, caller)
         known = _Known(
             caller,
@@ -381,7 +380,8 @@ class Reports:
         for span, entry in zip(spans, as_entries, strict=True):
             price = pricer.price(entry) if pricer is not None else None
             known.prices[span] = price
-            known.rates[span] = (price.rate or 0) if price is not None and price.billable else None
+            rate = (price.rate or 0) if price is not None and price.billable else None
+            known.day_cells[span] = (known.day_projects.get(span[1]), rate)
 
     async def _grouped(
         self, grouping: str, tally: Tally, known: _Known, keys: _Keys

@@ -163,10 +163,7 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
     """The tables and charts the page shows, from the report's groups."""
     projects = [_slice(g) for g in tables["project"]]
     palette = charts.colours(projects)
-    per_day: dict[dt.date, list[charts.Slice]] = {}
-    for g in tables[DAY_PROJECT]:
-        per_day.setdefault(g.sort_key[0], []).append(_slice(g))  # (sorted by date first)
-    per_day = {day: _stacked(slices, projects, palette) for day, slices in per_day.items()}
+    per_day = _stacked(tables[DAY_PROJECT], projects, palette)
     listed, more = tables["task"][:TASK_ROWS], tables["task"][TASK_ROWS:]
     task_ids = [g.key["task_id"] for g in listed if g.key["task_id"]]
     tasks = await visit.services.tree.indexed_tasks(visit.caller.account_id, task_ids)
@@ -222,17 +219,26 @@ async def _shown(visit: Visit, tables: dict[str, list[Group]], total: int) -> Sh
 
 
 def _stacked(
-    slices: list[charts.Slice], projects: list[charts.Slice], palette: dict[str | None, str]
-) -> list[charts.Slice]:
-    """A day's pieces as the legend lists the projects (the most time first), the projects
-    without a colour of their own as one piece on top."""
+    groups: list[Group], projects: list[charts.Slice], palette: dict[str | None, str]
+) -> dict[dt.date, list[charts.Slice]]:
+    """Each day's pieces (from the groups by day and project) as the legend lists the projects
+    (the most time first), the projects without a colour of their own as one piece on top."""
     order = {s.key: i for i, s in enumerate(projects)}
-    coloured = [s for s in slices if palette.get(s.key, charts.OTHER) != charts.OTHER]
-    rest = sum(s.seconds for s in slices if palette.get(s.key, charts.OTHER) == charts.OTHER)
-    coloured.sort(key=lambda s: order.get(s.key, len(order)))
-    if rest:
-        coloured.append(charts.Slice(OTHER_PROJECTS.key, OTHER_PROJECTS.label, rest))
-    return coloured
+    coloured: dict[dt.date, list[charts.Slice]] = {}
+    rest: dict[dt.date, int] = {}
+    for g in groups:
+        day = g.sort_key[0]  # (a group by day and project is sorted by its date first)
+        if palette.get(g.key["project_id"], charts.OTHER) == charts.OTHER:
+            rest[day] = rest.get(day, 0) + g.seconds
+        else:
+            coloured.setdefault(day, []).append(_slice(g))
+    per_day = {}
+    for day in sorted(coloured.keys() | rest.keys()):
+        slices = sorted(coloured.get(day, []), key=lambda s: order.get(s.key, len(order)))
+        if rest.get(day):
+            slices.append(charts.Slice(OTHER_PROJECTS.key, OTHER_PROJECTS.label, rest[day]))
+        per_day[day] = slices
+    return per_day
 
 
 def _more_tasks(more: list[Group], total: int) -> list[Row]:
