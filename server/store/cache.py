@@ -5,10 +5,11 @@ through this process, so documents read by `_id` can be kept in memory and stay 
 write tells what it left behind under each `_id` it touched (`SqliteCollection._stored`), and
 that is what is kept (write-through). Each call runs to its end without handing the event loop
 back, so no read can race a write. Reads by `_id` — tokens, users, tasks, accounts, the entry a
-timer stop ends — then cost no SQL at all.
+timer stop ends — then cost no SQL at all, and neither do reads by the value of a unique key
+(a user's running timer by `timer_of`), once it is known which `_id` holds it.
 
-Small results of other equality queries (a user's memberships, a user's running timer) are kept
-too, per collection, until the collection's next write of any kind. The count of writes is also
+Small results of other equality queries (a user's memberships) are kept too, per collection,
+until the collection's next write of any kind. The count of writes is also
 the collection's `version()`: it tells the domain when what it read may be kept (a caller, a
 user's roles).
 
@@ -25,6 +26,7 @@ from typing import Any, cast
 
 from . import match
 from .adapters import Doc, Filter, Sort
+from .collections import IndexSpec
 from .commits import CommitGroup
 from .memory import LRU
 from .sqlite import SqliteCollection
@@ -106,6 +108,11 @@ class CachedCollection(SqliteCollection):
         self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
         self._queried_documents = 0  # in `_queries`, counting each result one more
         self._writes = 0
+        # By field of a unique index on it alone: which `_id` holds a (text) value, or None
+        # where none does. Every write records the values it leaves (`_stored`), so a document
+        # that no longer holds its value means that nobody does (`_by_unique`).
+        self._holders: dict[str, LRU[str, Any]] = {}
+        self._max_documents = max_documents
 
     def version(self) -> int | None:
         return self._writes
@@ -116,6 +123,9 @@ class CachedCollection(SqliteCollection):
             self._queries.clear()
             self._queried_documents = 0
         self._docs.put(key, None if doc is None else (rowid, _copy(doc)))
+        for field, holders in self._holders.items():
+            if doc is not None and type(value := doc.get(field)) is str:
+                holders.put(value, key)
 
     def _row(self, key: Any) -> tuple[int, Doc] | None:
         """The document with this `_id` and its row, from memory or read into it."""
@@ -149,18 +159,34 @@ class CachedCollection(SqliteCollection):
         if "_id" in filter:
             found = self._found(filter, None)
             return found[1] if found is not None else None
-        query = _query_key(filter, None)
-        if query is None:
-            return await super().find_one(filter)
-        # The first match of an equality query (a running timer by its user), kept like the
-        # results of `_query`.
-        key = (query, "first")
-        cached = self._queries.get(key)
-        if cached is None:
-            doc = await super().find_one(filter)
-            cached = [] if doc is None else [doc]
-            self._keep(key, cached)
-        return _copy(cached[0]) if cached else None
+        if len(filter) == 1:
+            [(field, value)] = filter.items()
+            holders = self._holders.get(field)
+            if holders is not None and type(value) is str and field not in self._loose:
+                return await self._by_unique(field, value, holders)
+        return await super().find_one(filter)
+
+    async def _by_unique(self, field: str, value: str, holders: LRU[str, Any]) -> Doc | None:
+        """The document holding `value` in a field a unique index covers (a user's running
+        timer, a user by email): a key lookup in memory once its holder is known."""
+        key = holders.get(value, _MISSING)
+        if key is _MISSING:
+            doc = await super().find_one({field: value})
+            holders.put(value, None if doc is None else doc["_id"])
+            return doc
+        # (Not held there any more: nobody holds it, or whoever took it since was recorded.)
+        found = None if key is None else self._found({"_id": key, field: value}, None)
+        return None if found is None else found[1]
+
+    async def create_index(self, spec: IndexSpec) -> None:
+        await super().create_index(spec)
+        [(field, _), *others] = spec.keys
+        if spec.unique and not others and field != "_id" and "." not in field:
+            self._holders[field] = LRU(self._max_documents)
+
+    async def drop_index(self, name: str) -> None:
+        await super().drop_index(name)
+        self._holders.clear()  # (until the indexes are declared again)
 
     async def find(
         self,
