@@ -50,6 +50,7 @@ _MS = dt.timedelta(milliseconds=1)
 _INT64 = 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
+_ABSENT = object()
 
 
 def q(name: str) -> str:
@@ -303,6 +304,8 @@ class SqliteCollection(Collection):
         blob, stored = self._encoded(new)
         sets, values = ["doc = ?"], [blob]
         for column in self._columns:
+            if (kept := new.get(column, _ABSENT)) is not _ABSENT and kept is old.get(column):
+                continue  # the value the applier kept (`keyed.apply` shares what it keeps)
             value = self._column(stored, column)
             before = self._column(old, column)
             if value != before or type(value) is not type(before):
