@@ -163,15 +163,6 @@ def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
     return {"$or": either}
 
 
-def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
-    if spec.sparse:
-        kwargs["sparse"] = True
-    if spec.partial is not None:
-        kwargs["partialFilterExpression"] = spec.partial
-    return kwargs
-
-
 @contextlib.contextmanager
 def _duplicates() -> Iterator[None]:
     """The driver's duplicate-key errors (one write's or a bulk write's) as the store's."""
@@ -285,7 +276,12 @@ class DriverCollection(Collection):
         return int(await self._c.count_documents(self._in(filter)))
 
     async def create_index(self, spec: IndexSpec) -> None:
-        await self._c.create_index(list(spec.keys), **_index_kwargs(spec))
+        options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+        if spec.sparse:
+            options["sparse"] = True
+        if spec.partial is not None:
+            options["partialFilterExpression"] = spec.partial
+        await self._c.create_index(list(spec.keys), **options)
 
     async def drop_index(self, name: str) -> None:
         await self._c.drop_index(name)

@@ -9,6 +9,7 @@ through a scalar, an unknown operator) raises `pymongo.errors.WriteError` and ch
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,25 +20,27 @@ from . import match
 Doc = dict[str, Any]
 _MISSING: Any = object()
 # Immutable values, kept as they are (tested by exact type: documents are mostly made of these).
-_ATOMS = frozenset({str, int, float, bool, type(None)})
+_ATOMS = match.PLAIN | {dt.datetime}
 
 
 def _refuse(message: str) -> WriteError:
     return WriteError(message, code=2)
 
 
-def _fresh(value: Any) -> Any:
-    """A copy sharing nothing mutable with `value`, datetimes timezone-aware."""
+def fresh(value: Any) -> Any:
+    """A copy sharing nothing mutable with `value` (its mappings as dicts, its sequences as
+    lists), much cheaper than `copy.deepcopy`. (Datetimes are kept as given: the store makes
+    them timezone-aware before, `match.utc`.)"""
     kind = type(value)
     if kind in _ATOMS:
         return value
     if kind is dict:
-        return {k: v if type(v) in _ATOMS else _fresh(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else fresh(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [v if type(v) in _ATOMS else _fresh(v) for v in value]
+        return [v if type(v) in _ATOMS else fresh(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _fresh(v) for k, v in value.items()}
-    return match.utc(value)
+        return {k: fresh(v) for k, v in value.items()}
+    return value
 
 
 def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, str | int] | None:
@@ -133,8 +136,8 @@ def _array(current: Any, path: str, operator: str) -> list[Any]:
 
 def _each(arg: Any) -> list[Any]:
     if isinstance(arg, Mapping) and "$each" in arg:
-        return [_fresh(v) for v in arg["$each"]]
-    return [_fresh(arg)]
+        return [fresh(v) for v in arg["$each"]]
+    return [fresh(arg)]
 
 
 def _removed(element: Any, arg: Any) -> bool:
@@ -148,7 +151,7 @@ def _removed(element: Any, arg: Any) -> bool:
 def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
     current = _get(doc, path)
     if operator == "$set":
-        _put(doc, path, _fresh(arg))
+        _put(doc, path, fresh(arg))
     elif operator == "$unset":
         _remove(doc, path)
     elif operator == "$inc":
@@ -156,10 +159,10 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
     elif operator == "$min":
         value = match.utc(arg)
         if current is _MISSING:
-            _put(doc, path, _fresh(value))
+            _put(doc, path, fresh(value))
         else:
             pair = match.sort([current, value], [("v", 1)], lambda v: {"v": v})
-            _put(doc, path, _fresh(pair[0]))
+            _put(doc, path, fresh(pair[0]))
     elif operator == "$rename":
         if current is not _MISSING:
             _remove(doc, path)
@@ -186,7 +189,7 @@ def apply(old: Doc | None, update: Mapping[str, Any], seed: Doc | None = None) -
     if not update or not all(str(k).startswith("$") for k in update):
         raise _refuse("an update needs update operators (replacing a document is not supported)")
     inserting = old is None
-    new: Doc = _fresh(old if old is not None else seed or {})
+    new: Doc = fresh(old if old is not None else seed or {})
     key = new.get("_id", _MISSING)
     for given, fields in update.items():
         if given == "$setOnInsert" and not inserting:
@@ -214,7 +217,7 @@ def seed(filter: Mapping[str, Any]) -> Doc:
             continue
         elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
             if "$eq" in cond:
-                _put(doc, field, _fresh(cond["$eq"]))
+                _put(doc, field, fresh(cond["$eq"]))
         else:
-            _put(doc, field, _fresh(cond))
+            _put(doc, field, fresh(cond))
     return doc
