@@ -17,7 +17,6 @@ MongoDB deployments may run several processes, so they are never cached.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from typing import Any, cast
 
 from . import keyed, match
@@ -82,45 +81,32 @@ class CachedCollection(SqliteCollection):
         return row
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        if sort or not _by_key(filter):
+        key = _MISSING if sort else self._key(filter)
+        if key is _MISSING:
             return super()._found(filter, sort)
-        row = self._row(filter["_id"])
+        row = None if key is None else self._row(key)
         if row is None or not match.matches(row[1], filter):
-            return None
+            return None  # (a holder that let its value go: nobody holds it, see `_holders`)
         return row[0], _copy(row[1])
 
-    # Reads --------------------------------------------------------------------------------
-
-    async def find_one(
-        self,
-        filter: Filter,
-        *,
-        sort: Sort | None = None,
-        projection: Mapping[str, Any] | None = None,
-    ) -> Doc | None:
-        if sort is not None or projection is not None:
-            return await super().find_one(filter, sort=sort, projection=projection)
-        if "_id" in filter:
-            found = self._found(filter, None)
-            return found[1] if found is not None else None
-        if len(filter) == 1:
-            [(field, value)] = filter.items()
-            holders = self._holders.get(field)
-            if holders is not None and type(value) is str and field not in self._loose:
-                return await self._by_unique(field, value, holders)
-        return await super().find_one(filter)
-
-    async def _by_unique(self, field: str, value: str, holders: LRU[str, Any]) -> Doc | None:
-        """The document holding `value` in a field a unique index covers (a user's running
-        timer, a user by email): a key lookup in memory once its holder is known."""
+    def _key(self, filter: Filter) -> Any:
+        """The `_id` of the one document `filter` can match (None: none can), or `_MISSING`:
+        the filter's own, or the holder of the value of a unique key it asks (a user's running
+        timer, a user by email), read once and then known."""
+        if _by_key(filter):
+            return filter["_id"]
+        if len(filter) != 1:
+            return _MISSING
+        [(field, value)] = filter.items()
+        holders = self._holders.get(field)
+        if holders is None or type(value) is not str or field in self._loose:
+            return _MISSING
         key = holders.get(value, _MISSING)
         if key is _MISSING:
-            doc = await super().find_one({field: value})
-            holders.put(value, None if doc is None else doc["_id"])
-            return doc
-        # (Not held there any more: nobody holds it, or whoever took it since was recorded.)
-        found = None if key is None else self._found({"_id": key, field: value}, None)
-        return None if found is None else found[1]
+            found = super()._found(filter, None)
+            key = None if found is None else found[1]["_id"]
+            holders.put(value, key)
+        return key
 
     async def create_index(self, spec: IndexSpec) -> None:
         await super().create_index(spec)
