@@ -2,7 +2,7 @@
 inserts: the embedded store's updates (`sqlite.py`) run here, then write the result.
 
 Understood: `$set $setOnInsert $unset $inc $min $rename $push $addToSet $pull`, on top-level or
-dotted fields (positions in arrays included), with
+dotted fields (a position in an array as the last part), with
 `$each` for `$push` and `$addToSet`. An update MongoDB would refuse (an `$inc` on text, a path
 through a scalar, an unknown operator) raises `pymongo.errors.WriteError` and changes nothing.
 """
@@ -43,38 +43,27 @@ def fresh(value: Any) -> Any:
     return value
 
 
-def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, str | int] | None:
-    """The container holding the last part of `path` and that part (an index in a list);
-    None when the path does not exist and `create` is false."""
-    parts = path.split(".")
+def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, Any] | None:
+    """The container holding the last part of `path` and that part (a position in an array,
+    the last part only); None when the path does not exist and `create` is false."""
+    *parts, last = path.split(".")
     node: Any = doc
-    for part in parts[:-1]:
-        if isinstance(node, list):
-            if not part.isdigit():
-                raise _refuse(f"cannot use the part {part!r} of {path!r} to traverse an array")
-            index = int(part)
-            if index >= len(node):
-                if not create:
-                    return None
-                node.extend([None] * (index + 1 - len(node)))
-                node[index] = {}
-            node = node[index]
-        elif isinstance(node, dict):
-            if part not in node:
-                if not create:
-                    return None
-                node[part] = {}
-            node = node[part]
-        if not isinstance(node, dict | list):
-            if not create:
-                return None
-            raise _refuse(f"cannot create the field {path!r} inside a non-document value")
-    last = parts[-1]
+    for part in parts:
+        if isinstance(node, dict) and (part in node or create):
+            node = node.setdefault(part, {})
+        elif create or isinstance(node, list):
+            raise _refuse(f"cannot reach {path!r} through an array or a value")
+        else:
+            return None
+    if isinstance(node, dict):
+        return node, last
     if isinstance(node, list):
-        if not last.isdigit():
-            raise _refuse(f"cannot use the part {last!r} of {path!r} to traverse an array")
-        return node, int(last)
-    return node, last
+        if last.isdigit() and int(last) < len(node):
+            return node, int(last)
+        raise _refuse(f"cannot reach {path!r}: an array takes a position within it")
+    if create:
+        raise _refuse(f"cannot create the field {path!r} inside a value")
+    return None
 
 
 def _get(doc: Doc, path: str) -> Any:
@@ -82,20 +71,13 @@ def _get(doc: Doc, path: str) -> Any:
     if found is None:
         return _MISSING
     node, key = found
-    if isinstance(node, list):
-        assert isinstance(key, int)
-        return node[key] if key < len(node) else _MISSING
-    return node.get(key, _MISSING)
+    return node[key] if isinstance(node, list) else node.get(key, _MISSING)
 
 
 def _put(doc: Doc, path: str, value: Any) -> None:
     found = _parent(doc, path, create=True)
     assert found is not None
     node, key = found
-    if isinstance(node, list):
-        assert isinstance(key, int)
-        if key >= len(node):
-            node.extend([None] * (key + 1 - len(node)))
     node[key] = value
 
 
@@ -105,9 +87,7 @@ def _remove(doc: Doc, path: str) -> None:
         return
     node, key = found
     if isinstance(node, list):
-        assert isinstance(key, int)
-        if key < len(node):
-            node[key] = None  # MongoDB leaves a null where an element was unset
+        node[key] = None  # MongoDB leaves a null where an element was unset
     else:
         node.pop(key, None)
 
