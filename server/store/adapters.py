@@ -36,15 +36,9 @@ class UpdateOutcome:
 
 def _naive(value: Any) -> Any:
     """Mongomock-based engines compare datetimes as Python does: keep them all naive UTC."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
-    if isinstance(value, Mapping):
-        return {k: _naive(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_naive(v) for v in value]
-    return value
+    return match.dates(
+        value, lambda d: d if d.tzinfo is None else d.astimezone(dt.UTC).replace(tzinfo=None)
+    )
 
 
 class Collection:
@@ -84,11 +78,9 @@ class Collection:
         """Every document matching `filter`, in lists of at most `size` (fewer, even none, where
         a backend filters what it read), each read by a call of its own: a caller works through
         many documents a bounded step at a time and hands the event loop back between steps.
-        The order is the backend's: here each batch is asked
-        after the previous one's last values of `keyset` (keyset pagination; `keyset` ends
-        with `_id` and an index on the filter's equality fields followed by `keyset` makes
-        each batch one index range). A document written while the batches are read may or may
-        not be among them."""
+        Each batch is asked after the last values of `keyset` read (it ends with `_id`; an
+        index on the filter's equality fields then `keyset` makes each batch one index range).
+        A document written while the batches are read may or may not be among them."""
         order = [(name, 1) for name in keyset]
         after: Filter | None = None
         while True:

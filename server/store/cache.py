@@ -35,31 +35,16 @@ _MISSING = object()
 _copy = keyed.fresh
 
 
-def _by_key(filter: Filter) -> bool:
-    """Whether `filter` asks an `_id` and plain equalities on top-level fields at most."""
-    return "_id" in filter and all(
-        type(value) in match.PLAIN and not field.startswith("$") and "." not in field
-        for field, value in filter.items()
-    )
-
-
 class CachedCollection(SqliteCollection):
-    def __init__(
-        self,
-        connection: sqlite3.Connection,
-        name: str,
-        commits: CommitGroup,
-        max_documents: int = MAX_DOCUMENTS,
-    ) -> None:
+    def __init__(self, connection: sqlite3.Connection, name: str, commits: CommitGroup) -> None:
         super().__init__(connection, name, commits)
         # By `_id`: (its row, the document), or None where there is none.
-        self._docs: LRU[Any, tuple[int, Doc] | None] = LRU(max_documents)
+        self._docs: LRU[Any, tuple[int, Doc] | None] = LRU(MAX_DOCUMENTS)
         self._writes = 0
         # By field of a unique index on it alone: which `_id` holds a (text) value, or None
         # where none does. Every write records the values it leaves (`_stored`), so a document
-        # that no longer holds its value means that nobody does (`_by_unique`).
+        # that no longer holds its value means that nobody does (`_found`).
         self._holders: dict[str, LRU[str, Any]] = {}
-        self._max_documents = max_documents
 
     def version(self) -> int | None:
         return self._writes
@@ -93,8 +78,11 @@ class CachedCollection(SqliteCollection):
         """The `_id` of the one document `filter` can match (None: none can), or `_MISSING`:
         the filter's own, or the holder of the value of a unique key it asks (a user's running
         timer, a user by email), read once and then known."""
-        if _by_key(filter):
-            return filter["_id"]
+        if "_id" in filter:  # with plain equalities on top-level fields at most
+            plain = (
+                type(v) in match.PLAIN and "$" not in f and "." not in f for f, v in filter.items()
+            )
+            return filter["_id"] if all(plain) else _MISSING
         if len(filter) != 1:
             return _MISSING
         [(field, value)] = filter.items()
@@ -112,7 +100,7 @@ class CachedCollection(SqliteCollection):
         await super().create_index(spec)
         [(field, _), *others] = spec.keys
         if spec.unique and not others and field != "_id" and "." not in field:
-            self._holders[field] = LRU(self._max_documents)
+            self._holders[field] = LRU(MAX_DOCUMENTS)
 
     async def drop_index(self, name: str) -> None:
         await super().drop_index(name)

@@ -121,7 +121,7 @@ def _each(arg: Any) -> list[Any]:
 
 
 def _removed(element: Any, arg: Any) -> bool:
-    if isinstance(arg, Mapping) and arg and all(str(k).startswith("$") for k in arg):
+    if match.is_operators(arg):
         return match.matches({"v": element}, {"v": arg})
     if isinstance(arg, Mapping) and isinstance(element, dict):
         return match.matches(element, arg)
@@ -166,7 +166,7 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
 def apply(old: Doc | None, update: Mapping[str, Any], seed: Doc | None = None) -> Doc:
     """The document after `update`: `old` changed (it is not), or, when `old` is None, the one
     an upsert inserts, starting from `seed` (the filter's equalities and `_id`)."""
-    if not update or not all(str(k).startswith("$") for k in update):
+    if not match.is_operators(update):
         raise _refuse("an update needs update operators (replacing a document is not supported)")
     inserting = old is None
     new: Doc = fresh(old if old is not None else seed or {})
@@ -191,11 +191,10 @@ def seed(filter: Mapping[str, Any]) -> Doc:
     for field, cond in filter.items():
         if field == "$and":
             for part in cond:
-                for k, v in seed(part).items():
-                    doc[k] = v
+                doc.update(seed(part))
         elif field.startswith("$"):
             continue
-        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+        elif match.is_operators(cond):
             if "$eq" in cond:
                 _put(doc, field, fresh(cond["$eq"]))
         else:

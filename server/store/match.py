@@ -30,12 +30,17 @@ def utc(value: Any) -> Any:
     """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back."""
     if type(value) is dict and all(type(v) in PLAIN for v in value.values()):
         return value
+    return dates(value, lambda d: d.replace(tzinfo=dt.UTC) if d.tzinfo is None else d)
+
+
+def dates(value: Any, convert: Callable[[dt.datetime], dt.datetime]) -> Any:
+    """`value` with every datetime in it converted (its mappings as dicts, sequences as lists)."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return convert(value)
     if isinstance(value, Mapping):
-        return {k: utc(v) for k, v in value.items()}
+        return {k: dates(v, convert) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [utc(v) for v in value]
+        return [dates(v, convert) for v in value]
     return value
 
 
