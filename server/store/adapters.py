@@ -11,9 +11,8 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
@@ -24,7 +23,6 @@ from .errors import DuplicateKeyError
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
 Sort = Sequence[tuple[str, int]]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
