@@ -128,6 +128,36 @@ async def test_the_lookups_the_domain_makes_are_read_through_an_index(tmp_path: 
         await store.close()
 
 
+async def test_timer_calls_read_no_entry_back_once_its_users_are_known(tmp_path: Path) -> None:
+    """Every timer call reads its user's running entry by `timer_of` (unique): a key lookup
+    in memory once known, whatever other entries were written since. Starting and stopping
+    timers then writes rows and reads none back."""
+    store = await open_embedded(tmp_path)
+    statements: list[str] = []
+    try:
+        entries = store.entries
+        users = ("u1", "u2")
+        for user in users:
+            assert await entries.find_one({"timer_of": user}) is None
+        _sql(store, "entries")._db.set_trace_callback(statements.append)
+        for n in range(3):
+            for user in users:  # starts
+                assert await entries.find_one({"timer_of": user}) is None
+                await entries.insert_one({"_id": f"{user}-{n}", "user_id": user, "timer_of": user})
+            for user in users:  # stops
+                running = await entries.find_one({"timer_of": user})
+                assert running is not None and running["_id"] == f"{user}-{n}"
+                stopped = await entries.find_one_and_update(
+                    {"_id": running["_id"], "timer_of": user},
+                    {"$set": {"end": dt.datetime.now(UTC)}, "$unset": {"timer_of": ""}},
+                )
+                assert stopped is not None and "timer_of" not in stopped
+        assert [s for s in statements if s.lstrip().startswith("INSERT")], statements
+        assert not [s for s in statements if s.lstrip().startswith("SELECT")], statements
+    finally:
+        await store.close()
+
+
 async def test_a_field_holding_arrays_where_a_value_was_declared_is_still_matched(
     tmp_path: Path,
 ) -> None:

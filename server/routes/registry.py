@@ -172,8 +172,11 @@ async def receive_body(request: web.Request) -> None:
     """Read the request body (aiohttp keeps it for `read_body`) within `BODY_SECONDS` and
     `MAX_BODY_BYTES`: 408 `request_timeout` or 413 `payload_too_large` otherwise."""
     try:
-        async with asyncio.timeout(BODY_SECONDS):
+        if request.content.is_eof():  # all of it arrived already (a small body)
             await request.read()
+        else:
+            async with asyncio.timeout(BODY_SECONDS):
+                await request.read()
     except TimeoutError:
         raise RequestTimeoutError(
             f"The request body did not arrive within {BODY_SECONDS:g} seconds."

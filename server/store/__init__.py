@@ -203,8 +203,7 @@ async def _open_sqlite(path: Path, lock: IO[str] | None = None) -> Store:
         finally:
             connection.close()
             if lock is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-                lock.close()
+                lock.close()  # (which releases it)
 
     def make(name: str) -> Collection:
         return CachedCollection(connection, name, commits)

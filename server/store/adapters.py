@@ -11,9 +11,8 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import pymongo
 import pymongo.errors
 from pymongo import ReturnDocument, UpdateOne
 
@@ -24,7 +23,6 @@ from .errors import DuplicateKeyError
 Doc = dict[str, Any]
 Filter = Mapping[str, Any]
 Sort = Sequence[tuple[str, int]]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,15 +34,9 @@ class UpdateOutcome:
 
 def _naive(value: Any) -> Any:
     """Mongomock-based engines compare datetimes as Python does: keep them all naive UTC."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
-    if isinstance(value, Mapping):
-        return {k: _naive(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_naive(v) for v in value]
-    return value
+    return match.dates(
+        value, lambda d: d if d.tzinfo is None else d.astimezone(dt.UTC).replace(tzinfo=None)
+    )
 
 
 class Millis(int):
@@ -98,11 +90,9 @@ class Collection:
         """Every document matching `filter`, in lists of at most `size` (fewer, even none, where
         a backend filters what it read), each read by a call of its own: a caller works through
         many documents a bounded step at a time and hands the event loop back between steps.
-        The order is the backend's: here each batch is asked
-        after the previous one's last values of `keyset` (keyset pagination; `keyset` ends
-        with `_id` and an index on the filter's equality fields followed by `keyset` makes
-        each batch one index range). A document written while the batches are read may or may
-        not be among them."""
+        Each batch is asked after the last values of `keyset` read (it ends with `_id`; an
+        index on the filter's equality fields then `keyset` makes each batch one index range).
+        A document written while the batches are read may or may not be among them."""
         order = [(name, 1) for name in keyset]
         after: Filter | None = None
         while True:
@@ -198,15 +188,6 @@ def _after(doc: Doc, keyset: Sequence[str]) -> Filter:
         value = doc.get(name)
         either.append({**same, name: {"$gt": value} if value is not None else {"$ne": None}})
     return {"$or": either}
-
-
-def _index_kwargs(spec: IndexSpec) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
-    if spec.sparse:
-        kwargs["sparse"] = True
-    if spec.partial is not None:
-        kwargs["partialFilterExpression"] = spec.partial
-    return kwargs
 
 
 @contextlib.contextmanager
@@ -322,7 +303,12 @@ class DriverCollection(Collection):
         return int(await self._c.count_documents(self._in(filter)))
 
     async def create_index(self, spec: IndexSpec) -> None:
-        await self._c.create_index(list(spec.keys), **_index_kwargs(spec))
+        options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+        if spec.sparse:
+            options["sparse"] = True
+        if spec.partial is not None:
+            options["partialFilterExpression"] = spec.partial
+        await self._c.create_index(list(spec.keys), **options)
 
     async def drop_index(self, name: str) -> None:
         await self._c.drop_index(name)

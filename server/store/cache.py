@@ -5,117 +5,56 @@ through this process, so documents read by `_id` can be kept in memory and stay 
 write tells what it left behind under each `_id` it touched (`SqliteCollection._stored`), and
 that is what is kept (write-through). Each call runs to its end without handing the event loop
 back, so no read can race a write. Reads by `_id` — tokens, users, tasks, accounts, the entry a
-timer stop ends — then cost no SQL at all.
+timer stop ends — then cost no SQL at all, and neither do reads by the value of a unique key
+(a user's running timer by `timer_of`), once it is known which `_id` holds it.
 
-Small results of other equality queries (a user's memberships, a user's running timer) are kept
-too, per collection, until the collection's next write of any kind. The count of writes is also
-the collection's `version()`: it tells the domain when what it read may be kept (a caller, a
-user's roles).
+The count of writes of a collection is its `version()`: it tells the domain when what it read
+may be kept (a caller, a user's roles: `memory.Remembered`).
 
 MongoDB deployments may run several processes, so they are never cached.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping
 from typing import Any, cast
 
-from . import match
+from . import keyed, match
 from .adapters import Doc, Filter, Sort
+from .collections import IndexSpec
 from .commits import CommitGroup
 from .memory import LRU
 from .sqlite import SqliteCollection
 
-_SCALARS = (str, int, float, bool, type(None))
 # The identity map keeps this many documents a collection (the least recently used go first):
 # the hot ones (tokens, users, running timers) many times over, without holding a large import
 # (20,000 tasks as Python objects take ~64 MB).
 MAX_DOCUMENTS = 4_000
-# The query cache keeps results of at most this many documents, and this many documents in all
-# per collection (least recently used results go first).
-_QUERY_MAX_DOCUMENTS = 200
-_QUERY_TOTAL_DOCUMENTS = 4_000
 _MISSING = object()
-# Immutable values, shared by copies; tested by exact type before any call.
-_ATOMS: frozenset[type] = frozenset({str, int, float, bool, type(None), dt.datetime})
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a stored document (dicts, lists and immutable scalars), much cheaper than
-    `copy.deepcopy`; callers may change what they get without touching the cache."""
-    if isinstance(value, dict):
-        copied = value.copy()  # then only the values that are containers again
-        for k, v in value.items():
-            if type(v) not in _ATOMS:
-                copied[k] = _copy(v)
-        return copied
-    if isinstance(value, list):
-        return [v if type(v) in _ATOMS else _copy(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> bool:
-    return isinstance(value, _SCALARS)
-
-
-def _key_and_rest(filter: Filter) -> tuple[Any, list[tuple[str, Any]]] | None:
-    """(the `_id` value, the other plain equality conditions), or None when the filter is
-    anything else."""
-    if "_id" not in filter:
-        return None
-    rest = []
-    for field, value in filter.items():
-        if field == "_id":
-            continue
-        if field.startswith("$") or "." in field or not _plain(value):
-            return None
-        rest.append((field, value))
-    key = filter["_id"]
-    return (key, rest) if _plain(key) else None
-
-
-def _query_key(filter: Filter, projection: Mapping[str, Any] | None) -> Hashable | None:
-    """A key for an equality query on scalar values (with a projection of scalar values),
-    or None. Types are part of it: 1, 1.0 and True are different queries."""
-    parts: list[tuple[str, type, Any]] = []
-    for spec in (filter, projection or {}):
-        for field, value in spec.items():
-            if type(field) is not str or field.startswith("$") or type(value) not in _SCALARS:
-                return None
-            parts.append((field, type(value), value))
-        parts.append(("$", type(None), None))  # the filter ends here
-    return tuple(parts) if projection is not None else (*parts, "no projection")
+# Copies of kept documents for callers, who may change them without touching the cache.
+_copy = keyed.fresh
 
 
 class CachedCollection(SqliteCollection):
-    def __init__(
-        self,
-        connection: sqlite3.Connection,
-        name: str,
-        commits: CommitGroup,
-        max_documents: int = MAX_DOCUMENTS,
-    ) -> None:
+    def __init__(self, connection: sqlite3.Connection, name: str, commits: CommitGroup) -> None:
         super().__init__(connection, name, commits)
         # By `_id`: (its row, the document), or None where there is none.
-        self._docs: LRU[Any, tuple[int, Doc] | None] = LRU(max_documents)
-        # Results of small equality queries without `_id` (a user's memberships), dropped
-        # whole by every write to the collection.
-        self._queries: OrderedDict[Hashable, list[Doc]] = OrderedDict()
-        self._queried_documents = 0  # in `_queries`, counting each result one more
+        self._docs: LRU[Any, tuple[int, Doc] | None] = LRU(MAX_DOCUMENTS)
         self._writes = 0
+        # By field of a unique index on it alone: which `_id` holds a (text) value, or None
+        # where none does. Every write records the values it leaves (`_stored`), so a document
+        # that no longer holds its value means that nobody does (`_found`).
+        self._holders: dict[str, LRU[str, Any]] = {}
 
     def version(self) -> int | None:
         return self._writes
 
     def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
         self._writes += 1
-        if self._queries:
-            self._queries.clear()
-            self._queried_documents = 0
         self._docs.put(key, None if doc is None else (rowid, _copy(doc)))
+        for field, holders in self._holders.items():
+            if doc is not None and type(value := doc.get(field)) is str:
+                holders.put(value, key)
 
     def _row(self, key: Any) -> tuple[int, Doc] | None:
         """The document with this `_id` and its row, from memory or read into it."""
@@ -127,74 +66,42 @@ class CachedCollection(SqliteCollection):
         return row
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        plan = _key_and_rest(filter) if not sort else None
-        if plan is None:
+        key = _MISSING if sort else self._key(filter)
+        if key is _MISSING:
             return super()._found(filter, sort)
-        row = self._row(plan[0])
-        if row is None or not match.matches(row[1], dict(plan[1])):
-            return None
+        row = None if key is None else self._row(key)
+        if row is None or not match.matches(row[1], filter):
+            return None  # (a holder that let its value go: nobody holds it, see `_holders`)
         return row[0], _copy(row[1])
 
-    # Reads --------------------------------------------------------------------------------
-
-    async def find_one(
-        self,
-        filter: Filter,
-        *,
-        sort: Sort | None = None,
-        projection: Mapping[str, Any] | None = None,
-    ) -> Doc | None:
-        if sort is not None or projection is not None:
-            return await super().find_one(filter, sort=sort, projection=projection)
-        if "_id" in filter:
-            found = self._found(filter, None)
-            return found[1] if found is not None else None
-        query = _query_key(filter, None)
-        if query is None:
-            return await super().find_one(filter)
-        # The first match of an equality query (a running timer by its user), kept like the
-        # results of `_query`.
-        key = (query, "first")
-        cached = self._queries.get(key)
-        if cached is None:
-            doc = await super().find_one(filter)
-            cached = [] if doc is None else [doc]
-            self._keep(key, cached)
-        return _copy(cached[0]) if cached else None
-
-    async def find(
-        self,
-        filter: Filter,
-        *,
-        sort: Sort | None = None,
-        skip: int = 0,
-        limit: int = 0,
-        projection: Mapping[str, Any] | None = None,
-    ) -> list[Doc]:
-        if sort or skip or limit or "_id" in filter:
-            return await super().find(
-                filter, sort=sort, skip=skip, limit=limit, projection=projection
+    def _key(self, filter: Filter) -> Any:
+        """The `_id` of the one document `filter` can match (None: none can), or `_MISSING`:
+        the filter's own, or the holder of the value of a unique key it asks (a user's running
+        timer, a user by email), read once and then known."""
+        if "_id" in filter:  # with plain equalities on top-level fields at most
+            plain = (
+                type(v) in match.PLAIN and "$" not in f and "." not in f for f, v in filter.items()
             )
-        return await self._query(filter, projection)
+            return filter["_id"] if all(plain) else _MISSING
+        if len(filter) != 1:
+            return _MISSING
+        [(field, value)] = filter.items()
+        holders = self._holders.get(field)
+        if holders is None or type(value) is not str or field in self._loose:
+            return _MISSING
+        key = holders.get(value, _MISSING)
+        if key is _MISSING:
+            found = super()._found(filter, None)
+            key = None if found is None else found[1]["_id"]
+            holders.put(value, key)
+        return key
 
-    def _keep(self, key: Hashable, docs: list[Doc]) -> None:
-        self._queries[key] = [_copy(doc) for doc in docs]
-        self._queried_documents += len(docs) + 1  # an empty result still takes room
-        while self._queried_documents > _QUERY_TOTAL_DOCUMENTS:
-            _, dropped = self._queries.popitem(last=False)
-            self._queried_documents -= len(dropped) + 1
+    async def create_index(self, spec: IndexSpec) -> None:
+        await super().create_index(spec)
+        [(field, _), *others] = spec.keys
+        if spec.unique and not others and field != "_id" and "." not in field:
+            self._holders[field] = LRU(MAX_DOCUMENTS)
 
-    async def _query(self, filter: Filter, projection: Mapping[str, Any] | None) -> list[Doc]:
-        """A query the identity map cannot answer: from the query cache when it is a small
-        equality query seen since the collection's last write."""
-        key = _query_key(filter, projection)
-        if key is None:
-            return await super().find(filter, projection=projection)
-        cached = self._queries.get(key)
-        if cached is not None:
-            self._queries.move_to_end(key)
-            return [_copy(doc) for doc in cached]
-        docs = await super().find(filter, projection=projection)
-        if len(docs) <= _QUERY_MAX_DOCUMENTS:
-            self._keep(key, docs)
-        return docs
+    async def drop_index(self, name: str) -> None:
+        await super().drop_index(name)
+        self._holders.clear()  # (until the indexes are declared again)

@@ -2,13 +2,14 @@
 inserts: the embedded store's updates (`sqlite.py`) run here, then write the result.
 
 Understood: `$set $setOnInsert $unset $inc $min $rename $push $addToSet $pull`, on top-level or
-dotted fields (positions in arrays included), with
+dotted fields (a position in an array as the last part), with
 `$each` for `$push` and `$addToSet`. An update MongoDB would refuse (an `$inc` on text, a path
 through a scalar, an unknown operator) raises `pymongo.errors.WriteError` and changes nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,59 +20,50 @@ from . import match
 Doc = dict[str, Any]
 _MISSING: Any = object()
 # Immutable values, kept as they are (tested by exact type: documents are mostly made of these).
-_ATOMS = frozenset({str, int, float, bool, type(None)})
+_ATOMS = match.PLAIN | {dt.datetime}
 
 
 def _refuse(message: str) -> WriteError:
     return WriteError(message, code=2)
 
 
-def _fresh(value: Any) -> Any:
-    """A copy sharing nothing mutable with `value`, datetimes timezone-aware."""
+def fresh(value: Any) -> Any:
+    """A copy sharing nothing mutable with `value` (its mappings as dicts, its sequences as
+    lists), much cheaper than `copy.deepcopy`. (Datetimes are kept as given: the store makes
+    them timezone-aware before, `match.utc`.)"""
     kind = type(value)
     if kind in _ATOMS:
         return value
     if kind is dict:
-        return {k: v if type(v) in _ATOMS else _fresh(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else fresh(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [v if type(v) in _ATOMS else _fresh(v) for v in value]
+        return [v if type(v) in _ATOMS else fresh(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _fresh(v) for k, v in value.items()}
-    return match.utc(value)
+        return {k: fresh(v) for k, v in value.items()}
+    return value
 
 
-def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, str | int] | None:
-    """The container holding the last part of `path` and that part (an index in a list);
-    None when the path does not exist and `create` is false."""
-    parts = path.split(".")
+def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, Any] | None:
+    """The container holding the last part of `path` and that part (a position in an array,
+    the last part only); None when the path does not exist and `create` is false."""
+    *parts, last = path.split(".")
     node: Any = doc
-    for part in parts[:-1]:
-        if isinstance(node, list):
-            if not part.isdigit():
-                raise _refuse(f"cannot use the part {part!r} of {path!r} to traverse an array")
-            index = int(part)
-            if index >= len(node):
-                if not create:
-                    return None
-                node.extend([None] * (index + 1 - len(node)))
-                node[index] = {}
-            node = node[index]
-        elif isinstance(node, dict):
-            if part not in node:
-                if not create:
-                    return None
-                node[part] = {}
-            node = node[part]
-        if not isinstance(node, dict | list):
-            if not create:
-                return None
-            raise _refuse(f"cannot create the field {path!r} inside a non-document value")
-    last = parts[-1]
+    for part in parts:
+        if isinstance(node, dict) and (part in node or create):
+            node = node.setdefault(part, {})
+        elif create or isinstance(node, list):
+            raise _refuse(f"cannot reach {path!r} through an array or a value")
+        else:
+            return None
+    if isinstance(node, dict):
+        return node, last
     if isinstance(node, list):
-        if not last.isdigit():
-            raise _refuse(f"cannot use the part {last!r} of {path!r} to traverse an array")
-        return node, int(last)
-    return node, last
+        if last.isdigit() and int(last) < len(node):
+            return node, int(last)
+        raise _refuse(f"cannot reach {path!r}: an array takes a position within it")
+    if create:
+        raise _refuse(f"cannot create the field {path!r} inside a value")
+    return None
 
 
 def _get(doc: Doc, path: str) -> Any:
@@ -79,20 +71,13 @@ def _get(doc: Doc, path: str) -> Any:
     if found is None:
         return _MISSING
     node, key = found
-    if isinstance(node, list):
-        assert isinstance(key, int)
-        return node[key] if key < len(node) else _MISSING
-    return node.get(key, _MISSING)
+    return node[key] if isinstance(node, list) else node.get(key, _MISSING)
 
 
 def _put(doc: Doc, path: str, value: Any) -> None:
     found = _parent(doc, path, create=True)
     assert found is not None
     node, key = found
-    if isinstance(node, list):
-        assert isinstance(key, int)
-        if key >= len(node):
-            node.extend([None] * (key + 1 - len(node)))
     node[key] = value
 
 
@@ -102,9 +87,7 @@ def _remove(doc: Doc, path: str) -> None:
         return
     node, key = found
     if isinstance(node, list):
-        assert isinstance(key, int)
-        if key < len(node):
-            node[key] = None  # MongoDB leaves a null where an element was unset
+        node[key] = None  # MongoDB leaves a null where an element was unset
     else:
         node.pop(key, None)
 
@@ -133,12 +116,12 @@ def _array(current: Any, path: str, operator: str) -> list[Any]:
 
 def _each(arg: Any) -> list[Any]:
     if isinstance(arg, Mapping) and "$each" in arg:
-        return [_fresh(v) for v in arg["$each"]]
-    return [_fresh(arg)]
+        return [fresh(v) for v in arg["$each"]]
+    return [fresh(arg)]
 
 
 def _removed(element: Any, arg: Any) -> bool:
-    if isinstance(arg, Mapping) and arg and all(str(k).startswith("$") for k in arg):
+    if match.is_operators(arg):
         return match.matches({"v": element}, {"v": arg})
     if isinstance(arg, Mapping) and isinstance(element, dict):
         return match.matches(element, arg)
@@ -148,7 +131,7 @@ def _removed(element: Any, arg: Any) -> bool:
 def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
     current = _get(doc, path)
     if operator == "$set":
-        _put(doc, path, _fresh(arg))
+        _put(doc, path, fresh(arg))
     elif operator == "$unset":
         _remove(doc, path)
     elif operator == "$inc":
@@ -156,10 +139,10 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
     elif operator == "$min":
         value = match.utc(arg)
         if current is _MISSING:
-            _put(doc, path, _fresh(value))
+            _put(doc, path, fresh(value))
         else:
             pair = match.sort([current, value], [("v", 1)], lambda v: {"v": v})
-            _put(doc, path, _fresh(pair[0]))
+            _put(doc, path, fresh(pair[0]))
     elif operator == "$rename":
         if current is not _MISSING:
             _remove(doc, path)
@@ -183,10 +166,10 @@ def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
 def apply(old: Doc | None, update: Mapping[str, Any], seed: Doc | None = None) -> Doc:
     """The document after `update`: `old` changed (it is not), or, when `old` is None, the one
     an upsert inserts, starting from `seed` (the filter's equalities and `_id`)."""
-    if not update or not all(str(k).startswith("$") for k in update):
+    if not match.is_operators(update):
         raise _refuse("an update needs update operators (replacing a document is not supported)")
     inserting = old is None
-    new: Doc = _fresh(old if old is not None else seed or {})
+    new: Doc = fresh(old if old is not None else seed or {})
     key = new.get("_id", _MISSING)
     for given, fields in update.items():
         if given == "$setOnInsert" and not inserting:
@@ -208,13 +191,12 @@ def seed(filter: Mapping[str, Any]) -> Doc:
     for field, cond in filter.items():
         if field == "$and":
             for part in cond:
-                for k, v in seed(part).items():
-                    doc[k] = v
+                doc.update(seed(part))
         elif field.startswith("$"):
             continue
-        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+        elif match.is_operators(cond):
             if "$eq" in cond:
-                _put(doc, field, _fresh(cond["$eq"]))
+                _put(doc, field, fresh(cond["$eq"]))
         else:
-            _put(doc, field, _fresh(cond))
+            _put(doc, field, fresh(cond))
     return doc

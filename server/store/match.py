@@ -22,20 +22,25 @@ Doc = dict[str, Any]
 Filter = Mapping[str, Any]
 T = TypeVar("T")
 
-_RANGE = {"$gt", "$gte", "$lt", "$lte"}
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Immutable values with no parts (tested by exact type).
+PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def utc(value: Any) -> Any:
     """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back."""
-    if type(value) is dict and all(type(v) in _PLAIN for v in value.values()):
+    if type(value) is dict and all(type(v) in PLAIN for v in value.values()):
         return value
+    return dates(value, lambda d: d.replace(tzinfo=dt.UTC) if d.tzinfo is None else d)
+
+
+def dates(value: Any, convert: Callable[[dt.datetime], dt.datetime]) -> Any:
+    """`value` with every datetime in it converted (its mappings as dicts, sequences as lists)."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return convert(value)
     if isinstance(value, Mapping):
-        return {k: utc(v) for k, v in value.items()}
+        return {k: dates(v, convert) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [utc(v) for v in value]
+        return [dates(v, convert) for v in value]
     return value
 
 
@@ -91,16 +96,18 @@ def equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
+
+
 def _compare(value: Any, operator: str, wanted: Any) -> bool:
     if kind(value) != kind(wanted) or isinstance(value, dict | list):
         return False
-    if operator == "$gt":
-        return bool(value > wanted)
-    if operator == "$gte":
-        return bool(value >= wanted)
-    if operator == "$lt":
-        return bool(value < wanted)
-    return bool(value <= wanted)
+    return bool(_COMPARE[operator](value, wanted))
 
 
 def _equals(values: list[Any], wanted: Any) -> bool:
@@ -109,7 +116,7 @@ def _equals(values: list[Any], wanted: Any) -> bool:
     return any(equal(v, wanted) for v in _each(values))
 
 
-def _operator(values: list[Any], operator: str, arg: Any, spec: Mapping[str, Any]) -> bool:
+def _operator(values: list[Any], operator: str, arg: Any) -> bool:
     if operator == "$eq":
         return _equals(values, arg)
     if operator == "$ne":
@@ -118,7 +125,7 @@ def _operator(values: list[Any], operator: str, arg: Any, spec: Mapping[str, Any
         return any(_equals(values, a) for a in arg)
     if operator == "$nin":
         return not any(_equals(values, a) for a in arg)
-    if operator in _RANGE:
+    if operator in _COMPARE:
         return any(_compare(v, operator, arg) for v in _each(values))
     if operator == "$exists":
         return bool(values) == bool(arg)
@@ -131,7 +138,7 @@ def is_operators(cond: Any) -> bool:
 
 def _condition(values: list[Any], cond: Any) -> bool:
     if is_operators(cond):
-        return all(_operator(values, op, arg, cond) for op, arg in cond.items())
+        return all(_operator(values, op, arg) for op, arg in cond.items())
     return _equals(values, cond)
 
 
@@ -158,14 +165,6 @@ def matches(doc: Doc, filter: Filter) -> bool:
         if not ok:
             return False
     return True
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "$gt": lambda a, b: a > b,
-    "$gte": lambda a, b: a >= b,
-    "$lt": lambda a, b: a < b,
-    "$lte": lambda a, b: a <= b,
-}
 
 
 def matcher(filter: Filter) -> Callable[[Doc], bool]:

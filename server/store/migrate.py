@@ -68,12 +68,9 @@ async def from_litemongo(
                     await collection.insert_many([bson.decode(doc, CODEC) for (doc,) in batch])
                     moved += len(batch)
     except (sqlite3.Error, bson.errors.BSONError) as exc:
-        await store.close()
         raise StoreError(f"The store in {data_dir / OLD_FOLDER} cannot be migrated: {exc}") from exc
-    except BaseException:
+    finally:
         await store.close()
-        raise
-    await store.close()
     os.replace(partial, target)
     os.replace(data_dir / OLD_FOLDER, data_dir / KEPT_FOLDER)
     log.warning(

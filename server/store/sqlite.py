@@ -48,6 +48,7 @@ LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `ma
 _INT64 = 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
+_ABSENT = object()
 
 
 def q(name: str) -> str:
@@ -244,7 +245,7 @@ class SqliteCollection(Collection):
         sql, params = self.select(match.utc(filter))
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
-    def _rows(self, filter: Filter, *, first: bool = False) -> Iterator[tuple[int, Doc]]:
+    def _rows(self, filter: Filter) -> Iterator[tuple[int, Doc]]:
         self._commits.check()
         sql, params = self.select(filter)
         cursor = self._db.execute(sql, params)
@@ -253,16 +254,14 @@ class SqliteCollection(Collection):
                 doc = bson.decode(blob, CODEC)
                 if match.matches(doc, filter):
                     yield rowid, doc
-                    if first:
-                        return
-        finally:
+        finally:  # (also when the caller stops early: a generator dropped is closed)
             cursor.close()
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
         """The first match (in `sort`'s order), with its row."""
         filter = match.utc(filter)
         if not sort:
-            return next(self._rows(filter, first=True), None)
+            return next(self._rows(filter), None)
         rows = match.sort(list(self._rows(filter)), sort, lambda row: row[1])
         return rows[0] if rows else None
 
@@ -312,6 +311,8 @@ class SqliteCollection(Collection):
         blob, stored = self._encoded(new)
         sets, values = ["doc = ?"], [blob]
         for column in self._columns:
+            if (kept := new.get(column, _ABSENT)) is not _ABSENT and kept is old.get(column):
+                continue  # the value the applier kept (`keyed.apply` shares what it keeps)
             value = self._column(stored, column)
             before = self._column(old, column)
             if value != before or type(value) is not type(before):
@@ -393,10 +394,8 @@ class SqliteCollection(Collection):
     async def batches(
         self, filter: Filter, *, size: int, keyset: Sequence[str] = ("_id",)
     ) -> AsyncIterator[list[Doc]]:
-        """Batches in the order of `keyset`'s columns, each one SQL range after the last row
-        read (`(keyset) > (last values)`, `ORDER BY keyset LIMIT size`), so that an index on the
-        filter's equality fields followed by `keyset` serves every batch as one index range.
-        Candidates are checked as `find` checks them: a batch may hold fewer than `size`."""
+        """Each batch one SQL range after the last row read (`(keyset) > (last values)`,
+        `ORDER BY keyset LIMIT size`), its candidates checked as `find` checks them."""
         order = [self._key_column(field) for field in keyset]
         if None in order:  # a keyset field without a column SQL orders by
             async for batch in super().batches(filter, size=size, keyset=keyset):
