@@ -19,9 +19,10 @@ from .errors import (
     UnauthorizedError,
 )
 from .ids import new_id
+from .memory import Remembered
 from .paging import Page
 from .rates import RATE, format_money, parse_rate
-from .store import Doc, DuplicateKeyError, Remembered, Store
+from .store import Doc, DuplicateKeyError, Store
 from .text import clean_name
 
 # The account's idle minutes: after how long without input, while a timer runs, the extension

@@ -24,10 +24,11 @@ from .errors import (
     NotFoundError,
 )
 from .ids import new_id
+from .memory import Remembered
 from .paging import Page
 from .rates import BILLABLE, RATE, TaskBilling, format_money, parse_rate, task_billing
 from .salesforce_ids import to_18
-from .store import Doc, DuplicateKeyError, Remembered, Store, find_in
+from .store import Doc, DuplicateKeyError, Store, find_in
 from .tree_index import TreeIndex, settle
 from .tree_record import IndexedTask
 

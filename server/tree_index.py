@@ -36,7 +36,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, overload
 
-from .store import Doc, Remembered, Store, StoreError
+from .memory import Remembered
+from .store import Doc, Store, StoreError
 from .text import counted
 from .tree_record import Groups, IndexedTask, Shared
 

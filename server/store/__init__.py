@@ -28,7 +28,6 @@ from .adapters import Collection, Doc, DriverCollection, Millis, UpdateOutcome
 from .cache import CachedCollection
 from .commits import CommitGroup
 from .errors import DuplicateKeyError, StoreError
-from .memory import LRU, Remembered
 from .sqlite import connect
 
 log = logging.getLogger(__name__)
@@ -224,12 +223,10 @@ async def open_store(mongodb_uri: str | None, data_dir: Path) -> Store:
 
 __all__ = [
     "EMBEDDED_FILE",
-    "LRU",
     "Collection",
     "Doc",
     "DuplicateKeyError",
     "Millis",
-    "Remembered",
     "Store",
     "StoreError",
     "StoreLockedError",

@@ -116,17 +116,15 @@ class Collection:
         """`batches`, each document as the tuple of its `fields`' values (None where missing):
         for a caller reading many documents for a few fields, which a backend may read from its
         indexes alone. `fields` names each one's type, which the caller vouches documents hold
-        there (or null): `str`, `int` (booleans are ints: a backend may give 0 and 1), or
-        `Millis` for a datetime, given as milliseconds since 1970."""
-        names = list(fields)
-        dates = [i for i, kind in enumerate(fields.values()) if kind is Millis]
+        there and in the fields the filter names (or null): `str`, `int` (booleans are ints: a
+        backend may give 0 and 1), or `Millis` for a datetime, as milliseconds since 1970."""
+
+        def value(doc: Doc, name: str) -> Any:
+            found = doc.get(name)
+            return Millis.of(found) if found is not None and fields[name] is Millis else found
+
         async for batch in self.batches(filter, size=size, keyset=keyset):
-            rows: list[list[Any]] = [[doc.get(name) for name in names] for doc in batch]
-            for row in rows:
-                for i in dates:
-                    if row[i] is not None:
-                        row[i] = Millis.of(row[i])
-            yield [tuple(row) for row in rows]
+            yield [tuple(value(doc, name) for name in fields) for doc in batch]
 
     async def insert_one(self, doc: Doc) -> None:
         raise NotImplementedError

@@ -9,7 +9,7 @@ timer stop ends — then cost no SQL at all, and neither do reads by the value o
 (a user's running timer by `timer_of`), once it is known which `_id` holds it.
 
 The count of writes of a collection is its `version()`: it tells the domain when what it read
-may be kept (a caller, a user's roles: `memory.Remembered`).
+may be kept (a caller, a user's roles: `server.memory.Remembered`).
 
 MongoDB deployments may run several processes, so they are never cached.
 """
@@ -19,11 +19,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, cast
 
+from ..memory import LRU
 from . import keyed, match
 from .adapters import Doc, Filter, Sort
 from .collections import IndexSpec
 from .commits import CommitGroup
-from .memory import LRU
 from .sqlite import SqliteCollection
 
 # The identity map keeps this many documents a collection (the least recently used go first):

@@ -416,12 +416,11 @@ class SqliteCollection(Collection):
         keyset: Sequence[str] = ("_id",),
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
         """Read from the columns (an index holding them all answers alone) when SQL decides the
-        whole filter, every field asked for is a column, and every field the filter compares
-        other than to a string is among them (its type vouched for)."""
+        whole filter and every field asked for is a column."""
         filter = match.utc(filter)
         order = [self._key_column(field) for field in keyset]
         selected = [self._key_column(field) for field in fields]
-        exact = self._where(filter, [], []) and _compared(filter) <= set(fields)
+        exact = self._where(filter, [], [])
         if not exact or None in order or None in selected:
             async for batch in super().rows(filter, fields, size=size, keyset=keyset):
                 yield batch
@@ -433,8 +432,7 @@ class SqliteCollection(Collection):
     async def _keyset_rows(
         self, filter: Filter, first: str, order: list[Any], columns: list[str], size: int
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """The rows of `columns` matching what SQL decides of `filter`, in `order`'s columns'
-        order, `size` at a time: each SQL range starts after the last row read."""
+        """`columns` of what SQL selects of `filter`, by `order`, each SQL range after the last."""
         last: tuple[Any, ...] | None = None
         while True:
             self._commits.check()
@@ -615,19 +613,6 @@ class SqliteCollection(Collection):
         self._commits.check()
         self._db.execute(f"DROP INDEX IF EXISTS {q(f'{self.name}.{name}')}")
         self._commits.wrote()
-
-
-def _compared(filter: Filter) -> set[str]:
-    """The fields `filter` asks more of than to equal a string (which SQL answers exactly
-    whatever other types the field holds)."""
-    names: set[str] = set()
-    for field, cond in filter.items():
-        if field in ("$and", "$or"):
-            for part in cond:
-                names |= _compared(part)
-        elif type(cond) is not str:
-            names.add(field)
-    return names
 
 
 def _without_lower_bounds(filter: Filter, field: str) -> Filter:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.store import LRU, Remembered
+from server.memory import LRU, Remembered
 
 
 def test_an_lru_keeps_the_entries_used_last() -> None:
