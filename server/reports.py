@@ -46,6 +46,12 @@ MAX_RANGE_DAYS = 366
 MAX_RANGE = dt.timedelta(days=MAX_RANGE_DAYS)
 # CSV rows written to the response at a time.
 CSV_ROWS_PER_CHUNK = 200
+# The projects beyond those kept apart, in the time by day and project (`Reports.tables`).
+OTHERS: tuple[str, dict[str, Any], tuple[Any, ...]] = (
+    "(others)",  # (not an id: ids have no parentheses)
+    {"project_id": None, "name": None, "archived": False, "others": True},
+    ("\uffff", "\uffff"),
+)
 # Groupings added up from another's groups when both are asked for (`Reports._rolled_up`).
 ROLLED_UP = {DAY: DAY_PROJECT, "project": "task"}
 # Tally lines (or groups) made into groups before the event loop is handed back.
@@ -282,9 +288,12 @@ class Reports:
         *,
         zone: ZoneInfo = UTC,
         project_id: str | None = None,
+        projects_apart: int | None = None,
     ) -> tuple[dict[str, list[Group]], int]:
         """Several groupings of the same time, read in one pass (the web page's tables and
-        charts); the total once."""
+        charts); the total once. With `projects_apart`, the time by day and project keeps that
+        many projects (those with the most time) apart, and the others' as one `OTHERS` group
+        a day (a chart's colours)."""
         if end <= start:
             raise InvalidRequestError("to must be after from.")
         if end - start > MAX_RANGE:
@@ -295,7 +304,9 @@ class Reports:
         if project_id is not None:
             await self._tree.visible_task(caller, project_id)  # 404 when not the caller's to see
         async with self.queue.turn():
-            return await self._tables(caller, start, end, groupings, user_id, zone, project_id)
+            return await self._tables(
+                caller, start, end, groupings, user_id, zone, project_id, projects_apart
+            )
 
     async def _tables(
         self,
@@ -306,6 +317,7 @@ class Reports:
         user_id: str | None,
         zone: ZoneInfo,
         project_id: str | None,
+        projects_apart: int | None,
     ) -> tuple[dict[str, list[Group]], int]:
         # (split by day only when a grouping needs it: it costs a time zone's reckoning)
         calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
@@ -335,7 +347,8 @@ class Reports:
                 tables[grouping] = await self._rolled_up(grouping, parts, known.names, keys)
             elif grouping in (DAY, DAY_PROJECT):
                 assert calendar is not None
-                tables[grouping] = await _by_day(grouping, tally, calendar, keys)
+                apart = projects_apart if grouping == DAY_PROJECT else None
+                tables[grouping] = await _by_day(grouping, tally, calendar, keys, apart)
             else:
                 tables[grouping] = await self._grouped(grouping, tally, known, keys)
         total = sum(seconds for seconds, _ in tally.spans.values())
@@ -501,29 +514,41 @@ def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:
     return task is not None and (task["_id"] == project_id or project_id in task["ancestors"])
 
 
-async def _by_day(grouping: str, tally: Tally, calendar: Calendar, keys: _Keys) -> dict[Any, Group]:
-    """The tally's time by day (`DAY`) or by day and project (`DAY_PROJECT`): a group per
-    day cell."""
+async def _by_day(
+    grouping: str, tally: Tally, calendar: Calendar, keys: _Keys, apart: int | None
+) -> dict[Any, Group]:
+    """The tally's time by day (`DAY`) or by day and project (`DAY_PROJECT`: with `apart`,
+    the projects beyond that many, by time, as one `OTHERS` group a day)."""
     projects = {key[0]: key for ref, key in keys.items() if ref[0] == "project"}
+    no_project = Reports.no_task_key("project")
+    kept: set[str | None] | None = None
+    if apart is not None:
+        totals: dict[str | None, int] = {}
+        for (_, project_id), (seconds, *_) in tally.days.items():
+            totals[project_id] = totals.get(project_id, 0) + seconds
+        ranked = sorted(totals, key=lambda p: (-totals[p], (projects.get(p) or no_project)[2]))
+        kept = set(ranked[:apart])
     groups: dict[Any, Group] = {}
     for n, ((day, project_id), (seconds, entries, billable, cents)) in enumerate(
         tally.days.items(), start=1
     ):
         if n % LINES_PER_STEP == 0:
             await asyncio.sleep(0)
-        date = calendar.days[day]
-        key, sort_key = {"day": calendar.names[day]}, (date,)
+        project: tuple[str | None, dict[str, Any], tuple[Any, ...]] = no_project
         if grouping == DAY_PROJECT:
-            _, project, project_sort = projects.get(project_id) or Reports.no_task_key(grouping)
-            key, sort_key = key | project, (date, *project_sort)
-        groups[(day, project_id)] = Group(
-            key=key,
-            seconds=seconds,
-            entries=entries,
-            sort_key=sort_key,
-            billable_seconds=billable,
-            cent_seconds=cents,
-        )
+            kept_apart = kept is None or project_id in kept
+            project = (projects.get(project_id) or no_project) if kept_apart else OTHERS
+        group = groups.get((day, project[0]))
+        if group is None:
+            date = calendar.days[day]
+            key, sort_key = {"day": calendar.names[day]}, (date,)
+            if grouping == DAY_PROJECT:
+                key, sort_key = key | project[1], (date, *project[2])
+            group = groups[(day, project[0])] = Group(key=key, sort_key=sort_key)
+        group.seconds += seconds
+        group.entries += entries
+        group.billable_seconds += billable
+        group.cent_seconds += cents
     return groups
 
 

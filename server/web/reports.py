@@ -228,7 +228,7 @@ def _stacked(
     rest: dict[dt.date, int] = {}
     for g in groups:
         day = g.sort_key[0]  # (a group by day and project is sorted by its date first)
-        if palette.get(g.key["project_id"], charts.OTHER) == charts.OTHER:
+        if g.key.get("others") or palette.get(g.key["project_id"], charts.OTHER) == charts.OTHER:
             rest[day] = rest.get(day, 0) + g.seconds
         else:
             coloured.setdefault(day, []).append(_slice(g))
@@ -265,6 +265,7 @@ async def reports_page(visit: Visit) -> web.StreamResponse:
             asked.user_id,
             zone=zone,
             project_id=asked.project_id,
+            projects_apart=charts.COLOURS,  # (the chart's colours: the other projects share one)
         )
     except InvalidRequestError as error:
         return await visit.render(
