@@ -191,28 +191,35 @@ class Tally:
         window: tuple[int, int, int],
         calendar: Calendar | None,
         known: _Known,
-    ) -> None:
+    ) -> list[ReportRow]:
         """Adds the time of these entries inside the `window` (from, to, now: milliseconds;
         running entries count until now) in whole seconds (day by day with a `calendar`, as
-        the day groupings count); with a project asked for, only the time on it."""
+        the day groupings count); with a project asked for, only the time on it. Returns the
+        entries of spans not `known` yet, left out (to be added once learnt)."""
         spans, days = self.spans, self.days
         lo, hi, now = window
         pieces = calendar.pieces if calendar is not None else None
         midnights = calendar.midnights if calendar is not None else []
         day_cells = known.day_cells
         only = known.only if known.ask.project_id is not None else None
-        for user, task, start, end, billable in rows:
+        unknown: list[ReportRow] = []
+        for row in rows:
+            user, task, start, end, billable = row
+            span = (user, task, billable)
+            cell_of = day_cells.get(span)
+            if cell_of is None:
+                unknown.append(row)
+                continue
             if only is not None and not only[task]:
                 continue
             a = start if start > lo else lo  # (conditionals: cheaper than min and max here)
             b = now if end is None else end
             b = hi if b > hi else b
-            span = (user, task, billable)
             if pieces is None:
                 seconds = (b - a) // 1000
             else:
                 seconds = 0
-                project, rate = day_cells[span]
+                project, rate = cell_of
                 day = bisect.bisect_right(midnights, a) - 1
                 if b <= midnights[day + 1]:  # (most entries: within a day, said at once)
                     on_days: Iterable[tuple[int, int]] = ((day, (b - a) // 1000),)
@@ -238,6 +245,7 @@ class Tally:
             else:
                 line[0] += seconds
                 line[1] += 1
+        return unknown
 
 
 # A report's group keys so far, by grouping and the user or task they were made for.
@@ -332,8 +340,10 @@ class Reports:
         keys: _Keys = {}
         window = Millis.of(start), Millis.of(end), Millis.of(clock.now())
         async for rows in self._tracking.report_rows(caller, start, end, user_id):
-            await self._learn(rows, known, keys)
-            tally.add(rows, window, calendar, known)
+            unknown = tally.add(rows, window, calendar, known)
+            if unknown:  # (spans first seen in this batch: learnt, then added)
+                await self._learn(unknown, known, keys)
+                tally.add(unknown, window, calendar, known)
             await asyncio.sleep(0)  # the other requests' turn
         if "user" in groupings:
             users = sorted({user for user, _, _ in tally.spans})
@@ -367,9 +377,6 @@ class Reports:
         (None: not priced), and as the report asks, their tasks and the tasks' projects (from
         the tree index), and whether each task is under the project asked for."""
         spans = {(user, task, billable) for user, task, _, _, billable in rows}
-        spans = spans.difference(known.prices)  # (a set less a dict: only the set is walked)
-        if not spans:
-            return
         names, account_id, ask = known.names, known.caller.account_id, known.ask
         task_ids = sorted({task for _, task, _ in spans if task and task not in names.tasks})
         if task_ids and ask.tasks:
