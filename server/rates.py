@@ -75,21 +75,24 @@ class TaskBilling:
 NO_TASK = TaskBilling(rate=None, billable=True)
 
 
-def _nearest(task: Task, tasks: Mapping[str, Task], field: str) -> Any:
-    for task_id in (task["_id"], *reversed(task["ancestors"])):
-        node = task if task_id == task["_id"] else tasks.get(task_id)
-        if node is not None and node.get(field) is not None:
-            return node[field]
-    return None
-
-
-def task_billing(task: Task, tasks: Mapping[str, Task]) -> TaskBilling:
+def task_billing(
+    task: Task, tasks: Mapping[str, Task], known: dict[str, TaskBilling] | None = None
+) -> TaskBilling:
     """The task's rate and billable default, inherited from the nearest task that sets them;
-    `tasks`: the account's tasks by id (its ancestors among them)."""
-    billable = _nearest(task, tasks, BILLABLE)
-    return TaskBilling(
-        rate=_nearest(task, tasks, RATE), billable=True if billable is None else bool(billable)
+    `tasks`: the account's tasks by id (its ancestors among them); `known`: the billing of
+    tasks worked out before (a parent's is worked out once for all its children)."""
+    if known is not None and task["_id"] in known:
+        return known[task["_id"]]
+    parent = next((tasks[a] for a in reversed(task["ancestors"]) if a in tasks), None)
+    above = task_billing(parent, tasks, known) if parent is not None else NO_TASK  # (the top)
+    rate, billable = task.get(RATE), task.get(BILLABLE)
+    billing = TaskBilling(
+        rate=above.rate if rate is None else rate,
+        billable=above.billable if billable is None else bool(billable),
     )
+    if known is not None:
+        known[task["_id"]] = billing
+    return billing
 
 
 def entry_billable(entry: Doc, task: TaskBilling) -> bool:

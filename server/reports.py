@@ -454,11 +454,19 @@ class Reports:
         names: _Names,
         keys: _Keys,
     ) -> tuple[str | None, dict[str, Any], tuple[Any, ...]]:
-        """`_key`, made once per user (grouping by user) or task (the others) in a report."""
+        """`_key`, made once per user (grouping by user), project or task in a report."""
         ref = (grouping, user_id if grouping == "user" else task_id)
         found = keys.get(ref)
         if found is None:
-            found = keys[ref] = self._key(grouping, user_id, task, names)
+            if grouping == "project" and task is not None:  # (its tasks share a project's)
+                ancestors = task["ancestors"]
+                root = ancestors[0] if ancestors and ancestors[0] in names.projects else task["_id"]
+                found = keys.get(("project of", root))
+                if found is None:
+                    found = keys[("project of", root)] = self._key(grouping, user_id, task, names)
+            else:
+                found = self._key(grouping, user_id, task, names)
+            keys[ref] = found
         return found
 
     async def pricing(self, caller: Caller) -> Pricing | None:

@@ -253,7 +253,8 @@ class Tree:
         if not task_ids:
             return {}
         tasks = (await self._index.get(account_id)).tasks
-        return {i: task_billing(task, tasks) for i in task_ids if (task := tasks.get(i))}
+        known: dict[str, TaskBilling] = {}
+        return {i: task_billing(task, tasks, known) for i in task_ids if (task := tasks.get(i))}
 
     async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
         task, assignments = await self.visible_task(caller, task_id)
