@@ -110,18 +110,6 @@ class Calendar:
         self.names = [day.isoformat() for day in self.days]
         self.midnights = [Millis.of(dt.datetime.combine(day, dt.time(), zone)) for day in self.days]
 
-    def pieces(self, lo: int, hi: int) -> list[tuple[int, int]]:
-        """(index in `days`, whole seconds) of [lo, hi) (milliseconds) on each day it touches."""
-        midnights = self.midnights
-        day = bisect.bisect_right(midnights, lo) - 1
-        pieces = []
-        while lo < hi:
-            upto = min(hi, midnights[day + 1])
-            if upto - lo >= 1000:
-                pieces.append((day, (upto - lo) // 1000))
-            lo, day = upto, day + 1
-        return pieces
-
 
 @dataclass
 class _Names:
@@ -198,8 +186,7 @@ class Tally:
         entries of spans not `known` yet, left out (to be added once learnt)."""
         spans, days = self.spans, self.days
         lo, hi, now = window
-        pieces = calendar.pieces if calendar is not None else None
-        midnights = calendar.midnights if calendar is not None else []
+        midnights = calendar.midnights if calendar is not None else None
         day_cells = known.day_cells
         only = known.only if known.ask.project_id is not None else None
         unknown: list[ReportRow] = []
@@ -215,28 +202,27 @@ class Tally:
             a = start if start > lo else lo  # (conditionals: cheaper than min and max here)
             b = now if end is None else end
             b = hi if b > hi else b
-            if pieces is None:
+            if midnights is None:
                 seconds = (b - a) // 1000
             else:
                 seconds = 0
                 project, rate = cell_of
                 day = bisect.bisect_right(midnights, a) - 1
-                if b <= midnights[day + 1]:  # (most entries: within a day, said at once)
-                    on_days: Iterable[tuple[int, int]] = ((day, (b - a) // 1000),)
-                else:
-                    on_days = pieces(a, b)
-                for day, part in on_days:
-                    if part <= 0:
-                        continue
-                    seconds += part
-                    cell = days.get((day, project))
-                    if cell is None:
-                        cell = days[(day, project)] = [0, 0, 0, 0]
-                    cell[0] += part
-                    cell[1] += 1
-                    if rate is not None:
-                        cell[2] += part
-                        cell[3] += part * rate
+                while a < b:  # day by day, midnight to midnight (most entries: one day)
+                    upto = midnights[day + 1]
+                    upto = b if b < upto else upto
+                    part = (upto - a) // 1000  # (whole seconds, each day's on its own)
+                    if part > 0:
+                        seconds += part
+                        cell = days.get((day, project))
+                        if cell is None:
+                            cell = days[(day, project)] = [0, 0, 0, 0]
+                        cell[0] += part
+                        cell[1] += 1
+                        if rate is not None:
+                            cell[2] += part
+                            cell[3] += part * rate
+                    a, day = upto, day + 1
             if seconds <= 0:
                 continue
             line = spans.get(span)

@@ -314,10 +314,22 @@ def test_a_day_is_midnight_to_midnight_across_a_clock_change() -> None:
     zone = ZoneInfo("America/New_York")
     start = dt.datetime(2026, 3, 7, 22, tzinfo=zone).astimezone(dt.UTC)
     end = dt.datetime(2026, 3, 9, 2, tzinfo=zone).astimezone(dt.UTC)
-    calendar = reports.Calendar(start - dt.timedelta(days=1), end + dt.timedelta(days=1), zone)
-    pieces = calendar.pieces(Millis.of(start), Millis.of(end))
-    assert [(calendar.days[day], seconds) for day, seconds in pieces] == [
-        (dt.date(2026, 3, 7), 2 * 3600),
-        (dt.date(2026, 3, 8), 23 * 3600),
-        (dt.date(2026, 3, 9), 2 * 3600),
-    ]
+    since, until = start - dt.timedelta(days=1), end + dt.timedelta(days=1)
+    calendar = reports.Calendar(since, until, zone)
+    span = ("u1", "t1", None)
+    ask = reports._Asked(frozenset({reports.DAY}), None)
+    known = reports._Known(caller=None, ask=ask, pricer=None)  # type: ignore[arg-type]
+    known.day_cells[span] = (None, None)  # (no project, no rate)
+    tally = reports.Tally()
+    window = Millis.of(since), Millis.of(until), Millis.of(until)
+    assert (
+        tally.add([(*span[:2], Millis.of(start), Millis.of(end), None)], window, calendar, known)
+        == []
+    )
+    by_day = {calendar.days[day]: cell[0] for (day, _), cell in tally.days.items()}
+    assert by_day == {
+        dt.date(2026, 3, 7): 2 * 3600,
+        dt.date(2026, 3, 8): 23 * 3600,
+        dt.date(2026, 3, 9): 2 * 3600,
+    }
+    assert tally.spans[span] == [27 * 3600, 1]  # (one entry)
