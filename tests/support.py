@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -192,6 +193,19 @@ CHROMIUM_ARGS = (
     "--disable-quic",
     "--no-default-browser-check",
 )
+
+
+def require_chromium(test: str, playwright_api: str) -> None:
+    """Skips the calling test module (at its import) without Chromium or playwright's
+    `playwright_api` ("sync_api" or "async_api"); `test`: what needs them, for the reason."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"Debian's chromium is not installed (apt-get install chromium); {test} needs it",
+            allow_module_level=True,
+        )
+    pytest.importorskip(
+        f"playwright.{playwright_api}", reason="the playwright package (test extra) drives Chromium"
+    )
 
 
 def server_env(data_dir: Path) -> dict[str, str]:

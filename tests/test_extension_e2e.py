@@ -27,22 +27,22 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
-from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, free_port, server_process
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    ROOT,
+    free_port,
+    require_chromium,
+    server_process,
+)
 
 from server.accounts import Accounts
 from server.store import open_store
 from server.tree import Source, Tree
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium); the extension's "
-        "browser test needs it",
-        allow_module_level=True,
-    )
-pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
-)
-from playwright.sync_api import (
+require_chromium("the extension's browser test", "sync_api")
+from playwright.sync_api import (  # noqa: E402 (once the browser is known to be there)
     BrowserContext,
     Locator,
     Page,

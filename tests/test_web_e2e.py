@@ -17,21 +17,13 @@ from typing import Any
 
 import httpx2
 import pytest
-from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, server_process
+from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, require_chromium, server_process
 
 from server.accounts import Accounts
 from server.store import open_store
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium); the web pages' browser "
-        "test needs it",
-        allow_module_level=True,
-    )
-pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package (test extra) drives Chromium"
-)
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+require_chromium("the web pages' browser test", "sync_api")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402 (once the browser is known to be there)
 
 pytestmark = pytest.mark.slow
 

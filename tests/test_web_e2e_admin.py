@@ -16,18 +16,10 @@ from typing import Any
 
 import pytest
 from sf_support import INTEGRATION, Connected
-from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, Api, World
+from support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROOT, Api, World, require_chromium
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium); the web pages' browser "
-        "test needs it",
-        allow_module_level=True,
-    )
-pytest.importorskip(
-    "playwright.async_api", reason="the playwright package (test extra) drives Chromium"
-)
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+require_chromium("the web pages' browser test", "async_api")
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect  # noqa: E402 (once the browser is known to be there)
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +56,16 @@ async def _signed_in(chromium: Browser, world: World, email: str) -> Page:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="My week")).to_be_visible()
+    return page
+
+
+async def _reports(chromium: Browser, world: World, email: str) -> Page:
+    """Signed in as `email`, on Reports from 2 to 13 November 2026, as a person gets there."""
+    page = await _signed_in(chromium, world, email)
+    await page.get_by_role("link", name="Reports").click()
+    await page.get_by_label("From", exact=True).fill("2026-11-02")
+    await page.get_by_label("To", exact=True).fill("2026-11-13")
+    await page.get_by_role("button", name="Show").click()
     return page
 
 
@@ -114,11 +116,7 @@ async def test_reports_show_amounts_in_the_accounts_currency_to_administrators_o
     ]:
         await _entry(who, task["id"], start, hours)
 
-    page = await _signed_in(chromium, world, ADMIN)
-    await page.get_by_role("link", name="Reports").click()
-    await page.get_by_label("From", exact=True).fill("2026-11-02")
-    await page.get_by_label("To", exact=True).fill("2026-11-13")
-    await page.get_by_role("button", name="Show").click()
+    page = await _reports(chromium, world, ADMIN)
 
     by_project = page.locator("#by-project")
     await expect(by_project.get_by_role("columnheader", name="Amount (USD)")).to_be_visible()
@@ -136,11 +134,7 @@ async def test_reports_show_amounts_in_the_accounts_currency_to_administrators_o
     await expect(page.locator("#by-day").locator("tfoot")).to_contain_text("1560.00 USD")
     await _screenshot(page, "web-reports.png")
 
-    page = await _signed_in(chromium, world, BOB)
-    await page.get_by_role("link", name="Reports").click()
-    await page.get_by_label("From", exact=True).fill("2026-11-02")
-    await page.get_by_label("To", exact=True).fill("2026-11-13")
-    await page.get_by_role("button", name="Show").click()
+    page = await _reports(chromium, world, BOB)
     by_project = page.locator("#by-project")
     website_row = by_project.get_by_role("row", name="Website relaunch")
     await expect(website_row.get_by_role("cell")).to_have_text(["9:30", "76%"])
