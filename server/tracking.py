@@ -603,7 +603,7 @@ class Tracking:
             if caller.is_admin:
                 yield rows
                 continue
-            unknown = {r[1] for r in rows if r[0] != caller.user_id} - set(managed)
+            unknown = {r[1] for r in rows if r[0] != caller.user_id}.difference(managed)
             if unknown:
                 mine = await self._managed(caller, {t for t in unknown if t})
                 managed |= {task_id: task_id in mine for task_id in unknown}
