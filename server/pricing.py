@@ -49,7 +49,8 @@ class Pricer:
         task_ids = {t for e in entries if (t := e["task_id"]) and t not in self._billing}
         if task_ids:
             self._tasks |= await self._tree.indexed_tasks(account_id, task_ids)
-            self._billing |= await self._tree.billing(account_id, task_ids)
+            # (the tasks' parents worked out once a report: `_billing` is also the memo)
+            self._billing |= await self._tree.billing(account_id, task_ids, self._billing)
         user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
         if user_ids:
             self._asked_users.update(user_ids)

@@ -83,8 +83,15 @@ def task_billing(
     tasks worked out before (a parent's is worked out once for all its children)."""
     if known is not None and task["_id"] in known:
         return known[task["_id"]]
-    parent = next((tasks[a] for a in reversed(task["ancestors"]) if a in tasks), None)
-    above = task_billing(parent, tasks, known) if parent is not None else NO_TASK  # (the top)
+    above = NO_TASK  # (above the top)
+    for ancestor in reversed(task["ancestors"]):  # (the nearest one there is)
+        if known is not None and ancestor in known:
+            above = known[ancestor]
+            break
+        parent = tasks.get(ancestor)
+        if parent is not None:
+            above = task_billing(parent, tasks, known)
+            break
     rate, billable = task.get(RATE), task.get(BILLABLE)
     billing = TaskBilling(
         rate=above.rate if rate is None else rate,
