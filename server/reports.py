@@ -315,7 +315,6 @@ class Reports:
     ) -> tuple[dict[str, list[Group]], int]:
         # (split by day only when a grouping needs it: it costs a time zone's reckoning)
         calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
-        # (time by day alone: every task's on the same day counts as one)
         tally = Tally()
         priced = await may_see_rates(self._tree, caller)
         known = _Known(
