@@ -9,6 +9,7 @@ from ..ids import parse_id
 from ..paging import Page
 from ..tree import PROJECT_ROLES
 from ..validation import Field
+from .fields import hourly_rate
 from .registry import Call, Routes, json, no_content
 
 routes = Routes("tasks")
@@ -42,14 +43,9 @@ UPDATE = {
     "name": NAME,
     "parent_id": Field("id", nullable=True),
     "archived": Field("boolean", description="Archive or restore a manual task"),
-    rates.RATE: Field(
-        "string",
-        nullable=True,
-        max_length=10,
-        pattern=rates.RATE_PATTERN,
-        mismatch="must be a decimal number with at most two decimals, such as 85.50",
-        description="Hourly rate in the account's currency, for this task and the tasks below "
-        "it that set none (null: inherit from the task above). Imported tasks take it too",
+    rates.RATE: hourly_rate(
+        "Hourly rate in the account's currency, for this task and the tasks below "
+        "it that set none (null: inherit from the task above). Imported tasks take it too"
     ),
     rates.BILLABLE: Field(
         "boolean",

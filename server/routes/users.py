@@ -9,6 +9,7 @@ from ..accounts import ACCOUNT_ROLES, ADMINISTRATOR, EMAIL_PATTERN, admin_user_v
 from ..paging import Page
 from ..store import Doc
 from ..validation import Field
+from .fields import hourly_rate
 from .registry import Call, Routes, json, no_content
 
 routes = Routes("users")
@@ -32,14 +33,9 @@ UPDATE = {
     "role": Field("enum", choices=ACCOUNT_ROLES),
     "active": Field("boolean"),
     "password": Field("string", min_length=8, max_length=1024),
-    rates.RATE: Field(
-        "string",
-        nullable=True,
-        max_length=10,
-        pattern=rates.RATE_PATTERN,
-        mismatch="must be a decimal number with at most two decimals, such as 85.50",
-        description="The user's hourly rate in the account's currency: where set, it prices "
-        "their billable time on every task, over the task's rate (null: none)",
+    rates.RATE: hourly_rate(
+        "The user's hourly rate in the account's currency: where set, it prices "
+        "their billable time on every task, over the task's rate (null: none)"
     ),
 }
 
