@@ -125,33 +125,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("server") / "data"
     admin_token, sf_project, tasks = asyncio.run(_seed_store(data_dir))
     with server_process(data_dir, data_dir.parent / "server.log") as base:
-        partial = Server(base, admin_token, "", "", tasks)
-        r = partial.admin(
-            "POST",
-            "/api/v1/users",
-            {"email": USER_EMAIL, "name": "Uma User", "password": PASSWORD, "role": "user"},
-        )
-        assert r.status_code == 201, r.text
-        user_id = r.json()["id"]
-        website = partial.admin("POST", "/api/v1/tasks", {"name": "Website relaunch"}).json()
-        intranet = partial.admin("POST", "/api/v1/tasks", {"name": "Intranet"}).json()
+        server = _own_server(base, (admin_token, sf_project, tasks))  # (tasks: filled below)
+        website = server.admin("POST", "/api/v1/tasks", {"name": "Website relaunch"}).json()
+        intranet = server.admin("POST", "/api/v1/tasks", {"name": "Intranet"}).json()
         for name, parent in [
             ("Design mockups", website),
             ("Copywriting", website),
             ("Old brochure", website),
             ("Wiki cleanup", intranet),
         ]:
-            r = partial.admin("POST", "/api/v1/tasks", {"name": name, "parent_id": parent["id"]})
+            r = server.admin("POST", "/api/v1/tasks", {"name": name, "parent_id": parent["id"]})
             assert r.status_code == 201, r.text
             tasks[name] = r.json()["id"]
-        for project in (website["id"], intranet["id"], sf_project):
-            r = partial.admin(
-                "PUT", f"/api/v1/tasks/{project}/members/{user_id}", {"role": "regular"}
+        for project in (website["id"], intranet["id"]):
+            r = server.admin(
+                "PUT", f"/api/v1/tasks/{project}/members/{server.user_id}", {"role": "regular"}
             )
             assert r.status_code == 200, r.text
         tasks["Intranet"] = intranet["id"]
-        user_token = partial.login()["token"]
-        yield Server(base, admin_token, user_token, user_id, tasks)
+        yield server
 
 
 class _RecordPage(BaseHTTPRequestHandler):
