@@ -14,7 +14,7 @@ from aiohttp import web
 from . import control, oauth
 from .appkeys import EMULATOR, REST_API
 from .emulator import Emulator
-from .errors import SalesforceError, invalid_session, server_unavailable
+from .errors import SalesforceError, invalid_session
 from .faults import FaultMode, FaultScope
 from .rest import Request, Response, RestApi, api_calls_of, parse_version
 from .sessions import PRODUCTION
@@ -27,6 +27,12 @@ _WRITES = ("POST", "PUT", "PATCH")
 MAX_REQUEST_BYTES = 16_384  # the URI, and the URI plus the headers
 # What the HTTP server itself accepts, well above that, so that the limit answers as Salesforce.
 SERVER_LINE_BYTES = 4 * MAX_REQUEST_BYTES
+# What an injected outage answers, as Salesforce's edge does during maintenance: a 503 whose
+# body is an HTML page, not the REST API's JSON (SALESFORCE.md: never assume JSON on non-2xx).
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
+    "<h1>Down for maintenance</h1><p>This service is temporarily unavailable.</p></body></html>"
+)
 
 
 def _scope(path: str) -> FaultScope | None:
@@ -72,9 +78,10 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError  # nothing more to say on a closed connection
-    if scope is FaultScope.REST:
-        error = server_unavailable()
-        return web.json_response(error.body(), status=error.status, headers=_headers(emulator))
+    if scope is FaultScope.REST:  # (an edge's maintenance page: never assume JSON on a 503)
+        return web.Response(
+            text=MAINTENANCE_PAGE, content_type="text/html", status=503, headers=_headers(emulator)
+        )
     return web.json_response(
         {"error": "temporarily_unavailable", "error_description": "service unavailable"},
         status=503,

@@ -48,12 +48,6 @@ def not_found() -> SalesforceError:
     return SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def server_unavailable() -> SalesforceError:
-    return SalesforceError(
-        503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable. Please try again later."
-    )
-
-
 def malformed_query(message: str) -> SalesforceError:
     return SalesforceError(400, "MALFORMED_QUERY", message)
 

@@ -660,7 +660,8 @@ async def test_injected_outages_answer_503_for_the_next_calls_then_recover(
         with pytest.raises(SalesforceGeneralError) as outage:
             await blocking(sf.query, "SELECT Id FROM Account")
         assert outage.value.status == 503
-        assert error_code(outage.value) == "SERVER_UNAVAILABLE"
+        # The edge's maintenance page, not JSON (SALESFORCE.md §8.12, §9)
+        assert str(outage.value.content).startswith("<!DOCTYPE html>")
     assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
     assert emu.api_calls == 1
 

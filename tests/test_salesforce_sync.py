@@ -460,6 +460,10 @@ async def test_outages_are_retried_then_recorded_and_the_next_run_completes(
     )
     sf.emu.emulator.inject_failures("unavailable", 2)
     assert (await sync(sf))["status"] == "succeeded"  # two 503s, retried
+    sf.emu.emulator.inject_failures("unavailable", 10)
+    down = await sync(sf)  # (a maintenance page is named by its status, never quoted)
+    assert (down["status"], down["error"]) == ("failed", "Salesforce unavailable: HTTP 503")
+    sf.emu.emulator.faults.clear()
     sf.emu.emulator.org.update(new["Id"], {"Name": "Later Deal"})
     sf.emu.emulator.inject_failures("drop", 10)
     failed = await sync(sf)

@@ -64,6 +64,8 @@ class Unavailable(SalesforceError):
 
 
 API_DISABLED_CODES = ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED")
+# The most of a plain-text error body repeated in a message (such as a 403's `Bad_OAuth_Token`).
+ERROR_TEXT_CHARS = 200
 
 
 def classify(exc: Exception) -> SalesforceError:
@@ -98,11 +100,14 @@ def billed(exc: SalesforceError) -> bool:
 
 
 def _first_error(content: Any) -> tuple[str, str]:
+    """(errorCode, message) of an error body. A body that is not JSON (a 503's maintenance
+    page, a 414's) says nothing worth repeating when it is markup; a short text is kept."""
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
     if isinstance(content, dict):
         return str(content.get("errorCode", "")), str(content.get("message", ""))
-    return "", str(content or "")
+    text = str(content or "").strip()
+    return "", "" if text.startswith("<") else text[:ERROR_TEXT_CHARS]
 
 
 @dataclass
