@@ -365,7 +365,10 @@ class Org:
         ):
             raise RecordError(f"bad value for restricted picklist field: {fields['Status']}")
         if creating:
-            required = {"Opportunity": ("Name",), "Account": ("Name",)}.get(type_name, ())
+            required = {
+                "Opportunity": ("Name", "StageName", "CloseDate"),  # (SALESFORCE.md §5.2)
+                "Account": ("Name",),
+            }.get(type_name, ())
             missing = [name for name in required if not fields.get(name)]
             if type_name == "Event":
                 missing = _missing_event_times(fields)

@@ -1104,7 +1104,11 @@ async def test_the_control_api_drives_the_org_over_http(
 
 def test_opportunity_stages_decide_is_closed_and_is_won() -> None:
     org = Emulator("empty").org
-    opportunity = org.insert("Opportunity", {"Name": "Deal", "StageName": "Prospecting"})
+    with pytest.raises(RecordError, match=r"missing: \[CloseDate\]"):  # required, as in an org
+        org.insert("Opportunity", {"Name": "Deal", "StageName": "Prospecting"})
+    opportunity = org.insert(
+        "Opportunity", {"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2027-01-01"}
+    )
     assert (opportunity["IsClosed"], opportunity["IsWon"]) == (False, False)
     won = org.close(opportunity["Id"])
     assert (won["StageName"], won["IsClosed"], won["IsWon"]) == ("Closed Won", True, True)

@@ -268,7 +268,9 @@ async def test_an_opportunity_checked_later_brings_its_older_activities(
     only_first = {"enabled": True, "mode": "selected", "ids": [first["Id"]]}
     await select(sf, {"objects": {"Opportunity": only_first}, "activities": True})
     # Created while not checked: read and left out, and every cursor moves past them.
-    later = org.insert("Opportunity", {"Name": "Later", "StageName": "Prospecting"})
+    later = org.insert(
+        "Opportunity", {"Name": "Later", "StageName": "Prospecting", "CloseDate": "2027-01-01"}
+    )
     call = org.insert("Task", {"Subject": "Call", "WhatId": later["Id"]})
     demo = meeting(sf, later["Id"], "Demo", starts_in_minutes=7 * 24 * 60)
     advance = both_clocks(sf, monkeypatch)

@@ -201,7 +201,7 @@ async def test_a_record_committed_late_with_an_earlier_stamp_is_not_missed(
     await sync(sf)
     late = sf.emu.emulator.create_record(
         "Opportunity",
-        {"Name": "Committed late", "StageName": "Prospecting"},
+        {"Name": "Committed late", "StageName": "Prospecting", "CloseDate": "2027-01-01"},
         stamped_seconds_ago=60,
     )
     assert late["SystemModstamp"] < org.require(opp["Id"])["SystemModstamp"]
@@ -396,7 +396,10 @@ async def test_search_follows_each_sync_without_reloading_the_tree(
 
     org.update(one["Id"], {"Name": "Zeppelin renewal"})
     org.close(two["Id"], "Closed Won")
-    org.insert("Opportunity", {"Name": "Quokka expansion", "StageName": "Prospecting"})
+    org.insert(
+        "Opportunity",
+        {"Name": "Quokka expansion", "StageName": "Prospecting", "CloseDate": "2027-01-01"},
+    )
     await sync(sf)
 
     async def names(q: str) -> list[str]:

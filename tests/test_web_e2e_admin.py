@@ -202,7 +202,10 @@ async def test_an_administrator_forces_a_sync_and_watches_it_without_a_reload(
     note = page.locator("form.add").get_by_label("Note")
     await note.fill("notes from the Globex call")
     # A new opportunity to import, and a slow Salesforce, so the run is seen going.
-    emulator.create_record("Opportunity", {"Name": "Globex renewal", "StageName": "Prospecting"})
+    emulator.create_record(
+        "Opportunity",
+        {"Name": "Globex renewal", "StageName": "Prospecting", "CloseDate": "2027-01-01"},
+    )
     emulator.inject_failures("delay", 3, seconds=1.5)
     await panel.get_by_role("button", name="Force synchronization").click()
 
