@@ -23,7 +23,8 @@ DEFAULT_TIME_ZONE = "UTC"
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # (not "localtime", the host's own zone, nor "Factory": no place's time)
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
 
 
 def parse_time_zone(name: str) -> str:

@@ -290,7 +290,8 @@ class Reports:
         a day (a chart's colours)."""
         if end <= start:
             raise InvalidRequestError("to must be after from.")
-        if end - start > MAX_RANGE:
+        # (days as the account's clocks count them: a year may hold a clock change's extra hour)
+        if _wall_clock(end, zone) - _wall_clock(start, zone) > MAX_RANGE:
             raise InvalidRequestError(
                 f"from and to may be at most {MAX_RANGE_DAYS} days apart; "
                 "ask for a longer period one year at a time."
@@ -507,6 +508,11 @@ class Reports:
             },
             (*[p.casefold() for p in task["path"]], task["name"].casefold()),
         )
+
+
+def _wall_clock(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """`moment` as a clock in `zone` reads it."""
+    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def _under(task: Mapping[str, Any] | None, project_id: str) -> bool:

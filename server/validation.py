@@ -22,14 +22,12 @@ Kind = Literal["string", "integer", "boolean", "id", "time", "enum", "string_lis
 
 MAX_BODY_BYTES = 64 * 1024
 
-# Times: ISO 8601 with an offset, or a bare date (midnight UTC), in the years `clock` accepts
-# (the pattern spells out FIRST_YEAR to LAST_YEAR, 1970 to 9000).
+# Times: ISO 8601 with an offset, or a bare date (`Field.date_means` says which midnight), in
+# the years `clock` accepts (the pattern spells out FIRST_YEAR to LAST_YEAR, 1970 to 9000).
 TIME_SCHEMA: dict[str, Any] = {
     "type": "string",
     "format": "date-time",
     "pattern": "^(19[7-9][0-9]|[2-8][0-9]{3}|9000)-",
-    "description": "ISO 8601 with an offset, for example 2026-01-31T09:00:00Z (a bare date "
-    f"means midnight UTC); years {clock.FIRST_YEAR} to {clock.LAST_YEAR}",
 }
 
 
@@ -51,6 +49,8 @@ class Field:
     # and what the refusal says after the field's name.
     pattern: str | None = None
     mismatch: str = "is not in the expected form"
+    # A time's bare date (2026-01-31): which midnight it is, as its handler reads it.
+    date_means: str = "midnight UTC"
 
     def parse(self, name: str, value: Any) -> Any:
         if value is None:
@@ -156,6 +156,10 @@ class Field:
                 base = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
             case "time":
                 base = dict(TIME_SCHEMA)
+                base["description"] = (
+                    "ISO 8601 with an offset, for example 2026-01-31T09:00:00Z (a bare date "
+                    f"means {self.date_means}); years {clock.FIRST_YEAR} to {clock.LAST_YEAR}"
+                )
             case "string_list":
                 base = {"type": "array", "items": {"type": "string"}}
             case "object":

@@ -282,6 +282,30 @@ async def test_a_bare_date_is_midnight_in_the_accounts_time_zone(world: World) -
     assert as_given.body["total_seconds"] == 3600
 
 
+async def test_a_year_of_dates_across_a_clock_change_is_one_report(world: World) -> None:
+    """Sydney's 6 April 2025 to 7 April 2026 is 366 days on its clocks (and an hour more in
+    absolute time, daylight saving having begun in between): one report, not a refusal."""
+    r = await world.admin.patch("/api/v1/account", {"time_zone": "Australia/Sydney"})
+    assert r.status == 200, r.body
+    year = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2025-04-06", "to": "2026-04-07"}
+    )
+    assert year.status == 200, year.body
+    longer = await world.admin.get(
+        "/api/v1/reports/summary", **{"from": "2025-04-06", "to": "2026-04-08"}
+    )
+    assert (longer.status, longer.code) == (400, "invalid_request")
+
+
+async def test_openapi_says_a_reports_bare_date_is_the_accounts_midnight(world: World) -> None:
+    doc = (await world.admin.get("/api/v1/openapi.json")).body
+    params = doc["paths"]["/api/v1/reports/summary"]["get"]["parameters"]
+    described = {p["name"]: p["schema"].get("description", "") for p in params}
+    for name in ("from", "to"):
+        assert "its midnight in the account's time zone" in described[name]
+        assert "midnight UTC" not in described[name]
+
+
 async def test_time_per_day_in_the_accounts_time_zone(world: World) -> None:
     await world.admin.patch("/api/v1/account", {"time_zone": "Europe/Berlin"})
     await _entry(world.admin, None, "2026-06-01T21:00:00Z", 3 * 3600)  # 23:00 to 02:00 in Berlin

@@ -16,18 +16,20 @@ log = logging.getLogger(__name__)
 
 routes = Routes("reports")
 
+# How the reports read a bare date in `from` and `to` (`clock.in_zone`).
+ACCOUNT_MIDNIGHT = "its midnight in the account's time zone"
 SUMMARY = {
     "from": Field(
         "time",
         required=True,
-        description="Start of the range: a time, or a date (its midnight in the account's "
-        "time zone)",
+        description="Start of the range",
+        date_means=ACCOUNT_MIDNIGHT,
     ),
     "to": Field(
         "time",
         required=True,
-        description="End of the range, exclusive: after from, at most 366 days after it (a "
-        "date: its midnight in the account's time zone)",
+        description="End of the range, exclusive: after from, at most 366 days after it",
+        date_means=ACCOUNT_MIDNIGHT,
     ),
     "group_by": Field("enum", choices=reports.GROUPINGS, default="task"),
     "format": Field("enum", choices=("json", "csv"), default="json"),
