@@ -46,11 +46,13 @@ class Pricer:
         account_id = self._caller.account_id
         if self._assignments is None and not self._caller.is_admin:
             self._assignments = await self._tree.assignments(self._caller)
-        task_ids = {t for e in entries if (t := e["task_id"]) and t not in self._billing}
-        if task_ids:
-            self._tasks |= await self._tree.indexed_tasks(account_id, task_ids)
-            # (the tasks' parents worked out once a report: `_billing` is also the memo)
-            self._billing |= await self._tree.billing(account_id, task_ids, self._billing)
+        task_ids = {t for e in entries if (t := e["task_id"])}
+        unread = task_ids - self._tasks.keys()
+        if unread and not self._caller.is_admin:  # (whose they are: a manager's, or not)
+            self._tasks |= await self._tree.indexed_tasks(account_id, unread)
+        unpriced = task_ids - self._billing.keys()
+        if unpriced:  # (the tasks' parents once a report: `_billing` is also the memo)
+            self._billing |= await self._tree.billing(account_id, unpriced, self._billing)
         user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
         if user_ids:
             self._asked_users.update(user_ids)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support import Api, World
 
-from server import rates
+from server import rates, tracking
 
 RANGE = {"from": "2026-06-01", "to": "2026-07-01"}
 SUMMARY = "/api/v1/reports/summary"
@@ -247,6 +247,24 @@ async def test_managers_see_and_set_rates_of_their_projects_only(world: World) -
     }
     assert priced == {"Website": (3600, 3600, "120.00"), "Operations": (3600, 0, "0.00")}
     assert r.body["total_amount"] == "120.00"
+
+
+async def test_a_manager_sees_the_amount_of_a_project_after_its_tasks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time on a task, then on its project, read one entry a batch: the project's time is
+    priced for its manager too (the project's rate was worked out for the task first)."""
+    monkeypatch.setattr(tracking, "REPORT_BATCH", 1)
+    admin = world.admin
+    web = await admin.create_task("Website")
+    await _set(admin, web["id"], rate="100")
+    design = await admin.create_task("Design", web["id"])
+    mia = await admin.add_user("mia@acme.test", name="Mia")
+    await admin.assign(web["id"], mia, "manager")
+    await _entry(mia, design["id"], "2026-06-02T09:00:00Z", 3600)
+    await _entry(mia, web["id"], "2026-06-03T09:00:00Z", 1800)
+    r = await mia.get(SUMMARY, **RANGE, group_by="task")
+    assert _by_task(r.body) == {design["id"]: (3600, "100.00"), web["id"]: (1800, "50.00")}
 
 
 async def test_imported_tasks_take_rates_and_billable_but_keep_their_structure(
