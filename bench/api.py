@@ -32,6 +32,7 @@ Goals (from the issues): timer calls at >= 0.35 of the bare baseline; search p99
     python bench/api.py                                  # defaults: 20,000 tasks, 200 users
     python bench/api.py --tasks 2000 --users 20 --duration 2   # a quick smoke run
     python bench/api.py --only reports                   # the reports scenario alone
+    python bench/api.py --only pairs                     # the timer pairs (and the bare runs) alone
 """
 
 from __future__ import annotations
@@ -809,7 +810,7 @@ async def measure(
     timer_workers = max(1, min(workers, len(users)))
     admin = seeded.admin_token
     tokens = [u.token for u in users]
-    if args.only != "reports":
+    if args.only is None:
         await describe_queries(server.base, admin, users[0])
     await start_some_timers(server.base, users)
     print(
@@ -857,6 +858,8 @@ async def measure(
     ]
     if args.only == "reports":
         plan = [plan[0], *reports_plan, plan[-1]]
+    elif args.only == "pairs":
+        plan = [plan[0], plan[2], plan[3], plan[-1]]
     results = []
     for name, step, target, n in plan:
         results.append(
@@ -900,7 +903,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="GET /timer clients beside the reports (default 4)",
     )
     parser.add_argument(
-        "--only", choices=("reports",), help="run only these scenarios (and the bare baseline)"
+        "--only",
+        choices=("reports", "pairs"),
+        help="run only these scenarios (and the bare baseline)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the data directory and logs (path printed)"
