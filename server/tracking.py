@@ -24,14 +24,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from . import clock
 from .accounts import Caller
 from .errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from .ids import new_id
-from .rates import BILLABLE, NO_TASK, entry_billable
+from .rates import BILLABLE, NO_TASK, TaskBilling, entry_billable
 from .store import Doc, DuplicateKeyError, Millis, Store
 from .tree import MANAGER, TaskFields, Tree, task_ref
 
@@ -104,7 +104,6 @@ def _new_entry(
 class Started(NamedTuple):
     entry: Doc
     stopped: Doc | None  # the timer it stopped, if one ran
-    task: TaskFields | None  # the entry's task, as the start read it
 
 
 class Tracking:
@@ -114,39 +113,34 @@ class Tracking:
 
     # Views --------------------------------------------------------------------------------
 
-    async def views(
-        self, account_id: str, entries: list[Doc], known: Mapping[str, TaskFields] | None = None
-    ) -> list[dict[str, Any]]:
-        """What the API shows of `entries`; `known`: tasks already read, by id."""
-        known = known or {}
-        tasks: dict[str, TaskFields] = dict(known)
-        tasks |= await self._tree.indexed_tasks(
-            account_id, [t for e in entries if (t := e["task_id"]) and t not in known]
-        )
-        billing = await self._tree.billing(
-            account_id, {t for e in entries if (t := e["task_id"]) and e.get(BILLABLE) is None}
+    async def views(self, account_id: str, entries: list[Doc]) -> list[dict[str, Any]]:
+        """What the API shows of `entries`."""
+        tasks = await self._tree.billed_tasks(
+            account_id, {t for e in entries if (t := e["task_id"])}
         )
         now = clock.now()
-        return [
-            {
-                "id": e["_id"],
-                "user_id": e["user_id"],
-                "task_id": e["task_id"],
-                "task": task_ref(tasks.get(e["task_id"])) if e["task_id"] else None,
-                "start": clock.iso(e["start"]),
-                "end": clock.iso(e["end"]),
-                "duration": duration(e, now),
-                "note": e["note"],
-                "source": e["source"],
-                BILLABLE: entry_billable(e, billing.get(e["task_id"] or "", NO_TASK)),
-            }
-            for e in entries
-        ]
+        return [self._view(e, tasks.get(e["task_id"] or ""), now) for e in entries]
 
-    async def view(
-        self, account_id: str, entry: Doc, known: Mapping[str, TaskFields] | None = None
+    async def view(self, account_id: str, entry: Doc) -> dict[str, Any]:
+        return (await self.views(account_id, [entry]))[0]
+
+    @staticmethod
+    def _view(
+        entry: Doc, task: tuple[TaskFields, TaskBilling] | None, now: dt.datetime
     ) -> dict[str, Any]:
-        return (await self.views(account_id, [entry], known))[0]
+        fields, billing = task if task is not None else (None, NO_TASK)
+        return {
+            "id": entry["_id"],
+            "user_id": entry["user_id"],
+            "task_id": entry["task_id"],
+            "task": task_ref(fields),
+            "start": clock.iso(entry["start"]),
+            "end": clock.iso(entry["end"]),
+            "duration": duration(entry, now),
+            "note": entry["note"],
+            "source": entry["source"],
+            BILLABLE: entry_billable(entry, billing),
+        }
 
     # Timer --------------------------------------------------------------------------------
 
@@ -240,7 +234,8 @@ class Tracking:
         start = started_at or now
         self._check_running_start(start, now, "started_at")
         start = min(start, now)
-        task = await self._tree.trackable_task(caller, task_id) if task_id is not None else None
+        if task_id is not None:
+            await self._tree.trackable_task(caller, task_id)  # (403, 404 or 409 if not)
         stopped = None
         for _ in range(START_ATTEMPTS):
             current = await self.running(caller)
@@ -259,7 +254,7 @@ class Tracking:
                 await self._store.entries.insert_one(entry)
             except DuplicateKeyError:
                 continue  # another start of this user's timer got in first: stop that one too
-            return Started(entry, stopped, task)
+            return Started(entry, stopped)
         raise ConflictError(
             "Your timer is being started from several places at once; try again.",
             code="timer_running",

@@ -254,13 +254,28 @@ class Tree:
     ) -> dict[str, TaskBilling]:
         """The effective rate and billable default of these tasks (inherited down the tree),
         by id, from the tree index; `known`: what the caller's earlier calls worked out (and
-        this one adds to), for one moment of the tree."""
+        this one adds to), for one moment of the tree (else the index's own, kept until it
+        changes)."""
         task_ids = list(task_ids)
         if not task_ids:
             return {}
-        tasks = (await self._index.get(account_id)).tasks
-        known = {} if known is None else known
+        index = await self._index.get(account_id)
+        known = index.billing if known is None else known
+        tasks = index.tasks
         return {i: task_billing(task, tasks, known) for i in task_ids if (task := tasks.get(i))}
+
+    async def billed_tasks(
+        self, account_id: str, task_ids: Iterable[str]
+    ) -> dict[str, tuple[TaskFields, TaskBilling]]:
+        """These tasks as the index keeps them, each with its billing (`indexed_tasks` and
+        `billing` in one read of the index), by id."""
+        index = await self._index.get(account_id)
+        tasks, known = index.tasks, index.billing
+        return {
+            i: (task, task_billing(task, tasks, known))
+            for i in task_ids
+            if (task := tasks.get(i)) is not None
+        }
 
     async def get(self, caller: Caller, task_id: str) -> dict[str, Any]:
         task, assignments = await self.visible_task(caller, task_id)

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, overload
 
 from .memory import Remembered
+from .rates import TaskBilling
 from .store import Doc, Store, StoreError
 from .text import counted
 from .tree_record import Groups, IndexedTask, Shared
@@ -140,6 +141,9 @@ class AccountIndex:
         self.postings = Groups()
         self.children = Groups()
         self.archived: set[str] = set()
+        # The effective rate and billable default of tasks worked out since the index last
+        # changed (`rates.task_billing`; any change may change what a subtree inherits).
+        self.billing: dict[str, TaskBilling] = {}
         self._shared = Shared()
 
     @classmethod
@@ -165,6 +169,7 @@ class AccountIndex:
         """Add a task; returns the words that are new to the vocabulary (not yet in it)."""
         task = slim(doc, self._shared)
         task_id = task.id
+        self.billing.clear()
         self.tasks[task_id] = task
         self.children.add(task.parent_id, task_id)
         new_words = [w for w in set(task.words) if self.postings.add(w, task_id)]
@@ -200,6 +205,7 @@ class AccountIndex:
         old = self.tasks.pop(task_id, None)
         if old is None:
             return
+        self.billing.clear()
         self.children.discard(old.parent_id, task_id)
         self.archived.discard(task_id)
         for w in set(old.words):

@@ -115,6 +115,27 @@ async def test_billable_comes_from_the_project_and_an_entry_may_say_otherwise(
     assert r.body["billable"] is False
 
 
+async def test_an_entry_follows_its_project_when_the_project_stops_being_billable(
+    world: World,
+) -> None:
+    admin = world.admin
+    client = await admin.create_task("Client work")
+    call = await admin.create_task("Weekly call", client["id"])
+    entry_id = await _entry(admin, call["id"], "2026-06-05T09:00:00Z", 1800)
+    r = await admin.post("/api/v1/timer/start", {"task_id": call["id"]})
+    assert r.body["entry"]["billable"] is True
+    assert (await admin.get(f"/api/v1/entries/{entry_id}")).body["billable"] is True
+
+    await _set(admin, client["id"], billable=False)  # the subtask inherits it
+    assert (await admin.get(f"/api/v1/entries/{entry_id}")).body["billable"] is False
+    assert (await admin.get("/api/v1/timer")).body["entry"]["billable"] is False
+    stopped = await admin.post("/api/v1/timer/stop", {})
+    assert stopped.body["entry"]["billable"] is False
+
+    await _set(admin, client["id"], billable=None)  # back to the default
+    assert (await admin.get(f"/api/v1/entries/{entry_id}")).body["billable"] is True
+
+
 async def test_a_timer_may_start_not_billable(world: World) -> None:
     admin = world.admin
     ops = await admin.create_task("Operations")

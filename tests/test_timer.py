@@ -186,7 +186,7 @@ async def test_a_start_that_loses_a_race_stops_the_winner_and_runs_alone(
     with monkeypatch.context() as m:
         m.setattr(entries_collection, "insert_one", another_start_first)
         loser_at = parse_time("2026-01-05T10:00:00Z", "")
-        entry, stopped, _ = await tracking.start(caller, None, "loser", loser_at, "api")
+        entry, stopped = await tracking.start(caller, None, "loser", loser_at, "api")
 
     assert stopped is not None and stopped["note"] == "winner"
     timer = (await world.admin.get("/api/v1/timer")).body

@@ -47,7 +47,7 @@ async def get_timer(call: Call) -> web.StreamResponse:
 )
 async def start_timer(call: Call) -> web.StreamResponse:
     b, tracking = call.body, call.services.tracking
-    entry, stopped, task = await tracking.start(
+    entry, stopped = await tracking.start(
         call.caller,
         b.get("task_id"),
         b.get("note", ""),
@@ -56,11 +56,10 @@ async def start_timer(call: Call) -> web.StreamResponse:
         b.get(BILLABLE),
     )
     account = call.caller.account_id
-    known = {task["_id"]: task} if task else None
     return json(
         {
-            "entry": await tracking.view(account, entry, known),
-            "stopped": await tracking.view(account, stopped, known) if stopped else None,
+            "entry": await tracking.view(account, entry),
+            "stopped": await tracking.view(account, stopped) if stopped else None,
         },
         status=201,
     )
