@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from .errors import InvalidRequestError
 
@@ -11,7 +12,9 @@ FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    """This second, in UTC. (From the whole seconds of `time.time()`: a request asks several
+    times, and `datetime.now(UTC).replace(microsecond=0)` costs twice as much.)"""
+    return dt.datetime.fromtimestamp(int(time.time()), dt.UTC)
 
 
 def iso(value: dt.datetime | None) -> str | None:
