@@ -8,7 +8,8 @@ separate processes, and drives both with concurrent aiohttp clients from this pr
 - `GET /api/v1/timer` (half of the users have a timer running),
 - `POST /api/v1/timer/start` + `POST /api/v1/timer/stop` pairs, each client on its own users
   (bodies encoded once per client), and the very same requests against a bare handler answering
-  a body of the same size: how many of them this load generator can send at all,
+  a body of the same size: how many of them this load generator can send at all, and against
+  `store_floor.py`, which does only the store's reads and writes of each (what the store costs),
 - `GET /api/v1/tasks?q=` with a fixed list of queries, as the administrator and as regular users,
   with all clients and with one client (the service time of a search, without queueing),
 - the bare app again at the end (the ratios use the mean of the two bare runs),
@@ -25,7 +26,8 @@ It prints requests/s, p50/p99 latency and each scenario's throughput as a ratio 
 plus the CPU used by the server and by this load generator during each scenario (on a 2-core
 machine the load generator can be the limit for the fast baseline). It never asserts on time.
 
-Goals (from the issues): timer calls at >= 0.35 of the bare baseline; search p99 < 50 ms at
+Goals (from the issues): reading the timer at >= 0.35 of the bare baseline, start + stop pairs
+at >= 0.45 (issue 13); search p99 < 50 ms at
 20,000 tasks; `GET /timer` p99 < 50 ms while 5 reports over 50,000 entries run; a report over
 50,000 entries (API or web page) answers in < 300 ms.
 
@@ -44,6 +46,7 @@ import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -730,6 +733,7 @@ BARE_AGAIN = "bare aiohttp GET / (again, at the end)"
 TIMER_GET = "GET /api/v1/timer"
 TIMER_PAIR = "POST timer/start + stop (pairs)"
 BARE_POST = "bare aiohttp, the same POST pairs"
+STORE_FLOOR = "the same pairs on the store alone"
 SEARCH_ADMIN = "GET /api/v1/tasks?q= (admin)"
 SEARCH_USERS = "GET /api/v1/tasks?q= (users, trackable)"
 SEARCH_ADMIN_1 = "GET /api/v1/tasks?q= (admin, 1 client)"
@@ -743,7 +747,7 @@ WEB_REPORT_ALONE = "GET /reports (web page), 1 client"
 def print_table(results: list[Result], bare_rps: float) -> None:
     header = (
         f"{'scenario':<40} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'x bare':>7} {'srv CPU':>8} {'gen CPU':>8} {'other':>6}"
+        f"{'errors':>6} {'x bare':>7} {'srv CPU':>8} {'us/req':>7} {'gen CPU':>8} {'other':>6}"
     )
     print("\n" + header)
     print("-" * len(header))
@@ -751,7 +755,8 @@ def print_table(results: list[Result], bare_rps: float) -> None:
         ratio = r.rps / bare_rps if bare_rps else math.nan
         print(
             f"{r.scenario:<40} {r.requests:>9,} {r.rps:>8,.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
-            f"{r.errors:>6} {ratio:>7.2f} {r.server_cpu:>8.0%} {r.client_cpu:>8.0%} "
+            f"{r.errors:>6} {ratio:>7.2f} {r.server_cpu:>8.0%} "
+            f"{r.server_cpu / r.rps * 1e6 if r.rps else math.nan:>7.0f} {r.client_cpu:>8.0%} "
             f"{r.other_cpu:>6.0%}"
         )
         for label, (count, p50, p99) in r.parts.items():
@@ -762,22 +767,24 @@ def print_table(results: list[Result], bare_rps: float) -> None:
     print(
         f"x bare: req/s over the mean of the two bare runs ({bare_rps:,.0f} req/s). req/s counts "
         "HTTP requests\n(a start + stop pair is two). srv CPU: CPU time of the measured server "
-        "process per wall second\n(100% = one core busy); gen CPU: this load generator; other: "
-        "the rest of the machine (anything\nbut ~0% there skews the figures). "
-        f"'{BARE_POST}': the timer requests\nanswered by a bare handler, the most this load "
-        "generator sends of them (a ceiling, not the goal's\nbaseline)."
+        "process per wall second\n(100% = one core busy); us/req: its CPU per request; gen CPU: "
+        "this load generator; other:\nthe rest of the machine (anything but ~0% there skews the "
+        f"figures). '{BARE_POST}': the timer\nrequests answered by a bare handler, the most this "
+        "load generator sends of them (a ceiling, not the\ngoal's baseline). "
+        f"'{STORE_FLOOR}': bench/store_floor.py, only the store's reads and\nwrites of each "
+        "request behind a bare handler."
     )
 
 
 def print_goals(by_name: dict[str, Result], bare_rps: float) -> None:
     print("\nGoals (printed, not asserted):")
-    for name in (TIMER_GET, TIMER_PAIR):
+    for name, goal in ((TIMER_GET, 0.35), (TIMER_PAIR, 0.45)):
         if name not in by_name:
             continue
         r = by_name[name]
         ratio = r.rps / bare_rps if bare_rps else math.nan
-        verdict = "met" if ratio >= 0.35 else "NOT met"
-        print(f"  {name}: {ratio:.2f} of the bare baseline (goal >= 0.35): {verdict}")
+        verdict = "met" if ratio >= goal else "NOT met"
+        print(f"  {name}: {ratio:.2f} of the bare baseline (goal >= {goal:g}): {verdict}")
     if TIMER_WITH_REPORTS in by_name:
         r = by_name[TIMER_WITH_REPORTS]
         p99 = r.parts["GET timer"][2] if "GET timer" in r.parts else r.p99_ms
@@ -802,7 +809,7 @@ def print_goals(by_name: dict[str, Result], bare_rps: float) -> None:
 
 
 async def measure(
-    args: argparse.Namespace, seeded: Seeded, server: Service, baseline: Service
+    args: argparse.Namespace, seeded: Seeded, server: Service, baseline: Service, floor: Service
 ) -> None:
     workers = args.concurrency
     users = seeded.users
@@ -847,6 +854,9 @@ async def measure(
             baseline,
             timer_workers,
         ),
+        # ...and against `store_floor.py`: only the store's reads and writes of a start or stop
+        # behind a bare handler (what the store costs; the rest is the server's own layers).
+        (STORE_FLOOR, timer_pair_step(floor.base, users, timer_workers), floor, timer_workers),
         (SEARCH_ADMIN, search_step(base, [admin], False, workers), server, workers),
         (SEARCH_USERS, search_step(base, tokens, True, workers), server, workers),
         # One client at a time: the service time of a search, without queueing.
@@ -859,7 +869,7 @@ async def measure(
     if args.only == "reports":
         plan = [plan[0], *reports_plan, plan[-1]]
     elif args.only == "pairs":
-        plan = [plan[0], plan[2], plan[3], plan[-1]]
+        plan = [plan[0], plan[2], plan[3], plan[4], plan[-1]]
     results = []
     for name, step, target, n in plan:
         results.append(
@@ -942,6 +952,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             f"  {seeded.tasks:,} tasks ({seeded.projects} projects), {len(seeded.users)} users "
             f"and {seeded.entries:,} entries in {seeded.seconds:.1f} s"
         )
+        # The store floor's own copy (the embedded store admits one process at a time).
+        floor_dir = workdir / "floor-data"
+        shutil.copytree(data_dir, floor_dir)
         server = start_process(
             "server", [sys.executable, "-m", "server", "serve"], server_env(data_dir), workdir
         )
@@ -950,13 +963,21 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             "baseline", [sys.executable, "-c", BASELINE_APP], server_env(data_dir), workdir
         )
         processes.append(baseline)
+        floor = start_process(
+            "store-floor",
+            [sys.executable, str(ROOT / "bench" / "store_floor.py")],
+            server_env(floor_dir),
+            workdir,
+        )
+        processes.append(floor)
         ready = asyncio.run(wait_healthy(server))
         asyncio.run(wait_healthy(baseline))
+        asyncio.run(wait_healthy(floor))
         print(
             f"Server pid {server.pid} on port {server.port} healthy after {ready:.1f} s; "
             f"bare app pid {baseline.pid} on port {baseline.port}"
         )
-        asyncio.run(measure(args, seeded, server, baseline))
+        asyncio.run(measure(args, seeded, server, baseline, floor))
     finally:
         for process in reversed(processes):
             process.stop(timeout=15)
