@@ -45,7 +45,7 @@ CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzin
 BATCH_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 NULL = b""  # an explicit null
 LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
-_INT64 = 2**63
+_INT32, _INT64 = 2**31, 2**63
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
 _ABSENT = object()
@@ -79,6 +79,32 @@ def key_value(value: Any) -> Any:
     if type(value) in (str, int):
         return value
     return bson.encode({"": value})
+
+
+class _Unusual(Exception):
+    """A value whose stored form only `bson.decode` tells."""
+
+
+def read_back(value: Any) -> Any:
+    """`value` as the store reads it back (`bson.decode(bson.encode(value), CODEC)`, a top-level
+    document's `_id` first), derived without that round trip for the values made of text,
+    numbers, booleans, None, datetimes, ObjectIds, lists and plain dicts; `_Unusual` for any
+    other. (Datetimes: in UTC, to the millisecond, as BSON keeps them.)"""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or kind is bson.ObjectId or value is None:
+        return value
+    if kind is dt.datetime:
+        if value.tzinfo is dt.UTC and not value.microsecond % 1000 and not value.fold:
+            return value  # (the store's own clock gives such)
+        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000, fold=0)
+    if kind is int:
+        return value if -_INT32 <= value < _INT32 else bson.Int64(value)
+    if kind is dict and "$ref" not in value:  # (a DBRef is read back as one)
+        return {k: read_back(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [read_back(v) for v in value]
+    raise _Unusual
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -272,11 +298,18 @@ class SqliteCollection(Collection):
         identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
+        """The document's blob, and the document as read back from it."""
         try:
             blob = bson.encode(doc)
         except (bson.errors.InvalidDocument, OverflowError) as exc:
             raise StoreError(f"A document the store cannot hold: {exc}") from exc
-        return blob, bson.decode(blob, CODEC)
+        try:
+            stored: Doc = read_back(doc)
+        except _Unusual:
+            return blob, bson.decode(blob, CODEC)
+        if "_id" in stored and next(iter(stored)) != "_id":
+            stored = {"_id": stored["_id"], **stored}  # (BSON writes a document's `_id` first)
+        return blob, stored
 
     def _duplicate(self, exc: sqlite3.IntegrityError) -> DuplicateKeyError:
         return DuplicateKeyError(f"E11000 duplicate key error collection: {self.name}: {exc}")
