@@ -147,6 +147,7 @@ class SqliteCollection(Collection):
         columns = "".join(f", {q('@' + c)}" for c in self._columns)
         marks = ", ?" * len(self._columns)
         self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
+        self._updates: dict[tuple[str, ...], str] = {}  # by the columns an update sets
 
     def _side(self, field: str) -> str:
         return q(f"{self.name}@{field}")
@@ -160,10 +161,11 @@ class SqliteCollection(Collection):
         return list(match.lookup(doc, field.split(".")))
 
     def _column(self, doc: Doc, field: str) -> Any:
-        values = self._values(doc, field)
-        if not values:
-            return None
-        value = sql_value(values[0]) if len(values) == 1 else LOOSE
+        if "." not in field:  # (at once: every write sets each column)
+            value = sql_value(doc[field]) if field in doc else None
+        else:
+            values = self._values(doc, field)
+            value = None if not values else sql_value(values[0]) if len(values) == 1 else LOOSE
         if value is LOOSE:
             self._mark_loose(field)
         return value
@@ -272,6 +274,7 @@ class SqliteCollection(Collection):
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
     def _rows(self, filter: Filter) -> Iterator[tuple[int, Doc]]:
+        """The matches, each the caller's own."""
         self._commits.check()
         sql, params = self.select(filter)
         cursor = self._db.execute(sql, params)
@@ -284,7 +287,8 @@ class SqliteCollection(Collection):
             cursor.close()
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        """The first match (in `sort`'s order), with its row."""
+        """The first match (in `sort`'s order), with its row: a document the store may keep
+        (the identity map's), for reading; what a caller gets is a copy."""
         filter = match.utc(filter)
         if not sort:
             return next(self._rows(filter), None)
@@ -294,8 +298,8 @@ class SqliteCollection(Collection):
     # Writes -------------------------------------------------------------------------------
 
     def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
-        """Told of every document a write leaves behind (None: deleted), once written (the
-        identity map, `cache.py`, keeps it)."""
+        """Told of every document a write leaves behind (None: deleted), once written: the
+        store's from then on (the identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
         """The document's blob, and the document as read back from it."""
@@ -342,21 +346,21 @@ class SqliteCollection(Collection):
     def _replace(self, rowid: int, old: Doc, new: Doc) -> Doc:
         """Write `new` over `old` (its row `rowid`), setting only the columns that change."""
         blob, stored = self._encoded(new)
-        sets, values = ["doc = ?"], [blob]
+        changed, values = [], [blob]
         for column in self._columns:
-            if (kept := new.get(column, _ABSENT)) is not _ABSENT and kept is old.get(column):
-                continue  # the value the applier kept (`keyed.apply` shares what it keeps)
+            if "." not in column and new.get(column, _ABSENT) is old.get(column, _ABSENT):
+                continue  # none, or the value the applier kept (`keyed.apply` shares those)
             value = self._column(stored, column)
             before = self._column(old, column)
             if value != before or type(value) is not type(before):
-                sets.append(f"{q('@' + column)} = ?")
+                changed.append(column)
                 values.append(value)
+        if (sql := self._updates.get(sets := tuple(changed))) is None:
+            columns = "".join(f", {q('@' + column)} = ?" for column in sets)
+            sql = self._updates[sets] = f"UPDATE {self._t} SET doc = ?{columns} WHERE id = ?"
         self._commits.check()
         try:
-            self._db.execute(
-                f"UPDATE {self._t} SET {', '.join(sets)} WHERE id = ?",
-                [*values, rowid],
-            )
+            self._db.execute(sql, [*values, rowid])
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from None
         for field in self._arrays:
@@ -406,7 +410,7 @@ class SqliteCollection(Collection):
         if found is None:
             return None
         project = match.projector(projection)
-        return project(found[1]) if project else found[1]
+        return keyed.fresh(project(found[1]) if project else found[1])
 
     async def find(
         self,
@@ -554,14 +558,15 @@ class SqliteCollection(Collection):
         sort: Sort | None = None,
     ) -> Doc | None:
         before, after, _ = self._modify(filter, update, upsert, sort)
-        return after if return_new else before
+        doc = after if return_new else before
+        return None if doc is None else keyed.fresh(doc)
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
         found = self._found(filter, None)
         if found is None:
             return None
         self._delete(*found)
-        return found[1]
+        return keyed.fresh(found[1])
 
     async def delete_many(self, filter: Filter) -> int:
         rows = list(self._rows(match.utc(filter)))
