@@ -46,6 +46,7 @@ BATCH_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True
 NULL = b""  # an explicit null
 LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
 _INT32, _INT64 = 2**31, 2**63
+_KEPT = frozenset({str, bool, float, type(None), bson.ObjectId})  # read back as they are
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
 _ABSENT = object()
@@ -86,13 +87,13 @@ class _Unusual(Exception):
 
 
 def read_back(value: Any) -> Any:
-    """`value` as the store reads it back (`bson.decode(bson.encode(value), CODEC)`, a top-level
-    document's `_id` first), derived without that round trip for the values made of text,
-    numbers, booleans, None, datetimes, ObjectIds, lists and plain dicts; `_Unusual` for any
-    other. (Datetimes: in UTC, to the millisecond, as BSON keeps them.)"""
+    """`value` as the store reads it back (`bson.decode(bson.encode({"": value}), CODEC)`),
+    derived without that round trip for values made of text, numbers, booleans, None,
+    datetimes, ObjectIds, lists and plain dicts; `_Unusual` for any other. (Datetimes: in UTC,
+    to the millisecond, as BSON keeps them.)"""
     kind = type(value)
-    if kind is str or kind is bool or kind is float or kind is bson.ObjectId or value is None:
-        return value
+    if kind is dict and "$ref" not in value:  # (a DBRef is read back as one)
+        return {k: v if type(v) in _KEPT else read_back(v) for k, v in value.items()}
     if kind is dt.datetime:
         if value.tzinfo is dt.UTC and not value.microsecond % 1000 and not value.fold:
             return value  # (the store's own clock gives such)
@@ -100,10 +101,10 @@ def read_back(value: Any) -> Any:
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000, fold=0)
     if kind is int:
         return value if -_INT32 <= value < _INT32 else bson.Int64(value)
-    if kind is dict and "$ref" not in value:  # (a DBRef is read back as one)
-        return {k: read_back(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [read_back(v) for v in value]
+        return [v if type(v) in _KEPT else read_back(v) for v in value]
+    if kind in _KEPT:
+        return value
     raise _Unusual
 
 
