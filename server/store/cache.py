@@ -3,11 +3,10 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: every
 write tells what it left behind under each `_id` it touched (`SqliteCollection._stored`), and
-that is what is kept (write-through), and never handed out: callers get copies. Each call runs
-to its end without handing the event loop back, so no read can race a write. Reads by `_id` —
-tokens, users, tasks, accounts, the entry a timer stop ends — then cost no SQL at all, and
-neither do reads by the value of a unique key (a user's running timer by `timer_of`), once it
-is known which `_id` holds it.
+that is what is kept (write-through; callers get copies). Each call runs to its end without
+handing the event loop back, so no read can race a write. Reads by `_id` — tokens, users, tasks,
+accounts, the entry a timer stop ends — then cost no SQL at all, and neither do reads by the
+value of a unique key (a user's running timer by `timer_of`), once it is known who holds it.
 
 The count of writes of a collection is its `version()`: it tells the domain when what it read
 may be kept (a caller, a user's roles: `server.memory.Remembered`).
@@ -69,9 +68,8 @@ class CachedCollection(SqliteCollection):
         if key is _MISSING:
             return super()._found(filter, sort)
         row = None if key is None else self._row(key)
-        if row is None or not match.matches(row[1], filter):
-            return None  # (a holder that let its value go: nobody holds it, see `_holders`)
-        return row
+        # (not matched: a holder that let its value go, and then nobody holds it, see `_holders`)
+        return row if row is not None and match.matches(row[1], filter) else None
 
     def _key(self, filter: Filter) -> Any:
         """The `_id` of the one document `filter` can match (None: none can), or `_MISSING`:

@@ -27,21 +27,18 @@ PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def utc(value: Any) -> Any:
-    """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back:
-    `value` itself when it is so already, made of dicts and lists (no other mapping, no tuple)."""
+    """`value` with every datetime timezone-aware (naive ones are UTC), or itself if so already."""
     if _aware(value):
         return value
     return dates(value, lambda d: d.replace(tzinfo=dt.UTC) if d.tzinfo is None else d)
 
 
 def _aware(value: Any) -> bool:
-    """Whether `utc` leaves `value` as it is (checked without copying)."""
+    """Whether `utc` keeps `value`: dicts and lists (not other mappings, tuples) of aware ones."""
     kind = type(value)
     if kind is dict or kind is list:
-        for part in value.values() if kind is dict else value:
-            if type(part) not in PLAIN and not _aware(part):
-                return False
-        return True
+        parts = value.values() if kind is dict else value
+        return all(type(part) in PLAIN or _aware(part) for part in parts)
     if kind is dt.datetime:
         return value.tzinfo is not None
     return kind in PLAIN or not isinstance(value, Mapping | list | tuple | dt.datetime)

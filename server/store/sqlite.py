@@ -29,7 +29,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import bson
 
@@ -77,20 +77,13 @@ def sql_value(value: Any) -> Any:
 
 def key_value(value: Any) -> Any:
     """An `_id` as its column holds it."""
-    if type(value) in (str, int):
-        return value
-    return bson.encode({"": value})
-
-
-class _Unusual(Exception):
-    """A value whose stored form only `bson.decode` tells."""
+    return value if type(value) in (str, int) else bson.encode({"": value})
 
 
 def read_back(value: Any) -> Any:
-    """`value` as the store reads it back (`bson.decode(bson.encode({"": value}), CODEC)`),
-    derived without that round trip for values made of text, numbers, booleans, None,
-    datetimes, ObjectIds, lists and plain dicts; `_Unusual` for any other. (Datetimes: in UTC,
-    to the millisecond, as BSON keeps them.)"""
+    """`value` as the store reads it back (`bson.decode(bson.encode({"": value}), CODEC)`) when
+    made of text, numbers, booleans, None, datetimes (to UTC, to the millisecond), ObjectIds,
+    lists and plain dicts, derived without that round trip; `TypeError` for any other value."""
     kind = type(value)
     if kind is dict and "$ref" not in value:  # (a DBRef is read back as one)
         return {k: v if type(v) in _KEPT else read_back(v) for k, v in value.items()}
@@ -105,7 +98,7 @@ def read_back(value: Any) -> Any:
         return [v if type(v) in _KEPT else read_back(v) for v in value]
     if kind in _KEPT:
         return value
-    raise _Unusual
+    raise TypeError(kind)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -148,32 +141,24 @@ class SqliteCollection(Collection):
         columns = "".join(f", {q('@' + c)}" for c in self._columns)
         marks = ", ?" * len(self._columns)
         self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
-        self._updates: dict[tuple[str, ...], str] = {}  # by the columns an update sets
+        self._updates: dict[tuple[str, ...], str] = {}  # UPDATE statements by the columns set
 
     def _side(self, field: str) -> str:
         return q(f"{self.name}@{field}")
 
     # Values of the indexed fields ---------------------------------------------------------
 
-    @staticmethod
-    def _values(doc: Doc, field: str) -> list[Any]:
-        if "." not in field:
-            return [doc[field]] if field in doc else []
-        return list(match.lookup(doc, field.split(".")))
-
     def _column(self, doc: Doc, field: str) -> Any:
-        if "." not in field:  # (at once: every write sets each column)
-            value = sql_value(doc[field]) if field in doc else None
-        else:
-            values = self._values(doc, field)
-            value = None if not values else sql_value(values[0]) if len(values) == 1 else LOOSE
+        at_once = "." not in field and field in doc  # (most columns, on every write)
+        values = [doc[field]] if at_once else list(match.lookup(doc, field.split(".")))
+        value = None if not values else sql_value(values[0]) if len(values) == 1 else LOOSE
         if value is LOOSE:
             self._mark_loose(field)
         return value
 
     def _elements(self, doc: Doc, field: str) -> list[Any]:
         elements: list[Any] = []
-        for value in self._values(doc, field):
+        for value in match.lookup(doc, field.split(".")):
             elements += value if isinstance(value, list) else [value]
         encoded = [sql_value(e) for e in elements]
         if LOOSE in encoded:
@@ -275,7 +260,6 @@ class SqliteCollection(Collection):
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
     def _rows(self, filter: Filter) -> Iterator[tuple[int, Doc]]:
-        """The matches, each the caller's own."""
         self._commits.check()
         sql, params = self.select(filter)
         cursor = self._db.execute(sql, params)
@@ -288,8 +272,7 @@ class SqliteCollection(Collection):
             cursor.close()
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        """The first match (in `sort`'s order), with its row: a document the store may keep
-        (the identity map's), for reading; what a caller gets is a copy."""
+        """The first match (in `sort`'s order) and its row, to read: the identity map's own."""
         filter = match.utc(filter)
         if not sort:
             return next(self._rows(filter), None)
@@ -303,32 +286,25 @@ class SqliteCollection(Collection):
         store's from then on (the identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
-        """The document's blob, and the document as read back from it."""
         try:
             blob = bson.encode(doc)
         except (bson.errors.InvalidDocument, OverflowError) as exc:
             raise StoreError(f"A document the store cannot hold: {exc}") from exc
         try:
-            stored: Doc = read_back(doc)
-        except _Unusual:
+            return blob, read_back(doc)
+        except TypeError:
             return blob, bson.decode(blob, CODEC)
-        if "_id" in stored and next(iter(stored)) != "_id":
-            stored = {"_id": stored["_id"], **stored}  # (BSON writes a document's `_id` first)
-        return blob, stored
 
     def _duplicate(self, exc: sqlite3.IntegrityError) -> DuplicateKeyError:
         return DuplicateKeyError(f"E11000 duplicate key error collection: {self.name}: {exc}")
 
     def _elements_into(self, rowid: int, elements: list[Any], field: str) -> None:
-        if elements:
-            self._db.executemany(
-                f"INSERT INTO {self._side(field)}(doc, value) VALUES(?, ?)",
-                [(rowid, e) for e in elements],
-            )
+        sql = f"INSERT INTO {self._side(field)}(doc, value) VALUES(?, ?)"
+        self._db.executemany(sql, [(rowid, e) for e in elements])  # (none: nothing done)
 
     def _insert(self, doc: Doc) -> Doc:
-        if "_id" not in doc:
-            doc = {"_id": bson.ObjectId(), **doc}  # as MongoDB's drivers do
+        # An `_id` made as MongoDB's drivers make it, first (where BSON writes it)
+        doc = {"_id": doc["_id"] if "_id" in doc else bson.ObjectId(), **doc}
         blob, stored = self._encoded(doc)
         values = [self._column(stored, c) for c in self._columns]
         self._commits.check()
@@ -351,8 +327,7 @@ class SqliteCollection(Collection):
         for column in self._columns:
             if "." not in column and new.get(column, _ABSENT) is old.get(column, _ABSENT):
                 continue  # none, or the value the applier kept (`keyed.apply` shares those)
-            value = self._column(stored, column)
-            before = self._column(old, column)
+            value, before = self._column(stored, column), self._column(old, column)
             if value != before or type(value) is not type(before):
                 changed.append(column)
                 values.append(value)
@@ -411,7 +386,7 @@ class SqliteCollection(Collection):
         if found is None:
             return None
         project = match.projector(projection)
-        return keyed.fresh(project(found[1]) if project else found[1])
+        return cast(Doc, keyed.fresh(project(found[1]) if project else found[1]))
 
     async def find(
         self,
@@ -535,8 +510,7 @@ class SqliteCollection(Collection):
         self, filter: Filter, update: Any, *, upsert: bool = False
     ) -> UpdateOutcome:
         before, after, inserted = self._modify(filter, update, upsert)
-        if inserted:
-            assert after is not None
+        if inserted and after is not None:
             return UpdateOutcome(0, 0, after["_id"])
         return UpdateOutcome(int(before is not None), int(before is not after), None)
 
@@ -559,15 +533,14 @@ class SqliteCollection(Collection):
         sort: Sort | None = None,
     ) -> Doc | None:
         before, after, _ = self._modify(filter, update, upsert, sort)
-        doc = after if return_new else before
-        return None if doc is None else keyed.fresh(doc)
+        return cast(Doc | None, keyed.fresh(after if return_new else before))
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
         found = self._found(filter, None)
         if found is None:
             return None
         self._delete(*found)
-        return keyed.fresh(found[1])
+        return cast(Doc, keyed.fresh(found[1]))
 
     async def delete_many(self, filter: Filter) -> int:
         rows = list(self._rows(match.utc(filter)))
