@@ -273,7 +273,7 @@ class SqliteCollection(Collection):
             cursor.close()
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        """The first match (in `sort`'s order) and its row, to read: the identity map's own."""
+        """The first match (in `sort`'s order) and its row: read only (the identity map's)."""
         filter = match.utc(filter)
         if not sort:
             return next(self._rows(filter), None)
