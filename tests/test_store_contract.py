@@ -858,9 +858,17 @@ async def test_documents_returned_by_writes_are_the_callers_own(store: Store) ->
     assert after is not None
     after["nested"]["k"] = "mutated"
     after["tags"].append("mutated")
+    before = await store.entries.find_one_and_update(
+        {"_id": "e001"}, {"$set": {"note": "y"}}, return_new=False
+    )
+    assert before is not None
+    before["tags"].append("mutated")
+    projected = await store.entries.find_one({"_id": "e001"}, projection={"tags": 1})
+    assert projected is not None
+    projected["tags"].append("mutated")
 
     assert await store.entries.find_one({"_id": "e001"}) == _entry(
-        1, tags=["a"], nested={"k": "v"}, note="x"
+        1, tags=["a"], nested={"k": "v"}, note="y"
     )
 
 

@@ -68,3 +68,19 @@ def _naive(value: Any) -> Any:
     if isinstance(value, list):
         return [_naive(v) for v in value]
     return value
+
+
+NAIVE = T0.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"$set": {"at": {"list": [1, NAIVE]}}}, {"$set": {"at": {"list": [1, T0]}}}),
+        ({"start": {"$in": (T0, NAIVE)}}, {"start": {"$in": [T0, T0]}}),  # tuples as lists
+        ({"$set": {"end": T0}, "$unset": {"timer_of": ""}}, None),  # already so: itself
+    ],
+)
+def test_utc_makes_every_datetime_aware_and_copies_only_to_do_so(given: Any, expected: Any) -> None:
+    converted = match.utc(given)
+    assert converted is given if expected is None else repr(converted) == repr(expected)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import shutil
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import bson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support import Api
@@ -182,6 +185,78 @@ async def test_a_field_holding_arrays_where_a_value_was_declared_is_still_matche
         assert [d["_id"] for d in found] == ["e1", "e2"]
     finally:
         await again.close()
+
+
+def _value(rng: random.Random, depth: int, unusual: bool) -> Any:
+    """A value of a random shape, made of what documents hold; `unusual`: also of values the
+    store only reads back through BSON (bytes, a DBRef's shape, a decimal, a regex, a SON)."""
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    moment = dt.datetime(2026, 10, 25, 2, 30, 15, rng.choice([0, 999, 1000, 123456, 999999]))
+    odd = dt.timezone(dt.timedelta(hours=-3, seconds=-21, microseconds=-500))
+    atoms = [
+        rng.choice(["", "ada", "é日本\x00", "$x"]),
+        rng.choice([0, -1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, -(2**63)]),
+        rng.choice([0.5, -0.0, float("inf"), 1e300]),
+        rng.choice([True, False, None]),
+        moment.replace(fold=rng.choice([0, 1])),  # naive: UTC
+        moment.replace(tzinfo=UTC),
+        moment.replace(tzinfo=odd),
+        moment.replace(tzinfo=paris, fold=rng.choice([0, 1])),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        bson.ObjectId(),
+    ]
+    if unusual:
+        atoms.append(rng.choice([b"a", bson.Regex("^a"), bson.Decimal128("1.5"), bson.SON(a=1)]))
+    if depth == 0 or rng.random() < 0.4:
+        return rng.choice(atoms)
+    parts = [_value(rng, depth - 1, unusual) for _ in range(rng.randrange(4))]
+    shape = rng.choice(["list", "tuple", "dict", "ref" if unusual else "dict"])
+    if shape == "ref":
+        return {"$ref": "tasks", "$id": parts[0] if parts else 1}
+    if shape == "dict":
+        return {rng.choice(["a", "_id", "b.c", "d"]) + str(i): v for i, v in enumerate(parts)}
+    return parts if shape == "list" else tuple(parts)
+
+
+def _exact(value: Any) -> Any:
+    """`value` to compare exactly: types (an `Int64` is an `int` to `==`), key order, zones."""
+    if isinstance(value, dict):
+        return type(value).__name__, [(k, _exact(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return type(value).__name__, repr(value)
+
+
+async def test_what_a_write_leaves_in_memory_is_exactly_what_the_store_reads_back(
+    tmp_path: Path,
+) -> None:
+    """The identity map keeps what a write leaves without decoding it from the stored bytes:
+    it must be the very document a restarted server reads (types, time zones, milliseconds,
+    key order), for any shape of document."""
+    rng = random.Random(13)
+    store = await open_embedded(tmp_path)
+    docs = [
+        {"n": i, **{f"f{k}": _value(rng, 3, i % 4 == 0) for k in range(4)}, "_id": i}
+        for i in range(300)
+    ]
+    try:
+        for doc in docs:
+            await store.tasks.insert_one(doc)
+        for doc in docs[::2]:
+            new = {"f1": _value(rng, 3, False), "g": _value(rng, 2, doc["_id"] % 8 == 0)}
+            change = {"$set": new, "$unset": {"f2": ""}}
+            await store.tasks.find_one_and_update({"_id": doc["_id"]}, change)
+        in_memory = [await store.tasks.find_one({"_id": doc["_id"]}) for doc in docs]
+    finally:
+        await store.close()
+    again = await open_embedded(tmp_path)
+    try:
+        from_disk = [await again.tasks.find_one({"_id": doc["_id"]}) for doc in docs]
+    finally:
+        await again.close()
+    assert [_exact(d) for d in in_memory] == [_exact(d) for d in from_disk]
+    assert None not in from_disk
+    assert {type(d["f0"]) for d in from_disk if d} > {str, bson.Int64, dt.datetime, dict, list}
 
 
 # Migration from litemongo ------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 Only one process may open an embedded store (the data dir is locked), and every write goes
 through this process, so documents read by `_id` can be kept in memory and stay exact: every
 write tells what it left behind under each `_id` it touched (`SqliteCollection._stored`), and
-that is what is kept (write-through). Each call runs to its end without handing the event loop
-back, so no read can race a write. Reads by `_id` — tokens, users, tasks, accounts, the entry a
-timer stop ends — then cost no SQL at all, and neither do reads by the value of a unique key
-(a user's running timer by `timer_of`), once it is known which `_id` holds it.
+that is what is kept (write-through; callers get copies). Each call runs to its end without
+handing the event loop back, so no read can race a write. Reads by `_id` — tokens, users, tasks,
+accounts, the entry a timer stop ends — then cost no SQL at all, and neither do reads by the
+value of a unique key (a user's running timer by `timer_of`), once it is known who holds it.
 
 The count of writes of a collection is its `version()`: it tells the domain when what it read
 may be kept (a caller, a user's roles: `server.memory.Remembered`).
@@ -20,7 +20,7 @@ import sqlite3
 from typing import Any, cast
 
 from ..memory import LRU
-from . import keyed, match
+from . import match
 from .adapters import Doc, Filter, Sort
 from .collections import IndexSpec
 from .commits import CommitGroup
@@ -31,8 +31,6 @@ from .sqlite import SqliteCollection
 # (20,000 tasks as Python objects take ~64 MB).
 MAX_DOCUMENTS = 4_000
 _MISSING = object()
-# Copies of kept documents for callers, who may change them without touching the cache.
-_copy = keyed.fresh
 
 
 class CachedCollection(SqliteCollection):
@@ -51,7 +49,7 @@ class CachedCollection(SqliteCollection):
 
     def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
         self._writes += 1
-        self._docs.put(key, None if doc is None else (rowid, _copy(doc)))
+        self._docs.put(key, None if doc is None else (rowid, doc))
         for field, holders in self._holders.items():
             if doc is not None and type(value := doc.get(field)) is str:
                 holders.put(value, key)
@@ -62,7 +60,7 @@ class CachedCollection(SqliteCollection):
         if kept is not _MISSING:
             return cast(tuple[int, Doc] | None, kept)
         row = super()._found({"_id": key}, None)
-        self._docs.put(key, None if row is None else (row[0], _copy(row[1])))
+        self._docs.put(key, row)
         return row
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
@@ -70,9 +68,8 @@ class CachedCollection(SqliteCollection):
         if key is _MISSING:
             return super()._found(filter, sort)
         row = None if key is None else self._row(key)
-        if row is None or not match.matches(row[1], filter):
-            return None  # (a holder that let its value go: nobody holds it, see `_holders`)
-        return row[0], _copy(row[1])
+        # (not matched: a holder that let its value go, and then nobody holds it, see `_holders`)
+        return row if row is not None and match.matches(row[1], filter) else None
 
     def _key(self, filter: Filter) -> Any:
         """The `_id` of the one document `filter` can match (None: none can), or `_MISSING`:

@@ -46,6 +46,8 @@ def fresh(value: Any) -> Any:
 def _parent(doc: Doc, path: str, create: bool) -> tuple[Any, Any] | None:
     """The container holding the last part of `path` and that part (a position in an array,
     the last part only); None when the path does not exist and `create` is false."""
+    if "." not in path:
+        return doc, path
     *parts, last = path.split(".")
     node: Any = doc
     for part in parts:
@@ -129,7 +131,7 @@ def _removed(element: Any, arg: Any) -> bool:
 
 
 def _apply_one(doc: Doc, operator: str, path: str, arg: Any) -> None:
-    current = _get(doc, path)
+    current = _MISSING if operator in ("$set", "$unset") else _get(doc, path)
     if operator == "$set":
         _put(doc, path, fresh(arg))
     elif operator == "$unset":
@@ -179,7 +181,8 @@ def apply(old: Doc | None, update: Mapping[str, Any], seed: Doc | None = None) -
             raise _refuse(f"{operator} needs a document of fields")
         for path, arg in fields.items():
             _apply_one(new, operator, path, arg)
-    if key is not _MISSING and not match.equal(new.get("_id", _MISSING), key):
+    after = new.get("_id", _MISSING)  # (kept as it was, mostly: then the very same)
+    if key is not _MISSING and after is not key and not match.equal(after, key):
         raise _refuse("an update cannot change a document's _id")
     return new
 

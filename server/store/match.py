@@ -27,10 +27,21 @@ PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def utc(value: Any) -> Any:
-    """`value` with every datetime timezone-aware (naive ones are UTC), as documents read back."""
-    if type(value) is dict and all(type(v) in PLAIN for v in value.values()):
+    """`value` with every datetime timezone-aware (naive ones are UTC), or itself if so already."""
+    if _aware(value):
         return value
     return dates(value, lambda d: d.replace(tzinfo=dt.UTC) if d.tzinfo is None else d)
+
+
+def _aware(value: Any) -> bool:
+    """Whether `utc` keeps `value`: dicts and lists (not other mappings, tuples) of aware ones."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        parts = value.values() if kind is dict else value
+        return all(type(part) in PLAIN or _aware(part) for part in parts)
+    if kind is dt.datetime:
+        return value.tzinfo is not None
+    return kind in PLAIN or not isinstance(value, Mapping | list | tuple | dt.datetime)
 
 
 def dates(value: Any, convert: Callable[[dt.datetime], dt.datetime]) -> Any:

@@ -29,7 +29,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import bson
 
@@ -45,7 +45,8 @@ CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True, tzin
 BATCH_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
 NULL = b""  # an explicit null
 LOOSE = b"\x01"  # a value SQL does not order: conditions on the field go to `match` alone
-_INT64 = 2**63
+_INT32, _INT64 = 2**31, 2**63
+_KEPT = frozenset({str, bool, float, type(None), bson.ObjectId})  # read back as they are
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _UNORDERED = (dict, list, tuple, re.Pattern)
 _ABSENT = object()
@@ -76,9 +77,28 @@ def sql_value(value: Any) -> Any:
 
 def key_value(value: Any) -> Any:
     """An `_id` as its column holds it."""
-    if type(value) in (str, int):
+    return value if type(value) in (str, int) else bson.encode({"": value})
+
+
+def read_back(value: Any) -> Any:
+    """`value` as the store reads it back (`bson.decode(bson.encode({"": value}), CODEC)`) when
+    made of text, numbers, booleans, None, datetimes (to UTC, to the millisecond), ObjectIds,
+    lists and plain dicts, derived without that round trip; `TypeError` for any other value."""
+    kind = type(value)
+    if kind is dict and "$ref" not in value:  # (a DBRef is read back as one)
+        return {k: v if type(v) in _KEPT else read_back(v) for k, v in value.items()}
+    if kind is dt.datetime:
+        if value.tzinfo is dt.UTC and not value.microsecond % 1000 and not value.fold:
+            return value  # (the store's own clock gives such)
+        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000, fold=0)
+    if kind is int:
+        return value if -_INT32 <= value < _INT32 else bson.Int64(value)
+    if kind is list or kind is tuple:
+        return [v if type(v) in _KEPT else read_back(v) for v in value]
+    if kind in _KEPT:
         return value
-    return bson.encode({"": value})
+    raise TypeError(kind)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -98,6 +118,7 @@ class SqliteCollection(Collection):
     def __init__(self, connection: sqlite3.Connection, name: str, commits: CommitGroup) -> None:
         self.name = name
         self._db = connection
+        self._writer = connection.cursor()  # (the writes' own: cheaper than one a write)
         self._commits = commits
         self._t = q(name)
         connection.execute(
@@ -121,30 +142,24 @@ class SqliteCollection(Collection):
         columns = "".join(f", {q('@' + c)}" for c in self._columns)
         marks = ", ?" * len(self._columns)
         self._insert_sql = f"INSERT INTO {self._t}(_id, doc{columns}) VALUES(?, ?{marks})"
+        self._updates: dict[tuple[str, ...], str] = {}  # UPDATE statements by the columns set
 
     def _side(self, field: str) -> str:
         return q(f"{self.name}@{field}")
 
     # Values of the indexed fields ---------------------------------------------------------
 
-    @staticmethod
-    def _values(doc: Doc, field: str) -> list[Any]:
-        if "." not in field:
-            return [doc[field]] if field in doc else []
-        return list(match.lookup(doc, field.split(".")))
-
     def _column(self, doc: Doc, field: str) -> Any:
-        values = self._values(doc, field)
-        if not values:
-            return None
-        value = sql_value(values[0]) if len(values) == 1 else LOOSE
+        at_once = "." not in field and field in doc  # (most columns, on every write)
+        values = [doc[field]] if at_once else list(match.lookup(doc, field.split(".")))
+        value = None if not values else sql_value(values[0]) if len(values) == 1 else LOOSE
         if value is LOOSE:
             self._mark_loose(field)
         return value
 
     def _elements(self, doc: Doc, field: str) -> list[Any]:
         elements: list[Any] = []
-        for value in self._values(doc, field):
+        for value in match.lookup(doc, field.split(".")):
             elements += value if isinstance(value, list) else [value]
         encoded = [sql_value(e) for e in elements]
         if LOOSE in encoded:
@@ -258,7 +273,7 @@ class SqliteCollection(Collection):
             cursor.close()
 
     def _found(self, filter: Filter, sort: Sort | None) -> tuple[int, Doc] | None:
-        """The first match (in `sort`'s order), with its row."""
+        """The first match (in `sort`'s order) and its row: read only (the identity map's)."""
         filter = match.utc(filter)
         if not sort:
             return next(self._rows(filter), None)
@@ -268,37 +283,37 @@ class SqliteCollection(Collection):
     # Writes -------------------------------------------------------------------------------
 
     def _stored(self, rowid: int, key: Any, doc: Doc | None) -> None:
-        """Told of every document a write leaves behind (None: deleted), once written (the
-        identity map, `cache.py`, keeps it)."""
+        """Told of every document a write leaves behind (None: deleted), once written: the
+        store's from then on (the identity map, `cache.py`, keeps it)."""
 
     def _encoded(self, doc: Doc) -> tuple[bytes, Doc]:
         try:
             blob = bson.encode(doc)
         except (bson.errors.InvalidDocument, OverflowError) as exc:
             raise StoreError(f"A document the store cannot hold: {exc}") from exc
-        return blob, bson.decode(blob, CODEC)
+        try:
+            return blob, read_back(doc)
+        except TypeError:
+            return blob, bson.decode(blob, CODEC)
 
     def _duplicate(self, exc: sqlite3.IntegrityError) -> DuplicateKeyError:
         return DuplicateKeyError(f"E11000 duplicate key error collection: {self.name}: {exc}")
 
     def _elements_into(self, rowid: int, elements: list[Any], field: str) -> None:
-        if elements:
-            self._db.executemany(
-                f"INSERT INTO {self._side(field)}(doc, value) VALUES(?, ?)",
-                [(rowid, e) for e in elements],
-            )
+        sql = f"INSERT INTO {self._side(field)}(doc, value) VALUES(?, ?)"
+        self._db.executemany(sql, [(rowid, e) for e in elements])  # (none: nothing done)
 
     def _insert(self, doc: Doc) -> Doc:
-        if "_id" not in doc:
-            doc = {"_id": bson.ObjectId(), **doc}  # as MongoDB's drivers do
+        # An `_id` made as MongoDB's drivers make it, first (where BSON writes it)
+        doc = {"_id": doc["_id"] if "_id" in doc else bson.ObjectId(), **doc}
         blob, stored = self._encoded(doc)
         values = [self._column(stored, c) for c in self._columns]
         self._commits.check()
         try:
-            cursor = self._db.execute(self._insert_sql, [key_value(stored["_id"]), blob, *values])
+            self._writer.execute(self._insert_sql, [key_value(stored["_id"]), blob, *values])
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from None
-        rowid = cursor.lastrowid
+        rowid = self._writer.lastrowid
         assert rowid is not None
         for field in self._arrays:
             self._elements_into(rowid, self._elements(stored, field), field)
@@ -309,21 +324,20 @@ class SqliteCollection(Collection):
     def _replace(self, rowid: int, old: Doc, new: Doc) -> Doc:
         """Write `new` over `old` (its row `rowid`), setting only the columns that change."""
         blob, stored = self._encoded(new)
-        sets, values = ["doc = ?"], [blob]
+        changed, values = [], [blob]
         for column in self._columns:
-            if (kept := new.get(column, _ABSENT)) is not _ABSENT and kept is old.get(column):
-                continue  # the value the applier kept (`keyed.apply` shares what it keeps)
-            value = self._column(stored, column)
-            before = self._column(old, column)
+            if "." not in column and new.get(column, _ABSENT) is old.get(column, _ABSENT):
+                continue  # none, or the value the applier kept (`keyed.apply` shares those)
+            value, before = self._column(stored, column), self._column(old, column)
             if value != before or type(value) is not type(before):
-                sets.append(f"{q('@' + column)} = ?")
+                changed.append(column)
                 values.append(value)
+        if (sql := self._updates.get(sets := tuple(changed))) is None:
+            columns = "".join(f", {q('@' + column)} = ?" for column in sets)
+            sql = self._updates[sets] = f"UPDATE {self._t} SET doc = ?{columns} WHERE id = ?"
         self._commits.check()
         try:
-            self._db.execute(
-                f"UPDATE {self._t} SET {', '.join(sets)} WHERE id = ?",
-                [*values, rowid],
-            )
+            self._writer.execute(sql, [*values, rowid])
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from None
         for field in self._arrays:
@@ -373,7 +387,7 @@ class SqliteCollection(Collection):
         if found is None:
             return None
         project = match.projector(projection)
-        return project(found[1]) if project else found[1]
+        return cast(Doc, keyed.fresh(project(found[1]) if project else found[1]))
 
     async def find(
         self,
@@ -497,8 +511,7 @@ class SqliteCollection(Collection):
         self, filter: Filter, update: Any, *, upsert: bool = False
     ) -> UpdateOutcome:
         before, after, inserted = self._modify(filter, update, upsert)
-        if inserted:
-            assert after is not None
+        if inserted and after is not None:
             return UpdateOutcome(0, 0, after["_id"])
         return UpdateOutcome(int(before is not None), int(before is not after), None)
 
@@ -521,14 +534,14 @@ class SqliteCollection(Collection):
         sort: Sort | None = None,
     ) -> Doc | None:
         before, after, _ = self._modify(filter, update, upsert, sort)
-        return after if return_new else before
+        return cast(Doc | None, keyed.fresh(after if return_new else before))
 
     async def find_one_and_delete(self, filter: Filter) -> Doc | None:
         found = self._found(filter, None)
         if found is None:
             return None
         self._delete(*found)
-        return found[1]
+        return cast(Doc, keyed.fresh(found[1]))
 
     async def delete_many(self, filter: Filter) -> int:
         rows = list(self._rows(match.utc(filter)))
