@@ -28,7 +28,7 @@ from ..idempotency import HEADER as IDEMPOTENCY_HEADER
 from ..idempotency import Answer, fingerprint, parse_key
 from ..ids import parse_id
 from ..services import Services
-from ..validation import MAX_BODY_BYTES, Spec, read_body, read_query
+from ..validation import MAX_BODY_BYTES, Spec, parse_body, read_query
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 
@@ -80,40 +80,45 @@ class Endpoint:
     idempotent: bool = False
 
     def aiohttp_handler(self) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        # What every request of this endpoint needs, looked up once, here.
+        handler, body_spec, query_spec = self.handler, self.body, self.query
+        auth, admin, idempotent = self.auth, self.admin, self.idempotent
+
+        async def respond(
+            request: web.Request, services: Services, caller: Caller | None, raw: bytes
+        ) -> web.StreamResponse:
+            query = read_query(request, query_spec) if query_spec else {}
+            body = parse_body(raw, request, body_spec) if body_spec is not None else {}
+            response = await handler(Call(request, services, body, query, caller))
+            # A response tells its client that what it did happened: it leaves once the
+            # store has committed every write made so far (the embedded store commits in
+            # groups), including any other request's write this one may have read.
+            await services.store.durable()
+            return response
+
         async def handle(request: web.Request) -> web.StreamResponse:
             services = request.app[SERVICES]
-            if self.body is not None:
-                # The whole body first, then who the caller is now: rights checked before a
-                # slow body arrived would be acted on after they were taken away.
-                await receive_body(request)
-            caller = await authenticate(request, services) if self.auth else None
-            if self.admin and caller is not None and not caller.is_admin:
+            # The whole body first, then who the caller is now: rights checked before a slow
+            # body arrived would be acted on after they were taken away.
+            raw = await receive_body(request) if body_spec is not None else b""
+            caller = await authenticate(request, services) if auth else None
+            if admin and caller is not None and not caller.is_admin:
                 raise ForbiddenError("Only administrators can do this.")
-            key = parse_key(request.headers.get(IDEMPOTENCY_HEADER)) if self.idempotent else None
-
-            async def respond() -> web.StreamResponse:
-                query = read_query(request, self.query or {})
-                body = await read_body(request, self.body) if self.body is not None else {}
-                response = await self.handler(Call(request, services, body, query, caller))
-                # A response tells its client that what it did happened: it leaves once the
-                # store has committed every write made so far (the embedded store commits in
-                # groups), including any other request's write this one may have read.
-                await services.store.durable()
-                return response
-
+            key = parse_key(request.headers.get(IDEMPOTENCY_HEADER)) if idempotent else None
             if key is None or caller is None:
-                return await respond()
+                return await respond(request, services, caller, raw)
 
             first: list[web.StreamResponse] = []
 
             async def run() -> Answer:
-                response = await respond()
+                response = await respond(request, services, caller, raw)
                 body = response.body if isinstance(response, web.Response) else None
                 assert body is None or isinstance(body, bytes), "idempotent answers are whole"
                 first.append(response)
                 return Answer(response.status, body or b"", response.content_type)
 
-            raw = await request.read() if request.body_exists else b""
+            if body_spec is None and request.body_exists:
+                raw = await request.read()
             answer, replayed = await services.idempotency.once(
                 caller.user_id,
                 key,
@@ -168,15 +173,14 @@ def _replay(answer: Answer) -> web.Response:
     return response
 
 
-async def receive_body(request: web.Request) -> None:
-    """Read the request body (aiohttp keeps it for `read_body`) within `BODY_SECONDS` and
-    `MAX_BODY_BYTES`: 408 `request_timeout` or 413 `payload_too_large` otherwise."""
+async def receive_body(request: web.Request) -> bytes:
+    """The request body, read within `BODY_SECONDS` and `MAX_BODY_BYTES`: 408
+    `request_timeout` or 413 `payload_too_large` otherwise."""
     try:
         if request.content.is_eof():  # all of it arrived already (a small body)
-            await request.read()
-        else:
-            async with asyncio.timeout(BODY_SECONDS):
-                await request.read()
+            return await request.read()
+        async with asyncio.timeout(BODY_SECONDS):
+            return await request.read()
     except TimeoutError:
         raise RequestTimeoutError(
             f"The request body did not arrive within {BODY_SECONDS:g} seconds."

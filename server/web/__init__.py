@@ -31,13 +31,12 @@ PAGES: tuple[pages.Page, ...] = (
 
 
 def install(app: web.Application, secret: str, base_url: str) -> None:
-    """Add the pages, their session middleware, templates and static files to `app`."""
-    app.middlewares.append(session_middleware(cookie_storage(secret, base_url)))
+    """Add the pages (each through the session middleware), templates and static files."""
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    pages.register(app, PAGES)
+    pages.register(app, PAGES, session_middleware(cookie_storage(secret, base_url)))
     app.router.add_static(STATIC, HERE / "static")

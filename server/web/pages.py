@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from ..accounts import Caller
 from ..appkeys import SERVICES
@@ -95,13 +96,23 @@ class Pages:
         return add
 
 
-def register(app: web.Application, pages: Iterable[Page]) -> None:
+def register(app: web.Application, pages: Iterable[Page], around: Middleware) -> None:
+    """Route every page through `around` (the session middleware: the pages alone use it, so
+    the API's requests do not pay for it)."""
     for page in pages:
-        handler = page.aiohttp_handler()
+        handler = _through(around, page.aiohttp_handler())
         if page.method == "GET":
             app.router.add_get(page.path, handler)  # (and HEAD)
         else:
             app.router.add_route(page.method, page.path, handler)
+
+
+def _through(middleware: Middleware, handler: Handler) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await middleware(request, handler)
+
+    handle.__name__ = handler.__name__
+    return handle
 
 
 async def render(
