@@ -254,14 +254,12 @@ class Tree:
     ) -> dict[str, TaskBilling]:
         """The effective rate and billable default of these tasks (inherited down the tree),
         by id, from the tree index; `known`: what the caller's earlier calls worked out (and
-        this one adds to), for one moment of the tree (else the index's own, kept until it
-        changes)."""
+        this one adds to), for one moment of the tree."""
         task_ids = list(task_ids)
         if not task_ids:
             return {}
-        index = await self._index.get(account_id)
-        known = index.billing if known is None else known
-        tasks = index.tasks
+        tasks = (await self._index.get(account_id)).tasks
+        known = {} if known is None else known
         return {i: task_billing(task, tasks, known) for i in task_ids if (task := tasks.get(i))}
 
     async def billed_tasks(
