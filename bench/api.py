@@ -809,7 +809,11 @@ def print_goals(by_name: dict[str, Result], bare_rps: float) -> None:
 
 
 async def measure(
-    args: argparse.Namespace, seeded: Seeded, server: Service, baseline: Service, floor: Service
+    args: argparse.Namespace,
+    seeded: Seeded,
+    server: Service,
+    baseline: Service,
+    floor: Service | None,
 ) -> None:
     workers = args.concurrency
     users = seeded.users
@@ -842,9 +846,7 @@ async def measure(
         (REPORT_ALONE, timer_with_reports_step(base, admin, users, 1, 0), server, 1),
         (WEB_REPORT_ALONE, web_reports_step(base, cookie), server, 1),
     ]
-    plan: list[tuple[str, Step, Service, int]] = [
-        (BARE, baseline_step(baseline.base), baseline, workers),
-        (TIMER_GET, timer_get_step(base, users, workers), server, workers),
+    pairs_plan: list[tuple[str, Step, Service, int]] = [
         (TIMER_PAIR, timer_pair_step(base, users, timer_workers), server, timer_workers),
         # The same requests against a bare handler answering as much: the most this load
         # generator can send of them (not a baseline of the goal; a ceiling for the pairs).
@@ -854,9 +856,17 @@ async def measure(
             baseline,
             timer_workers,
         ),
+    ]
+    if floor is not None:
         # ...and against `store_floor.py`: only the store's reads and writes of a start or stop
         # behind a bare handler (what the store costs; the rest is the server's own layers).
-        (STORE_FLOOR, timer_pair_step(floor.base, users, timer_workers), floor, timer_workers),
+        pairs_plan.append(
+            (STORE_FLOOR, timer_pair_step(floor.base, users, timer_workers), floor, timer_workers)
+        )
+    plan: list[tuple[str, Step, Service, int]] = [
+        (BARE, baseline_step(baseline.base), baseline, workers),
+        (TIMER_GET, timer_get_step(base, users, workers), server, workers),
+        *pairs_plan,
         (SEARCH_ADMIN, search_step(base, [admin], False, workers), server, workers),
         (SEARCH_USERS, search_step(base, tokens, True, workers), server, workers),
         # One client at a time: the service time of a search, without queueing.
@@ -869,7 +879,7 @@ async def measure(
     if args.only == "reports":
         plan = [plan[0], *reports_plan, plan[-1]]
     elif args.only == "pairs":
-        plan = [plan[0], plan[2], plan[3], plan[4], plan[-1]]
+        plan = [plan[0], *pairs_plan, plan[-1]]
     results = []
     for name, step, target, n in plan:
         results.append(
@@ -952,9 +962,6 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             f"  {seeded.tasks:,} tasks ({seeded.projects} projects), {len(seeded.users)} users "
             f"and {seeded.entries:,} entries in {seeded.seconds:.1f} s"
         )
-        # The store floor's own copy (the embedded store admits one process at a time).
-        floor_dir = workdir / "floor-data"
-        shutil.copytree(data_dir, floor_dir)
         server = start_process(
             "server", [sys.executable, "-m", "server", "serve"], server_env(data_dir), workdir
         )
@@ -963,16 +970,21 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             "baseline", [sys.executable, "-c", BASELINE_APP], server_env(data_dir), workdir
         )
         processes.append(baseline)
-        floor = start_process(
-            "store-floor",
-            [sys.executable, str(ROOT / "bench" / "store_floor.py")],
-            server_env(floor_dir),
-            workdir,
-        )
-        processes.append(floor)
+        floor = None
+        if args.only != "reports":  # (the timer pairs' scenarios alone use it)
+            # On a copy of the data: the embedded store admits one process at a time.
+            shutil.copytree(data_dir, workdir / "floor-data")
+            floor = start_process(
+                "store-floor",
+                [sys.executable, str(ROOT / "bench" / "store_floor.py")],
+                server_env(workdir / "floor-data"),
+                workdir,
+            )
+            processes.append(floor)
         ready = asyncio.run(wait_healthy(server))
         asyncio.run(wait_healthy(baseline))
-        asyncio.run(wait_healthy(floor))
+        if floor is not None:
+            asyncio.run(wait_healthy(floor))
         print(
             f"Server pid {server.pid} on port {server.port} healthy after {ready:.1f} s; "
             f"bare app pid {baseline.pid} on port {baseline.port}"
