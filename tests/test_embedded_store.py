@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from server.accounts import Accounts
 from server.app import create_app
 from server.appkeys import SERVICES
 from server.settings import Settings
-from server.store import StoreLockedError, open_embedded
+from server.store import EMBEDDED_FILE, StoreLockedError, open_embedded
 from server.store.collections import IndexSpec
 
 ADMIN_EMAIL = "admin@acme.test"
@@ -284,6 +285,29 @@ def test_account_create_refuses_an_email_already_in_use(tmp_path: Path) -> None:
     assert "admin@acme.test is already in use" in taken.stderr
     assert "Traceback" not in taken.stderr
     assert taken.stdout == ""
+
+
+async def test_indexes_no_query_reads_any_more_are_dropped_when_the_store_opens(
+    tmp_path: Path,
+) -> None:
+    """Two indexes earlier versions made cost every write and served nothing: gone after an
+    upgrade, the others kept."""
+    store = await open_embedded(tmp_path)
+    retired = [
+        IndexSpec("entries", (("account_id", 1), ("end", 1)), "entries_by_end"),
+        IndexSpec("timers", (("account_id", 1),), "timers_by_account"),
+    ]
+    for spec in retired:
+        await store.collection(spec.collection).create_index(spec)
+    await store.close()
+
+    await (await open_embedded(tmp_path)).close()
+
+    with sqlite3.connect(tmp_path / EMBEDDED_FILE) as db:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    indexes = {name for (name,) in rows}
+    assert not indexes & {"entries.entries_by_end", "timers.timers_by_account"}
+    assert {"entries.entries_by_user_start", "entries.one_timer_per_user"} <= indexes
 
 
 async def test_a_store_whose_index_changed_definition_still_opens(tmp_path: Path) -> None:

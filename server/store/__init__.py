@@ -85,6 +85,8 @@ class Store:
         return cast(Collection, getattr(self, name))
 
     async def ensure_indexes(self) -> None:
+        for retired_from, index in names.RETIRED:
+            await self.collection(retired_from).drop_index(index)
         for spec in names.INDEXES:
             collection = self.collection(spec.collection)
             try:

@@ -309,4 +309,5 @@ class DriverCollection(Collection):
         await self._c.create_index(list(spec.keys), **options)
 
     async def drop_index(self, name: str) -> None:
-        await self._c.drop_index(name)
+        with contextlib.suppress(pymongo.errors.OperationFailure):  # (none of that name)
+            await self._c.drop_index(name)

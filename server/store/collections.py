@@ -79,10 +79,9 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     IndexSpec(MEMBERSHIPS, (("user_id", 1), ("task_id", 1)), "memberships_by_user"),
     IndexSpec(MEMBERSHIPS, (("account_id", 1), ("task_id", 1)), "memberships_by_task"),
     IndexSpec(MEMBERSHIPS, (("path_ids", 1),), "memberships_by_subtree", arrays=("path_ids",)),
-    # A user's entries by time (their list, reports), a task's, and the running or recent ones.
+    # A user's entries by time (their list, reports), and a task's.
     IndexSpec(ENTRIES, (("account_id", 1), ("user_id", 1), ("start", 1)), "entries_by_user_start"),
     IndexSpec(ENTRIES, (("account_id", 1), ("task_id", 1)), "entries_by_task"),
-    IndexSpec(ENTRIES, (("account_id", 1), ("end", 1)), "entries_by_end"),
     # Reports read an account's entries by start, in batches after the last (start, _id) read
     # (`Collection.rows`); the fields a report adds up follow, so the index alone answers it.
     IndexSpec(
@@ -99,7 +98,6 @@ INDEXES: Final[tuple[IndexSpec, ...]] = (
     # Expired keys are purged by range (`idempotency.Idempotency._purge`).
     IndexSpec(IDEMPOTENCY_KEYS, (("expires_at", 1),), "idempotency_by_expiry"),
     IndexSpec(SYNC_RUNS, (("account_id", 1), ("started_at", -1)), "runs_by_account"),
-    # Before `timer_of`, running timers had a collection of their own; start-up carries any
-    # left there over (`Tracking.adopt_old_timers`).
-    IndexSpec(TIMERS, (("account_id", 1),), "timers_by_account"),
 )
+# Indexes earlier versions made and no query reads (each costs every write): dropped at start-up.
+RETIRED: Final = ((ENTRIES, "entries_by_end"), (TIMERS, "timers_by_account"))

@@ -234,8 +234,7 @@ def _sort_value(doc: Doc, field: str, descending: bool) -> tuple[int, Any]:
 
 
 def sort(items: list[T], order: Sequence[tuple[str, int]], doc: Callable[[T], Doc]) -> list[T]:
-    """The items in MongoDB's order of their documents for these keys (1 ascending, -1
-    descending)."""
+    """The items in MongoDB's order of their documents by `order` (1 ascending, -1 descending)."""
     for field, direction in reversed(order):
         descending = direction < 0
         items.sort(key=lambda i: _sort_value(doc(i), field, descending), reverse=descending)
