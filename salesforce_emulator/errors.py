@@ -52,6 +52,10 @@ def malformed_query(message: str) -> SalesforceError:
     return SalesforceError(400, "MALFORMED_QUERY", message)
 
 
+def invalid_query_locator() -> SalesforceError:
+    return SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+
+
 def invalid_replication_date(message: str) -> SalesforceError:
     return SalesforceError(400, "INVALID_REPLICATION_DATE", message)
 

@@ -588,9 +588,11 @@ async def test_an_access_token_expires_after_the_session_timeout(
         await blocking(sf.query, "SELECT Id FROM Account")
 
 
-async def test_every_rest_answer_carries_the_api_usage(
+async def test_a_counted_success_carries_the_api_usage_and_nothing_else_does(
     emu: RunningEmulator, ssl_context: ssl.SSLContext
 ) -> None:
+    # SALESFORCE.md §4.3, §9: on counted 2xx answers; whether errors carry it is unverified, so
+    # the emulator sends it with none (a client must not need it there).
     tokens = emu.emulator.issue_tokens()
     async with httpx.AsyncClient(
         base_url=f"{emu.instance_url}/services/data/v{VERSION}",
@@ -601,12 +603,51 @@ async def test_every_rest_answer_carries_the_api_usage(
         ok = await http.get("/query", params={"q": "SELECT Id FROM Case"})
         missing = await http.get("/sobjects/Case/500000000000000AAA")
         unauthenticated = await http.get("/limits", headers={"Authorization": "Bearer nope"})
+        emu.emulator.inject_failures("unavailable")
+        outage = await http.get("/limits")
     assert ok.headers["Sforce-Limit-Info"] == "api-usage=1/100000"
     assert (missing.status_code, missing.json()[0]["errorCode"]) == (404, "NOT_FOUND")
-    assert missing.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
     assert unauthenticated.status_code == 401
-    assert unauthenticated.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
+    assert outage.status_code == 503
+    for answer in (missing, unauthenticated, outage):
+        assert "Sforce-Limit-Info" not in answer.headers
+        assert "Date" in answer.headers
     assert emu.api_calls == 2
+
+
+async def test_the_versions_list_is_free_and_carries_no_api_usage(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        versions = await http.get(f"{emu.instance_url}/services/data/")
+    assert versions.status_code == 200
+    assert "Sforce-Limit-Info" not in versions.headers
+    assert emu.api_calls == 0
+    listed = versions.json()
+    assert listed[0] == {"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}
+    assert listed[-1] == {
+        "label": "Winter '27",
+        "url": "/services/data/v68.0",
+        "version": "68.0",
+    }
+
+
+async def test_versions_past_the_latest_are_not_found_and_retired_ones_gone(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    tokens = emu.emulator.issue_tokens()
+    async with httpx.AsyncClient(
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+        base = f"{emu.instance_url}/services/data"
+        latest = await http.get(f"{base}/v68.0/limits")
+        future = await http.get(f"{base}/v69.0/limits")
+        retired = await http.get(f"{base}/v30.0/limits")
+    assert latest.status_code == 200
+    assert (future.status_code, future.json()[0]["errorCode"]) == (404, "NOT_FOUND")
+    assert retired.status_code == 410
 
 
 async def test_a_user_without_api_access_is_refused_403_api_disabled_for_org(
@@ -714,8 +755,9 @@ async def test_query_all_reads_4500_opportunities_in_three_pages(
         result = await blocking(sf.query_all, "SELECT Id, Name, StageName FROM Opportunity")
         calls = big.api_calls
     assert (first["totalSize"], first["done"], len(first["records"])) == (4500, False, 2000)
-    assert first["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/01g")
-    assert first["nextRecordsUrl"].endswith("-2000")
+    locator, offset = first["nextRecordsUrl"].rsplit("/", 1)[1].split("-")
+    assert first["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/0r8")
+    assert (len(locator), to_18(locator), offset) == (18, locator, "2000")
     assert len(result["records"]) == 4500
     assert len({r["Id"] for r in result["records"]}) == 4500
     assert result["records"][0]["attributes"]["type"] == "Opportunity"
@@ -761,6 +803,77 @@ async def test_later_query_all_pages_follow_next_records_url_and_keep_deleted_ro
         "Id": rows[-1]["Id"],
         "IsDeleted": True,
     }
+
+
+def query_more(sf: Salesforce, url: str) -> Any:
+    return sf.query_more(url, identifier_is_url=True)
+
+
+async def invalid_locator(sf: Salesforce, url: str) -> bool:
+    """Whether a nextRecordsUrl now answers 400 INVALID_QUERY_LOCATOR."""
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        await blocking(query_more, sf, url)
+    return error_code(refused.value) == "INVALID_QUERY_LOCATOR"
+
+
+async def test_each_locator_answers_its_next_page_once_in_order(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_page_size(2)  # Salesforce may answer fewer rows than asked
+    first = await blocking(sf.query, "SELECT Id FROM Account ORDER BY Name")
+    second_url = first["nextRecordsUrl"]
+    assert (first["totalSize"], len(first["records"]), second_url[-2:]) == (5, 2, "-2")
+    skipping = second_url[: -len("-2")] + "-4"
+    assert await invalid_locator(sf, skipping)  # not the page it answers next
+
+    second = await blocking(query_more, sf, second_url)
+    assert len(second["records"]) == 2
+    assert await invalid_locator(sf, second_url)  # read once
+    third = await blocking(query_more, sf, second["nextRecordsUrl"])
+    assert (third["done"], len(third["records"]), "nextRecordsUrl" in third) == (True, 1, False)
+    assert await invalid_locator(sf, second["nextRecordsUrl"])  # the last page: gone
+    unknown = second_url.replace(second_url.rsplit("/", 1)[1], "0r88d000000000AAAA-2")
+    assert await invalid_locator(sf, unknown)
+    assert await invalid_locator(sf, second_url.replace("/0r8", "/nonsense"))
+    ids = [r["Id"] for r in first["records"] + second["records"] + third["records"]]
+    assert len(set(ids)) == 5
+    assert emu.api_calls == 1 + 2 + 2 + 3  # a refused query-more is a call too
+
+
+async def test_a_locator_lives_two_days_since_v56_and_15_idle_minutes_before(
+    emu: RunningEmulator, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_page_size(2)
+    sf = connect(emu, requests_session)
+    old = Salesforce(
+        instance_url=emu.instance_url,
+        session_id=emu.emulator.issue_tokens()["access_token"],
+        session=requests_session,
+        version="55.0",
+    )
+    current = await blocking(sf.query, "SELECT Id FROM Account")
+    older = await blocking(old.query, "SELECT Id FROM Account")
+    emu.emulator.advance_clock(16 * 60)
+    assert (await blocking(query_more, sf, current["nextRecordsUrl"]))["records"]
+    assert await invalid_locator(old, older["nextRecordsUrl"])
+
+    current = await blocking(sf.query, "SELECT Id FROM Account")
+    emu.emulator.advance_clock(2 * 24 * 3600 + 1)
+    sf = connect(emu, requests_session)  # (the session timed out long ago)
+    assert await invalid_locator(sf, current["nextRecordsUrl"])
+
+
+async def test_an_injected_expired_locator_fails_the_next_query_more_only(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_page_size(2)
+    emu.emulator.inject_failures("expired_locator")
+    first = await blocking(sf.query, "SELECT Id FROM Account")  # a first page is not affected
+    assert await invalid_locator(sf, first["nextRecordsUrl"])
+    assert await invalid_locator(sf, first["nextRecordsUrl"])  # expired for good
+    again = await blocking(sf.query, "SELECT Id FROM Account")
+    assert (await blocking(query_more, sf, again["nextRecordsUrl"]))["records"]
+    assert len(emu.emulator.faults) == 0
 
 
 async def test_soql_filters_on_system_modstamp_in_lists_and_or_order_and_limit(
@@ -1087,6 +1200,12 @@ async def test_the_control_api_drives_the_org_over_http(
         failures = await control.post("/failures", json={"mode": "drop", "count": 3})
         assert failures.json() == {"pending": 3}
         assert (await control.delete("/failures")).json() == {"pending": 0}
+        locator = await control.post("/failures", json={"mode": "expired_locator"})
+        assert locator.json() == {"pending": 1}
+        assert (await control.delete("/failures")).json() == {"pending": 0}
+        assert (await control.put("/page-size", json={"size": 200})).json() == {"size": 200}
+        assert emu.emulator.page_size == 200
+        assert (await control.put("/page-size", json={"size": 2001})).status_code == 400
         assert (await control.post("/authorization/next", json={"deny": True})).status_code == 204
         assert emu.emulator.next_authorization is not None
         off = await control.put(
