@@ -623,11 +623,22 @@ async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connect
     sf.emu.emulator.set_api_limit(limit=1, used=1)
     run = await sync(sf)
     assert run["status"] == "failed"
+    # The refusal carries no usage (Salesforce need not send it), and the usage known from the
+    # last answer, far below the limit, is not quoted as if it were the reason.
     assert run["error"] == (
-        "Salesforce's daily API limit is reached (1/1 calls in 24 h); "
-        "syncing resumes when it frees up."
+        "Salesforce's daily API limit is reached; syncing resumes when it frees up."
     )
     assert run["api_calls"] == 0  # a refused call is not counted
+
+    # A quiet sync costs one call: the last of the day, which its answer says.
+    sf.emu.emulator.set_api_limit(limit=sf.emu.emulator.api_calls + 1)
+    assert (await sync(sf))["status"] == "succeeded"
+    used = sf.emu.emulator.api_calls
+    run = await sync(sf)
+    assert run["error"] == (
+        f"Salesforce's daily API limit is reached ({used}/{used} calls in 24 h); "
+        "syncing resumes when it frees up."
+    )
 
 
 async def test_scheduled_syncs_pause_at_90_percent_of_the_api_limit_and_forced_ones_go(
