@@ -80,9 +80,9 @@ def _replication_bounds(params: Mapping[str, str]) -> tuple[datetime, datetime]:
     if not start_text or not end_text:
         raise SalesforceError(400, "MISSING_ARGUMENT", "start and end are both required")
     try:
-        # A '+' left unencoded in a query string arrives as a space.
-        start = parse_datetime(start_text.replace(" ", "+"))
-        end = parse_datetime(end_text.replace(" ", "+"))
+        # A '+' left unencoded in a query string arrives as a space, and stays one: unparsable.
+        start = parse_datetime(start_text)
+        end = parse_datetime(end_text)
     except ValueError:
         raise errors.invalid_replication_date(
             "start and end must be dateTime values such as 2026-01-01T00:00:00+00:00"

@@ -988,6 +988,41 @@ async def test_replication_windows_older_than_allowed_are_invalid_replication_da
     assert len(result["ids"]) == 12
 
 
+async def test_a_plus_sent_unencoded_reads_as_a_space_and_is_refused(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    # SALESFORCE.md §2.1, §3.1, §8.8: a literal '+' (a datetime's offset) must go as %2B; sent
+    # raw it arrives as a space, which Salesforce does not read back as '+'.
+    now = emu.emulator.clock.now()
+    start, end = soql_time(now - timedelta(minutes=10)), soql_time(now)
+    tokens = emu.emulator.issue_tokens()
+    async with httpx.AsyncClient(
+        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+
+        async def get(path: str, query: str) -> httpx.Response:
+            # The query string as given: httpx leaves a '+' alone there.
+            return await http.get(f"{path}?{query}")
+
+        raw = f"start={start}&end={end}"
+        updated_raw = await get("/sobjects/Case/updated/", raw)
+        updated = await get("/sobjects/Case/updated/", raw.replace("+", "%2B"))
+        soql = "q=SELECT+Id+FROM+Case+WHERE+SystemModstamp+>=+"  # '+' for the spaces
+        query_raw = await get("/query/", soql + start)
+        query = await get("/query/", soql + start.replace("+", "%2B"))
+    assert "+00:00" in updated_raw.request.url.query.decode()
+    assert (updated_raw.status_code, updated_raw.json()[0]["errorCode"]) == (
+        400,
+        "INVALID_REPLICATION_DATE",
+    )
+    assert updated.status_code == 200, updated.text
+    assert (query_raw.status_code, query_raw.json()[0]["errorCode"]) == (400, "MALFORMED_QUERY")
+    assert query.status_code == 200, query.text
+
+
 async def test_a_purged_record_stays_in_deleted_until_the_log_forgets_it(
     emu: RunningEmulator, sf: Salesforce
 ) -> None:
