@@ -21,7 +21,7 @@ from sf_support import (
 from salesforce_emulator.seeding import SeedSpec
 from server import clock
 from server.sync import runs as runs_module
-from server.sync.engine import Read, pack
+from server.sync.engine import Plan, Read, pack
 from server.sync.importer import Importer, record_key
 from server.sync.objects import CASE, OPPORTUNITY
 from server.sync.runs import Syncs
@@ -146,6 +146,19 @@ async def test_a_composite_holds_at_most_five_queries_and_25_subrequests() -> No
     assert [r.url for c in calls for r in c] == [r.url for u in units for r in u]
     deletions = pack([[Read(CASE, "deleted", f"d{i}")] for i in range(30)])
     assert [len(c) for c in deletions] == [25, 5]
+
+
+def test_a_deletions_window_gives_its_bounds_with_an_offset_encoded() -> None:
+    # SALESFORCE.md §3.1: `2026-03-01T00:00:00+00:00`, URL-encoded; `Z` is not shown to work.
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    window = (start, start + dt.timedelta(hours=1))
+    plan = Plan(OPPORTUNITY, ("",), False, start, start, window, "66.0")
+    deleted = plan.reads()[-1]
+    assert deleted.kind == "deleted"
+    assert deleted.url == (
+        "v66.0/sobjects/Opportunity/deleted/"
+        "?start=2026-03-01T00%3A00%3A00%2B00%3A00&end=2026-03-01T01%3A00%3A00%2B00%3A00"
+    )
 
 
 def both_clocks(sf: Connected, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
