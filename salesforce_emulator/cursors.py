@@ -31,7 +31,7 @@ class Cursor:
     records: list[dict[str, Any]]
     page_size: int
     opened_at: datetime
-    version: str = "66.0"
+    version: str  # of the query that opened it: its later pages speak it too
     next_offset: int = 0  # the only offset its locator answers next
     used_at: datetime | None = None
 

@@ -244,7 +244,7 @@ class RestApi:
             cursor = self._emulator.cursors.open(compiled, records, page_size, now, version)
         else:
             cursor = Cursor("", compiled, records, page_size, now, version)
-        return Response(200, self._page(cursor, 0, version))
+        return Response(200, self._page(cursor, 0))
 
     def _more(self, request: Request, locator: str, offset: str) -> Response:
         """The page a locator answers next, once; an unknown or expired locator, or one asked
@@ -255,7 +255,7 @@ class RestApi:
         cursor = emulator.cursors.take(locator, int(offset), emulator.clock.now())
         if cursor is None:
             raise errors.invalid_query_locator()
-        return Response(200, self._page(cursor, int(offset), request.version))
+        return Response(200, self._page(cursor, int(offset)))
 
     def _page_size(self, request: Request) -> int:
         """``Sforce-Query-Options: batchSize=N`` (200 to 2,000) or 2,000, never more than the
@@ -265,7 +265,9 @@ class RestApi:
         asked = PAGE_SIZE if match is None else min(max(int(match.group(1)), 200), PAGE_SIZE)
         return min(asked, self._emulator.page_size)
 
-    def _page(self, cursor: Cursor, start: int, version: str) -> dict[str, Any]:
+    def _page(self, cursor: Cursor, start: int) -> dict[str, Any]:
+        """A page in the version of the query that opened the cursor (its later pages too)."""
+        version = cursor.version
         end = start + cursor.page_size
         page = cursor.records[start:end]
         done = end >= len(cursor.records)

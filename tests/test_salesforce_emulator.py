@@ -826,8 +826,11 @@ async def test_each_locator_answers_its_next_page_once_in_order(
     skipping = second_url[: -len("-2")] + "-4"
     assert await invalid_locator(sf, skipping)  # not the page it answers next
 
-    second = await blocking(query_more, sf, second_url)
+    # Asked under another version, the page still speaks the query's (SALESFORCE.md §2.2).
+    second = await blocking(query_more, sf, second_url.replace(f"v{VERSION}", "v60.0"))
     assert len(second["records"]) == 2
+    assert second["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/")
+    assert second["records"][0]["attributes"]["url"].startswith(f"/services/data/v{VERSION}/")
     assert await invalid_locator(sf, second_url)  # read once
     third = await blocking(query_more, sf, second["nextRecordsUrl"])
     assert (third["done"], len(third["records"]), "nextRecordsUrl" in third) == (True, 1, False)
