@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from . import control, oauth
+from . import control, errors, oauth
 from .appkeys import EMULATOR, REST_API
 from .emulator import Emulator
 from .errors import SalesforceError, invalid_session
@@ -70,8 +70,8 @@ async def refuse_long_requests(request: web.Request, handler: Handler) -> web.St
 
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the next armed failure to a REST or OAuth request: wait, answer 503, or drop the
-    connection without an answer."""
+    """Apply the next armed failure to a REST or OAuth request: wait, answer 503 or 500, or
+    drop the connection without an answer. None of them is an API call counted."""
     scope = _scope(request.path)
     emulator = request.app[EMULATOR]
     fault = None if scope is None else emulator.faults.take(scope)
@@ -85,6 +85,14 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError  # nothing more to say on a closed connection
+    if fault.mode is FaultMode.SERVER_ERROR:
+        if scope is FaultScope.REST:
+            return web.json_response(
+                errors.unknown_exception().body(), status=500, headers=_date(emulator)
+            )
+        return web.json_response(
+            {"error": "unknown_error", "error_description": "retry your request"}, status=500
+        )
     if scope is FaultScope.REST:  # (an edge's maintenance page: never assume JSON on a 503)
         return web.Response(
             text=MAINTENANCE_PAGE, content_type="text/html", status=503, headers=_date(emulator)

@@ -29,7 +29,7 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 Creating or changing a record with ``?stamped_seconds_ago=N`` commits it late: its SystemModstamp
 lies N seconds in the past.
 
-Failure modes: ``unavailable``, ``delay``, ``drop`` (any request of the scope) and
+Failure modes: ``unavailable``, ``server_error``, ``delay``, ``drop`` (any request of the scope) and
 ``expired_locator`` (the next query-more requests only: their locator has expired).
 
 Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities`` (Tasks),

@@ -1,6 +1,6 @@
-"""Failures injected into the next requests: a Salesforce outage (HTTP 503), a slow answer, a
-connection dropped without any answer, or (for the next query-more requests only) a query
-locator that has expired."""
+"""Failures injected into the next requests: a Salesforce outage (HTTP 503), a server error
+(HTTP 500), a slow answer, a connection dropped without any answer, or (for the next query-more
+requests only) a query locator that has expired."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class FaultMode(Enum):
     UNAVAILABLE = "unavailable"  # HTTP 503 with the edge's HTML maintenance page
     DELAY = "delay"  # wait, then answer normally
     DROP = "drop"  # close the connection without a response
+    SERVER_ERROR = "server_error"  # HTTP 500 UNKNOWN_EXCEPTION (JSON)
     EXPIRED_LOCATOR = "expired_locator"  # a query-more's locator has expired: 400
 
 
@@ -23,7 +24,9 @@ class FaultScope(Enum):
 
 
 # What the HTTP edge applies to any request; a locator expires only where a query-more asks.
-EDGE_MODES = frozenset({FaultMode.UNAVAILABLE, FaultMode.DELAY, FaultMode.DROP})
+EDGE_MODES = frozenset(
+    {FaultMode.UNAVAILABLE, FaultMode.DELAY, FaultMode.DROP, FaultMode.SERVER_ERROR}
+)
 LOCATOR_MODES = frozenset({FaultMode.EXPIRED_LOCATOR})
 
 

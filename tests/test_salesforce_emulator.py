@@ -707,6 +707,17 @@ async def test_injected_outages_answer_503_for_the_next_calls_then_recover(
     assert emu.api_calls == 1
 
 
+async def test_an_injected_server_error_answers_500_unknown_exception(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.inject_failures("server_error")
+    with pytest.raises(SalesforceGeneralError) as failed:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert (failed.value.status, error_code(failed.value)) == (500, "UNKNOWN_EXCEPTION")
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+    assert emu.api_calls == 1
+
+
 async def test_a_dropped_connection_gives_no_answer_then_calls_recover(
     emu: RunningEmulator, sf: Salesforce
 ) -> None:

@@ -573,6 +573,10 @@ async def test_outages_are_retried_then_recorded_and_the_next_run_completes(
     )
     sf.emu.emulator.inject_failures("unavailable", 2)
     assert (await sync(sf))["status"] == "succeeded"  # two 503s, retried
+    sf.emu.emulator.inject_failures("server_error", 2)
+    calls = sf.emu.api_calls
+    retried = await sync(sf)  # two 500 UNKNOWN_EXCEPTIONs, retried (bounded, SALESFORCE.md §4.2)
+    assert (retried["status"], retried["api_calls"]) == ("succeeded", sf.emu.api_calls - calls)
     sf.emu.emulator.inject_failures("unavailable", 10)
     down = await sync(sf)  # (a maintenance page is named by its status, never quoted)
     assert (down["status"], down["error"]) == ("failed", "Salesforce unavailable: HTTP 503")
