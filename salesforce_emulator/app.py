@@ -11,18 +11,25 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from . import control, oauth
+from . import control, errors, oauth
 from .appkeys import EMULATOR, REST_API
 from .emulator import Emulator
 from .errors import SalesforceError, invalid_session
 from .faults import FaultMode, FaultScope
-from .rest import Request, Response, RestApi, api_calls_of, parse_version
+from .rest import (
+    LATEST_VERSION,
+    MIN_VERSION,
+    Request,
+    Response,
+    RestApi,
+    api_calls_of,
+    parse_version,
+)
 from .sessions import PRODUCTION
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-LATEST_VERSION = 66
 _WRITES = ("POST", "PUT", "PATCH")
 MAX_REQUEST_BYTES = 16_384  # the URI, and the URI plus the headers
 # What the HTTP server itself accepts, well above that, so that the limit answers as Salesforce.
@@ -63,8 +70,8 @@ async def refuse_long_requests(request: web.Request, handler: Handler) -> web.St
 
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the next armed failure to a REST or OAuth request: wait, answer 503, or drop the
-    connection without an answer."""
+    """Apply the next armed failure to a REST or OAuth request: wait, answer 503 or 500, or
+    drop the connection without an answer. None of them is an API call counted."""
     scope = _scope(request.path)
     emulator = request.app[EMULATOR]
     fault = None if scope is None else emulator.faults.take(scope)
@@ -78,9 +85,17 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError  # nothing more to say on a closed connection
+    if fault.mode is FaultMode.SERVER_ERROR:
+        if scope is FaultScope.REST:
+            return web.json_response(
+                errors.unknown_exception().body(), status=500, headers=_date(emulator)
+            )
+        return web.json_response(
+            {"error": "unknown_error", "error_description": "retry your request"}, status=500
+        )
     if scope is FaultScope.REST:  # (an edge's maintenance page: never assume JSON on a 503)
         return web.Response(
-            text=MAINTENANCE_PAGE, content_type="text/html", status=503, headers=_headers(emulator)
+            text=MAINTENANCE_PAGE, content_type="text/html", status=503, headers=_date(emulator)
         )
     return web.json_response(
         {"error": "temporarily_unavailable", "error_description": "service unavailable"},
@@ -90,9 +105,11 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
 
 async def serve_rest(request: web.Request) -> web.Response:
     """Every ``/services/data/vNN.N/…`` request: check the version and the session, count the
-    call, dispatch; ``Sforce-Limit-Info`` on every answer."""
+    call, dispatch. ``Sforce-Limit-Info`` only on a counted call's success: whether Salesforce
+    sends it with errors is unverified, so a client must not need it there."""
     emulator = request.app[EMULATOR]
     path = request.match_info.get("path", "").strip("/")
+    counted = False
     try:
         version = parse_version(request.match_info["version"])
         if not emulator.serves_instance(request.host):
@@ -105,6 +122,7 @@ async def serve_rest(request: web.Request) -> web.Response:
             except ValueError:
                 raise SalesforceError(400, "JSON_PARSER_ERROR", "the body is not JSON") from None
         emulator.admit_api_call(access, api_calls_of(path, body))
+        counted = True
         response = request.app[REST_API].dispatch(
             Request(
                 request.method,
@@ -118,16 +136,15 @@ async def serve_rest(request: web.Request) -> web.Response:
         )
     except SalesforceError as error:
         response = Response(error.status, error.body())
-    return web.json_response(response.body, status=response.status, headers=_headers(emulator))
+    headers = _date(emulator)
+    if counted and response.status < 300:
+        headers["Sforce-Limit-Info"] = emulator.limit_info()
+    return web.json_response(response.body, status=response.status, headers=headers)
 
 
-def _headers(emulator: Emulator) -> dict[str, str]:
-    """On every REST answer: the org's API usage, and the time by the org's clock (the host's
-    clock is not Salesforce's)."""
-    return {
-        "Sforce-Limit-Info": emulator.limit_info(),
-        "Date": format_datetime(emulator.clock.now(), usegmt=True),
-    }
+def _date(emulator: Emulator) -> dict[str, str]:
+    """The time by the org's clock (the host's clock is not Salesforce's), on every answer."""
+    return {"Date": format_datetime(emulator.clock.now(), usegmt=True)}
 
 
 def _release(version: int) -> str:
@@ -139,13 +156,14 @@ def _release(version: int) -> str:
 
 
 async def list_versions(request: web.Request) -> web.Response:
-    """The versions served (no session needed, and no API call counted)."""
+    """The versions served, newest last: no session needed, no API call counted, and no
+    ``Sforce-Limit-Info`` (SALESFORCE.md §4.3)."""
     return web.json_response(
         [
             {"label": _release(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
-            for v in range(31, LATEST_VERSION + 1)
+            for v in range(MIN_VERSION, LATEST_VERSION + 1)
         ],
-        headers={"Sforce-Limit-Info": request.app[EMULATOR].limit_info()},
+        headers=_date(request.app[EMULATOR]),
     )
 
 

@@ -16,6 +16,7 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 | POST /__control/tokens/revoke | ``{"username"?}`` | revoke refresh and access tokens |
 | POST /__control/failures | ``{"mode", "count", "seconds"?, "scope"?}`` | inject failures |
 | DELETE /__control/failures | | drop pending failures |
+| PUT /__control/page-size | ``{"size"}`` (1 to 2,000) | the most records a query page holds |
 | POST /__control/authorization/next | ``{"deny": true}`` or ``{"username"}`` | the next authorize |
 | POST /__control/clock | ``{"advance_seconds"}`` | move the emulator's clock |
 | PUT /__control/connected-app | ``{"redirect_uris": [...]}`` | the callback URLs accepted |
@@ -27,6 +28,9 @@ demo. Each endpoint is a thin call into the ``Emulator``.
 
 Creating or changing a record with ``?stamped_seconds_ago=N`` commits it late: its SystemModstamp
 lies N seconds in the past.
+
+Failure modes: ``unavailable``, ``server_error``, ``delay``, ``drop`` (any request of the scope) and
+``expired_locator`` (the next query-more requests only: their locator has expired).
 
 Seed counts: ``users``, ``accounts``, ``opportunities``, ``cases``, ``activities`` (Tasks),
 ``events``, ``api_disabled_user``, ``random_seed``, ``history_days``. Access without a username
@@ -206,6 +210,13 @@ async def clear_failures(request: web.Request) -> web.Response:
     return web.json_response({"pending": 0})
 
 
+async def put_page_size(request: web.Request) -> web.Response:
+    body = await _body(request)
+    emulator = _emulator(request)
+    emulator.set_page_size(int(body["size"]))
+    return web.json_response({"size": emulator.page_size})
+
+
 async def next_authorization(request: web.Request) -> web.Response:
     body = await _body(request)
     emulator = _emulator(request)
@@ -306,6 +317,7 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/__control/tokens/revoke", revoke_tokens)
     router.add_post("/__control/failures", add_failures)
     router.add_delete("/__control/failures", clear_failures)
+    router.add_put("/__control/page-size", put_page_size)
     router.add_post("/__control/authorization/next", next_authorization)
     router.add_post("/__control/clock", advance_clock)
     router.add_put("/__control/connected-app", put_connected_app)

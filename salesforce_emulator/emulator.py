@@ -15,7 +15,7 @@ from yarl import URL
 
 from . import errors
 from .clock import Clock
-from .cursors import Cursors
+from .cursors import PAGE_SIZE, Cursors
 from .faults import Fault, FaultMode, FaultQueue, FaultScope
 from .ids import IdFactory
 from .org import Org, Record, RecordError
@@ -64,6 +64,8 @@ class Emulator:
         self.org = self._new_org(seed, api_disabled_user)
         self.sessions = Sessions(self.app, self.clock, self.org.id)
         self.cursors = Cursors(self._ids)
+        # The most records a query page holds (Salesforce may answer fewer than asked).
+        self.page_size = PAGE_SIZE
         # The SOQL of the latest queries run (``query``/``queryAll`` and their first pages in
         # composites), oldest first: tests check what a client asked.
         self.queries: deque[str] = deque(maxlen=1000)
@@ -75,6 +77,7 @@ class Emulator:
         self.org = self._new_org(seed, api_disabled_user)
         self.sessions = Sessions(self.app, self.clock, self.org.id)
         self.cursors = Cursors(self._ids)
+        self.page_size = PAGE_SIZE
         self.faults.clear()
         self.next_authorization = None
         self.queries.clear()
@@ -183,6 +186,13 @@ class Emulator:
         """Erase every soft-deleted record and purge the delete log: ``…/deleted`` then knows
         nothing before now (``earliestDateAvailable`` moves to now). The records erased."""
         return self.org.empty_recycle_bin()
+
+    def set_page_size(self, size: int) -> None:
+        """At most `size` records a query page (1 to 2,000): Salesforce may answer fewer rows
+        than asked, so a client must follow ``nextRecordsUrl`` whatever the page holds."""
+        if not 1 <= size <= PAGE_SIZE:
+            raise ValueError(f"a page holds 1 to {PAGE_SIZE} records")
+        self.page_size = size
 
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         self.org.daily_api_limit = limit

@@ -44,12 +44,25 @@ def request_limit_exceeded() -> SalesforceError:
     return SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 
 
+def unknown_exception() -> SalesforceError:
+    return SalesforceError(
+        500,
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: "
+        "1427349755-52512 (-1529274893)",
+    )
+
+
 def not_found() -> SalesforceError:
     return SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
 def malformed_query(message: str) -> SalesforceError:
     return SalesforceError(400, "MALFORMED_QUERY", message)
+
+
+def invalid_query_locator() -> SalesforceError:
+    return SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
 
 
 def invalid_replication_date(message: str) -> SalesforceError:

@@ -13,7 +13,7 @@ KEY_PREFIXES = {
     "Case": "500",
     "Task": "00T",
     "Event": "00U",
-    "QueryLocator": "01g",
+    "QueryLocator": "0r8",
 }
 
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"

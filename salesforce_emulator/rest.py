@@ -2,11 +2,12 @@
 Composite API can run its subrequests through the same code.
 
 Resources: the version's resource list, ``query`` and ``queryAll`` (2,000 records a page, then
-``query/<locator>-<offset>``), ``sobjects`` (a short global describe), ``sobjects/T/describe``,
-``sobjects/T/updated`` and ``sobjects/T/deleted`` (replication), ``sobjects/T/<id>`` (one
-record), ``limits``, ``composite/batch`` (each subrequest counts as a call) and ``composite``
-(one call for up to 25 subrequests, at most 5 of them queries; GET subrequests). Versions from
-31.0 up are served; older ones answer 410 Gone, as retired versions do.
+``query/<locator>-<offset>``, each locator read once, in order: ``cursors.py``), ``sobjects``
+(a short global describe), ``sobjects/T/describe``, ``sobjects/T/updated`` and
+``sobjects/T/deleted`` (replication), ``sobjects/T/<id>`` (one record), ``limits``,
+``composite/batch`` (each subrequest counts as a call) and ``composite`` (one call for up to 25
+subrequests, at most 5 of them queries; GET subrequests). Versions 31.0 to 68.0 are served;
+older ones answer 410 Gone, as retired versions do, newer ones 404.
 
 Each request is answered as its session's user sees the org: an object they cannot read is
 unknown (INVALID_TYPE in SOQL, NOT_FOUND under ``sobjects/``), a field hidden from them an
@@ -27,12 +28,15 @@ from .access import Visibility
 from .cursors import PAGE_SIZE, Cursor
 from .emulator import Emulator
 from .errors import SalesforceError
+from .faults import LOCATOR_MODES, FaultScope
 from .ids import KEY_PREFIXES, to_18
 from .org import REPLICATION_DELETED_DAYS, REPLICATION_UPDATED_DAYS, Org, Record
 from .schema import SCHEMA, SObjectType, format_datetime, parse_datetime, sobject_type, to_json
 from .soql import CompiledQuery, SoqlError, prepare
 
 MIN_VERSION = 31
+# The newest version served: Winter '27 (SALESFORCE.md §2.6). Newer ones do not exist yet.
+LATEST_VERSION = 68
 MAX_SUBREQUESTS = 25
 MAX_QUERY_SUBREQUESTS = 5  # query, queryAll and query-more subrequests of one composite
 _VERSION = re.compile(r"v(\d{2,3})\.(\d)")
@@ -57,9 +61,10 @@ class Response:
 
 
 def parse_version(segment: str) -> str:
-    """``66.0`` from ``v66.0``; 404 for what is no version, 410 for a retired one."""
+    """``66.0`` from ``v66.0``; 404 for what is no version or one newer than the latest, 410
+    for a retired one."""
     match = _VERSION.fullmatch(segment)
-    if match is None:
+    if match is None or int(match.group(1)) > LATEST_VERSION:
         raise errors.not_found()
     if int(match.group(1)) < MIN_VERSION:
         raise SalesforceError(410, "GONE", f"API version {segment[1:]} has been retired")
@@ -75,9 +80,9 @@ def _replication_bounds(params: Mapping[str, str]) -> tuple[datetime, datetime]:
     if not start_text or not end_text:
         raise SalesforceError(400, "MISSING_ARGUMENT", "start and end are both required")
     try:
-        # A '+' left unencoded in a query string arrives as a space.
-        start = parse_datetime(start_text.replace(" ", "+"))
-        end = parse_datetime(end_text.replace(" ", "+"))
+        # A '+' left unencoded in a query string arrives as a space, and stays one: unparsable.
+        start = parse_datetime(start_text)
+        end = parse_datetime(end_text)
     except ValueError:
         raise errors.invalid_replication_date(
             "start and end must be dateTime values such as 2026-01-01T00:00:00+00:00"
@@ -112,7 +117,7 @@ class RestApi:
         self._routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
             (re.compile(r""), {"GET": self._resources}),
             (re.compile(r"(query|queryAll)"), {"GET": self._query}),
-            (re.compile(r"(?:query|queryAll)/(01g[A-Za-z0-9]{15})-(\d+)"), {"GET": self._more}),
+            (re.compile(r"(?:query|queryAll)/(\w+)-(\d+)"), {"GET": self._more}),
             (re.compile(r"sobjects"), {"GET": self._describe_global}),
             (re.compile(r"sobjects/(\w+)/describe"), {"GET": self._describe}),
             (re.compile(r"sobjects/(\w+)/updated"), {"GET": self._updated}),
@@ -234,27 +239,35 @@ class RestApi:
         if compiled.count_only:
             return Response(200, {"totalSize": len(records), "done": True, "records": []})
         page_size = self._page_size(request)
+        version = request.version
         if len(records) > page_size:  # only a result with more pages needs a locator
-            cursor = self._emulator.cursors.open(compiled, records, page_size, now)
+            cursor = self._emulator.cursors.open(compiled, records, page_size, now, version)
         else:
-            cursor = Cursor("", compiled, records, page_size, now)
-        return Response(200, self._page(cursor, 0, request.version))
+            cursor = Cursor("", compiled, records, page_size, now, version)
+        return Response(200, self._page(cursor, 0))
 
     def _more(self, request: Request, locator: str, offset: str) -> Response:
-        cursor = self._emulator.cursors.find(locator, self._emulator.clock.now())
-        if cursor is None or int(offset) > len(cursor.records):
-            raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return Response(200, self._page(cursor, int(offset), request.version))
+        """The page a locator answers next, once; an unknown or expired locator, or one asked
+        for another page, is INVALID_QUERY_LOCATOR (so is one an armed fault expires)."""
+        emulator = self._emulator
+        if emulator.faults.take(FaultScope.REST, LOCATOR_MODES) is not None:
+            emulator.cursors.expire(locator)
+        cursor = emulator.cursors.take(locator, int(offset), emulator.clock.now())
+        if cursor is None:
+            raise errors.invalid_query_locator()
+        return Response(200, self._page(cursor, int(offset)))
 
     def _page_size(self, request: Request) -> int:
-        """``Sforce-Query-Options: batchSize=N`` (200 to 2,000) or 2,000."""
+        """``Sforce-Query-Options: batchSize=N`` (200 to 2,000) or 2,000, never more than the
+        org's page size (Salesforce may answer fewer rows than asked)."""
         options = (request.headers or {}).get("Sforce-Query-Options", "")
         match = re.search(r"batchSize=(\d+)", options)
-        if match is None:
-            return PAGE_SIZE
-        return min(max(int(match.group(1)), 200), PAGE_SIZE)
+        asked = PAGE_SIZE if match is None else min(max(int(match.group(1)), 200), PAGE_SIZE)
+        return min(asked, self._emulator.page_size)
 
-    def _page(self, cursor: Cursor, start: int, version: str) -> dict[str, Any]:
+    def _page(self, cursor: Cursor, start: int) -> dict[str, Any]:
+        """A page in the version of the query that opened the cursor (its later pages too)."""
+        version = cursor.version
         end = start + cursor.page_size
         page = cursor.records[start:end]
         done = end >= len(cursor.records)

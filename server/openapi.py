@@ -424,7 +424,9 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Objects the sync could not read, one entry each: the "
                 "Salesforce object, Salesforce's errorCode (INVALID_TYPE for an object the "
                 "user's profile cannot read, INVALID_FIELD for a field hidden by field-level "
-                "security, NOT_FOUND, INSUFFICIENT_ACCESS) and its message. The run still "
+                "security, NOT_FOUND, INSUFFICIENT_ACCESS; INVALID_QUERY_LOCATOR when "
+                "Salesforce refused a query's next page again after the query was restarted "
+                "once) and its message. The run still "
                 "succeeds with the other objects; nothing of a skipped object is archived and "
                 "its cursors stay, so the first run after it is readable again catches up.",
                 "items": {

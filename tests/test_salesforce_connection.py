@@ -24,7 +24,13 @@ from sf_support import (
 from support import World
 
 from server.services import CALLBACK_PATH
-from server.sync.client import ApiDisabled, SalesforceClient, SessionExpired
+from server.sync.client import (
+    ApiDisabled,
+    ApiUsage,
+    SalesforceClient,
+    SessionExpired,
+    parse_api_usage,
+)
 from server.sync.integration import Integrations
 from server.sync.oauth import OAuthFailure
 
@@ -202,6 +208,17 @@ async def test_a_refused_refresh_asks_for_re_authorization(sf: Connected) -> Non
 
     status = await sf.status()
     assert (status["status"], status["reason"]) == ("needs_reauth", "refresh_refused")
+
+
+def test_the_api_usage_is_read_among_other_segments_of_sforce_limit_info() -> None:
+    # SALESFORCE.md §4.3: the org's api-usage anywhere in the value, extra segments tolerated,
+    # used may pass the limit, the header may be absent.
+    assert parse_api_usage("api-usage=18/15000") == ApiUsage(18, 15000)
+    assert parse_api_usage("api-usage=110018/100000; api-bursts=1/750") == ApiUsage(110018, 100000)
+    pilot = "per-app-api-usage=17/250(appName=My App); api-usage=25/5000"
+    assert parse_api_usage(pilot) == ApiUsage(25, 5000)
+    assert parse_api_usage("per-app-api-usage=17/250(appName=My App)") is None
+    assert parse_api_usage(None) is None
 
 
 # Unlink, re-enable, owner left --------------------------------------------------------------

@@ -588,9 +588,11 @@ async def test_an_access_token_expires_after_the_session_timeout(
         await blocking(sf.query, "SELECT Id FROM Account")
 
 
-async def test_every_rest_answer_carries_the_api_usage(
+async def test_a_counted_success_carries_the_api_usage_and_nothing_else_does(
     emu: RunningEmulator, ssl_context: ssl.SSLContext
 ) -> None:
+    # SALESFORCE.md §4.3, §9: on counted 2xx answers; whether errors carry it is unverified, so
+    # the emulator sends it with none (a client must not need it there).
     tokens = emu.emulator.issue_tokens()
     async with httpx.AsyncClient(
         base_url=f"{emu.instance_url}/services/data/v{VERSION}",
@@ -601,12 +603,51 @@ async def test_every_rest_answer_carries_the_api_usage(
         ok = await http.get("/query", params={"q": "SELECT Id FROM Case"})
         missing = await http.get("/sobjects/Case/500000000000000AAA")
         unauthenticated = await http.get("/limits", headers={"Authorization": "Bearer nope"})
+        emu.emulator.inject_failures("unavailable")
+        outage = await http.get("/limits")
     assert ok.headers["Sforce-Limit-Info"] == "api-usage=1/100000"
     assert (missing.status_code, missing.json()[0]["errorCode"]) == (404, "NOT_FOUND")
-    assert missing.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
     assert unauthenticated.status_code == 401
-    assert unauthenticated.headers["Sforce-Limit-Info"] == "api-usage=2/100000"
+    assert outage.status_code == 503
+    for answer in (missing, unauthenticated, outage):
+        assert "Sforce-Limit-Info" not in answer.headers
+        assert "Date" in answer.headers
     assert emu.api_calls == 2
+
+
+async def test_the_versions_list_is_free_and_carries_no_api_usage(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    async with httpx.AsyncClient(verify=ssl_context, trust_env=False) as http:
+        versions = await http.get(f"{emu.instance_url}/services/data/")
+    assert versions.status_code == 200
+    assert "Sforce-Limit-Info" not in versions.headers
+    assert emu.api_calls == 0
+    listed = versions.json()
+    assert listed[0] == {"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}
+    assert listed[-1] == {
+        "label": "Winter '27",
+        "url": "/services/data/v68.0",
+        "version": "68.0",
+    }
+
+
+async def test_versions_past_the_latest_are_not_found_and_retired_ones_gone(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    tokens = emu.emulator.issue_tokens()
+    async with httpx.AsyncClient(
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+        base = f"{emu.instance_url}/services/data"
+        latest = await http.get(f"{base}/v68.0/limits")
+        future = await http.get(f"{base}/v69.0/limits")
+        retired = await http.get(f"{base}/v30.0/limits")
+    assert latest.status_code == 200
+    assert (future.status_code, future.json()[0]["errorCode"]) == (404, "NOT_FOUND")
+    assert retired.status_code == 410
 
 
 async def test_a_user_without_api_access_is_refused_403_api_disabled_for_org(
@@ -666,6 +707,17 @@ async def test_injected_outages_answer_503_for_the_next_calls_then_recover(
     assert emu.api_calls == 1
 
 
+async def test_an_injected_server_error_answers_500_unknown_exception(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.inject_failures("server_error")
+    with pytest.raises(SalesforceGeneralError) as failed:
+        await blocking(sf.query, "SELECT Id FROM Account")
+    assert (failed.value.status, error_code(failed.value)) == (500, "UNKNOWN_EXCEPTION")
+    assert (await blocking(sf.query, "SELECT Id FROM Account"))["totalSize"] == 5
+    assert emu.api_calls == 1
+
+
 async def test_a_dropped_connection_gives_no_answer_then_calls_recover(
     emu: RunningEmulator, sf: Salesforce
 ) -> None:
@@ -714,8 +766,9 @@ async def test_query_all_reads_4500_opportunities_in_three_pages(
         result = await blocking(sf.query_all, "SELECT Id, Name, StageName FROM Opportunity")
         calls = big.api_calls
     assert (first["totalSize"], first["done"], len(first["records"])) == (4500, False, 2000)
-    assert first["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/01g")
-    assert first["nextRecordsUrl"].endswith("-2000")
+    locator, offset = first["nextRecordsUrl"].rsplit("/", 1)[1].split("-")
+    assert first["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/0r8")
+    assert (len(locator), to_18(locator), offset) == (18, locator, "2000")
     assert len(result["records"]) == 4500
     assert len({r["Id"] for r in result["records"]}) == 4500
     assert result["records"][0]["attributes"]["type"] == "Opportunity"
@@ -761,6 +814,80 @@ async def test_later_query_all_pages_follow_next_records_url_and_keep_deleted_ro
         "Id": rows[-1]["Id"],
         "IsDeleted": True,
     }
+
+
+def query_more(sf: Salesforce, url: str) -> Any:
+    return sf.query_more(url, identifier_is_url=True)
+
+
+async def invalid_locator(sf: Salesforce, url: str) -> bool:
+    """Whether a nextRecordsUrl now answers 400 INVALID_QUERY_LOCATOR."""
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        await blocking(query_more, sf, url)
+    return error_code(refused.value) == "INVALID_QUERY_LOCATOR"
+
+
+async def test_each_locator_answers_its_next_page_once_in_order(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_page_size(2)  # Salesforce may answer fewer rows than asked
+    first = await blocking(sf.query, "SELECT Id FROM Account ORDER BY Name")
+    second_url = first["nextRecordsUrl"]
+    assert (first["totalSize"], len(first["records"]), second_url[-2:]) == (5, 2, "-2")
+    skipping = second_url[: -len("-2")] + "-4"
+    assert await invalid_locator(sf, skipping)  # not the page it answers next
+
+    # Asked under another version, the page still speaks the query's (SALESFORCE.md §2.2).
+    second = await blocking(query_more, sf, second_url.replace(f"v{VERSION}", "v60.0"))
+    assert len(second["records"]) == 2
+    assert second["nextRecordsUrl"].startswith(f"/services/data/v{VERSION}/query/")
+    assert second["records"][0]["attributes"]["url"].startswith(f"/services/data/v{VERSION}/")
+    assert await invalid_locator(sf, second_url)  # read once
+    third = await blocking(query_more, sf, second["nextRecordsUrl"])
+    assert (third["done"], len(third["records"]), "nextRecordsUrl" in third) == (True, 1, False)
+    assert await invalid_locator(sf, second["nextRecordsUrl"])  # the last page: gone
+    unknown = second_url.replace(second_url.rsplit("/", 1)[1], "0r88d000000000AAAA-2")
+    assert await invalid_locator(sf, unknown)
+    assert await invalid_locator(sf, second_url.replace("/0r8", "/nonsense"))
+    ids = [r["Id"] for r in first["records"] + second["records"] + third["records"]]
+    assert len(set(ids)) == 5
+    assert emu.api_calls == 1 + 2 + 2 + 3  # a refused query-more is a call too
+
+
+async def test_a_locator_lives_two_days_since_v56_and_15_idle_minutes_before(
+    emu: RunningEmulator, requests_session: requests.Session
+) -> None:
+    emu.emulator.set_page_size(2)
+    sf = connect(emu, requests_session)
+    old = Salesforce(
+        instance_url=emu.instance_url,
+        session_id=emu.emulator.issue_tokens()["access_token"],
+        session=requests_session,
+        version="55.0",
+    )
+    current = await blocking(sf.query, "SELECT Id FROM Account")
+    older = await blocking(old.query, "SELECT Id FROM Account")
+    emu.emulator.advance_clock(16 * 60)
+    assert (await blocking(query_more, sf, current["nextRecordsUrl"]))["records"]
+    assert await invalid_locator(old, older["nextRecordsUrl"])
+
+    current = await blocking(sf.query, "SELECT Id FROM Account")
+    emu.emulator.advance_clock(2 * 24 * 3600 + 1)
+    sf = connect(emu, requests_session)  # (the session timed out long ago)
+    assert await invalid_locator(sf, current["nextRecordsUrl"])
+
+
+async def test_an_injected_expired_locator_fails_the_next_query_more_only(
+    emu: RunningEmulator, sf: Salesforce
+) -> None:
+    emu.emulator.set_page_size(2)
+    emu.emulator.inject_failures("expired_locator")
+    first = await blocking(sf.query, "SELECT Id FROM Account")  # a first page is not affected
+    assert await invalid_locator(sf, first["nextRecordsUrl"])
+    assert await invalid_locator(sf, first["nextRecordsUrl"])  # expired for good
+    again = await blocking(sf.query, "SELECT Id FROM Account")
+    assert (await blocking(query_more, sf, again["nextRecordsUrl"]))["records"]
+    assert len(emu.emulator.faults) == 0
 
 
 async def test_soql_filters_on_system_modstamp_in_lists_and_or_order_and_limit(
@@ -873,6 +1000,41 @@ async def test_replication_windows_older_than_allowed_are_invalid_replication_da
         assert error_code(invalid.value) == "INVALID_REPLICATION_DATE"
     result = await rest(sf, "sobjects/Opportunity/updated/", params=fine_for_updated)
     assert len(result["ids"]) == 12
+
+
+async def test_a_plus_sent_unencoded_reads_as_a_space_and_is_refused(
+    emu: RunningEmulator, ssl_context: ssl.SSLContext
+) -> None:
+    # SALESFORCE.md §2.1, §3.1, §8.8: a literal '+' (a datetime's offset) must go as %2B; sent
+    # raw it arrives as a space, which Salesforce does not read back as '+'.
+    now = emu.emulator.clock.now()
+    start, end = soql_time(now - timedelta(minutes=10)), soql_time(now)
+    tokens = emu.emulator.issue_tokens()
+    async with httpx.AsyncClient(
+        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
+        verify=ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    ) as http:
+
+        async def get(path: str, query: str) -> httpx.Response:
+            # The query string as given: httpx leaves a '+' alone there.
+            return await http.get(f"{path}?{query}")
+
+        raw = f"start={start}&end={end}"
+        updated_raw = await get("/sobjects/Case/updated/", raw)
+        updated = await get("/sobjects/Case/updated/", raw.replace("+", "%2B"))
+        soql = "q=SELECT+Id+FROM+Case+WHERE+SystemModstamp+>=+"  # '+' for the spaces
+        query_raw = await get("/query/", soql + start)
+        query = await get("/query/", soql + start.replace("+", "%2B"))
+    assert "+00:00" in updated_raw.request.url.query.decode()
+    assert (updated_raw.status_code, updated_raw.json()[0]["errorCode"]) == (
+        400,
+        "INVALID_REPLICATION_DATE",
+    )
+    assert updated.status_code == 200, updated.text
+    assert (query_raw.status_code, query_raw.json()[0]["errorCode"]) == (400, "MALFORMED_QUERY")
+    assert query.status_code == 200, query.text
 
 
 async def test_a_purged_record_stays_in_deleted_until_the_log_forgets_it(
@@ -1087,6 +1249,12 @@ async def test_the_control_api_drives_the_org_over_http(
         failures = await control.post("/failures", json={"mode": "drop", "count": 3})
         assert failures.json() == {"pending": 3}
         assert (await control.delete("/failures")).json() == {"pending": 0}
+        locator = await control.post("/failures", json={"mode": "expired_locator"})
+        assert locator.json() == {"pending": 1}
+        assert (await control.delete("/failures")).json() == {"pending": 0}
+        assert (await control.put("/page-size", json={"size": 200})).json() == {"size": 200}
+        assert emu.emulator.page_size == 200
+        assert (await control.put("/page-size", json={"size": 2001})).status_code == 400
         assert (await control.post("/authorization/next", json={"deny": True})).status_code == 204
         assert emu.emulator.next_authorization is not None
         off = await control.put(

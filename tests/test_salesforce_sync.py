@@ -21,7 +21,7 @@ from sf_support import (
 from salesforce_emulator.seeding import SeedSpec
 from server import clock
 from server.sync import runs as runs_module
-from server.sync.engine import Read, pack
+from server.sync.engine import Plan, Read, pack
 from server.sync.importer import Importer, record_key
 from server.sync.objects import CASE, OPPORTUNITY
 from server.sync.runs import Syncs
@@ -146,6 +146,19 @@ async def test_a_composite_holds_at_most_five_queries_and_25_subrequests() -> No
     assert [r.url for c in calls for r in c] == [r.url for u in units for r in u]
     deletions = pack([[Read(CASE, "deleted", f"d{i}")] for i in range(30)])
     assert [len(c) for c in deletions] == [25, 5]
+
+
+def test_a_deletions_window_gives_its_bounds_with_an_offset_encoded() -> None:
+    # SALESFORCE.md §3.1: `2026-03-01T00:00:00+00:00`, URL-encoded; `Z` is not shown to work.
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    window = (start, start + dt.timedelta(hours=1))
+    plan = Plan(OPPORTUNITY, ("",), False, start, start, window, "66.0")
+    deleted = plan.reads()[-1]
+    assert deleted.kind == "deleted"
+    assert deleted.url == (
+        "v66.0/sobjects/Opportunity/deleted/"
+        "?start=2026-03-01T00%3A00%3A00%2B00%3A00&end=2026-03-01T01%3A00%3A00%2B00%3A00"
+    )
 
 
 def both_clocks(sf: Connected, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
@@ -454,6 +467,103 @@ async def test_a_force_sync_while_one_runs_returns_the_running_one(sf: Connected
     await sf.world.services.syncs.wait()
 
 
+async def imported_keys(sf: Connected) -> list[str]:
+    account = await account_id(sf.admin)
+    docs = await sf.world.services.store.tasks.find(
+        {"account_id": account, "source": {"$ne": None}}, projection={"source_key": 1}
+    )
+    return [d["source_key"] for d in docs]
+
+
+async def org_keys(sf: Connected, *sobjects: str) -> set[str]:
+    account = await account_id(sf.admin)
+    return {
+        source_key(account, record_key(r["Id"]))
+        for t in sobjects
+        for r in sf.emu.emulator.org.rows(t)
+    }
+
+
+async def test_an_expired_query_locator_restarts_that_query_once_losing_nothing(
+    sf: Connected,
+) -> None:
+    # SALESFORCE.md §4.2: INVALID_QUERY_LOCATOR (a bad or expired nextRecordsUrl) restarts the
+    # query once. Opportunities come in three pages of two; their second page's locator has
+    # expired, so they are read again from the first page.
+    sf.emu.emulator.set_page_size(2)
+    sf.emu.emulator.inject_failures("expired_locator")
+    calls = sf.emu.api_calls
+    run = await connect_and_import(sf)
+    assert (run["status"], run["warnings"]) == ("succeeded", [])
+    keys = await imported_keys(sf)
+    assert len(keys) == len(set(keys)) == 10  # nothing lost, nothing twice
+    assert set(keys) == await org_keys(sf, "Opportunity", "Case")
+    archived = await sf.world.services.store.tasks.count(
+        {"account_id": await account_id(sf.admin), "source": {"$ne": None}, "archived": True}
+    )
+    # Each record counted once, although the first page of opportunities was read twice.
+    assert run["counts"] == {"created": 10, "updated": 0, "archived": archived, "restored": 0}
+    # Every call the restart cost is counted, as Salesforce counted it: the Composite call, the
+    # refused page, the first page again (a Composite call), the two pages after it, the second
+    # page of cases (and the API-access check at connect, which is not the run's).
+    assert run["api_calls"] == sf.emu.api_calls - calls - 1 == 6
+
+    # The cursor did not run ahead of what was read: a later change is read.
+    sf.emu.emulator.set_page_size(2000)
+    opportunity = next(iter(sf.emu.emulator.org.rows("Opportunity")))
+    sf.emu.emulator.org.update(opportunity["Id"], {"Name": "Renamed after the restart"})
+    again = await sync(sf)
+    assert (again["status"], again["counts"]["updated"]) == ("succeeded", 1)
+    assert (await task_for(sf, opportunity["Id"]))["name"] == "Renamed after the restart"
+
+
+async def test_a_second_expired_locator_in_a_run_skips_that_object_with_a_warning(
+    sf: Connected,
+) -> None:
+    sf.emu.emulator.set_page_size(2)
+    sf.emu.emulator.inject_failures("expired_locator", 2)  # the restarted query's too
+    run = await connect_and_import(sf)
+    assert run["status"] == "succeeded"
+    [warning] = run["warnings"]
+    assert (warning["object"], warning["code"]) == ("Opportunity", "INVALID_QUERY_LOCATOR")
+    assert "restarted" in warning["message"]
+    assert "Opportunity" not in ((await sf.raw()).get("cursors") or {})  # read again next run
+    keys = await imported_keys(sf)
+    assert (await org_keys(sf, "Case")) <= set(keys)  # the other objects synced
+
+    sf.emu.emulator.set_page_size(2000)
+    after = await sync(sf)
+    assert (after["status"], after["warnings"]) == ("succeeded", [])
+    keys = await imported_keys(sf)
+    assert len(keys) == len(set(keys)) == 10
+    assert set(keys) == await org_keys(sf, "Opportunity", "Case")
+
+
+async def test_reading_every_live_id_restarts_on_an_expired_locator_too(
+    sf: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await connect_and_import(sf)
+    advance = both_clocks(sf, monkeypatch)
+    advance(600)
+    await sync(sf)  # the deletions cursor is now later than the import
+    opp = records(sf, "Opportunity")[0]
+    sf.emu.emulator.org.delete(opp["Id"])
+    sf.emu.emulator.empty_recycle_bin()  # the delete log is purged: every live id is read
+    advance(600)
+    sf.emu.emulator.queries.clear()
+    sf.emu.emulator.set_page_size(2)
+    sf.emu.emulator.inject_failures("expired_locator")  # the live opportunities' second page
+
+    run = await sync(sf)
+
+    assert (run["status"], run["warnings"]) == ("succeeded", [])
+    ids_query = "SELECT Id FROM Opportunity WHERE IsDeleted = false"
+    assert read_everything(sf).count(ids_query) == 2  # started over once
+    assert (await task_for(sf, opp["Id"]))["archived"] is True
+    for record in records(sf, "Opportunity"):  # the open ones left stay active
+        assert (await task_for(sf, record["Id"]))["archived"] is False
+
+
 async def test_outages_are_retried_then_recorded_and_the_next_run_completes(
     sf: Connected,
 ) -> None:
@@ -463,6 +573,10 @@ async def test_outages_are_retried_then_recorded_and_the_next_run_completes(
     )
     sf.emu.emulator.inject_failures("unavailable", 2)
     assert (await sync(sf))["status"] == "succeeded"  # two 503s, retried
+    sf.emu.emulator.inject_failures("server_error", 2)
+    calls = sf.emu.api_calls
+    retried = await sync(sf)  # two 500 UNKNOWN_EXCEPTIONs, retried (bounded, SALESFORCE.md §4.2)
+    assert (retried["status"], retried["api_calls"]) == ("succeeded", sf.emu.api_calls - calls)
     sf.emu.emulator.inject_failures("unavailable", 10)
     down = await sync(sf)  # (a maintenance page is named by its status, never quoted)
     assert (down["status"], down["error"]) == ("failed", "Salesforce unavailable: HTTP 503")
@@ -623,11 +737,22 @@ async def test_an_exhausted_api_limit_fails_the_run_with_that_reason(sf: Connect
     sf.emu.emulator.set_api_limit(limit=1, used=1)
     run = await sync(sf)
     assert run["status"] == "failed"
+    # The refusal carries no usage (Salesforce need not send it), and the usage known from the
+    # last answer, far below the limit, is not quoted as if it were the reason.
     assert run["error"] == (
-        "Salesforce's daily API limit is reached (1/1 calls in 24 h); "
-        "syncing resumes when it frees up."
+        "Salesforce's daily API limit is reached; syncing resumes when it frees up."
     )
     assert run["api_calls"] == 0  # a refused call is not counted
+
+    # A quiet sync costs one call: the last of the day, which its answer says.
+    sf.emu.emulator.set_api_limit(limit=sf.emu.emulator.api_calls + 1)
+    assert (await sync(sf))["status"] == "succeeded"
+    used = sf.emu.emulator.api_calls
+    run = await sync(sf)
+    assert run["error"] == (
+        f"Salesforce's daily API limit is reached ({used}/{used} calls in 24 h); "
+        "syncing resumes when it frees up."
+    )
 
 
 async def test_scheduled_syncs_pause_at_90_percent_of_the_api_limit_and_forced_ones_go(

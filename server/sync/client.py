@@ -36,7 +36,9 @@ COMPOSITE_MAX_QUERIES = 5
 # Scheduled syncs pause while the org's API usage in the rolling 24 hours is at least this share
 # of its daily allocation (forced ones still run).
 API_PAUSE_SHARE = 0.9
-_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+# The org's usage, wherever it stands among the header's segments; not the per-app pilot's
+# `per-app-api-usage=17/250(appName=…)`.
+_API_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 
 
 class SalesforceError(Exception):
@@ -116,6 +118,14 @@ class ApiUsage:
     limit: int
 
 
+def parse_api_usage(header: str | None) -> ApiUsage | None:
+    """The org's calls used and allowed in 24 h from `Sforce-Limit-Info` (`api-usage=18/15000`,
+    maybe with other segments such as `api-bursts=1/750`); None without it. Used may exceed
+    the limit."""
+    match = _API_USAGE.search(header or "")
+    return None if match is None else ApiUsage(int(match.group(1)), int(match.group(2)))
+
+
 def api_limit_paused(usage: dict[str, int] | None) -> bool:
     """Whether the last known API usage (`{"used", "limit"}`) pauses scheduled syncs."""
     if not usage or usage.get("limit", 0) <= 0:
@@ -155,10 +165,10 @@ class _Session(requests.Session):
         kwargs["verify"] = self.verify
         response = super().request(method, url, *args, **kwargs)
         self.salesforce_time = _http_date(response.headers.get("Date"))
-        # Error answers may carry it too (a refused call says how far over the limit it is).
-        usage = _API_USAGE.search(response.headers.get("Sforce-Limit-Info") or "")
+        # Absent from some answers (the versions list; errors, maybe): the last one known stays.
+        usage = parse_api_usage(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
-            self.api_usage = ApiUsage(int(usage.group(1)), int(usage.group(2)))
+            self.api_usage = usage
         return response
 
 

@@ -5,9 +5,12 @@ The plan of a run is a list of reads per object (`planning.py`): the first page 
 when the selection names items) and, when due, its deletions window (`sobjects/T/deleted`, for
 records deleted and purged since). The reads go to Salesforce packed into Composite calls (each
 counts as one API call; at most 25 subrequests of which at most 5 queries), so a sync with
-nothing changed costs one call; further pages (`nextRecordsUrl`) cost a call each. An object the
-user may not read (unknown type, hidden field, no access) is skipped with a warning on the run:
-nothing of it is archived and its cursors stay, and the other objects sync.
+nothing changed costs one call; further pages (`nextRecordsUrl`) cost a call each. A next page
+Salesforce no longer knows (400 INVALID_QUERY_LOCATOR: expired, or used already) starts that
+query over from its first page, once an object a run. An object the user may not read (unknown
+type, hidden field, no access), or whose query's next page is refused again after that restart,
+is skipped with a warning on the run: nothing of it is archived and its cursors stay, and the
+other objects sync.
 
 Windows run on Salesforce's clock, never this server's: the time of each answer (its `Date`
 header) and `latestDateCovered`. The records cursor moves to the time of the read, less an
@@ -24,10 +27,11 @@ every run archives the imported ones whose end is at or before Salesforce's time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,6 +59,9 @@ MIN_WINDOW = dt.timedelta(minutes=1)
 # with an earlier `SystemModstamp` is still read (again, harmlessly).
 OVERLAP = dt.timedelta(minutes=5)
 INVALID_REPLICATION_DATE = "INVALID_REPLICATION_DATE"
+# A `nextRecordsUrl` Salesforce no longer knows (expired, or used already): the query starts
+# over from its first page, once an object a run.
+INVALID_QUERY_LOCATOR = "INVALID_QUERY_LOCATOR"
 # What Salesforce answers about an object (or a field of it) the user may not read: the run
 # skips that object with a warning and syncs the others.
 UNREADABLE = frozenset(
@@ -66,6 +73,8 @@ UNREADABLE = frozenset(
         "INSUFFICIENT_ACCESS_OR_READONLY",
     }
 )
+# What fails one object's sync, not the run: that object is skipped with a warning.
+OBJECT_FAILURES = UNREADABLE | {INVALID_QUERY_LOCATOR}
 
 Progress = Callable[[], Awaitable[None]]
 
@@ -112,6 +121,8 @@ class SyncRun:
         self._earliest: dict[str, dt.datetime] = {}
         # Objects the run could not read: `{object, code, message}` each.
         self.warnings: list[dict[str, str]] = []
+        # Objects whose query this run has started over (after INVALID_QUERY_LOCATOR).
+        self._restarted: set[str] = set()
 
     async def _call(self, fn: Callable[[SalesforceClient], Awaitable[T]]) -> T:
         """One API call; outages, timeouts and dropped connections are retried with growing
@@ -216,16 +227,16 @@ class SyncRun:
             elif isinstance(answer, SalesforceError):
                 raise answer
             else:
-                state.seen |= await self._pages(state.plan.obj, answer, state.at)
+                state.seen |= await self._pages(read, answer, state.at)
         except SalesforceError as exc:
-            if exc.code not in UNREADABLE:
+            if exc.code not in OBJECT_FAILURES:
                 raise
             self._skip(read.obj, exc)
             state.skipped = True
 
     def _skip(self, obj: SyncedObject, exc: SalesforceError) -> None:
-        """An object this run cannot read: nothing of it is archived and its cursors stay, so a
-        run after it is readable again catches up."""
+        """An object this run cannot read (or could not page through): nothing of it is archived
+        and its cursors stay, so a run after it is readable again catches up."""
         log.warning("Sync of %s skips %s: %s", self._account_id, obj.sobject, exc)
         self.warnings.append({"object": obj.sobject, "code": exc.code, "message": exc.message})
 
@@ -256,26 +267,71 @@ class SyncRun:
         scope = conditions(obj, self._selection, self._api_version)
         return Plan(obj, scope, full, cursor, deleted_cursor, window, self._api_version)
 
-    async def _pages(self, obj: SyncedObject, page: dict[str, Any], at: dt.datetime) -> set[str]:
+    async def _pages(self, read: Read, first: dict[str, Any], at: dt.datetime) -> set[str]:
         """Write the records of a first page and of the pages after it; the keys seen."""
+        obj = read.obj
         seen: set[str] = set()
+        async with contextlib.aclosing(self._follow(read, first)) as pages:
+            async for page, restarted in pages:
+                if restarted:
+                    seen = set()  # the query's pages all come again
+                records = page.get("records", [])
+                items = [map_record(obj, r, self._instance_url, at) for r in records]
+                if obj.parent_field:
+                    parents = await self.importer.parents_for_activities(
+                        {i.parent_id for i in items if i.parent_id}
+                    )
+                else:
+                    parents = {obj.sobject: self._structure.folders[obj.sobject]}
+                selected = None if obj.parent_field else selected_ids(self._selection, obj.sobject)
+                seen |= await self.importer.apply(items, parents, selected)
+        return seen
+
+    async def _follow(
+        self, read: Read, first: dict[str, Any]
+    ) -> AsyncGenerator[tuple[dict[str, Any], bool]]:
+        """The pages of a query from its first, each with whether the query starts over with
+        it. A next page Salesforce no longer knows (INVALID_QUERY_LOCATOR: its locator expired
+        or was used already) starts the query over from its first page (`read`, one more call),
+        once an object a run: writes are idempotent, so the records already written are written
+        again, unchanged and not counted again. A second time fails the object."""
+        page, restarted = first, False
         while True:
-            records = page.get("records", [])
-            items = [map_record(obj, r, self._instance_url, at) for r in records]
-            if obj.parent_field:
-                parents = await self.importer.parents_for_activities(
-                    {i.parent_id for i in items if i.parent_id}
-                )
-            else:
-                parents = {obj.sobject: self._structure.folders[obj.sobject]}
-            selected = None if obj.parent_field else selected_ids(self._selection, obj.sobject)
-            seen |= await self.importer.apply(items, parents, selected)
+            yield page, restarted
             if self._progress is not None:
                 await self._progress()
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
-                return seen
-            page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
+                return
+            try:
+                page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
+                restarted = False
+            except SalesforceError as exc:
+                if exc.code != INVALID_QUERY_LOCATOR:
+                    raise
+                page = await self._restart(read, exc)
+                restarted = True
+
+    async def _restart(self, read: Read, exc: SalesforceError) -> dict[str, Any]:
+        """The first page of a query whose next page Salesforce refused, read again; or, when
+        the object's query was started over already in this run, the refusal, explained."""
+        sobject = read.obj.sobject
+        if sobject in self._restarted:
+            raise SalesforceError(
+                exc.code,
+                "Salesforce refused the next page of the query again after it was restarted "
+                f"({exc.message}); the next run reads {sobject} again.",
+                exc.status,
+            ) from exc
+        self._restarted.add(sobject)
+        log.info(
+            "Sync of %s restarts the %s query: Salesforce refused its next page (%s)",
+            self._account_id,
+            sobject,
+            exc.message,
+        )
+        answer, _ = await self._composite([read])
+        return answer.body(0)
 
     async def _finish(self, state: ObjectRead) -> bool:
         """Settle an object whose reads are all written: archive what a full read did not see,
@@ -335,9 +391,9 @@ class SyncRun:
                 if sobject in skipped:
                     continue
                 try:
-                    live[sobject] |= await self._live_ids(answer.body(index))
+                    live[sobject] |= await self._live_ids(read, answer.body(index))
                 except SalesforceError as exc:
-                    if exc.code not in UNREADABLE:
+                    if exc.code not in OBJECT_FAILURES:
                         raise
                     self._skip(read.obj, exc)
                     skipped.add(sobject)
@@ -345,16 +401,14 @@ class SyncRun:
                 if not pending[sobject]:
                     await self._ids_read(read.obj, live[sobject], first[sobject])
 
-    async def _live_ids(self, page: dict[str, Any]) -> set[str]:
+    async def _live_ids(self, read: Read, first: dict[str, Any]) -> set[str]:
         live: set[str] = set()
-        while True:
-            live |= {str(r["Id"]) for r in page.get("records", [])}
-            if self._progress is not None:
-                await self._progress()
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
-                return live
-            page = await self._call(functools.partial(SalesforceClient.next_page, url=next_url))
+        async with contextlib.aclosing(self._follow(read, first)) as pages:
+            async for page, restarted in pages:
+                if restarted:
+                    live = set()  # the query's pages all come again
+                live |= {str(r["Id"]) for r in page.get("records", [])}
+        return live
 
     async def _ids_read(self, obj: SyncedObject, live: set[str], at: dt.datetime) -> None:
         """Every live id of an object is in: archive the rest and restart its deletions cursor."""

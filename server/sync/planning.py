@@ -28,6 +28,12 @@ def soql_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def replication_time(value: dt.datetime) -> str:
+    """A `…/deleted` bound as Salesforce documents it, with an offset (a `Z` suffix is not
+    shown to be accepted), URL-encoded (a raw `+` would arrive as a space)."""
+    return quote(value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), safe="")
+
+
 def parse_soql_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
 
@@ -161,7 +167,7 @@ class Plan:
                     self.obj,
                     "deleted",
                     f"v{self.api_version}/sobjects/{self.obj.sobject}/deleted/"
-                    f"?start={quote(soql_time(start))}&end={quote(soql_time(end))}",
+                    f"?start={replication_time(start)}&end={replication_time(end)}",
                 )
             )
         return reads

@@ -170,9 +170,14 @@ class Syncs:
             raise ConflictError("Another sync took over this account.", code="sync_running")
 
     async def _limit_reached(self, account_id: str) -> str:
+        """The reason, quoting the org's usage only when the last usage known shows the limit
+        reached: Salesforce need not send it with the refusal (SALESFORCE.md §4.3), and the
+        usage of an earlier answer would say the limit is far."""
         integration = await self._store.integrations.find_one({"_id": account_id})
         usage = (integration or {}).get("api_usage")
-        counted = f" ({usage['used']}/{usage['limit']} calls in 24 h)" if usage else ""
+        counted = ""
+        if usage and usage["used"] >= usage["limit"]:
+            counted = f" ({usage['used']}/{usage['limit']} calls in 24 h)"
         return (
             f"Salesforce's daily API limit is reached{counted}; syncing resumes when it frees up."
         )
