@@ -150,9 +150,6 @@ class _Known:
     pricer: Pricer | None  # (None: the caller sees no rates)
     names: _Names = field(default_factory=_Names)
     prices: dict[Span, Price | None] = field(default_factory=dict)
-    # Per span: its `DayCell`'s project (None unless the days are split by project), and the
-    # hourly rate of its time when billable and priced for the caller (else None).
-    day_cells: dict[Span, tuple[str | None, int | None]] = field(default_factory=dict)
     # Per task: the id of the project its time by day and project counts on.
     day_projects: dict[str | None, str | None] = field(default_factory=dict)
     # With a project asked for: whether each task is the project or under it.
@@ -161,40 +158,55 @@ class _Known:
 
 # What a report's time is added up by as it is read: (user, task, billable).
 Span = tuple[str, str | None, int | bool | None]
-# Time by day, as it is read: (index of the day in `Calendar.days`, project id or None).
-DayCell = tuple[int, str | None]
+# A span's line in a `Tally`: [seconds, entries, its project's `Cells` (None: no calendar),
+# hourly rate of its time when billable and priced for the caller (else None), project id].
+Line = list[Any]
+# One project's time by day (None: no time that day), per index of the day in `Calendar.days`:
+# [seconds, entries, billable seconds, billable seconds x hourly rate].
+Cells = list[list[int] | None]
 
 
-@dataclass
 class Tally:
-    """A report's time as it is read: [seconds, entries] per `Span`; with a calendar, also
-    [seconds, entries, billable seconds, billable seconds x hourly rate] per `DayCell`."""
+    """A report's time as it is read: [seconds, entries] per `Span` (a `Line`) and, with a
+    calendar, per project and day (`Cells`: the days split by project only when asked)."""
 
-    spans: dict[Span, list[int]] = field(default_factory=dict)
-    days: dict[DayCell, list[int]] = field(default_factory=dict)
+    def __init__(self, calendar: Calendar | None) -> None:
+        self._calendar = calendar
+        self._lines: dict[Span, Line] = {}
+        self._cells: dict[str | None, Cells] = {}
+        # The spans with time, as first added: their lines ([seconds, entries, ...]).
+        self.spans: dict[Span, Line] = {}
+        # The projects with time by day, as first added (no project: None).
+        self.days: dict[str | None, Cells] = {}
+
+    def learn(self, span: Span, project: str | None, rate: int | None) -> None:
+        """Makes `span` known: its time by day counts on `project`, priced at `rate`."""
+        cells = None
+        if self._calendar is not None:
+            cells = self._cells.get(project)
+            if cells is None:
+                cells = self._cells[project] = [None] * len(self._calendar.days)
+        self._lines[span] = [0, 0, cells, rate, project]
 
     def add(
         self,
         rows: Iterable[ReportRow],
         window: tuple[int, int, int],
-        calendar: Calendar | None,
-        known: _Known,
+        only: Mapping[str | None, bool] | None = None,
     ) -> list[ReportRow]:
         """Adds the time of these entries inside the `window` (from, to, now: milliseconds;
-        running entries count until now) in whole seconds (day by day with a `calendar`, as
-        the day groupings count); with a project asked for, only the time on it. Returns the
-        entries of spans not `known` yet, left out (to be added once learnt)."""
-        spans, days = self.spans, self.days
+        running entries count until now) in whole seconds (day by day with a calendar, as the
+        day groupings count); with `only`, only the time on the tasks it says True for.
+        Returns the entries of spans not learnt yet, left out (to be added once learnt)."""
+        lines, spans, days = self._lines, self.spans, self.days
         lo, hi, now = window
-        midnights = calendar.midnights if calendar is not None else None
-        day_cells = known.day_cells
-        only = known.only if known.ask.project_id is not None else None
+        midnights = self._calendar.midnights if self._calendar is not None else None
         unknown: list[ReportRow] = []
         for row in rows:
             user, task, start, end, billable = row
             span = (user, task, billable)
-            cell_of = day_cells.get(span)
-            if cell_of is None:
+            line = lines.get(span)
+            if line is None:
                 unknown.append(row)
                 continue
             if only is not None and not only[task]:
@@ -206,7 +218,7 @@ class Tally:
                 seconds = (b - a) // 1000
             else:
                 seconds = 0
-                project, rate = cell_of
+                cells, rate = line[2], line[3]
                 day = bisect.bisect_right(midnights, a) - 1
                 while a < b:  # day by day, midnight to midnight (most entries: one day)
                     upto = midnights[day + 1]
@@ -214,9 +226,11 @@ class Tally:
                     part = (upto - a) // 1000  # (whole seconds, each day's on its own)
                     if part > 0:
                         seconds += part
-                        cell = days.get((day, project))
+                        cell = cells[day]
                         if cell is None:
-                            cell = days[(day, project)] = [0, 0, 0, 0]
+                            cell = cells[day] = [0, 0, 0, 0]
+                            if line[4] not in days:
+                                days[line[4]] = cells
                         cell[0] += part
                         cell[1] += 1
                         if rate is not None:
@@ -225,12 +239,10 @@ class Tally:
                     a, day = upto, day + 1
             if seconds <= 0:
                 continue
-            line = spans.get(span)
-            if line is None:
-                spans[span] = [seconds, 1]
-            else:
-                line[0] += seconds
-                line[1] += 1
+            if not line[1]:
+                spans[span] = line
+            line[0] += seconds
+            line[1] += 1
         return unknown
 
 
@@ -316,7 +328,7 @@ class Reports:
     ) -> tuple[dict[str, list[Group]], int]:
         # (split by day only when a grouping needs it: it costs a time zone's reckoning)
         calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
-        tally = Tally()
+        tally = Tally(calendar)
         priced = await may_see_rates(self._tree, caller)
         known = _Known(
             caller,
@@ -325,11 +337,12 @@ class Reports:
         )
         keys: _Keys = {}
         window = Millis.of(start), Millis.of(end), Millis.of(clock.now())
+        only = known.only if project_id is not None else None
         async for rows in self._tracking.report_rows(caller, start, end, user_id):
-            unknown = tally.add(rows, window, calendar, known)
+            unknown = tally.add(rows, window, only)
             if unknown:  # (spans first seen in this batch: learnt, then added)
-                await self._learn(unknown, known, keys)
-                tally.add(unknown, window, calendar, known)
+                await self._learn(unknown, known, tally, keys)
+                tally.add(unknown, window, only)
             await asyncio.sleep(0)  # the other requests' turn
         if "user" in groupings:
             users = sorted({user for user, _, _ in tally.spans})
@@ -347,7 +360,7 @@ class Reports:
                 tables[grouping] = await _by_day(grouping, tally, calendar, keys, apart)
             else:
                 tables[grouping] = await self._grouped(grouping, tally, known, keys)
-        total = sum(seconds for seconds, _ in tally.spans.values())
+        total = sum(line[0] for line in tally.spans.values())
         return {
             grouping: sorted(
                 groups.values(),
@@ -358,7 +371,7 @@ class Reports:
             for grouping, groups in tables.items()
         }, total
 
-    async def _learn(self, rows: list[ReportRow], known: _Known, keys: _Keys) -> None:
+    async def _learn(self, rows: list[ReportRow], known: _Known, tally: Tally, keys: _Keys) -> None:
         """Reads what adding up these entries needs and was not read yet: their spans' prices
         (None: not priced), and as the report asks, their tasks and the tasks' projects (from
         the tree index), and whether each task is under the project asked for."""
@@ -387,7 +400,7 @@ class Reports:
             price = pricer.price(entry) if pricer is not None else None
             known.prices[span] = price
             rate = (price.rate or 0) if price is not None and price.billable else None
-            known.day_cells[span] = (known.day_projects.get(span[1]), rate)
+            tally.learn(span, known.day_projects.get(span[1]), rate)
 
     async def _grouped(
         self, grouping: str, tally: Tally, known: _Known, keys: _Keys
@@ -396,7 +409,7 @@ class Reports:
         once, when it starts), handing the loop back every `LINES_PER_STEP` spans."""
         names = known.names
         groups: dict[Any, Group] = {}
-        for n, (span, (seconds, entries)) in enumerate(tally.spans.items(), start=1):
+        for n, (span, (seconds, entries, *_)) in enumerate(tally.spans.items(), start=1):
             user, task_id, _ = span
             task = names.tasks.get(task_id) if task_id else None
             group_id, key, sort_key = self._known_key(grouping, user, task_id, task, names, keys)
@@ -529,32 +542,37 @@ async def _by_day(
     no_project = Reports.no_task_key("project")
     kept: set[str | None] | None = None
     if apart is not None:
-        totals: dict[str | None, int] = {}
-        for (_, project_id), (seconds, *_) in tally.days.items():
-            totals[project_id] = totals.get(project_id, 0) + seconds
+        totals = {
+            project_id: sum(cell[0] for cell in cells if cell is not None)
+            for project_id, cells in tally.days.items()
+        }
         ranked = sorted(totals, key=lambda p: (-totals[p], (projects.get(p) or no_project)[2]))
         kept = set(ranked[:apart])
     groups: dict[Any, Group] = {}
-    for n, ((day, project_id), (seconds, entries, billable, cents)) in enumerate(
-        tally.days.items(), start=1
-    ):
-        if n % LINES_PER_STEP == 0:
-            await asyncio.sleep(0)
+    n = 0
+    for project_id, cells in tally.days.items():
         project: tuple[str | None, dict[str, Any], tuple[Any, ...]] = no_project
         if grouping == DAY_PROJECT:
             kept_apart = kept is None or project_id in kept
             project = (projects.get(project_id) or no_project) if kept_apart else OTHERS
-        group = groups.get((day, project[0]))
-        if group is None:
-            date = calendar.days[day]
-            key, sort_key = {"day": calendar.names[day]}, (date,)
-            if grouping == DAY_PROJECT:
-                key, sort_key = key | project[1], (date, *project[2])
-            group = groups[(day, project[0])] = Group(key=key, sort_key=sort_key)
-        group.seconds += seconds
-        group.entries += entries
-        group.billable_seconds += billable
-        group.cent_seconds += cents
+        for day, cell in enumerate(cells):
+            if cell is None:
+                continue
+            n += 1
+            if n % LINES_PER_STEP == 0:
+                await asyncio.sleep(0)
+            group = groups.get((day, project[0]))
+            if group is None:
+                date = calendar.days[day]
+                key, sort_key = {"day": calendar.names[day]}, (date,)
+                if grouping == DAY_PROJECT:
+                    key, sort_key = key | project[1], (date, *project[2])
+                group = groups[(day, project[0])] = Group(key=key, sort_key=sort_key)
+            seconds, entries, billable, cents = cell
+            group.seconds += seconds
+            group.entries += entries
+            group.billable_seconds += billable
+            group.cent_seconds += cents
     return groups
 
 
