@@ -28,7 +28,7 @@ from . import clock, rates
 from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
-from .pricing import Price, Pricer, may_see_rates
+from .pricing import Pricer, may_see_rates
 from .rates import BILLABLE
 from .report_queue import ReportQueue
 from .store import Doc, Millis
@@ -80,12 +80,13 @@ class Group:
         self.billable_seconds += other.billable_seconds
         self.cent_seconds += other.cent_seconds
 
-    def add(self, seconds: int, entries: int, price: Price | None) -> None:
+    def add(self, seconds: int, entries: int, rate: int | None) -> None:
+        """Adds time at an hourly `rate` (None: not billable, or not priced for the caller)."""
         self.seconds += seconds
         self.entries += entries
-        if price is not None and price.billable:
+        if rate is not None:
             self.billable_seconds += seconds
-            self.cent_seconds += seconds * (price.rate or 0)
+            self.cent_seconds += seconds * rate
 
     @property
     def amount(self) -> int:
@@ -149,7 +150,6 @@ class _Known:
     ask: _Asked
     pricer: Pricer | None  # (None: the caller sees no rates)
     names: _Names = field(default_factory=_Names)
-    prices: dict[Span, Price | None] = field(default_factory=dict)
     # Per task: the id of the project its time by day and project counts on.
     day_projects: dict[str | None, str | None] = field(default_factory=dict)
     # With a project asked for: whether each task is the project or under it.
@@ -398,7 +398,6 @@ class Reports:
             await pricer.look_up(as_entries)
         for span, entry in zip(spans, as_entries, strict=True):
             price = pricer.price(entry) if pricer is not None else None
-            known.prices[span] = price
             rate = (price.rate or 0) if price is not None and price.billable else None
             tally.learn(span, known.day_projects.get(span[1]), rate)
 
@@ -409,14 +408,22 @@ class Reports:
         once, when it starts), handing the loop back every `LINES_PER_STEP` spans."""
         names = known.names
         groups: dict[Any, Group] = {}
-        for n, (span, (seconds, entries, *_)) in enumerate(tally.spans.items(), start=1):
+        by_ref: dict[str | None, Group] = {}  # (the group of each user or task, when first seen)
+        for n, (span, line) in enumerate(tally.spans.items(), start=1):
             user, task_id, _ = span
-            task = names.tasks.get(task_id) if task_id else None
-            group_id, key, sort_key = self._known_key(grouping, user, task_id, task, names, keys)
-            group = groups.get(group_id)
+            ref = user if grouping == "user" else task_id
+            group = by_ref.get(ref)
             if group is None:
-                group = groups[group_id] = Group(key=key, sort_key=sort_key)
-            group.add(seconds, entries, known.prices.get(span))
+                task = names.tasks.get(task_id) if task_id else None
+                group_id, key, sort_key = self._known_key(
+                    grouping, user, task_id, task, names, keys
+                )
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
+                by_ref[ref] = group
+            seconds, entries, _, rate, _ = line
+            group.add(seconds, entries, rate)
             if n % LINES_PER_STEP == 0:
                 await asyncio.sleep(0)
         return groups
