@@ -47,10 +47,11 @@ class Pricer:
         if self._assignments is None and not self._caller.is_admin:
             self._assignments = await self._tree.assignments(self._caller)
         task_ids = {t for e in entries if (t := e["task_id"])}
-        unread = task_ids - self._tasks.keys()
+        # (not `task_ids - self._tasks.keys()`: that walks every task read so far, each batch)
+        unread = {t for t in task_ids if t not in self._tasks}
         if unread and not self._caller.is_admin:  # (whose they are: a manager's, or not)
             self._tasks |= await self._tree.indexed_tasks(account_id, unread)
-        unpriced = task_ids - self._billing.keys()
+        unpriced = {t for t in task_ids if t not in self._billing}
         if unpriced:  # (the tasks' parents once a report: `_billing` is also the memo)
             self._billing |= await self._tree.billing(account_id, unpriced, self._billing)
         user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
