@@ -3,7 +3,8 @@
 Rates are visible to administrators (every entry) and to managers of a project (the entries on
 tasks they manage: the nearest role there is `manager`). A caller who manages nothing sees no
 amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for each batch of entries, then
-`Pricer.price` per entry; tasks come from the tree index, users from the store, each read once.
+`Pricer.price` per entry; tasks and their billing come from the tree index, users from the store,
+each read once.
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ class Pricer:
         account_id = self._caller.account_id
         if self._assignments is None and not self._caller.is_admin:
             self._assignments = await self._tree.assignments(self._caller)
-        task_ids = {t for e in entries if (t := e["task_id"])}
-        # (not `task_ids - self._tasks.keys()`: that walks every task read so far, each batch)
-        unread = {t for t in task_ids if t not in self._tasks}
-        if unread and not self._caller.is_admin:  # (whose they are: a manager's, or not)
-            self._tasks |= await self._tree.indexed_tasks(account_id, unread)
-        unpriced = {t for t in task_ids if t not in self._billing}
-        if unpriced:  # (the tasks' parents once a report: `_billing` is also the memo)
-            self._billing |= await self._tree.billing(account_id, unpriced, self._billing)
+        # (looked up one by one: a set minus `_billing.keys()` walks every task priced so far)
+        unread = {t for e in entries if (t := e["task_id"]) and t not in self._billing}
+        if unread:  # (their billing kept on the tree index until it changes, as entry views')
+            for task_id, (task, billing) in (
+                await self._tree.billed_tasks(account_id, unread)
+            ).items():
+                self._tasks[task_id] = task
+                self._billing[task_id] = billing
         user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
         if user_ids:
             self._asked_users.update(user_ids)
