@@ -247,7 +247,9 @@ class Tally:
 
 
 # A report's group keys so far, by grouping and the user or task they were made for.
-_Keys = dict[tuple[str, str | None], tuple[str | None, dict[str, Any], tuple[Any, ...]]]
+# A group's key: (its id, its key as the API shows it, what it sorts by).
+_Key = tuple[str | None, dict[str, Any], tuple[Any, ...]]
+_Keys = dict[tuple[str, str | None], _Key]
 
 
 class Reports:
@@ -437,17 +439,18 @@ class Reports:
         for n, part in enumerate(parts, start=1):
             if n % LINES_PER_STEP == 0:
                 await asyncio.sleep(0)
-            if grouping == DAY:
-                group_id: Any = part.sort_key[0]
-                key: dict[str, Any] = {"day": part.key["day"]}
-                sort_key: tuple[Any, ...] = (group_id,)
+            if grouping == DAY:  # (a day's key made once, for its first project)
+                date = part.sort_key[0]
+                group = groups.get(date)
+                if group is None:
+                    group = groups[date] = Group(key={"day": part.key["day"]}, sort_key=(date,))
             else:
                 task_id = part.key["task_id"]
                 task = names.tasks.get(task_id) if task_id else None
                 group_id, key, sort_key = self._known_key(grouping, "", task_id, task, names, keys)
-            group = groups.get(group_id)
-            if group is None:
-                group = groups[group_id] = Group(key=key, sort_key=sort_key)
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
             group.merge(part)
         return groups
 
@@ -555,31 +558,46 @@ async def _by_day(
         }
         ranked = sorted(totals, key=lambda p: (-totals[p], (projects.get(p) or no_project)[2]))
         kept = set(ranked[:apart])
-    groups: dict[Any, Group] = {}
+    # Each project's days added into its group's: its own (kept apart), `OTHERS`, or by day
+    # alone every project's into one; then a group per day with time.
+    merged: dict[str | None, tuple[_Key, Cells]] = {}
     n = 0
     for project_id, cells in tally.days.items():
-        project: tuple[str | None, dict[str, Any], tuple[Any, ...]] = no_project
+        project: _Key = no_project
         if grouping == DAY_PROJECT:
             kept_apart = kept is None or project_id in kept
             project = (projects.get(project_id) or no_project) if kept_apart else OTHERS
+        into = merged.get(project[0])
+        if into is None:
+            into = merged[project[0]] = (project, [None] * len(cells))
+        days = into[1]
         for day, cell in enumerate(cells):
             if cell is None:
                 continue
             n += 1
             if n % LINES_PER_STEP == 0:
                 await asyncio.sleep(0)
-            group = groups.get((day, project[0]))
-            if group is None:
-                date = calendar.days[day]
-                key, sort_key = {"day": calendar.names[day]}, (date,)
-                if grouping == DAY_PROJECT:
-                    key, sort_key = key | project[1], (date, *project[2])
-                group = groups[(day, project[0])] = Group(key=key, sort_key=sort_key)
-            seconds, entries, billable, cents = cell
-            group.seconds += seconds
-            group.entries += entries
-            group.billable_seconds += billable
-            group.cent_seconds += cents
+            sums = days[day]
+            if sums is None:
+                days[day] = cell.copy()  # (the tally's own cells stay as they are)
+            else:
+                sums[0] += cell[0]
+                sums[1] += cell[1]
+                sums[2] += cell[2]
+                sums[3] += cell[3]
+    groups: dict[Any, Group] = {}
+    for project, days in merged.values():
+        for day, sums in enumerate(days):
+            if sums is None:
+                continue
+            date = calendar.days[day]
+            key, sort_key = {"day": calendar.names[day]}, (date,)
+            if grouping == DAY_PROJECT:
+                key, sort_key = key | project[1], (date, *project[2])
+            seconds, entries, billable, cents = sums
+            groups[(day, project[0])] = Group(
+                key, seconds, entries, sort_key, billable_seconds=billable, cent_seconds=cents
+            )
     return groups
 
 
