@@ -521,15 +521,12 @@ class Reports:
                 },
                 (project["name"].casefold(),),
             )
+        # (each field read once: a task of the tree index reads its fields through a call)
+        task_id, name, path = task["_id"], task["name"], task["path"]
         return (
-            task["_id"],
-            {
-                "task_id": task["_id"],
-                "name": task["name"],
-                "path": list(task["path"]),
-                "archived": task["archived"],
-            },
-            (*[p.casefold() for p in task["path"]], task["name"].casefold()),
+            task_id,
+            {"task_id": task_id, "name": name, "path": list(path), "archived": task["archived"]},
+            (*map(str.casefold, path), name.casefold()),
         )
 
 
