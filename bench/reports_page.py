@@ -9,7 +9,7 @@ pages as its administrator and asks, in this process, through aiohttp's test cli
 
 Each figure is CPU time (`time.process_time`, so other processes on the machine do not count)
 per call, the median and the best of `--repeats` calls after one warm-up; `page - report` is
-what the page adds. `--profile` prints where a page's time goes (cProfile, cumulative; its
+what the page adds. `--profile [tottime]` prints where a page's time goes (cProfile; its
 overhead inflates the figures). It never asserts on time.
 
     python bench/api.py --only reports --keep --duration 1     # prints the kept folder
@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import os
 import processes
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -42,8 +41,6 @@ from server.reports import DAY_PROJECT, GROUPINGS
 from server.settings import Settings
 from server.web import charts
 from server.web.session import COOKIE, CSRF_FIELD
-
-SORT = os.environ.get("SORT", "cumulative")
 
 
 async def sign_in(client: TestClient[Any, Any]) -> str:
@@ -67,7 +64,7 @@ async def cpu(call: Callable[[], Awaitable[Any]], repeats: int) -> list[float]:
     return spent
 
 
-async def measure(data_dir: Path, repeats: int, profile: bool) -> None:
+async def measure(data_dir: Path, repeats: int, profile: str | None) -> None:
     app = create_app(Settings(data_dir=data_dir))
     async with TestClient(TestServer(app)) as client:
         headers = {"Cookie": f"{COOKIE}={await sign_in(client)}"}
@@ -105,7 +102,7 @@ async def measure(data_dir: Path, repeats: int, profile: bool) -> None:
             profiler.enable()
             await page()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(SORT).print_stats(45)
+            pstats.Stats(profiler).sort_stats(profile).print_stats(45)
             return
         figures = {"report": await cpu(report, repeats), "page": await cpu(page, repeats)}
         print(f"{first} to {last} ({zone}), page {size:,} bytes; CPU ms, {repeats} calls each:")
@@ -122,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("data_dir", type=Path, help="a data directory bench/api.py --keep left")
     parser.add_argument("--repeats", type=int, default=15, help="measured calls (default 15)")
-    parser.add_argument("--profile", action="store_true", help="cProfile one page instead")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="cumulative",
+        choices=("cumulative", "tottime"),
+        help="cProfile one page instead, sorted so (default cumulative)",
+    )
     args = parser.parse_args(argv)
     asyncio.run(measure(args.data_dir, max(1, args.repeats), args.profile))
     return 0
