@@ -29,7 +29,6 @@ from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
 from .pricing import Pricer, may_see_rates
-from .rates import BILLABLE
 from .report_queue import ReportQueue
 from .store import Doc, Millis
 from .tracking import ReportRow, Tracking
@@ -394,13 +393,11 @@ class Reports:
                     known.day_projects[task_id] = project[0]
                 if ask.project_id is not None:
                     known.only[task_id] = _under(task, ask.project_id)
-        as_entries = [{"user_id": u, "task_id": t, BILLABLE: b} for u, t, b in spans]
         pricer = known.pricer
         if pricer is not None:
-            await pricer.look_up(as_entries)
-        for span, entry in zip(spans, as_entries, strict=True):
-            price = pricer.price(entry) if pricer is not None else None
-            rate = (price.rate or 0) if price is not None and price.billable else None
+            await pricer.look_up({u for u, _, _ in spans}, {t for _, t, _ in spans})
+        for span in spans:
+            rate = pricer.rate(*span) if pricer is not None else None
             tally.learn(span, known.day_projects.get(span[1]), rate)
 
     async def _grouped(
