@@ -2,9 +2,9 @@
 
 Rates are visible to administrators (every entry) and to managers of a project (the entries on
 tasks they manage: the nearest role there is `manager`). A caller who manages nothing sees no
-amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for each batch of entries, then
-`Pricer.price` per entry; tasks and their billing come from the tree index, users from the store,
-each read once.
+amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for the users and tasks of each
+batch of entries, then `Pricer.rate` once per user, task and billable flag it meets; tasks and
+their billing come from the tree index, users from the store, each read once.
 """
 
 from __future__ import annotations

@@ -373,9 +373,10 @@ class Reports:
         }, total
 
     async def _learn(self, rows: list[ReportRow], known: _Known, tally: Tally, keys: _Keys) -> None:
-        """Reads what adding up these entries needs and was not read yet: their spans' prices
-        (None: not priced), and as the report asks, their tasks and the tasks' projects (from
-        the tree index), and whether each task is under the project asked for."""
+        """Reads what adding up these entries needs and was not read yet: their spans' rates
+        (None: not billable, or not priced for the caller), and as the report asks, their
+        tasks and the tasks' projects (from the tree index), and whether each task is under the
+        project asked for."""
         spans = {(user, task, billable) for user, task, _, _, billable in rows}
         names, account_id, ask = known.names, known.caller.account_id, known.ask
         task_ids = sorted({task for _, task, _ in spans if task and task not in names.tasks})
