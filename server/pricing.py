@@ -2,24 +2,20 @@
 
 Rates are visible to administrators (every entry) and to managers of a project (the entries on
 tasks they manage: the nearest role there is `manager`). A caller who manages nothing sees no
-amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for each batch of entries, then
-`Pricer.price` per entry; tasks come from the tree index, users from the store, each read once.
+amounts at all (`may_see_rates`). A report asks `Pricer.look_up` for the users and tasks of each
+batch of entries, then `Pricer.rate` once per user, task and billable flag it meets; tasks and
+their billing come from the tree index, users from the store, each read once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from .accounts import Accounts, Caller
-from .rates import NO_TASK, TaskBilling, entry_billable, entry_rate
+from .rates import NO_TASK, TaskBilling, entry_rate
 from .store import Doc
 from .tree import MANAGER, Assignments, Tree
-
-
-class Price(NamedTuple):
-    billable: bool
-    rate: int | None  # minor units per hour; None: no rate set for this user or task
 
 
 async def may_see_rates(tree: Tree, caller: Caller) -> bool:
@@ -40,28 +36,29 @@ class Pricer:
         self._users: dict[str, Doc] = {}
         self._asked_users: set[str] = set()
 
-    async def look_up(self, entries: Iterable[Doc]) -> None:
-        """Read what pricing these entries needs and was not read yet."""
-        entries = list(entries)
+    async def look_up(self, user_ids: Iterable[str], task_ids: Iterable[str | None]) -> None:
+        """Read what pricing time by these users on these tasks needs and was not read yet."""
         account_id = self._caller.account_id
         if self._assignments is None and not self._caller.is_admin:
             self._assignments = await self._tree.assignments(self._caller)
-        task_ids = {t for e in entries if (t := e["task_id"])}
-        unread = task_ids - self._tasks.keys()
-        if unread and not self._caller.is_admin:  # (whose they are: a manager's, or not)
-            self._tasks |= await self._tree.indexed_tasks(account_id, unread)
-        unpriced = task_ids - self._billing.keys()
-        if unpriced:  # (the tasks' parents once a report: `_billing` is also the memo)
-            self._billing |= await self._tree.billing(account_id, unpriced, self._billing)
-        user_ids = sorted({e["user_id"] for e in entries} - self._asked_users)
-        if user_ids:
-            self._asked_users.update(user_ids)
-            self._users |= await self._accounts.users_by_id(account_id, user_ids)
+        # (looked up one by one: a set minus `_billing.keys()` walks every task priced so far)
+        unread = {t for t in task_ids if t and t not in self._billing}
+        if unread:  # (their billing kept on the tree index until it changes, as entry views')
+            for task_id, (task, billing) in (
+                await self._tree.billed_tasks(account_id, unread)
+            ).items():
+                self._tasks[task_id] = task
+                self._billing[task_id] = billing
+        unasked = sorted(set(user_ids) - self._asked_users)
+        if unasked:
+            self._asked_users.update(unasked)
+            self._users |= await self._accounts.users_by_id(account_id, unasked)
 
-    def price(self, entry: Doc) -> Price | None:
-        """The entry's billable flag and hourly rate; None if the caller may not see its rate
+    def rate(self, user_id: str, task_id: str | None, billable: int | bool | None) -> int | None:
+        """The hourly rate (minor units; 0 where none is set) of this user's time on this task
+        when it is billable (`billable`: the entry's own flag; None: as its task says) and
+        priced for the caller; None when it is not billable, or the caller may not see its rate
         (a manager's time on tasks they do not manage, or on no task)."""
-        task_id = entry["task_id"]
         if not self._caller.is_admin:
             task = self._tasks.get(task_id) if task_id else None
             if task is None or self._assignments is None:
@@ -69,5 +66,6 @@ class Pricer:
             if self._assignments.role(task) != MANAGER:
                 return None
         billing = self._billing.get(task_id, NO_TASK) if task_id else NO_TASK
-        user = self._users.get(entry["user_id"])
-        return Price(entry_billable(entry, billing), entry_rate(user, billing))
+        if not (billing.billable if billable is None else billable):
+            return None
+        return entry_rate(self._users.get(user_id), billing) or 0

@@ -28,8 +28,7 @@ from . import clock, rates
 from .account_settings import AccountSettings
 from .accounts import Accounts, Caller
 from .errors import InvalidRequestError
-from .pricing import Price, Pricer, may_see_rates
-from .rates import BILLABLE
+from .pricing import Pricer, may_see_rates
 from .report_queue import ReportQueue
 from .store import Doc, Millis
 from .tracking import ReportRow, Tracking
@@ -80,12 +79,13 @@ class Group:
         self.billable_seconds += other.billable_seconds
         self.cent_seconds += other.cent_seconds
 
-    def add(self, seconds: int, entries: int, price: Price | None) -> None:
+    def add(self, seconds: int, entries: int, rate: int | None) -> None:
+        """Adds time at an hourly `rate` (None: not billable, or not priced for the caller)."""
         self.seconds += seconds
         self.entries += entries
-        if price is not None and price.billable:
+        if rate is not None:
             self.billable_seconds += seconds
-            self.cent_seconds += seconds * (price.rate or 0)
+            self.cent_seconds += seconds * rate
 
     @property
     def amount(self) -> int:
@@ -149,10 +149,6 @@ class _Known:
     ask: _Asked
     pricer: Pricer | None  # (None: the caller sees no rates)
     names: _Names = field(default_factory=_Names)
-    prices: dict[Span, Price | None] = field(default_factory=dict)
-    # Per span: its `DayCell`'s project (None unless the days are split by project), and the
-    # hourly rate of its time when billable and priced for the caller (else None).
-    day_cells: dict[Span, tuple[str | None, int | None]] = field(default_factory=dict)
     # Per task: the id of the project its time by day and project counts on.
     day_projects: dict[str | None, str | None] = field(default_factory=dict)
     # With a project asked for: whether each task is the project or under it.
@@ -161,40 +157,55 @@ class _Known:
 
 # What a report's time is added up by as it is read: (user, task, billable).
 Span = tuple[str, str | None, int | bool | None]
-# Time by day, as it is read: (index of the day in `Calendar.days`, project id or None).
-DayCell = tuple[int, str | None]
+# A span's line in a `Tally`: [seconds, entries, its project's `Cells` (None: no calendar),
+# hourly rate of its time when billable and priced for the caller (else None), project id].
+Line = list[Any]
+# One project's time by day (None: no time that day), per index of the day in `Calendar.days`:
+# [seconds, entries, billable seconds, billable seconds x hourly rate].
+Cells = list[list[int] | None]
 
 
-@dataclass
 class Tally:
-    """A report's time as it is read: [seconds, entries] per `Span`; with a calendar, also
-    [seconds, entries, billable seconds, billable seconds x hourly rate] per `DayCell`."""
+    """A report's time as it is read: [seconds, entries] per `Span` (a `Line`) and, with a
+    calendar, per project and day (`Cells`: the days split by project only when asked)."""
 
-    spans: dict[Span, list[int]] = field(default_factory=dict)
-    days: dict[DayCell, list[int]] = field(default_factory=dict)
+    def __init__(self, calendar: Calendar | None) -> None:
+        self._calendar = calendar
+        self._lines: dict[Span, Line] = {}
+        self._cells: dict[str | None, Cells] = {}
+        # The spans with time, as first added: their lines ([seconds, entries, ...]).
+        self.spans: dict[Span, Line] = {}
+        # The projects with time by day, as first added (no project: None).
+        self.days: dict[str | None, Cells] = {}
+
+    def learn(self, span: Span, project: str | None, rate: int | None) -> None:
+        """Makes `span` known: its time by day counts on `project`, priced at `rate`."""
+        cells = None
+        if self._calendar is not None:
+            cells = self._cells.get(project)
+            if cells is None:
+                cells = self._cells[project] = [None] * len(self._calendar.days)
+        self._lines[span] = [0, 0, cells, rate, project]
 
     def add(
         self,
         rows: Iterable[ReportRow],
         window: tuple[int, int, int],
-        calendar: Calendar | None,
-        known: _Known,
+        only: Mapping[str | None, bool] | None = None,
     ) -> list[ReportRow]:
         """Adds the time of these entries inside the `window` (from, to, now: milliseconds;
-        running entries count until now) in whole seconds (day by day with a `calendar`, as
-        the day groupings count); with a project asked for, only the time on it. Returns the
-        entries of spans not `known` yet, left out (to be added once learnt)."""
-        spans, days = self.spans, self.days
+        running entries count until now) in whole seconds (day by day with a calendar, as the
+        day groupings count); with `only`, only the time on the tasks it says True for.
+        Returns the entries of spans not learnt yet, left out (to be added once learnt)."""
+        lines, spans, days = self._lines, self.spans, self.days
         lo, hi, now = window
-        midnights = calendar.midnights if calendar is not None else None
-        day_cells = known.day_cells
-        only = known.only if known.ask.project_id is not None else None
+        midnights = self._calendar.midnights if self._calendar is not None else None
         unknown: list[ReportRow] = []
         for row in rows:
             user, task, start, end, billable = row
             span = (user, task, billable)
-            cell_of = day_cells.get(span)
-            if cell_of is None:
+            line = lines.get(span)
+            if line is None:
                 unknown.append(row)
                 continue
             if only is not None and not only[task]:
@@ -206,7 +217,7 @@ class Tally:
                 seconds = (b - a) // 1000
             else:
                 seconds = 0
-                project, rate = cell_of
+                cells, rate = line[2], line[3]
                 day = bisect.bisect_right(midnights, a) - 1
                 while a < b:  # day by day, midnight to midnight (most entries: one day)
                     upto = midnights[day + 1]
@@ -214,9 +225,11 @@ class Tally:
                     part = (upto - a) // 1000  # (whole seconds, each day's on its own)
                     if part > 0:
                         seconds += part
-                        cell = days.get((day, project))
+                        cell = cells[day]
                         if cell is None:
-                            cell = days[(day, project)] = [0, 0, 0, 0]
+                            cell = cells[day] = [0, 0, 0, 0]
+                            if line[4] not in days:
+                                days[line[4]] = cells
                         cell[0] += part
                         cell[1] += 1
                         if rate is not None:
@@ -225,17 +238,17 @@ class Tally:
                     a, day = upto, day + 1
             if seconds <= 0:
                 continue
-            line = spans.get(span)
-            if line is None:
-                spans[span] = [seconds, 1]
-            else:
-                line[0] += seconds
-                line[1] += 1
+            if not line[1]:
+                spans[span] = line
+            line[0] += seconds
+            line[1] += 1
         return unknown
 
 
 # A report's group keys so far, by grouping and the user or task they were made for.
-_Keys = dict[tuple[str, str | None], tuple[str | None, dict[str, Any], tuple[Any, ...]]]
+# A group's key: (its id, its key as the API shows it, what it sorts by).
+_Key = tuple[str | None, dict[str, Any], tuple[Any, ...]]
+_Keys = dict[tuple[str, str | None], _Key]
 
 
 class Reports:
@@ -316,7 +329,7 @@ class Reports:
     ) -> tuple[dict[str, list[Group]], int]:
         # (split by day only when a grouping needs it: it costs a time zone's reckoning)
         calendar = Calendar(start, end, zone) if {DAY, DAY_PROJECT} & set(groupings) else None
-        tally = Tally()
+        tally = Tally(calendar)
         priced = await may_see_rates(self._tree, caller)
         known = _Known(
             caller,
@@ -325,11 +338,12 @@ class Reports:
         )
         keys: _Keys = {}
         window = Millis.of(start), Millis.of(end), Millis.of(clock.now())
+        only = known.only if project_id is not None else None
         async for rows in self._tracking.report_rows(caller, start, end, user_id):
-            unknown = tally.add(rows, window, calendar, known)
+            unknown = tally.add(rows, window, only)
             if unknown:  # (spans first seen in this batch: learnt, then added)
-                await self._learn(unknown, known, keys)
-                tally.add(unknown, window, calendar, known)
+                await self._learn(unknown, known, tally, keys)
+                tally.add(unknown, window, only)
             await asyncio.sleep(0)  # the other requests' turn
         if "user" in groupings:
             users = sorted({user for user, _, _ in tally.spans})
@@ -347,7 +361,7 @@ class Reports:
                 tables[grouping] = await _by_day(grouping, tally, calendar, keys, apart)
             else:
                 tables[grouping] = await self._grouped(grouping, tally, known, keys)
-        total = sum(seconds for seconds, _ in tally.spans.values())
+        total = sum(line[0] for line in tally.spans.values())
         return {
             grouping: sorted(
                 groups.values(),
@@ -358,10 +372,11 @@ class Reports:
             for grouping, groups in tables.items()
         }, total
 
-    async def _learn(self, rows: list[ReportRow], known: _Known, keys: _Keys) -> None:
-        """Reads what adding up these entries needs and was not read yet: their spans' prices
-        (None: not priced), and as the report asks, their tasks and the tasks' projects (from
-        the tree index), and whether each task is under the project asked for."""
+    async def _learn(self, rows: list[ReportRow], known: _Known, tally: Tally, keys: _Keys) -> None:
+        """Reads what adding up these entries needs and was not read yet: their spans' rates
+        (None: not billable, or not priced for the caller), and as the report asks, their
+        tasks and the tasks' projects (from the tree index), and whether each task is under the
+        project asked for."""
         spans = {(user, task, billable) for user, task, _, _, billable in rows}
         names, account_id, ask = known.names, known.caller.account_id, known.ask
         task_ids = sorted({task for _, task, _ in spans if task and task not in names.tasks})
@@ -379,15 +394,12 @@ class Reports:
                     known.day_projects[task_id] = project[0]
                 if ask.project_id is not None:
                     known.only[task_id] = _under(task, ask.project_id)
-        as_entries = [{"user_id": u, "task_id": t, BILLABLE: b} for u, t, b in spans]
         pricer = known.pricer
         if pricer is not None:
-            await pricer.look_up(as_entries)
-        for span, entry in zip(spans, as_entries, strict=True):
-            price = pricer.price(entry) if pricer is not None else None
-            known.prices[span] = price
-            rate = (price.rate or 0) if price is not None and price.billable else None
-            known.day_cells[span] = (known.day_projects.get(span[1]), rate)
+            await pricer.look_up({u for u, _, _ in spans}, {t for _, t, _ in spans})
+        for span in spans:
+            rate = pricer.rate(*span) if pricer is not None else None
+            tally.learn(span, known.day_projects.get(span[1]), rate)
 
     async def _grouped(
         self, grouping: str, tally: Tally, known: _Known, keys: _Keys
@@ -396,14 +408,22 @@ class Reports:
         once, when it starts), handing the loop back every `LINES_PER_STEP` spans."""
         names = known.names
         groups: dict[Any, Group] = {}
-        for n, (span, (seconds, entries)) in enumerate(tally.spans.items(), start=1):
+        by_ref: dict[str | None, Group] = {}  # (the group of each user or task, when first seen)
+        for n, (span, line) in enumerate(tally.spans.items(), start=1):
             user, task_id, _ = span
-            task = names.tasks.get(task_id) if task_id else None
-            group_id, key, sort_key = self._known_key(grouping, user, task_id, task, names, keys)
-            group = groups.get(group_id)
+            ref = user if grouping == "user" else task_id
+            group = by_ref.get(ref)
             if group is None:
-                group = groups[group_id] = Group(key=key, sort_key=sort_key)
-            group.add(seconds, entries, known.prices.get(span))
+                task = names.tasks.get(task_id) if task_id else None
+                group_id, key, sort_key = self._known_key(
+                    grouping, user, task_id, task, names, keys
+                )
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
+                by_ref[ref] = group
+            seconds, entries, _, rate, _ = line
+            group.add(seconds, entries, rate)
             if n % LINES_PER_STEP == 0:
                 await asyncio.sleep(0)
         return groups
@@ -417,17 +437,18 @@ class Reports:
         for n, part in enumerate(parts, start=1):
             if n % LINES_PER_STEP == 0:
                 await asyncio.sleep(0)
-            if grouping == DAY:
-                group_id: Any = part.sort_key[0]
-                key: dict[str, Any] = {"day": part.key["day"]}
-                sort_key: tuple[Any, ...] = (group_id,)
+            if grouping == DAY:  # (a day's key made once, for its first project)
+                date = part.sort_key[0]
+                group = groups.get(date)
+                if group is None:
+                    group = groups[date] = Group(key={"day": part.key["day"]}, sort_key=(date,))
             else:
                 task_id = part.key["task_id"]
                 task = names.tasks.get(task_id) if task_id else None
                 group_id, key, sort_key = self._known_key(grouping, "", task_id, task, names, keys)
-            group = groups.get(group_id)
-            if group is None:
-                group = groups[group_id] = Group(key=key, sort_key=sort_key)
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = Group(key=key, sort_key=sort_key)
             group.merge(part)
         return groups
 
@@ -498,15 +519,12 @@ class Reports:
                 },
                 (project["name"].casefold(),),
             )
+        # (each field read once: a task of the tree index reads its fields through a call)
+        task_id, name, path = task["_id"], task["name"], task["path"]
         return (
-            task["_id"],
-            {
-                "task_id": task["_id"],
-                "name": task["name"],
-                "path": list(task["path"]),
-                "archived": task["archived"],
-            },
-            (*[p.casefold() for p in task["path"]], task["name"].casefold()),
+            task_id,
+            {"task_id": task_id, "name": name, "path": list(path), "archived": task["archived"]},
+            (*map(str.casefold, path), name.casefold()),
         )
 
 
@@ -529,32 +547,52 @@ async def _by_day(
     no_project = Reports.no_task_key("project")
     kept: set[str | None] | None = None
     if apart is not None:
-        totals: dict[str | None, int] = {}
-        for (_, project_id), (seconds, *_) in tally.days.items():
-            totals[project_id] = totals.get(project_id, 0) + seconds
+        totals = {
+            project_id: sum(cell[0] for cell in cells if cell is not None)
+            for project_id, cells in tally.days.items()
+        }
         ranked = sorted(totals, key=lambda p: (-totals[p], (projects.get(p) or no_project)[2]))
         kept = set(ranked[:apart])
-    groups: dict[Any, Group] = {}
-    for n, ((day, project_id), (seconds, entries, billable, cents)) in enumerate(
-        tally.days.items(), start=1
-    ):
-        if n % LINES_PER_STEP == 0:
-            await asyncio.sleep(0)
-        project: tuple[str | None, dict[str, Any], tuple[Any, ...]] = no_project
+    # Each project's days added into its group's: its own (kept apart), `OTHERS`, or by day
+    # alone every project's into one; then a group per day with time.
+    merged: dict[str | None, tuple[_Key, Cells]] = {}
+    n = 0
+    for project_id, cells in tally.days.items():
+        project: _Key = no_project
         if grouping == DAY_PROJECT:
             kept_apart = kept is None or project_id in kept
             project = (projects.get(project_id) or no_project) if kept_apart else OTHERS
-        group = groups.get((day, project[0]))
-        if group is None:
+        into = merged.get(project[0])
+        if into is None:
+            into = merged[project[0]] = (project, [None] * len(cells))
+        days = into[1]
+        for day, cell in enumerate(cells):
+            if cell is None:
+                continue
+            n += 1
+            if n % LINES_PER_STEP == 0:
+                await asyncio.sleep(0)
+            sums = days[day]
+            if sums is None:
+                days[day] = cell.copy()  # (the tally's own cells stay as they are)
+            else:
+                sums[0] += cell[0]
+                sums[1] += cell[1]
+                sums[2] += cell[2]
+                sums[3] += cell[3]
+    groups: dict[Any, Group] = {}
+    for project, days in merged.values():
+        for day, sums in enumerate(days):
+            if sums is None:
+                continue
             date = calendar.days[day]
             key, sort_key = {"day": calendar.names[day]}, (date,)
             if grouping == DAY_PROJECT:
                 key, sort_key = key | project[1], (date, *project[2])
-            group = groups[(day, project[0])] = Group(key=key, sort_key=sort_key)
-        group.seconds += seconds
-        group.entries += entries
-        group.billable_seconds += billable
-        group.cent_seconds += cents
+            seconds, entries, billable, cents = sums
+            groups[(day, project[0])] = Group(
+                key, seconds, entries, sort_key, billable_seconds=billable, cent_seconds=cents
+            )
     return groups
 
 

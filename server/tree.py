@@ -246,22 +246,6 @@ class Tree:
         tasks = (await self._index.get(account_id)).tasks
         return {i: task for i in task_ids if (task := tasks.get(i)) is not None}
 
-    async def billing(
-        self,
-        account_id: str,
-        task_ids: Iterable[str],
-        known: dict[str, TaskBilling] | None = None,
-    ) -> dict[str, TaskBilling]:
-        """The effective rate and billable default of these tasks (inherited down the tree),
-        by id, from the tree index; `known`: what the caller's earlier calls worked out (and
-        this one adds to), for one moment of the tree."""
-        task_ids = list(task_ids)
-        if not task_ids:
-            return {}
-        tasks = (await self._index.get(account_id)).tasks
-        known = {} if known is None else known
-        return {i: task_billing(task, tasks, known) for i in task_ids if (task := tasks.get(i))}
-
     async def billed_tasks(
         self, account_id: str, task_ids: Iterable[str]
     ) -> dict[str, tuple[TaskFields, TaskBilling]]:

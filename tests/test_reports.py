@@ -341,19 +341,15 @@ def test_a_day_is_midnight_to_midnight_across_a_clock_change() -> None:
     since, until = start - dt.timedelta(days=1), end + dt.timedelta(days=1)
     calendar = reports.Calendar(since, until, zone)
     span = ("u1", "t1", None)
-    ask = reports._Asked(frozenset({reports.DAY}), None)
-    known = reports._Known(caller=None, ask=ask, pricer=None)  # type: ignore[arg-type]
-    known.day_cells[span] = (None, None)  # (no project, no rate)
-    tally = reports.Tally()
+    tally = reports.Tally(calendar)
+    tally.learn(span, None, None)  # (no project, no rate)
     window = Millis.of(since), Millis.of(until), Millis.of(until)
-    assert (
-        tally.add([(*span[:2], Millis.of(start), Millis.of(end), None)], window, calendar, known)
-        == []
-    )
-    by_day = {calendar.days[day]: cell[0] for (day, _), cell in tally.days.items()}
+    assert tally.add([(*span[:2], Millis.of(start), Millis.of(end), None)], window) == []
+    cells = tally.days[None]
+    by_day = {calendar.days[day]: cell[0] for day, cell in enumerate(cells) if cell is not None}
     assert by_day == {
         dt.date(2026, 3, 7): 2 * 3600,
         dt.date(2026, 3, 8): 23 * 3600,
         dt.date(2026, 3, 9): 2 * 3600,
     }
-    assert tally.spans[span] == [27 * 3600, 1]  # (one entry)
+    assert tally.spans[span][:2] == [27 * 3600, 1]  # (one entry)

@@ -217,6 +217,23 @@ async def test_an_administrator_sees_amounts_with_the_currency(world: World, tea
     assert by_day["Wed 3 Jun 2026"] == "150.00" and day_total == "550.00 USD"
 
 
+async def test_the_days_amounts_count_the_projects_past_the_palette(world: World) -> None:
+    """A day's amount adds up every project's, those stacked as "Other projects" too, and an
+    entry past midnight counts on both days at its project's rate."""
+    for i in range(charts.COLOURS + 2):
+        project = await world.admin.create_task(f"Project {i}")
+        r = await world.admin.patch(f"/api/v1/tasks/{project['id']}", {"rate": f"{10 * (i + 1)}"})
+        assert r.status == 200, r.body
+        await _entry(world.admin, project["id"], "2026-06-01T08:00:00Z", 3600)
+    await _entry(world.admin, project["id"], "2026-06-01T23:00:00Z", 2 * 3600)  # (Project 9)
+    admin = await _browser(world, "admin@acme.test")
+    page = await admin.get("/reports")
+    by_day, total = _amounts(page.text, "by-day")
+    # 10 + 20 + ... + 100 an hour, one hour each, and Project 9's hour before midnight.
+    assert by_day == {"Mon 1 Jun 2026": "650.00", "Tue 2 Jun 2026": "100.00"}
+    assert total == "750.00 EUR"
+
+
 async def test_a_manager_sees_amounts_of_their_projects(world: World, team: Team) -> None:
     await _rates(world, team)
     max_ = await _browser(world, MAX)

@@ -122,6 +122,15 @@ class Row:
     # (`Reports.pricing`). A table's total is the sum of its rows, as the API's `total_amount`.
     amount: int = 0
 
+    # (read as attributes by the template: cheaper than a call from it, for hundreds of rows)
+    @property
+    def shown_hours(self) -> str:
+        return hours(self.seconds) or "0:00"
+
+    @property
+    def shown_amount(self) -> str | None:
+        return rates.format_money(self.amount)
+
 
 async def _choices(visit: Visit) -> tuple[list[tuple[str, str]], list[tuple[str, str]] | None]:
     """The projects (top-level tasks the caller can see) and, for those who may see others'
