@@ -106,6 +106,17 @@ def error_code(error: SalesforceError) -> str:
     return str(content[0]["errorCode"])
 
 
+def rest_client(emu: RunningEmulator, context: ssl.SSLContext) -> httpx.AsyncClient:
+    """A client of the org's REST API at `VERSION`, signed in with fresh tokens."""
+    tokens = emu.emulator.issue_tokens()
+    return httpx.AsyncClient(
+        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
+        verify=context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+
+
 def oauth_client(emu: RunningEmulator, context: ssl.SSLContext) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         emu.client_id,
@@ -593,13 +604,7 @@ async def test_a_counted_success_carries_the_api_usage_and_nothing_else_does(
 ) -> None:
     # SALESFORCE.md §4.3, §9: on counted 2xx answers; whether errors carry it is unverified, so
     # the emulator sends it with none (a client must not need it there).
-    tokens = emu.emulator.issue_tokens()
-    async with httpx.AsyncClient(
-        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
-        verify=ssl_context,
-        trust_env=False,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-    ) as http:
+    async with rest_client(emu, ssl_context) as http:
         ok = await http.get("/query", params={"q": "SELECT Id FROM Case"})
         missing = await http.get("/sobjects/Case/500000000000000AAA")
         unauthenticated = await http.get("/limits", headers={"Authorization": "Bearer nope"})
@@ -1009,13 +1014,7 @@ async def test_a_plus_sent_unencoded_reads_as_a_space_and_is_refused(
     # raw it arrives as a space, which Salesforce does not read back as '+'.
     now = emu.emulator.clock.now()
     start, end = soql_time(now - timedelta(minutes=10)), soql_time(now)
-    tokens = emu.emulator.issue_tokens()
-    async with httpx.AsyncClient(
-        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
-        verify=ssl_context,
-        trust_env=False,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-    ) as http:
+    async with rest_client(emu, ssl_context) as http:
 
         async def get(path: str, query: str) -> httpx.Response:
             # The query string as given: httpx leaves a '+' alone there.
@@ -1780,18 +1779,11 @@ async def test_global_describe_says_what_the_user_may_read(
 async def test_a_uri_over_16384_bytes_answers_414_and_with_the_headers_431_in_html(
     emu: RunningEmulator, ssl_context: ssl.SSLContext
 ) -> None:
-    tokens = emu.emulator.issue_tokens()
-
     def soql(length: int) -> str:
         ids = ",".join(f"'{to_18('006' + str(i).rjust(12, '0'))}'" for i in range(length // 21))
         return f"SELECT Id FROM Opportunity WHERE Id IN ({ids})"
 
-    async with httpx.AsyncClient(
-        base_url=f"{emu.instance_url}/services/data/v{VERSION}",
-        verify=ssl_context,
-        trust_env=False,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-    ) as http:
+    async with rest_client(emu, ssl_context) as http:
         fits = await http.get("/query", params={"q": soql(12_000)})
         assert len(fits.request.url.raw_path) > 8_190  # past aiohttp's own line limit
         assert fits.status_code == 200, fits.text

@@ -245,18 +245,29 @@ async def test_windows_run_on_salesforces_clock_not_the_servers(
     assert (await task_for(sf, second["Id"]))["archived"] is True
 
 
+async def erase_an_opportunity_after_a_sync(
+    sf: Connected, advance: Callable[[float], None], seconds: float
+) -> dict[str, Any]:
+    """Import, sync `seconds` later (the deletions cursor then later than the import), then
+    delete an opportunity and empty the recycle bin, which purges the delete log with it: the
+    next sync, `seconds` later, can find the deletion only by reading every live id. Returns
+    the opportunity; the queries seen so far are forgotten."""
+    await connect_and_import(sf)
+    advance(seconds)
+    await sync(sf)
+    opp = records(sf, "Opportunity")[0]
+    sf.emu.emulator.org.delete(opp["Id"])
+    sf.emu.emulator.empty_recycle_bin()
+    advance(seconds)
+    sf.emu.emulator.queries.clear()
+    return opp
+
+
 async def test_deletions_lost_with_an_emptied_recycle_bin_are_found_by_reading_ids(
     sf: Connected, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await connect_and_import(sf)
     advance = both_clocks(sf, monkeypatch)
-    advance(120)
-    await sync(sf)  # the deletions cursor is now later than the import
-    opp = records(sf, "Opportunity")[0]
-    sf.emu.emulator.org.delete(opp["Id"])
-    sf.emu.emulator.empty_recycle_bin()  # erased, and the delete log with it
-    advance(120)
-    sf.emu.emulator.queries.clear()
+    opp = await erase_an_opportunity_after_a_sync(sf, advance, 120)
 
     calls = sf.emu.api_calls
     run = await sync(sf)
@@ -542,15 +553,8 @@ async def test_a_second_expired_locator_in_a_run_skips_that_object_with_a_warnin
 async def test_reading_every_live_id_restarts_on_an_expired_locator_too(
     sf: Connected, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await connect_and_import(sf)
     advance = both_clocks(sf, monkeypatch)
-    advance(600)
-    await sync(sf)  # the deletions cursor is now later than the import
-    opp = records(sf, "Opportunity")[0]
-    sf.emu.emulator.org.delete(opp["Id"])
-    sf.emu.emulator.empty_recycle_bin()  # the delete log is purged: every live id is read
-    advance(600)
-    sf.emu.emulator.queries.clear()
+    opp = await erase_an_opportunity_after_a_sync(sf, advance, 600)
     sf.emu.emulator.set_page_size(2)
     sf.emu.emulator.inject_failures("expired_locator")  # the live opportunities' second page
 
