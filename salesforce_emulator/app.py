@@ -5,6 +5,7 @@ the fault injection that the control API arms."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _WRITES = ("POST", "PUT", "PATCH")
+REST_CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_REQUEST_BYTES = 16_384  # the URI, and the URI plus the headers
 # What the HTTP server itself accepts, well above that, so that the limit answers as Salesforce.
 SERVER_LINE_BYTES = 4 * MAX_REQUEST_BYTES
@@ -87,9 +89,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         raise asyncio.CancelledError  # nothing more to say on a closed connection
     if fault.mode is FaultMode.SERVER_ERROR:
         if scope is FaultScope.REST:
-            return web.json_response(
-                errors.unknown_exception().body(), status=500, headers=_date(emulator)
-            )
+            return rest_json(errors.unknown_exception().body(), 500, _date(emulator))
         return web.json_response(
             {"error": "unknown_error", "error_description": "retry your request"}, status=500
         )
@@ -139,7 +139,17 @@ async def serve_rest(request: web.Request) -> web.Response:
     headers = _date(emulator)
     if counted and response.status < 300:
         headers["Sforce-Limit-Info"] = emulator.limit_info()
-    return web.json_response(response.body, status=response.status, headers=headers)
+    return rest_json(response.body, response.status, headers)
+
+
+def rest_json(body: object, status: int, headers: dict[str, str]) -> web.Response:
+    """A REST answer's JSON, with the Content-Type written as Salesforce writes it
+    (SALESFORCE.md §4.1), not as aiohttp would (`application/json; charset=utf-8`)."""
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={**headers, "Content-Type": REST_CONTENT_TYPE},
+    )
 
 
 def _date(emulator: Emulator) -> dict[str, str]:
@@ -158,12 +168,13 @@ def _release(version: int) -> str:
 async def list_versions(request: web.Request) -> web.Response:
     """The versions served, newest last: no session needed, no API call counted, and no
     ``Sforce-Limit-Info`` (SALESFORCE.md §4.3)."""
-    return web.json_response(
+    return rest_json(
         [
             {"label": _release(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
             for v in range(MIN_VERSION, LATEST_VERSION + 1)
         ],
-        headers=_date(request.app[EMULATOR]),
+        200,
+        _date(request.app[EMULATOR]),
     )
 
 

@@ -12,13 +12,17 @@ from typing import Any
 class SalesforceError(Exception):
     """A REST API error."""
 
-    def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(f"{error_code}: {message}")
+    def __init__(self, status: int, error_code: str | None, message: str) -> None:
+        """`error_code` None: an answer Salesforce gives without one (410 for a retired
+        version, SALESFORCE.md §4.2)."""
+        super().__init__(f"{error_code or status}: {message}")
         self.status = status
         self.error_code = error_code
         self.message = message
 
     def body(self) -> list[dict[str, Any]]:
+        if self.error_code is None:
+            return [{"message": self.message}]
         return [{"message": self.message, "errorCode": self.error_code}]
 
 

@@ -67,7 +67,7 @@ def parse_version(segment: str) -> str:
     if match is None or int(match.group(1)) > LATEST_VERSION:
         raise errors.not_found()
     if int(match.group(1)) < MIN_VERSION:
-        raise SalesforceError(410, "GONE", f"API version {segment[1:]} has been retired")
+        raise SalesforceError(410, None, f"API version {segment[1:]} has been retired")
     return segment[1:]
 
 

@@ -653,6 +653,11 @@ async def test_versions_past_the_latest_are_not_found_and_retired_ones_gone(
     assert latest.status_code == 200
     assert (future.status_code, future.json()[0]["errorCode"]) == (404, "NOT_FOUND")
     assert retired.status_code == 410
+    assert [set(error) for error in retired.json()] == [{"message"}]  # (no errorCode: §4.2)
+    # SALESFORCE.md §4.1, as Salesforce writes it (a client comparing it to aiohttp's or
+    # requests' own spelling would break on a real org)
+    for answer in (latest, future, retired):
+        assert answer.headers["Content-Type"] == "application/json;charset=UTF-8"
 
 
 async def test_a_user_without_api_access_is_refused_403_api_disabled_for_org(
