@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from sf_support import AiohttpServer, Connected, connected_world
+from sf_support import Connected, connected_world
 from support import PASSWORD, AiohttpClient, World, sign_in
 
 from salesforce_emulator.seeding import SeedSpec
@@ -60,14 +60,10 @@ async def any_world(
 
 
 @pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
+async def sf(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Connected]:
     """A small seeded org (6 opportunities, 4 cases, no activities) and an account on the
     embedded store ready to connect to it, its sync retrying at once."""
     spec = SeedSpec(users=2, accounts=3, opportunities=6, cases=4, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as connected:
         connected.world.services.syncs.retry_delays = (0.01, 0.01)
         yield connected

@@ -4,6 +4,7 @@ Salesforce emulator on HTTPS, and the administrator's browser as an HTTP client.
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx2
 from aiohttp.test_utils import TestClient, TestServer
-from support import PASSWORD, Api, World, free_port, sign_in
+from support import PASSWORD, Api, World, sign_in
 
 from salesforce_emulator.emulator import Seed
 from salesforce_emulator.runner import RunningEmulator, running_emulator
@@ -23,7 +24,6 @@ from server.settings import Settings
 from server.store import open_mongomock
 
 INTEGRATION = "/api/v1/integrations/salesforce"
-AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
@@ -72,7 +72,6 @@ class Connected:
 @contextlib.asynccontextmanager
 async def connected_world(
     tmp_path: Path,
-    aiohttp_server: AiohttpServer,
     aiohttp_client: AiohttpClient,
     seed: Seed = "demo",
     embedded: bool = False,
@@ -81,38 +80,43 @@ async def connected_world(
 ) -> AsyncIterator[Connected]:
     """With `embedded`, on the embedded store (in tmp_path) rather than mongomock, whose unique
     checks scan every document (too slow for thousands of imports)."""
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    async with running_emulator(
-        tmp_path, seed=seed, redirect_uris=[public_url + CALLBACK_PATH], sandbox=sandbox
-    ) as emu:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            public_url=public_url,
-            salesforce_client_id=emu.client_id,
-            salesforce_client_secret=emu.client_secret,
-            salesforce_login_url=emu.login_url,
-            salesforce_sandbox_login_url=emu.sandbox_login_url or "https://test.salesforce.com",
-            salesforce_ca_bundle=emu.ca_file,
-            sync_interval_seconds=sync_interval_seconds,
-        )
-        server = await aiohttp_server(
-            create_app(settings, store_factory=None if embedded else open_mongomock), port=port
-        )
-        client: TestClient[Any, Any] = await aiohttp_client(server)
-        assert client.app is not None
-        await client.app[SERVICES].accounts.create_account(
-            "Acme", "admin@acme.test", "Ada Admin", PASSWORD
-        )
-        world = World(client, await sign_in(client, "admin@acme.test"))
-        async with httpx2.AsyncClient(
-            verify=ssl.create_default_context(cafile=str(emu.ca_file)),
-            follow_redirects=True,
-            trust_env=False,
-        ) as browser:
-            yield Connected(world, emu, browser)
-            # The first import a connection starts must end before the emulator goes away.
-            await client.app[SERVICES].syncs.wait()
+    # The server's socket is bound first and handed to it as it is: the emulator learns the
+    # server's address before the server starts, and no other process can take the port between.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        public_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        async with running_emulator(
+            tmp_path, seed=seed, redirect_uris=[public_url + CALLBACK_PATH], sandbox=sandbox
+        ) as emu:
+            settings = Settings(
+                data_dir=tmp_path / "data",
+                public_url=public_url,
+                salesforce_client_id=emu.client_id,
+                salesforce_client_secret=emu.client_secret,
+                salesforce_login_url=emu.login_url,
+                salesforce_sandbox_login_url=emu.sandbox_login_url or "https://test.salesforce.com",
+                salesforce_ca_bundle=emu.ca_file,
+                sync_interval_seconds=sync_interval_seconds,
+            )
+            app = create_app(settings, store_factory=None if embedded else open_mongomock)
+            server = TestServer(app, socket_factory=lambda *_: listener)
+            client: TestClient[Any, Any] = await aiohttp_client(server)  # (it starts the server)
+            try:
+                assert client.app is not None
+                await client.app[SERVICES].accounts.create_account(
+                    "Acme", "admin@acme.test", "Ada Admin", PASSWORD
+                )
+                world = World(client, await sign_in(client, "admin@acme.test"))
+                async with httpx2.AsyncClient(
+                    verify=ssl.create_default_context(cafile=str(emu.ca_file)),
+                    follow_redirects=True,
+                    trust_env=False,
+                ) as browser:
+                    yield Connected(world, emu, browser)
+                    # The first import a connection starts must end before the emulator goes.
+                    await client.app[SERVICES].syncs.wait()
+            finally:
+                await client.close()  # (the server stops serving on its socket before it closes)
 
 
 async def account_id(api: Api) -> str:

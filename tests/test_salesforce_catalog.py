@@ -14,7 +14,6 @@ import pytest
 from sf_support import (
     INTEGRATION,
     AiohttpClient,
-    AiohttpServer,
     Connected,
     connected_world,
 )
@@ -105,9 +104,9 @@ async def test_the_catalog_says_when_salesforce_is_down(sf: Connected) -> None:
 
 
 async def test_only_closed_won_and_closed_lost_opportunities_show_as_closed(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+    tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
-    async with connected_world(tmp_path, aiohttp_server, aiohttp_client, seed="demo") as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed="demo") as sf:
         await connect(sf)
         opportunities = {r["Id"]: r for r in live(sf, "Opportunity")}
         items = (await sf.admin.get(CATALOG, object="Opportunity")).body["items"]
@@ -130,12 +129,10 @@ async def test_only_closed_won_and_closed_lost_opportunities_show_as_closed(
 
 
 async def test_an_administrator_pages_through_4500_opportunities_to_the_end(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+    tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     spec = SeedSpec(users=1, accounts=5, opportunities=0, cases=0, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as sf:
         await connect(sf)
         # Created after the first import: the catalog reads Salesforce live, and importing
         # thousands of tasks is another test's business.
@@ -161,12 +158,10 @@ async def test_an_administrator_pages_through_4500_opportunities_to_the_end(
 
 
 async def test_cases_are_found_by_case_number_and_listed_in_its_order(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+    tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     spec = SeedSpec(users=1, accounts=3, opportunities=0, cases=120, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as sf:
         await connect(sf)
         org = sf.emu.emulator.org
         no_subject = [org.load("Case", {"Subject": None})["Id"] for _ in range(3)]

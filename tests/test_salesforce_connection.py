@@ -16,7 +16,6 @@ import pytest
 from sf_support import (
     INTEGRATION,
     AiohttpClient,
-    AiohttpServer,
     Connected,
     account_id,
     connected_world,
@@ -36,10 +35,8 @@ from server.sync.oauth import OAuthFailure
 
 
 @pytest.fixture
-async def sf(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    async with connected_world(tmp_path, aiohttp_server, aiohttp_client) as connected:
+async def sf(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Connected]:
+    async with connected_world(tmp_path, aiohttp_client) as connected:
         yield connected
 
 
@@ -443,10 +440,8 @@ async def test_the_environment_says_where_the_authorization_goes(sf: Connected) 
 
 
 @pytest.fixture
-async def sandbox(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
-    async with connected_world(tmp_path, aiohttp_server, aiohttp_client, sandbox=True) as world:
+async def sandbox(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Connected]:
+    async with connected_world(tmp_path, aiohttp_client, sandbox=True) as world:
         yield world
 
 

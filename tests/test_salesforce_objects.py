@@ -13,7 +13,6 @@ import pytest
 from sf_support import (
     INTEGRATION,
     AiohttpClient,
-    AiohttpServer,
     Connected,
     connected_world,
 )
@@ -317,13 +316,9 @@ def sent_alone(soql: str) -> int:
 
 
 @pytest.fixture
-async def many(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
-) -> AsyncIterator[Connected]:
+async def many(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Connected]:
     spec = SeedSpec(users=1, accounts=5, opportunities=650, cases=3, activities=300, events=100)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as connected:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as connected:
         connected.world.services.syncs.retry_delays = (0.01, 0.01)
         yield connected
 

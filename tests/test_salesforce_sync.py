@@ -12,7 +12,6 @@ import pytest
 from sf_support import (
     INTEGRATION,
     AiohttpClient,
-    AiohttpServer,
     Connected,
     account_id,
     connected_world,
@@ -286,12 +285,10 @@ async def test_deletions_lost_with_an_emptied_recycle_bin_are_found_by_reading_i
 
 
 async def test_4500_opportunities_arrive_over_three_pages(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+    tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=0, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as sf:
         calls_before = sf.emu.api_calls
         run = await connect_and_import(sf)
         assert run["status"] == "succeeded", run
@@ -610,12 +607,10 @@ async def test_the_record_key_of_an_imported_task_is_its_18_character_id(sf: Con
 
 
 async def test_active_integrations_sync_on_schedule(
-    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+    tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     spec = SeedSpec(users=1, accounts=1, opportunities=3, cases=0, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, sync_interval_seconds=1
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, sync_interval_seconds=1) as sf:
         await connect_and_import(sf)
         status = (await sf.admin.get(INTEGRATION)).body
         assert status["next_run_at"] is not None
@@ -663,16 +658,13 @@ async def test_with_two_server_processes_an_account_syncs_once_per_interval(
 
 async def test_a_long_first_import_keeps_its_lease_and_a_force_sync_joins_it(
     tmp_path: Path,
-    aiohttp_server: AiohttpServer,
     aiohttp_client: AiohttpClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lease = dt.timedelta(seconds=5)
     monkeypatch.setattr(runs_module, "LEASE", lease)
     spec = SeedSpec(users=1, accounts=5, opportunities=4500, cases=2500, activities=0)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as sf:
         # Every REST call slow (the access check, the first pages, then three more pages): the
         # run takes twice its lease, and renews it with every page.
         sf.emu.emulator.inject_failures("delay", 5, seconds=2.0)
@@ -694,14 +686,11 @@ async def test_a_long_first_import_keeps_its_lease_and_a_force_sync_joins_it(
 
 async def test_a_crash_between_pages_then_a_clean_run_gives_exactly_the_emulators_tree(
     tmp_path: Path,
-    aiohttp_server: AiohttpServer,
     aiohttp_client: AiohttpClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spec = SeedSpec(users=1, accounts=5, opportunities=4100, cases=10, activities=300)
-    async with connected_world(
-        tmp_path, aiohttp_server, aiohttp_client, seed=spec, embedded=True
-    ) as sf:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec, embedded=True) as sf:
         real_apply = Importer.apply
         pages = 0
 

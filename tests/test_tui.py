@@ -13,7 +13,6 @@ import pytest
 from sf_support import (
     INTEGRATION,
     AiohttpClient,
-    AiohttpServer,
     Connected,
     account_id,
     connected_world,
@@ -58,14 +57,13 @@ from tui.screens.signin import SignInScreen
 @pytest.fixture
 async def sf(
     tmp_path: Path,
-    aiohttp_server: AiohttpServer,
     aiohttp_client: AiohttpClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Connected]:
     monkeypatch.setenv(config.CONFIG_DIR_ENV, str(tmp_path / "console"))
     monkeypatch.delenv(config.SERVER_URL_ENV, raising=False)
     spec = SeedSpec(users=2, accounts=3, opportunities=5, cases=3, activities=0)
-    async with connected_world(tmp_path, aiohttp_server, aiohttp_client, seed=spec) as connected:
+    async with connected_world(tmp_path, aiohttp_client, seed=spec) as connected:
         yield connected
 
 
