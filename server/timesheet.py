@@ -119,3 +119,8 @@ def hours(total: int) -> str:
         return ""
     minutes = total // 60
     return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def hours_or_zero(total: int) -> str:
+    """Seconds as h:mm, "0:00" for none (where a figure must show)."""
+    return hours(total) or "0:00"

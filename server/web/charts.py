@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
-from ..timesheet import hours
+from ..timesheet import hours_or_zero
 
 # Projects beyond the first this many (by time) share the colour "other".
 COLOURS = 8
@@ -42,10 +42,6 @@ def colours(projects: Sequence[Slice]) -> dict[str | None, str]:
     """Each project's colour class, the most time first; the rest share "other"."""
     ranked = sorted(projects, key=lambda s: -s.seconds)
     return {s.key: f"c{i}" if i < COLOURS else OTHER for i, s in enumerate(ranked)}
-
-
-def _hours_label(seconds: int) -> str:
-    return hours(seconds) or "0:00"
 
 
 def _step(max_hours: float) -> int:
@@ -89,7 +85,7 @@ def day_bars(
             '<title id="bars-title">{}</title>'
             '<desc id="bars-desc">{} of {} days had time; the highest {} hours.</desc>'
             '<g class="axis">'
-        ).format(WIDTH, HEIGHT, title, had_time, days, _hours_label(top_seconds))
+        ).format(WIDTH, HEIGHT, title, had_time, days, hours_or_zero(top_seconds))
     ]
     for tick in range(0, axis_hours + 1, step):
         line_y = TOP + plot_h - tick * 3600 * scale
@@ -124,7 +120,7 @@ def day_bars(
         day_text = escape(day.strftime("%a %-d %b"))
         bars = [
             f'<g class="day" data-day="{day.isoformat()}"><title>{day_text}: '
-            f"{_hours_label(totals[day])}</title>"
+            f"{hours_or_zero(totals[day])}</title>"
         ]
         for s in slices:
             h = s.seconds * scale
@@ -138,7 +134,7 @@ def day_bars(
             bars.append(  # (coordinates as `_n` writes them, without a call each)
                 f'<rect class="{piece[0]}" x="{x}" y="{y:.1f}" '
                 f'width="{width}" height="{h:.1f}"><title>{day_text}, {piece[1]}: '
-                f"{_hours_label(s.seconds)}</title></rect>"
+                f"{hours_or_zero(s.seconds)}</title></rect>"
             )
         # (every text in it is escaped but the hours, digits and a colon)
         out.append(Markup("".join(bars) + "</g>"))  # noqa: S704
@@ -171,7 +167,7 @@ def share_bar(projects: Sequence[Slice], palette: Mapping[str | None, str], titl
                 _n(w),
                 SHARE_HEIGHT,
                 s.label,
-                _hours_label(s.seconds),
+                hours_or_zero(s.seconds),
                 share(s.seconds, total),
             )
         )

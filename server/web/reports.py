@@ -25,7 +25,7 @@ from ..ids import parse_id
 from ..paging import Page
 from ..reports import DAY, DAY_PROJECT, GROUPINGS, Group
 from ..routes.reports import stream_csv
-from ..timesheet import NO_TASK, hours
+from ..timesheet import NO_TASK, hours, hours_or_zero
 from ..tree import MANAGER
 from . import charts
 from .pages import Pages, Visit
@@ -125,7 +125,7 @@ class Row:
     # (read as attributes by the template: cheaper than a call from it, for hundreds of rows)
     @property
     def shown_hours(self) -> str:
-        return hours(self.seconds) or "0:00"
+        return hours_or_zero(self.seconds)
 
     @property
     def shown_amount(self) -> str | None:

@@ -133,7 +133,7 @@ async def _render_week(
             start=_hhmm(e["start"], zone),
             end=_hhmm(e["end"], zone) if e["end"] else None,
             note=e["note"],
-            duration=timesheet.hours(duration(e, now)) or "0:00",
+            duration=timesheet.hours_or_zero(duration(e, now)),
         )
         for e in entries
         if own and week.day_of(e["start"]) == today
@@ -141,7 +141,7 @@ async def _render_week(
     timer = running and {
         "label": label(running),
         "since": _hhmm(running["start"], zone),
-        "elapsed": timesheet.hours(duration(running, now)) or "0:00",
+        "elapsed": timesheet.hours_or_zero(duration(running, now)),
         "note": running["note"],
     }
     sync = await integration.panel(services, caller, zone) if own else None
