@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support import Api
 
+from server import clock
 from server.app import create_app
 from server.settings import Settings
 from server.store import EMBEDDED_FILE, Millis, Store, StoreError, open_embedded
@@ -25,6 +26,10 @@ from server.store.sqlite import SqliteCollection
 from server.tracking import REPORT_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# When the last release on litemongo wrote `fixtures/litemongo_store` (its running timer's
+# start): the migration test runs an hour after it, not at today's date, by which the timer
+# would be a forgotten one (stopped after 12 hours) and the tokens, in time, idle ones.
+OLD_STORE_WRITTEN = dt.datetime(2026, 12, 6, 16, 10, 4, tzinfo=dt.UTC)
 UTC = dt.UTC
 
 
@@ -270,8 +275,9 @@ def _old_store(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 async def test_a_store_written_on_litemongo_is_migrated_once_at_start_up(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(clock, "now", lambda: OLD_STORE_WRITTEN + dt.timedelta(hours=1))
     data_dir, known = _old_store(tmp_path)
     caplog.set_level(logging.WARNING, logger="server.store.migrate")
 
